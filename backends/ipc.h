@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ipc.h - the contract between the fs layer and the kinds of IPC object.
+ *
+ * A kind (backends/mq.c, ...) exports one `struct ipc_kind`: how to list,
+ * create, remove and describe its objects, and a table of the files each
+ * object directory holds. Objects are named by their full POSIX name
+ * ("/PREFIXNAME"); fs/ adds and strips the mount's prefix, so no kind knows
+ * about it.
+ *
+ * Every operation returns >= 0 or -errno and never sleeps. One that would
+ * block returns -EAGAIN and fills a `struct ipc_wait`: the wait queue to park
+ * on and the readiness to await (POLLIN or POLLOUT). fs/ answers EAGAIN to
+ * O_NONBLOCK callers; it parks everybody else and calls the operation again
+ * when the wait queue fires. Wait queues are embedded in the kind's objects,
+ * as wait_queue_head_t is in the kernel's.
+ */
+#ifndef IPCFS_IPC_H
+#define IPCFS_IPC_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct fs_park;
+
+/*
+ * A wait queue. `fd` is a descriptor the event loop polls (an mq descriptor,
+ * an eventfd), or -1 when only ipc_wake() signals the queue. The rest is
+ * fs/park.c's: the requests and pollers parked here.
+ */
+struct ipc_waitq {
+	int fd;
+	struct fs_park *parked[2];	/* 0: awaiting POLLIN, 1: POLLOUT */
+	struct fs_park **tail[2];
+	struct fs_pollh *pollers;
+	unsigned int armed;		/* events registered with epoll */
+	unsigned int pending;		/* events to retry, set by ipc_wake() */
+	bool pending_all;		/* retry every waiter, not just the first */
+	bool seen;			/* the event loop may hold a pointer to it */
+	struct ipc_waitq *next_pending;
+};
+
+void ipc_waitq_init(struct ipc_waitq *wq, int fd);
+/* Call with no request parked on wq, and without holding the kind's locks. */
+void ipc_waitq_destroy(struct ipc_waitq *wq);
+/*
+ * Retry the waiters for `events` in arrival order until one still blocks:
+ * for waiters that are all alike (any reader of a queue will do).
+ */
+void ipc_wake(struct ipc_waitq *wq, unsigned int events);
+/* Retry every waiter: the state changed for all of them (removed, EOF). */
+void ipc_wake_all(struct ipc_waitq *wq);
+
+struct ipc_wait {
+	struct ipc_waitq *wq;
+	unsigned int events;
+};
+
+/* Who asks: the caller of mkdir, whose object it becomes. */
+struct ipc_caller {
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * A data file: one handle per open file description. `open` never blocks;
+ * `acquire`, if present, is what an open waits for (a semaphore unit) and
+ * `release` gives it back. `read` and `write` return a byte count; a write that returns less than asked would block for
+ * the rest, and fills *w (fs/ parks the rest unless O_NONBLOCK). `unread`
+ * hands back what the last read of this handle returned when the reply could
+ * not be delivered (interrupted meanwhile), so an interrupted read takes
+ * nothing. `poll` returns the ready events and the wait queue that will
+ * signal a change.
+ */
+struct ipc_stream_ops {
+	int (*open)(const char *name, int flags, void **fh);
+	int (*acquire)(void *fh, struct ipc_wait *w);
+	void (*release)(void *fh);
+	ssize_t (*read)(void *fh, char *buf, size_t size, off_t off,
+			struct ipc_wait *w);
+	void (*unread)(void *fh, const char *buf, size_t len);
+	ssize_t (*write)(void *fh, const char *buf, size_t size, off_t off,
+			 struct ipc_wait *w);
+	unsigned int (*poll)(void *fh, struct ipc_waitq **wq);
+	int (*truncate)(const char *name, off_t size);
+	int (*size)(const char *name, off_t *size);
+	unsigned int flags;
+};
+
+/*
+ * The file may park a writer: give every lookup an inode of its own, so a
+ * parked writer never holds the inode lock another writer needs (DESIGN §3).
+ */
+#define IPC_OWN_INODE 0x1
+/* Offsets mean nothing: the file reads like a pipe (nonseekable). */
+#define IPC_STREAM 0x2
+
+/*
+ * A file of an object directory. Attribute files have get (and set, if
+ * writable): get formats "value\n" into buf and returns its length; set
+ * parses one write. Data files have ops instead.
+ */
+struct ipc_file {
+	const char *name;
+	mode_t mode; /* the permission bits the file allows at most */
+	int (*get)(const char *name, char *buf, size_t size);
+	int (*set)(const char *name, const char *buf, size_t len);
+	const struct ipc_stream_ops *ops;
+};
+
+/* A mount option of the kind's: -o NAME=N with min <= N <= max. */
+struct ipc_option {
+	const char *name;
+	long *value;
+	long min, max;
+	const char *help;
+};
+
+struct ipc_kind {
+	const char *name;	/* directory under the root */
+	size_t name_max;	/* longest POSIX name, not counting the '/' */
+	int (*init)(void);
+	void (*fini)(void);
+	/* Calls fill for each object's POSIX name; stops when fill is non-zero. */
+	int (*list)(int (*fill)(void *ctx, const char *name), void *ctx);
+	int (*create)(const char *name, mode_t mode,
+		      const struct ipc_caller *caller);
+	int (*remove)(const char *name);
+	/* Owner, group, permission bits and times of the object; -ENOENT. */
+	int (*stat)(const char *name, struct stat *st);
+	int (*chmod)(const char *name, mode_t mode);
+	int (*chown)(const char *name, uid_t uid, gid_t gid);
+	const struct ipc_file *files;		/* ends with a NULL name */
+	const struct ipc_option *options;	/* ends with a NULL name */
+};
+
+/* backends/kinds.c: every kind, NULL-terminated. */
+extern const struct ipc_kind *const ipc_kinds[];
+
+/* Log a message on the daemon's stderr (or syslog once daemonized). */
+void ipc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a whole decimal number, optionally followed by one newline. */
+int ipc_parse_long(const char *buf, size_t len, long *val);
+
+#endif /* IPCFS_IPC_H */

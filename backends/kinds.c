@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * kinds.c - the kinds of IPC object the tree offers, in the order the root
+ * lists them. Adding a kind is one file in backends/ and one line here.
+ */
+#include "ipc.h"
+
+extern const struct ipc_kind mq_kind;
+
+const struct ipc_kind *const ipc_kinds[] = {
+	&mq_kind,
+	NULL,
+};

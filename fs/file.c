@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * file.c - open files: attribute files and data files.
+ *
+ * An attribute file reads the value its getter formatted at open (as sysfs
+ * does), and each write(2) is one call of its setter. A data file is a
+ * handle of the kind's; its reads, writes and blocking opens go through
+ * park.c, so a request that must wait costs no thread. All files use direct
+ * I/O: one read(2) or write(2) is one request, nothing is cached.
+ *
+ * An interrupted operation has taken nothing: a read whose reply cannot be
+ * delivered hands its bytes back (ops->unread), a blocking open that is
+ * interrupted after acquiring releases again, and a write interrupted after
+ * part of it went in reports that part, as a pipe does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+struct fs_file {
+	struct fs_file *next, **pprev;	/* all open files, for shutdown */
+	struct fs_node *node;		/* pinned by the kernel while open */
+	void *fh;			/* data files: the kind's handle */
+	struct fs_pollh poll;
+	char *val;			/* attribute files: value at open */
+	int len;
+};
+
+struct file_io {
+	struct fs_park park;
+	struct fs_file *f;
+	off_t off;
+	size_t size;
+	size_t done;		/* writes: bytes accepted so far */
+	const char *data;	/* writes: the caller's bytes */
+	char *copy;		/* writes: our copy, once parked */
+	struct fuse_file_info fi; /* opens */
+	bool nonblock;
+};
+
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_file *file_all; /* under file_lock */
+static pthread_key_t file_buf_key;
+static pthread_once_t file_buf_once = PTHREAD_ONCE_INIT;
+
+struct file_buf {
+	size_t cap;
+	char data[];
+};
+
+static void file_buf_init(void)
+{
+	pthread_key_create(&file_buf_key, free);
+}
+
+/* A per-thread buffer for read replies: a read never outlives its attempt. */
+static char *file_buf(size_t size)
+{
+	struct file_buf *b;
+
+	pthread_once(&file_buf_once, file_buf_init);
+	b = pthread_getspecific(file_buf_key);
+	if (!b || b->cap < size) {
+		free(b);
+		b = malloc(sizeof(*b) + size);
+		pthread_setspecific(file_buf_key, b);
+		if (!b)
+			return NULL;
+		b->cap = size;
+	}
+	return b->data;
+}
+
+static const struct ipc_stream_ops *file_ops(const struct fs_file *f)
+{
+	return f->node->file->ops;
+}
+
+static void file_track(struct fs_file *f)
+{
+	pthread_mutex_lock(&file_lock);
+	f->next = file_all;
+	f->pprev = &file_all;
+	if (file_all)
+		file_all->pprev = &f->next;
+	file_all = f;
+	pthread_mutex_unlock(&file_lock);
+}
+
+static void file_untrack(struct fs_file *f)
+{
+	pthread_mutex_lock(&file_lock);
+	if (f->pprev) {
+		*f->pprev = f->next;
+		if (f->next)
+			f->next->pprev = f->pprev;
+		f->pprev = NULL;
+	}
+	pthread_mutex_unlock(&file_lock);
+}
+
+static void file_free(void *arg)
+{
+	struct fs_file *f = arg;
+
+	fs_park_unpoll(&f->poll);
+	if (f->fh)
+		file_ops(f)->release(f->fh);
+	free(f->val);
+	free(f);
+}
+
+/* The loop thread must not free wait queues mid-round: defer it there. */
+static void file_discard(struct fs_file *f)
+{
+	file_untrack(f);
+	if (fs_park_in_loop())
+		fs_park_defer(file_free, f);
+	else
+		file_free(f);
+}
+
+static void file_io_free(struct file_io *io)
+{
+	free(io->copy);
+	free(io);
+}
+
+static int file_open_attempt(struct fs_park *p)
+{
+	struct file_io *io = (struct file_io *)p;
+	struct fs_file *f = io->f;
+	int ret;
+
+	ret = file_ops(f)->acquire(f->fh, &p->wait);
+	if (ret == -EAGAIN && !io->nonblock)
+		return -EAGAIN;
+	if (fs_park_settle(p) && ret >= 0)
+		ret = -EINTR;
+	if (ret < 0) {
+		fuse_reply_err(p->req, -ret);
+		file_discard(f);
+	} else {
+		file_track(f);
+		if (fuse_reply_open(p->req, &io->fi) != 0)
+			file_discard(f); /* gives the unit back */
+	}
+	file_io_free(io);
+	return 0;
+}
+
+static void file_open_cancel(struct fs_park *p, bool in_callback)
+{
+	struct file_io *io = (struct file_io *)p;
+
+	fuse_reply_err(p->req, EINTR);
+	file_discard(io->f);
+	file_io_free(io);
+}
+
+static int file_open_data(fuse_req_t req, struct fs_file *f,
+			  struct fuse_file_info *fi)
+{
+	const struct ipc_stream_ops *ops = file_ops(f);
+	struct file_io *io;
+	int ret;
+
+	if ((fi->flags & O_TRUNC) && ops->truncate) {
+		ret = ops->truncate(f->node->name, 0);
+		if (ret < 0)
+			return ret;
+	}
+	ret = ops->open(f->node->name, fi->flags, &f->fh);
+	if (ret < 0)
+		return ret;
+	if (ops->flags & IPC_STREAM)
+		fi->nonseekable = 1;
+	if (!ops->acquire) {
+		file_track(f);
+		if (fuse_reply_open(req, fi) != 0)
+			file_discard(f);
+		return 0;
+	}
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+	io->park.req = req;
+	io->park.attempt = file_open_attempt;
+	io->park.cancel = file_open_cancel;
+	io->f = f;
+	io->fi = *fi;
+	io->nonblock = fi->flags & O_NONBLOCK;
+	fs_park_submit(&io->park);
+	return 0;
+}
+
+static int file_open_attr(struct fs_file *f, int flags)
+{
+	const struct ipc_file *file = f->node->file;
+	char buf[256];
+
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		return 0;
+	if (!file->get)
+		return -EACCES;
+	f->len = file->get(f->node->name, buf, sizeof(buf));
+	if (f->len < 0)
+		return f->len;
+	if ((size_t)f->len >= sizeof(buf))
+		f->len = sizeof(buf) - 1;
+	f->val = malloc(f->len + 1);
+	if (!f->val)
+		return -ENOMEM;
+	memcpy(f->val, buf, f->len + 1);
+	return 0;
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_node *n = fs_node_get(ino);
+	const struct ipc_file *file = n->file;
+	int acc = fi->flags & O_ACCMODE;
+	struct fs_file *f;
+	int ret;
+
+	if (!file) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((acc != O_WRONLY && !(file->mode & 0444)) ||
+	    (acc != O_RDONLY && !(file->mode & 0222))) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	f->node = n;
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = 1;
+	if (file->ops) {
+		ret = file_open_data(req, f, fi);
+	} else {
+		ret = file_open_attr(f, fi->flags);
+		if (ret == 0) {
+			file_track(f);
+			if (fuse_reply_open(req, fi) != 0)
+				file_discard(f);
+		}
+	}
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		file_free(f);
+	}
+}
+
+static int file_read_attempt(struct fs_park *p)
+{
+	struct file_io *io = (struct file_io *)p;
+	const struct ipc_stream_ops *ops = file_ops(io->f);
+	char *buf = file_buf(io->size);
+	ssize_t n;
+
+	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait) :
+		  -ENOMEM;
+	if (n == -EAGAIN && !io->nonblock)
+		return -EAGAIN;
+	if (fs_park_settle(p) && n > 0) {
+		ops->unread(io->f->fh, buf, n);
+		n = -EINTR;
+	}
+	if (n < 0)
+		fuse_reply_err(p->req, -n);
+	else if (fuse_reply_buf(p->req, buf, n) != 0 && n > 0)
+		ops->unread(io->f->fh, buf, n); /* interrupted meanwhile */
+	file_io_free(io);
+	return 0;
+}
+
+static void file_read_cancel(struct fs_park *p, bool in_callback)
+{
+	fuse_reply_err(p->req, EINTR);
+	file_io_free((struct file_io *)p);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct file_io *io;
+
+	if (!f->fh) {
+		if (off >= f->len)
+			size = 0;
+		else if (size > (size_t)(f->len - off))
+			size = f->len - off;
+		fuse_reply_buf(req, size ? f->val + off : NULL, size);
+		return;
+	}
+	io = calloc(1, sizeof(*io));
+	if (!io) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	io->park.req = req;
+	io->park.attempt = file_read_attempt;
+	io->park.cancel = file_read_cancel;
+	io->f = f;
+	io->off = off;
+	io->size = size;
+	io->nonblock = fi->flags & O_NONBLOCK;
+	fs_park_submit(&io->park);
+}
+
+/* Finish a write: what went in counts, even if the rest failed. */
+static void file_write_reply(struct file_io *io, int err)
+{
+	if (io->done > 0 || err == 0)
+		fuse_reply_write(io->park.req, io->done);
+	else
+		fuse_reply_err(io->park.req, err);
+	file_io_free(io);
+}
+
+static int file_write_attempt(struct fs_park *p)
+{
+	struct file_io *io = (struct file_io *)p;
+	ssize_t n;
+
+	n = file_ops(io->f)->write(io->f->fh, io->data + io->done,
+				   io->size - io->done, io->off + io->done,
+				   &p->wait);
+	if (n > 0)
+		io->done += n;
+	if (n >= 0 && io->done < io->size)
+		n = -EAGAIN; /* the rest would block */
+	if (n == -EAGAIN && !io->nonblock) {
+		if (!io->copy) {
+			/* libfuse reuses its buffer once we return. */
+			io->copy = malloc(io->size - io->done);
+			if (!io->copy) {
+				file_write_reply(io, ENOMEM);
+				return 0;
+			}
+			memcpy(io->copy, io->data + io->done,
+			       io->size - io->done);
+			io->data = io->copy - io->done;
+		}
+		return -EAGAIN;
+	}
+	/* What went in stays in, interrupted or not: report it. */
+	fs_park_settle(p);
+	file_write_reply(io, n < 0 ? -n : 0);
+	return 0;
+}
+
+static void file_write_cancel(struct fs_park *p, bool in_callback)
+{
+	file_write_reply((struct file_io *)p, EINTR);
+}
+
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	const struct ipc_file *file = f->node->file;
+	struct file_io *io;
+	int ret;
+
+	if (!f->fh) {
+		ret = file->set ? file->set(f->node->name, buf, size) : -EACCES;
+		if (ret < 0)
+			fuse_reply_err(req, -ret);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
+	io = calloc(1, sizeof(*io));
+	if (!io) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	io->park.req = req;
+	io->park.attempt = file_write_attempt;
+	io->park.cancel = file_write_cancel;
+	io->f = f;
+	io->off = off;
+	io->size = size;
+	io->data = buf;
+	io->nonblock = fi->flags & O_NONBLOCK;
+	fs_park_submit(&io->park);
+}
+
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	     struct fuse_pollhandle *ph)
+{
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	const struct ipc_stream_ops *ops;
+	struct ipc_waitq *wq = NULL;
+	unsigned int want, revents;
+
+	if (!f->fh || !file_ops(f)->poll) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN | POLLOUT);
+		return;
+	}
+	ops = file_ops(f);
+	want = fi->poll_events ? fi->poll_events : POLLIN | POLLOUT;
+	revents = ops->poll(f->fh, &wq);
+	if (ph && !(revents & want) && wq) {
+		/*
+		 * Register first, then look again: a change between the two
+		 * looks is either seen now or notified later.
+		 */
+		fs_park_poll(&f->poll, wq, ph, want);
+		revents = ops->poll(f->fh, &wq);
+	} else if (ph) {
+		fuse_pollhandle_destroy(ph);
+	}
+	fuse_reply_poll(req, revents);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	file_discard((struct fs_file *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* At exit: the kernel will send no more releases. */
+void fs_files_release_all(void)
+{
+	struct fs_file *f;
+
+	while ((f = file_all))
+		file_discard(f);
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fs.h - the FUSE layer's own declarations: nodes, open files, parking.
+ *
+ * The tree has four levels: the root, one directory per kind, one per
+ * object, and the object's files. A node names one of them. Directories and
+ * attribute files keep one node (and node id) for as long as the kernel
+ * remembers them; files that can park a writer get a node per lookup
+ * (IPC_OWN_INODE), so no two opens share the kernel's inode lock.
+ */
+#ifndef IPCFS_FS_H
+#define IPCFS_FS_H
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ipc.h"
+
+#define FS_MAX_WRITE (1 << 20)
+
+struct fs_conf {
+	const char *prefix;
+	size_t prefix_len;
+	const char *mountpoint;
+	const char *source;
+	int default_permissions;
+	int show_help;
+	int show_version;
+};
+
+extern struct fs_conf fs_conf;
+
+/* options.c */
+int fs_options_parse(struct fuse_args *args);
+void fs_options_help(const char *progname);
+void fs_options_free(void);
+
+/* node.c */
+struct fs_node {
+	struct fs_node *hnext;
+	uint64_t nlookup;
+	uint64_t ino;			/* st_ino: the same for every node of a path */
+	const struct ipc_kind *kind;	/* NULL: the root */
+	const struct ipc_file *file;	/* NULL: a directory */
+	bool own;			/* not interned: an inode of its own */
+	char name[];			/* the object's POSIX name; "" above objects */
+};
+
+void fs_node_init(void);
+void fs_node_fini(void);
+struct fs_node *fs_node_get(fuse_ino_t id);
+fuse_ino_t fs_node_id(const struct fs_node *n);
+struct fs_node *fs_node_kind(const struct ipc_kind *kind);
+struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
+			     const struct ipc_file *file);
+void fs_node_forget(struct fs_node *n, uint64_t nlookup);
+uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
+		     const struct ipc_file *file);
+int fs_node_stat(const struct fs_node *n, struct stat *st);
+
+/* park.c: requests waiting on ipc_waitqs, served by one event loop. */
+struct fs_park {
+	struct fs_park *next, **pprev;	/* in its wait queue */
+	struct fs_park *all_next, **all_pprev;
+	fuse_req_t req;
+	struct ipc_wait wait;
+	/*
+	 * Try the operation once. Either reply, free and return 0, or return
+	 * -EAGAIN with wait filled in.
+	 */
+	int (*attempt)(struct fs_park *p);
+	/* Reply to an interrupted request and free it. */
+	void (*cancel)(struct fs_park *p, bool in_callback);
+	unsigned char state;
+	bool interrupted;
+	bool registered;
+};
+
+struct fs_pollh {
+	struct fs_pollh *next;
+	struct ipc_waitq *wq;
+	struct fuse_pollhandle *ph;
+	unsigned int events;
+};
+
+int fs_park_start_loop(void);
+void fs_park_stop_loop(void);
+void fs_park_submit(struct fs_park *p);
+bool fs_park_settle(struct fs_park *p);
+bool fs_park_in_loop(void);
+void fs_park_defer(void (*fn)(void *), void *arg);
+void fs_park_poll(struct fs_pollh *h, struct ipc_waitq *wq,
+		  struct fuse_pollhandle *ph, unsigned int events);
+void fs_park_unpoll(struct fs_pollh *h);
+
+/* file.c: open files. */
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	     struct fuse_pollhandle *ph);
+void fs_files_release_all(void);
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* util.c */
+void fs_log_daemonized(void);
+char *fs_pname(const char *name);
+const char *fs_display_name(const char *pname);
+
+#endif /* IPCFS_FS_H */

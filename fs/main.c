@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * main.c - ipcfs: every IPC object a directory, every IPC operation a file
+ * operation.
+ *
+ *   $ ipcfs /mnt/ipc && mkdir /mnt/ipc/queues/jobs
+ *   $ echo build > /mnt/ipc/queues/jobs/data; cat /mnt/ipc/queues/jobs/data
+ *   build
+ *
+ * Start-up order matters: kinds are set up (and bad options refused) before
+ * anything is mounted; the event loop thread starts after fuse_daemonize()
+ * forks, since threads do not survive a fork.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+
+/* Thousands of parked opens each hold a descriptor or two. */
+static void main_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int main_kinds_init(void)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; ipc_kinds[i]; i++) {
+		ret = ipc_kinds[i]->init ? ipc_kinds[i]->init() : 0;
+		if (ret < 0) {
+			fprintf(stderr, "ipcfs: cannot set up %s: %s\n",
+				ipc_kinds[i]->name, strerror(-ret));
+			while (i--)
+				if (ipc_kinds[i]->fini)
+					ipc_kinds[i]->fini();
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void main_kinds_fini(void)
+{
+	size_t i;
+
+	for (i = 0; ipc_kinds[i]; i++)
+		if (ipc_kinds[i]->fini)
+			ipc_kinds[i]->fini();
+}
+
+static int main_loop(struct fuse_session *se, struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, opts->clone_fd);
+	/* UINT_MAX: not given, keep libfuse's default. */
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+	if (opts->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_session *se;
+	char *mnt = NULL;
+	int ret = 1;
+
+	if (fs_options_parse(&args) < 0)
+		goto out_args;
+	if (fs_conf.show_help) {
+		fs_options_help(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_args;
+	}
+	if (fs_conf.show_version) {
+		printf("ipcfs version %s\n", IPCFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out_args;
+	if (!fs_conf.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT (see --help)\n",
+			argv[0]);
+		goto out_opts;
+	}
+	mnt = realpath(fs_conf.mountpoint, NULL);
+	if (!mnt) {
+		fprintf(stderr, "ipcfs: %s: %s\n", fs_conf.mountpoint,
+			strerror(errno));
+		goto out_opts;
+	}
+	fuse_opt_add_arg(&args, "-ofsname=ipcfs,subtype=ipcfs");
+	if (fs_conf.default_permissions)
+		fuse_opt_add_arg(&args, "-odefault_permissions");
+
+	/* Objects get exactly the mode mkdir asked for. */
+	umask(0);
+	main_raise_nofile();
+	if (main_kinds_init() < 0)
+		goto out_opts;
+	fs_node_init();
+
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	if (!se)
+		goto out_kinds;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, mnt) != 0)
+		goto out_signals;
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out_unmount;
+	if (!opts.foreground)
+		fs_log_daemonized();
+	ret = fs_park_start_loop();
+	if (ret < 0) {
+		ipc_log("cannot start the event loop: %s", strerror(-ret));
+		ret = 1;
+		goto out_unmount;
+	}
+	ret = main_loop(se, &opts) != 0;
+	fs_park_stop_loop();
+	fs_files_release_all();
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_kinds:
+	fs_node_fini();
+	main_kinds_fini();
+out_opts:
+	free(mnt);
+	free(opts.mountpoint);
+out_args:
+	fs_options_free();
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * node.c - node ids and what they name.
+ *
+ * A node id is the address of a struct fs_node (FUSE_ROOT_ID is the root),
+ * as in libfuse's passthrough_ll.c. Directories and attribute files are
+ * interned in a hash table, so a path keeps its id while the kernel
+ * remembers it (a shell's cwd must survive revalidation). Files flagged
+ * IPC_OWN_INODE get a new node at every lookup; all nodes of one path show
+ * the same st_ino. A node lives until the kernel forgets every lookup of it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+
+#define NODE_BUCKETS 4096
+
+static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_node *node_table[NODE_BUCKETS]; /* under node_lock */
+static struct fs_node node_root;
+static struct fs_node **node_kinds;
+static struct timespec node_born; /* times of the root and kind directories */
+
+/* FNV-1a, over the kind, the name and the file: stable across mounts. */
+static uint64_t node_hash(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (h ^ '/') * 0x100000001b3ULL;
+}
+
+uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
+		     const struct ipc_file *file)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!kind)
+		return FUSE_ROOT_ID;
+	h = node_hash(h, kind->name);
+	h = node_hash(h, pname);
+	if (file)
+		h = node_hash(h, file->name);
+	return h <= FUSE_ROOT_ID ? h + 2 : h;
+}
+
+static struct fs_node *node_new(const struct ipc_kind *kind, const char *pname,
+				const struct ipc_file *file)
+{
+	size_t len = strlen(pname);
+	struct fs_node *n = calloc(1, sizeof(*n) + len + 1);
+
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->file = file;
+	n->ino = fs_node_ino(kind, pname, file);
+	memcpy(n->name, pname, len + 1);
+	return n;
+}
+
+void fs_node_init(void)
+{
+	size_t i, nkinds = 0;
+
+	node_root.ino = FUSE_ROOT_ID;
+	clock_gettime(CLOCK_REALTIME, &node_born);
+	while (ipc_kinds[nkinds])
+		nkinds++;
+	node_kinds = calloc(nkinds + 1, sizeof(*node_kinds));
+	for (i = 0; i < nkinds; i++)
+		node_kinds[i] = node_new(ipc_kinds[i], "", NULL);
+}
+
+void fs_node_fini(void)
+{
+	struct fs_node *n, *next;
+	size_t i;
+
+	for (i = 0; i < NODE_BUCKETS; i++) {
+		for (n = node_table[i]; n; n = next) {
+			next = n->hnext;
+			free(n);
+		}
+		node_table[i] = NULL;
+	}
+	for (i = 0; node_kinds && node_kinds[i]; i++)
+		free(node_kinds[i]);
+	free(node_kinds);
+	node_kinds = NULL;
+}
+
+struct fs_node *fs_node_get(fuse_ino_t id)
+{
+	if (id == FUSE_ROOT_ID)
+		return &node_root;
+	return (struct fs_node *)(uintptr_t)id;
+}
+
+fuse_ino_t fs_node_id(const struct fs_node *n)
+{
+	if (n == &node_root)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)n;
+}
+
+struct fs_node *fs_node_kind(const struct ipc_kind *kind)
+{
+	size_t i;
+
+	for (i = 0; node_kinds[i]; i++)
+		if (node_kinds[i]->kind == kind)
+			return node_kinds[i];
+	return NULL;
+}
+
+/*
+ * One more lookup of the node for (kind, pname, file): the interned one, or
+ * a new one of its own for IPC_OWN_INODE files. Kind directories are static.
+ */
+struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
+			     const struct ipc_file *file)
+{
+	struct fs_node *n, **bucket;
+	uint64_t ino;
+
+	if (!*pname)
+		return fs_node_kind(kind);
+	if (file && file->ops && (file->ops->flags & IPC_OWN_INODE)) {
+		n = node_new(kind, pname, file);
+		if (n) {
+			n->own = true;
+			n->nlookup = 1;
+		}
+		return n;
+	}
+	ino = fs_node_ino(kind, pname, file);
+	bucket = &node_table[ino % NODE_BUCKETS];
+	pthread_mutex_lock(&node_lock);
+	for (n = *bucket; n; n = n->hnext)
+		if (n->kind == kind && n->file == file &&
+		    strcmp(n->name, pname) == 0)
+			break;
+	if (!n) {
+		n = node_new(kind, pname, file);
+		if (n) {
+			n->hnext = *bucket;
+			*bucket = n;
+		}
+	}
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&node_lock);
+	return n;
+}
+
+void fs_node_forget(struct fs_node *n, uint64_t nlookup)
+{
+	struct fs_node **pp;
+
+	if (n == &node_root || !*n->name)
+		return;
+	if (n->own) {
+		/* Only the kernel knows this id, and it forgets it once. */
+		if (__atomic_sub_fetch(&n->nlookup, nlookup, __ATOMIC_ACQ_REL) == 0)
+			free(n);
+		return;
+	}
+	pthread_mutex_lock(&node_lock);
+	n->nlookup -= nlookup;
+	if (n->nlookup == 0) {
+		pp = &node_table[n->ino % NODE_BUCKETS];
+		while (*pp != n)
+			pp = &(*pp)->hnext;
+		*pp = n->hnext;
+		free(n);
+	}
+	pthread_mutex_unlock(&node_lock);
+}
+
+/*
+ * The attributes of a node. Object directories and files show the object's
+ * owner, group, mode and times; a directory adds x wherever the object has
+ * r, so whoever may read the object may enter its directory.
+ */
+int fs_node_stat(const struct fs_node *n, struct stat *st)
+{
+	struct stat obj;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_atim = st->st_mtim = st->st_ctim = node_born;
+	if (!n->kind) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (!*n->name) {
+		/* Like /dev/mqueue and /dev/shm: anyone may create, sticky. */
+		st->st_mode = S_IFDIR | 01777;
+		st->st_nlink = 2;
+		return 0;
+	}
+	memset(&obj, 0, sizeof(obj));
+	ret = n->kind->stat(n->name, &obj);
+	if (ret < 0)
+		return ret;
+	st->st_uid = obj.st_uid;
+	st->st_gid = obj.st_gid;
+	st->st_atim = obj.st_atim;
+	st->st_mtim = obj.st_mtim;
+	st->st_ctim = obj.st_ctim;
+	if (!n->file) {
+		st->st_mode = S_IFDIR | (obj.st_mode & 07777) |
+			      ((obj.st_mode & 0444) >> 2);
+		st->st_nlink = 2;
+		return 0;
+	}
+	st->st_mode = S_IFREG | (obj.st_mode & n->file->mode);
+	st->st_nlink = 1;
+	if (n->file->ops && n->file->ops->size) {
+		ret = n->file->ops->size(n->name, &st->st_size);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ops.c - the tree: lookup, attributes, listing, mkdir/rmdir, xattrs.
+ *
+ * The root holds one directory per kind (ipc_kinds[]); a kind's directory
+ * lists the objects whose POSIX names carry the mount's prefix; an object's
+ * directory lists the kind's file table. fs/ never names a kind: everything
+ * below the root is a walk over those tables.
+ *
+ *   $ mkdir queues/jobs          # mq_open("/jobs", O_CREAT|O_EXCL, 0755)
+ *   $ getfattr -n user.ipcfs.name queues/jobs   # "/jobs"
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "fs.h"
+
+#define OPS_XATTR_NAME "user.ipcfs.name"
+
+/*
+ * Directories and attribute files may be cached a little; files with an
+ * inode of their own must be looked up at every open (DESIGN §3).
+ */
+#define OPS_TIMEOUT 1.0
+
+static const struct ipc_kind *ops_kind_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; ipc_kinds[i]; i++)
+		if (strcmp(ipc_kinds[i]->name, name) == 0)
+			return ipc_kinds[i];
+	return NULL;
+}
+
+static const struct ipc_file *ops_file_named(const struct ipc_kind *kind,
+					     const char *name)
+{
+	const struct ipc_file *f;
+
+	for (f = kind->files; f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+/* The POSIX name for NAME in a kind's directory, or -errno. */
+static int ops_object_pname(const struct ipc_kind *kind, const char *name,
+			    char **pname)
+{
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	if (fs_conf.prefix_len + strlen(name) > kind->name_max)
+		return -ENAMETOOLONG;
+	*pname = fs_pname(name);
+	return *pname ? 0 : -ENOMEM;
+}
+
+static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
+{
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	ret = fs_node_stat(n, &e->attr);
+	if (ret < 0)
+		return ret;
+	e->ino = fs_node_id(n);
+	e->attr_timeout = n->own ? 0 : OPS_TIMEOUT;
+	e->entry_timeout = n->own ? 0 : OPS_TIMEOUT;
+	return 0;
+}
+
+/* Find (and count a lookup of) the node NAME in directory node P. */
+static int ops_find(struct fs_node *p, const char *name, struct fs_node **np)
+{
+	const struct ipc_kind *kind = p->kind;
+	const struct ipc_file *file;
+	struct stat st;
+	char *pname = NULL;
+	int ret;
+
+	*np = NULL;
+	if (!kind) {
+		kind = ops_kind_named(name);
+		if (!kind)
+			return -ENOENT;
+		*np = fs_node_kind(kind);
+		return 0;
+	}
+	if (p->file)
+		return -ENOTDIR;
+	if (!*p->name) {
+		ret = ops_object_pname(kind, name, &pname);
+		if (ret < 0)
+			return ret == -ENAMETOOLONG ? -ENOENT : ret;
+		ret = kind->stat(pname, &st);
+		if (ret == 0)
+			*np = fs_node_hold(kind, pname, NULL);
+		free(pname);
+		return ret < 0 ? ret : *np ? 0 : -ENOMEM;
+	}
+	file = ops_file_named(kind, name);
+	if (!file)
+		return -ENOENT;
+	*np = fs_node_hold(kind, p->name, file);
+	return *np ? 0 : -ENOMEM;
+}
+
+static void ops_reply_entry(fuse_req_t req, struct fs_node *n)
+{
+	struct fuse_entry_param e;
+	int ret;
+
+	ret = ops_entry(n, &e);
+	if (ret < 0) {
+		fs_node_forget(n, 1);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (fuse_reply_entry(req, &e) != 0)
+		fs_node_forget(n, 1);
+}
+
+static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_node *n;
+	int ret;
+
+	ret = ops_find(fs_node_get(parent), name, &n);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		ops_reply_entry(req, n);
+}
+
+static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_node_forget(fs_node_get(ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void ops_forget_multi(fuse_req_t req, size_t count,
+			     struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		fs_node_forget(fs_node_get(forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void ops_reply_attr(fuse_req_t req, struct fs_node *n)
+{
+	struct stat st;
+	int ret;
+
+	ret = fs_node_stat(n, &st);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, n->own ? 0 : OPS_TIMEOUT);
+}
+
+static void ops_getattr(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	ops_reply_attr(req, fs_node_get(ino));
+}
+
+/* chmod and chown of an object directory change the object itself. */
+static int ops_setattr_object(struct fs_node *n, struct stat *attr, int to_set)
+{
+	const struct ipc_kind *kind = n->kind;
+	uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+	gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+	int ret = 0;
+
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		return -EISDIR;
+	if (to_set & FUSE_SET_ATTR_MODE)
+		ret = kind->chmod ? kind->chmod(n->name, attr->st_mode & 07777) :
+				    -EPERM;
+	if (ret == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+		ret = kind->chown ? kind->chown(n->name, uid, gid) : -EPERM;
+	return ret;
+}
+
+/*
+ * A file's mode and owner are its object's: change them on the directory.
+ * Truncating an attribute file is what O_TRUNC does before a write: fine.
+ */
+static int ops_setattr_file(struct fs_node *n, struct stat *attr, int to_set)
+{
+	const struct ipc_stream_ops *ops = n->file->ops;
+
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID))
+		return -EPERM;
+	if (!(to_set & FUSE_SET_ATTR_SIZE))
+		return 0;
+	if (!(n->file->mode & 0222))
+		return -EACCES;
+	if (ops && ops->truncate)
+		return ops->truncate(n->name, attr->st_size);
+	return 0;
+}
+
+static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			int to_set, struct fuse_file_info *fi)
+{
+	struct fs_node *n = fs_node_get(ino);
+	int ret;
+
+	if (!n->kind || !*n->name)
+		ret = (to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				  FUSE_SET_ATTR_ATIME_NOW |
+				  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) ?
+			      -EPERM :
+			      0;
+	else if (!n->file)
+		ret = ops_setattr_object(n, attr, to_set);
+	else
+		ret = ops_setattr_file(n, attr, to_set);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		ops_reply_attr(req, n);
+}
+
+static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode)
+{
+	struct fs_node *p = fs_node_get(parent), *n = NULL;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct ipc_caller caller = { .uid = ctx->uid, .gid = ctx->gid };
+	char *pname = NULL;
+	int ret;
+
+	if (!p->kind || *p->name) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	ret = ops_object_pname(p->kind, name, &pname);
+	if (ret == 0)
+		ret = p->kind->create(pname, mode & 07777, &caller);
+	if (ret == 0) {
+		n = fs_node_hold(p->kind, pname, NULL);
+		ret = n ? 0 : -ENOMEM;
+	}
+	free(pname);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		ops_reply_entry(req, n);
+}
+
+static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_node *p = fs_node_get(parent);
+	char *pname = NULL;
+	int ret;
+
+	if (!p->kind || *p->name) {
+		fuse_reply_err(req, p->kind ? ENOTDIR : EPERM);
+		return;
+	}
+	ret = ops_object_pname(p->kind, name, &pname);
+	if (ret == 0)
+		ret = p->kind->remove(pname);
+	free(pname);
+	fuse_reply_err(req, ret == -ENAMETOOLONG ? ENOENT : -ret);
+}
+
+/* Objects are made with mkdir only; their files are fixed. */
+static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       fuse_ino_t newparent, const char *newname,
+		       unsigned int flags)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+/* A directory listing, built at opendir and served by offset. */
+struct ops_dir {
+	char *buf;
+	size_t len, cap;
+	fuse_req_t req;
+	const struct ipc_kind *kind;
+};
+
+static int ops_dir_add(struct ops_dir *d, const char *name, mode_t mode,
+		       uint64_t ino)
+{
+	struct stat st = { .st_mode = mode, .st_ino = ino };
+	size_t need = fuse_add_direntry(d->req, NULL, 0, name, NULL, 0);
+	char *nbuf;
+
+	if (d->len + need > d->cap) {
+		d->cap = (d->len + need) * 2;
+		nbuf = realloc(d->buf, d->cap);
+		if (!nbuf)
+			return -ENOMEM;
+		d->buf = nbuf;
+	}
+	fuse_add_direntry(d->req, d->buf + d->len, need, name, &st,
+			  d->len + need);
+	d->len += need;
+	return 0;
+}
+
+static int ops_dir_fill_object(void *ctx, const char *pname)
+{
+	struct ops_dir *d = ctx;
+	const char *name = fs_display_name(pname);
+
+	if (!name)
+		return 0;
+	return ops_dir_add(d, name, S_IFDIR, fs_node_ino(d->kind, pname, NULL));
+}
+
+static int ops_dir_fill(struct ops_dir *d, struct fs_node *n)
+{
+	const struct ipc_file *f;
+	size_t i;
+	int ret;
+
+	ret = ops_dir_add(d, ".", S_IFDIR, n->ino);
+	if (ret == 0)
+		ret = ops_dir_add(d, "..", S_IFDIR, FUSE_ROOT_ID);
+	if (ret < 0)
+		return ret;
+	if (!n->kind) {
+		for (i = 0; ipc_kinds[i] && ret == 0; i++)
+			ret = ops_dir_add(d, ipc_kinds[i]->name, S_IFDIR,
+					  fs_node_kind(ipc_kinds[i])->ino);
+		return ret;
+	}
+	d->kind = n->kind;
+	if (!*n->name)
+		return n->kind->list(ops_dir_fill_object, d);
+	for (f = n->kind->files; f->name && ret == 0; f++)
+		ret = ops_dir_add(d, f->name, S_IFREG,
+				  fs_node_ino(n->kind, n->name, f));
+	return ret;
+}
+
+static void ops_opendir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct fs_node *n = fs_node_get(ino);
+	struct ops_dir *d;
+	struct stat st;
+	int ret;
+
+	if (n->file) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	d->req = req;
+	ret = (n->kind && *n->name) ? n->kind->stat(n->name, &st) : 0;
+	if (ret == 0)
+		ret = ops_dir_fill(d, n);
+	if (ret < 0) {
+		free(d->buf);
+		free(d);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0) {
+		free(d->buf);
+		free(d);
+	}
+}
+
+static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct ops_dir *d = (struct ops_dir *)(uintptr_t)fi->fh;
+	size_t start = off;
+
+	/*
+	 * As hello_ll.c does: the kernel keeps the whole entries of a reply
+	 * and asks again from the offset of the last one.
+	 */
+	if (start >= d->len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, d->buf + start,
+			       size < d->len - start ? size : d->len - start);
+}
+
+static void ops_releasedir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct ops_dir *d = (struct ops_dir *)(uintptr_t)fi->fh;
+
+	free(d->buf);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = {
+		.f_bsize = 4096,
+		.f_frsize = 4096,
+		.f_namemax = 255,
+	};
+
+	fuse_reply_statfs(req, &sv);
+}
+
+/* user.ipcfs.name on an object directory: its POSIX name, for ipcctl. */
+static void ops_reply_xattr(fuse_req_t req, const char *val, size_t len,
+			    size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size)
+{
+	struct fs_node *n = fs_node_get(ino);
+
+	if (!n->kind || !*n->name || n->file ||
+	    strcmp(name, OPS_XATTR_NAME) != 0)
+		fuse_reply_err(req, ENODATA);
+	else
+		ops_reply_xattr(req, n->name, strlen(n->name), size);
+}
+
+static void ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs_node *n = fs_node_get(ino);
+
+	if (!n->kind || !*n->name || n->file)
+		ops_reply_xattr(req, "", 0, size);
+	else
+		ops_reply_xattr(req, OPS_XATTR_NAME, sizeof(OPS_XATTR_NAME),
+				size);
+}
+
+static void ops_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->max_write = FS_MAX_WRITE;
+	conn->max_read = 0;
+	/* Reads may come in parallel: a parked one must not hold others. */
+	conn->want |= FUSE_CAP_ASYNC_READ;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = ops_init,
+	.lookup = ops_lookup,
+	.forget = ops_forget,
+	.forget_multi = ops_forget_multi,
+	.getattr = ops_getattr,
+	.setattr = ops_setattr,
+	.mkdir = ops_mkdir,
+	.rmdir = ops_rmdir,
+	.mknod = ops_mknod,
+	.create = ops_create,
+	.unlink = ops_unlink,
+	.rename = ops_rename,
+	.opendir = ops_opendir,
+	.readdir = ops_readdir,
+	.releasedir = ops_releasedir,
+	.statfs = ops_statfs,
+	.getxattr = ops_getxattr,
+	.listxattr = ops_listxattr,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.release = fs_release,
+	.poll = fs_poll,
+};

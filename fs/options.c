@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * options.c - the command line: ipcfs's own options, each kind's options
+ * (from its table), and whatever libfuse knows. A bad value is refused here,
+ * before anything is mounted, with a message that names the option.
+ *
+ *   $ ipcfs -o mq_maxmsg=lots /mnt/ipc
+ *   ipcfs: -o mq_maxmsg=lots: expected a whole number from 1 to 65536
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+#define OPTIONS_PREFIX_MAX 200
+
+/* fuse_opt frees a string option's old value: prefix starts NULL. */
+struct fs_conf fs_conf = {
+	.default_permissions = 1,
+};
+
+enum {
+	OPTIONS_KEY_HELP,
+	OPTIONS_KEY_VERSION,
+};
+
+static const struct fuse_opt options_spec[] = {
+	{ "prefix=%s", offsetof(struct fs_conf, prefix), 0 },
+	{ "no_default_permissions", offsetof(struct fs_conf, default_permissions), 0 },
+	FUSE_OPT_KEY("-h", OPTIONS_KEY_HELP),
+	FUSE_OPT_KEY("--help", OPTIONS_KEY_HELP),
+	FUSE_OPT_KEY("-V", OPTIONS_KEY_VERSION),
+	FUSE_OPT_KEY("--version", OPTIONS_KEY_VERSION),
+	FUSE_OPT_END
+};
+
+/* -o NAME=VALUE for one of the kinds' options: 1 if it was one, -1 if bad. */
+static int options_kind(const char *arg)
+{
+	const struct ipc_option *o;
+	const char *eq = strchr(arg, '=');
+	size_t i, len;
+	long val;
+
+	if (!eq)
+		return 0;
+	len = eq - arg;
+	for (i = 0; ipc_kinds[i]; i++) {
+		for (o = ipc_kinds[i]->options; o && o->name; o++) {
+			if (strlen(o->name) != len || strncmp(o->name, arg, len))
+				continue;
+			if (ipc_parse_long(eq + 1, strlen(eq + 1), &val) < 0 ||
+			    val < o->min || val > o->max) {
+				fprintf(stderr,
+					"ipcfs: -o %s: expected a whole number from %ld to %ld\n",
+					arg, o->min, o->max);
+				return -1;
+			}
+			*o->value = val;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int options_proc(void *data, const char *arg, int key,
+			struct fuse_args *outargs)
+{
+	int ret;
+
+	switch (key) {
+	case OPTIONS_KEY_HELP:
+		fs_conf.show_help = 1;
+		return 0;
+	case OPTIONS_KEY_VERSION:
+		fs_conf.show_version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		/* "ipcfs MOUNTPOINT", or "ipcfs SOURCE MOUNTPOINT" from mount(8) */
+		if (fs_conf.source) {
+			fprintf(stderr, "ipcfs: unexpected argument '%s'\n", arg);
+			return -1;
+		}
+		if (fs_conf.mountpoint)
+			fs_conf.source = fs_conf.mountpoint;
+		fs_conf.mountpoint = arg;
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		ret = options_kind(arg);
+		return ret < 0 ? -1 : ret ? 0 : 1;
+	}
+	return 1;
+}
+
+int fs_options_parse(struct fuse_args *args)
+{
+	if (fuse_opt_parse(args, &fs_conf, options_spec, options_proc) < 0)
+		return -1;
+	if (!fs_conf.prefix)
+		fs_conf.prefix = strdup("");
+	if (!fs_conf.prefix)
+		return -1;
+	fs_conf.prefix_len = strlen(fs_conf.prefix);
+	if (strchr(fs_conf.prefix, '/') || fs_conf.prefix_len > OPTIONS_PREFIX_MAX) {
+		fprintf(stderr,
+			"ipcfs: -o prefix=%s: a prefix has at most %d characters and no '/'\n",
+			fs_conf.prefix, OPTIONS_PREFIX_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+void fs_options_free(void)
+{
+	free((char *)fs_conf.prefix);
+	fs_conf.prefix = NULL;
+}
+
+void fs_options_help(const char *progname)
+{
+	const struct ipc_option *o;
+	size_t i;
+
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mounts POSIX message queues, shared memory and semaphores, and\n"
+	       "byte channels, as a tree of directories and files.\n\n"
+	       "ipcfs options:\n"
+	       "    -o prefix=PREFIX       show and create only objects named /PREFIX...\n"
+	       "    -o no_default_permissions\n"
+	       "                           let the daemon, not the kernel, check access\n",
+	       progname);
+	for (i = 0; ipc_kinds[i]; i++)
+		for (o = ipc_kinds[i]->options; o && o->name; o++)
+			printf("    -o %s=N%*s%s\n", o->name,
+			       (int)(20 - strlen(o->name)), "", o->help);
+	printf("\n");
+}

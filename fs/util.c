@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * util.c - small services the fs layer offers everybody: logging, number
+ * parsing, and the mapping between directory names and POSIX names
+ * ("jobs" <-> "/PREFIXjobs").
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "fs.h"
+
+static bool util_syslog;
+
+void fs_log_daemonized(void)
+{
+	util_syslog = true;
+	openlog("ipcfs", LOG_PID, LOG_DAEMON);
+}
+
+void ipc_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (util_syslog) {
+		vsyslog(LOG_WARNING, fmt, ap);
+	} else {
+		fputs("ipcfs: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+/*
+ * Attribute files follow the sysfs rule (one value and a newline), so a
+ * write of "42\n" is as good as "42". Anything else is EINVAL.
+ */
+int ipc_parse_long(const char *buf, size_t len, long *val)
+{
+	char tmp[32], *end;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len == 0 || len >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	if (tmp[0] == '+' || tmp[0] == ' ' || tmp[0] == '\t')
+		return -EINVAL;
+	errno = 0;
+	*val = strtol(tmp, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	return 0;
+}
+
+/* The POSIX name of directory NAME: "/" PREFIX NAME. Caller frees. */
+char *fs_pname(const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "/%s%s", fs_conf.prefix, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* The directory name of POSIX name PNAME, or NULL if outside the prefix. */
+const char *fs_display_name(const char *pname)
+{
+	if (pname[0] != '/' ||
+	    strncmp(pname + 1, fs_conf.prefix, fs_conf.prefix_len) != 0)
+		return NULL;
+	pname += 1 + fs_conf.prefix_len;
+	return *pname ? pname : NULL;
+}
