@@ -228,6 +228,27 @@ static int mq_create(const char *name, mode_t mode,
 	return ret;
 }
 
+static void mq_put(struct mq_queue *q);
+
+/*
+ * The queue NAME is gone: its open files see end-of-file or EIDRM, and a
+ * queue made anew under the name is another one. Under mq_lock; the caller
+ * wakes and puts q once it drops the lock.
+ */
+static void mq_retire(struct mq_queue *q)
+{
+	struct mq_queue **pp;
+
+	for (pp = &mq_queues; *pp; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	}
+	q->removed = true;
+	q->refs++;
+}
+
 static int mq_remove(const char *name)
 {
 	struct mq_queue *q;
@@ -238,47 +259,42 @@ static int mq_remove(const char *name)
 	for (q = mq_queues; q; q = q->next)
 		if (strcmp(q->name, name) == 0)
 			break;
-	if (q) {
-		/* Unhooked: a queue made anew under this name is another. */
-		struct mq_queue **pp = &mq_queues;
-
-		while (*pp != q)
-			pp = &(*pp)->next;
-		*pp = q->next;
-		q->removed = true;
-		q->refs++;
-	}
+	if (q)
+		mq_retire(q);
 	pthread_mutex_unlock(&mq_lock);
 	if (q) {
 		ipc_wake_all(&q->wq);
-		pthread_mutex_lock(&mq_lock);
-		q->refs--;
-		if (q->refs == 0) {
-			pthread_mutex_unlock(&mq_lock);
-			ipc_waitq_destroy(&q->wq);
-			mq_close(q->mqd);
-			free(q);
-			return 0;
-		}
-		pthread_mutex_unlock(&mq_lock);
+		mq_put(q);
 	}
 	return 0;
 }
 
-/* Metadata goes through a descriptor: fstat/fchmod/fchown work on mqd_t. */
+/*
+ * Metadata: through the mqueue filesystem when we have one (it needs no
+ * right to open the queue), else through a descriptor (mq_overview(7):
+ * fstat, fchmod and fchown work on an mqd_t).
+ */
 static int mq_meta(const char *name, struct stat *st, mode_t mode, uid_t uid,
 		   gid_t gid)
 {
-	mqd_t mqd = mq_open(name, O_RDONLY);
+	bool chown = uid != (uid_t)-1 || gid != (gid_t)-1;
+	mqd_t mqd = (mqd_t)-1;
 	int ret = 0;
 
+	if (mq_dirfd >= 0) {
+		if ((st && fstatat(mq_dirfd, name + 1, st, 0) < 0) ||
+		    (mode != (mode_t)-1 &&
+		     fchmodat(mq_dirfd, name + 1, mode, 0) < 0) ||
+		    (chown && fchownat(mq_dirfd, name + 1, uid, gid, 0) < 0))
+			ret = -errno;
+		return ret;
+	}
+	mqd = mq_open(name, O_RDONLY);
 	if (mqd == (mqd_t)-1)
 		return errno == EINVAL ? -ENOENT : -errno;
-	if (st && fstat(mqd, st) < 0)
-		ret = -errno;
-	if (mode != (mode_t)-1 && fchmod(mqd, mode) < 0)
-		ret = -errno;
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(mqd, uid, gid) < 0)
+	if ((st && fstat(mqd, st) < 0) ||
+	    (mode != (mode_t)-1 && fchmod(mqd, mode) < 0) ||
+	    (chown && fchown(mqd, uid, gid) < 0))
 		ret = -errno;
 	mq_close(mqd);
 	return ret;
@@ -299,20 +315,44 @@ static int mq_chown(const char *name, uid_t uid, gid_t gid)
 	return mq_meta(name, NULL, (mode_t)-1, uid, gid);
 }
 
+/* Is q still the queue called NAME? It may have been unlinked natively. */
+static bool mq_current(struct mq_queue *q)
+{
+	struct stat a, b;
+	mqd_t mqd;
+	int ret;
+
+	if (fstat(q->mqd, &a) < 0)
+		return false;
+	if (mq_dirfd >= 0)
+		return fstatat(mq_dirfd, q->name + 1, &b, 0) == 0 &&
+		       a.st_ino == b.st_ino;
+	mqd = mq_open(q->name, O_RDONLY);
+	if (mqd == (mqd_t)-1)
+		return false;
+	ret = fstat(mqd, &b);
+	mq_close(mqd);
+	return ret == 0 && a.st_ino == b.st_ino;
+}
+
 /* The daemon's shared descriptor for queue NAME, counted. */
 static struct mq_queue *mq_get(const char *name, int *err)
 {
+	struct mq_queue *q, *stale = NULL;
 	struct mq_attr attr;
-	struct mq_queue *q;
 	size_t len = strlen(name);
 
 	pthread_mutex_lock(&mq_lock);
 	for (q = mq_queues; q; q = q->next)
 		if (strcmp(q->name, name) == 0)
 			break;
-	if (q) {
+	if (q && mq_current(q)) {
 		q->refs++;
 		goto out_unlock;
+	}
+	if (q) {
+		mq_retire(q);
+		stale = q;
 	}
 	q = calloc(1, sizeof(*q) + len + 1);
 	if (!q) {
@@ -337,6 +377,10 @@ static struct mq_queue *mq_get(const char *name, int *err)
 	mq_queues = q;
 out_unlock:
 	pthread_mutex_unlock(&mq_lock);
+	if (stale) {
+		ipc_wake_all(&stale->wq);
+		mq_put(stale);
+	}
 	return q;
 }
 

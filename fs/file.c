@@ -43,36 +43,6 @@ struct file_io {
 
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fs_file *file_all; /* under file_lock */
-static pthread_key_t file_buf_key;
-static pthread_once_t file_buf_once = PTHREAD_ONCE_INIT;
-
-struct file_buf {
-	size_t cap;
-	char data[];
-};
-
-static void file_buf_init(void)
-{
-	pthread_key_create(&file_buf_key, free);
-}
-
-/* A per-thread buffer for read replies: a read never outlives its attempt. */
-static char *file_buf(size_t size)
-{
-	struct file_buf *b;
-
-	pthread_once(&file_buf_once, file_buf_init);
-	b = pthread_getspecific(file_buf_key);
-	if (!b || b->cap < size) {
-		free(b);
-		b = malloc(sizeof(*b) + size);
-		pthread_setspecific(file_buf_key, b);
-		if (!b)
-			return NULL;
-		b->cap = size;
-	}
-	return b->data;
-}
 
 static const struct ipc_stream_ops *file_ops(const struct fs_file *f)
 {
@@ -263,7 +233,7 @@ static int file_read_attempt(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
 	const struct ipc_stream_ops *ops = file_ops(io->f);
-	char *buf = file_buf(io->size);
+	char *buf = fs_buf(io->size);
 	ssize_t n;
 
 	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait) :
@@ -299,7 +269,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			size = 0;
 		else if (size > (size_t)(f->len - off))
 			size = f->len - off;
-		fuse_reply_buf(req, size ? f->val + off : NULL, size);
+		fs_reply_copy(req, f->val + off, size);
 		return;
 	}
 	io = calloc(1, sizeof(*io));

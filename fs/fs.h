@@ -112,5 +112,7 @@ extern const struct fuse_lowlevel_ops fs_ops;
 void fs_log_daemonized(void);
 char *fs_pname(const char *name);
 const char *fs_display_name(const char *pname);
+char *fs_buf(size_t size);
+int fs_reply_copy(fuse_req_t req, const char *buf, size_t len);
 
 #endif /* IPCFS_FS_H */

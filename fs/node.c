@@ -123,29 +123,22 @@ struct fs_node *fs_node_kind(const struct ipc_kind *kind)
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 			     const struct ipc_file *file)
 {
-	struct fs_node *n, **bucket;
-	uint64_t ino;
+	bool own = file && file->ops && (file->ops->flags & IPC_OWN_INODE);
+	uint64_t ino = fs_node_ino(kind, pname, file);
+	struct fs_node *n = NULL, **bucket = &node_table[ino % NODE_BUCKETS];
 
 	if (!*pname)
 		return fs_node_kind(kind);
-	if (file && file->ops && (file->ops->flags & IPC_OWN_INODE)) {
-		n = node_new(kind, pname, file);
-		if (n) {
-			n->own = true;
-			n->nlookup = 1;
-		}
-		return n;
-	}
-	ino = fs_node_ino(kind, pname, file);
-	bucket = &node_table[ino % NODE_BUCKETS];
 	pthread_mutex_lock(&node_lock);
-	for (n = *bucket; n; n = n->hnext)
-		if (n->kind == kind && n->file == file &&
+	/* Nodes of their own are in the table only to be freed at exit. */
+	for (n = own ? NULL : *bucket; n; n = n->hnext)
+		if (!n->own && n->kind == kind && n->file == file &&
 		    strcmp(n->name, pname) == 0)
 			break;
 	if (!n) {
 		n = node_new(kind, pname, file);
 		if (n) {
+			n->own = own;
 			n->hnext = *bucket;
 			*bucket = n;
 		}
@@ -162,12 +155,6 @@ void fs_node_forget(struct fs_node *n, uint64_t nlookup)
 
 	if (n == &node_root || !*n->name)
 		return;
-	if (n->own) {
-		/* Only the kernel knows this id, and it forgets it once. */
-		if (__atomic_sub_fetch(&n->nlookup, nlookup, __ATOMIC_ACQ_REL) == 0)
-			free(n);
-		return;
-	}
 	pthread_mutex_lock(&node_lock);
 	n->nlookup -= nlookup;
 	if (n->nlookup == 0) {

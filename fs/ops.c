@@ -20,7 +20,8 @@
 #define OPS_XATTR_NAME "user.ipcfs.name"
 
 /*
- * Directories and attribute files may be cached a little; files with an
+ * Attributes may be cached a little. Entries of object directories are not
+ * cached, so an object removed natively is gone at once; files with an
  * inode of their own must be looked up at every open (DESIGN §3).
  */
 #define OPS_TIMEOUT 1.0
@@ -68,7 +69,9 @@ static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 		return ret;
 	e->ino = fs_node_id(n);
 	e->attr_timeout = n->own ? 0 : OPS_TIMEOUT;
-	e->entry_timeout = n->own ? 0 : OPS_TIMEOUT;
+	e->entry_timeout = (n->own || (n->kind && *n->name && !n->file)) ?
+				   0 :
+				   OPS_TIMEOUT;
 	return 0;
 }
 
@@ -409,8 +412,8 @@ static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (start >= d->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, d->buf + start,
-			       size < d->len - start ? size : d->len - start);
+		fs_reply_copy(req, d->buf + start,
+			      size < d->len - start ? size : d->len - start);
 }
 
 static void ops_releasedir(fuse_req_t req, fuse_ino_t ino,
@@ -443,7 +446,7 @@ static void ops_reply_xattr(fuse_req_t req, const char *val, size_t len,
 	else if (size < len)
 		fuse_reply_err(req, ERANGE);
 	else
-		fuse_reply_buf(req, val, len);
+		fs_reply_copy(req, val, len);
 }
 
 static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

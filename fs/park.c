@@ -128,7 +128,8 @@ void ipc_waitq_destroy(struct ipc_waitq *wq)
 			break;
 		}
 	}
-	if (wq->armed && epoll_ctl(park_epfd, EPOLL_CTL_DEL, wq->fd, NULL) < 0)
+	if (wq->armed && park_epfd >= 0 &&
+	    epoll_ctl(park_epfd, EPOLL_CTL_DEL, wq->fd, NULL) < 0)
 		ipc_log("epoll_ctl del fd %d: %s", wq->fd, strerror(errno));
 	wq->armed = 0;
 	if (wq->seen && park_running && !fs_park_in_loop()) {

@@ -15,6 +15,13 @@
 #include "fs.h"
 
 static bool util_syslog;
+static pthread_key_t util_buf_key;
+static pthread_once_t util_buf_once = PTHREAD_ONCE_INIT;
+
+struct util_buf {
+	size_t cap;
+	char data[];
+};
 
 void fs_log_daemonized(void)
 {
@@ -80,4 +87,43 @@ const char *fs_display_name(const char *pname)
 		return NULL;
 	pname += 1 + fs_conf.prefix_len;
 	return *pname ? pname : NULL;
+}
+
+static void util_buf_init(void)
+{
+	pthread_key_create(&util_buf_key, free);
+}
+
+/*
+ * A per-thread buffer for replies. A reply must not come from memory another
+ * thread may free: the kernel can finish the request, and the caller close
+ * its file (RELEASE, on another worker), before our writev() returns.
+ */
+char *fs_buf(size_t size)
+{
+	struct util_buf *b;
+
+	pthread_once(&util_buf_once, util_buf_init);
+	b = pthread_getspecific(util_buf_key);
+	if (!b || b->cap < size) {
+		free(b);
+		b = malloc(sizeof(*b) + size);
+		pthread_setspecific(util_buf_key, b);
+		if (!b)
+			return NULL;
+		b->cap = size;
+	}
+	return b->data;
+}
+
+/* Reply with a copy of len bytes at buf (see fs_buf). */
+int fs_reply_copy(fuse_req_t req, const char *buf, size_t len)
+{
+	char *copy = len ? fs_buf(len) : NULL;
+
+	if (len && !copy)
+		return fuse_reply_err(req, ENOMEM);
+	if (len)
+		memcpy(copy, buf, len);
+	return fuse_reply_buf(req, copy, len);
 }

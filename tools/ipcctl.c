@@ -166,7 +166,9 @@ static void ipcctl_ls_object(const char *path, const char *label)
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || ipcctl_is_consuming(de->d_name))
 			continue;
-		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		if (snprintf(file, sizeof(file), "%s/%s", path, de->d_name) >=
+		    (int)sizeof(file))
+			continue;
 		fd = open(file, O_RDONLY | O_NONBLOCK);
 		if (fd < 0)
 			continue;
@@ -199,14 +201,18 @@ static int ipcctl_ls(int argc, char **argv)
 	while ((ke = readdir(root))) {
 		if (ke->d_name[0] == '.')
 			continue;
-		snprintf(kpath, sizeof(kpath), "%s/%s", argv[1], ke->d_name);
+		if (snprintf(kpath, sizeof(kpath), "%s/%s", argv[1],
+			     ke->d_name) >= (int)sizeof(kpath))
+			continue;
 		kind = opendir(kpath);
 		while (kind && (oe = readdir(kind))) {
 			if (oe->d_name[0] == '.')
 				continue;
-			snprintf(opath, sizeof(opath), "%s/%s", kpath, oe->d_name);
-			snprintf(label, sizeof(label), "%s/%s", ke->d_name,
-				 oe->d_name);
+			if (snprintf(opath, sizeof(opath), "%s/%s", kpath,
+				     oe->d_name) >= (int)sizeof(opath) ||
+			    snprintf(label, sizeof(label), "%s/%s", ke->d_name,
+				     oe->d_name) >= (int)sizeof(label))
+				continue;
 			ipcctl_ls_object(opath, label);
 		}
 		if (kind)
