@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""queues/NAME/data and stream: one write = one message, one message per open
+file of data, one message per read of stream, EMSGSIZE, O_NONBLOCK, short
+reads, priorities, ipcctl send/recv, poll."""
+
+import errno
+import os
+import select
+import shutil
+import threading
+import time
+
+from ipcfs_harness import Harness, mq_open, mq_send, mq_receive, mq_close
+
+H = Harness("io", mq_msgsize=1024)
+RD_NB = os.O_RDONLY | os.O_NONBLOCK
+WR_NB = os.O_WRONLY | os.O_NONBLOCK
+
+
+def pattern(n, seed=7):
+    return bytes((i * seed + 3) % 251 for i in range(n))
+
+
+@H.test
+def echo_reaches_native_receive(t):
+    t.mkq("echo")
+    rc, out, err = t.run(["sh", "-c", 'echo hello > "$1"', "sh",
+                          t.qpath("echo", "data")])
+    t.eq((rc, err), (0, b""), "echo > data")
+    t.eq(t.recv("echo"), (b"hello\n", 0), "native mq_receive")
+    t.eq(t.count("echo"), 0, "count after")
+
+
+@H.test
+def native_send_reaches_cat(t):
+    t.mkq("cat")
+    t.send("cat", b"one")
+    t.send("cat", b"two")
+    rc, out, err = t.run(["cat", t.qpath("cat", "data")])
+    t.eq((rc, out, err), (0, b"one", b""), "cat data (status, out, err)")
+    t.eq(t.attr("cat", "count"), "1\n", "count after one cat")
+    t.eq(t.recv("cat"), (b"two", 0), "the second message still waits")
+
+
+@H.test
+def three_writes_three_cats(t):
+    t.mkq("w3")
+    data = t.qpath("w3", "data")
+    with t.within(5, "writes"):
+        fd = os.open(data, os.O_WRONLY)
+        try:
+            for m in (b"m1", b"mm2", b"mmm3"):
+                t.eq(os.write(fd, m), len(m), "write(%r)" % m)
+        finally:
+            os.close(fd)
+    t.eq(t.attr("w3", "count"), "3\n", "count after 3 writes on one fd")
+    for m in (b"m1", b"mm2", b"mmm3"):
+        rc, out, err = t.run(["cat", data])
+        t.eq((rc, out), (0, m), "cat data")
+    t.eq(t.attr("w3", "count"), "0\n", "count at the end")
+
+
+@H.test
+def three_writes_one_stream(t):
+    t.mkq("s3")
+    with t.within(5, "writes"):
+        fd = os.open(t.qpath("s3", "data"), os.O_WRONLY)
+        try:
+            for m in (b"s1", b"ss2", b"sss3"):
+                os.write(fd, m)
+        finally:
+            os.close(fd)
+    with t.within(5, "stream reads"):
+        fd = os.open(t.qpath("s3", "stream"), os.O_RDONLY)
+        try:
+            got = [os.read(fd, 65536) for _ in range(3)]
+        finally:
+            os.close(fd)
+    t.eq(got, [b"s1", b"ss2", b"sss3"], "3 reads of one stream fd")
+    t.eq(t.count("s3"), 0, "count at the end")
+
+
+@H.test
+def node_readFileSync_takes_one(t):
+    node = shutil.which("node") or "/usr/bin/node"
+    if not os.access(node, os.X_OK):
+        t.skip("node is not installed")
+    t.mkq("node")
+    t.send("node", b"first")
+    t.send("node", b"second")
+    rc, out, err = t.run([node, "-e", "process.stdout.write(require('fs')"
+                          ".readFileSync(process.argv[1]))",
+                          t.qpath("node", "data")], timeout=15)
+    t.eq((rc, out), (0, b"first"), "node readFileSync (stderr %r)" % err[:200])
+    t.eq(t.drain("node"), [(b"second", 0)], "left in the queue")
+
+
+@H.test
+def python_open_read_takes_one(t):
+    t.mkq("pyr")
+    t.send("pyr", b"first")
+    t.send("pyr", b"second")
+    with t.within(5, "open().read()"):
+        with open(t.qpath("pyr", "data")) as f:
+            got = f.read()
+    t.eq(got, "first", "open(data).read()")
+    with t.within(5, "open(rb).read()"):
+        with open(t.qpath("pyr", "data"), "rb") as f:
+            got = f.read()
+    t.eq(got, b"second", "open(data, 'rb').read()")
+    t.eq(t.count("pyr"), 0, "count at the end")
+
+
+@H.test
+def too_big_is_EMSGSIZE(t):
+    t.mkq("big")
+    t.send("big", b"x")
+    with t.within(5, "writes"):
+        fd = os.open(t.qpath("big", "data"), os.O_WRONLY)
+        try:
+            t.raises(errno.EMSGSIZE, os.write, fd, b"y" * 1025,
+                     what="write of 1025 bytes (msgsize 1024)")
+            t.eq(t.count("big"), 1, "count after EMSGSIZE")
+            t.eq(os.write(fd, b"z" * 1024), 1024, "write of 1024 bytes")
+        finally:
+            os.close(fd)
+    t.eq(t.drain("big"), [(b"x", 0), (b"z" * 1024, 0)], "queue contents")
+
+
+@H.test
+def nonblocking_empty_is_EAGAIN(t):
+    t.mkq("nbe")
+    with t.within(5, "nonblocking reads"):
+        fd = os.open(t.qpath("nbe", "data"), RD_NB)
+        sfd = os.open(t.qpath("nbe", "stream"), RD_NB)
+        try:
+            t.raises(errno.EAGAIN, os.read, fd, 100, what="read data")
+            t.raises(errno.EAGAIN, os.read, sfd, 100, what="read stream")
+            t.send("nbe", b"late")
+            t.send("nbe", b"later")
+            t.eq(os.read(sfd, 100), b"late", "stream read after a send")
+            got = os.read(fd, 100)
+        finally:
+            os.close(fd)
+            os.close(sfd)
+    t.eq(got, b"later", "the data fd whose first read failed with EAGAIN "
+         "still gets its message")
+
+
+@H.test
+def nonblocking_full_is_EAGAIN(t):
+    t.mkq("nbf")
+    msgs = [b"f%d" % i for i in range(10)]
+    for m in msgs:
+        t.send("nbf", m)
+    with t.within(5, "nonblocking write"):
+        fd = os.open(t.qpath("nbf", "data"), WR_NB)
+        try:
+            t.raises(errno.EAGAIN, os.write, fd, b"more", what="write")
+        finally:
+            os.close(fd)
+    t.eq(t.attr("nbf", "count"), "10\n", "count")
+    t.eq([m for m, _ in t.drain("nbf")], msgs, "contents unchanged")
+
+
+@H.test
+def short_reads_on_data(t):
+    t.mkq("sd")
+    msg = pattern(1000)
+    t.send("sd", msg)
+    t.send("sd", b"next")
+    with t.within(5, "reads"):
+        fd = os.open(t.qpath("sd", "data"), os.O_RDONLY)
+        try:
+            chunks = [os.read(fd, 100) for _ in range(10)]
+            tail = [os.read(fd, 100), os.read(fd, 100)]
+        finally:
+            os.close(fd)
+    t.eq([len(c) for c in chunks], [100] * 10, "chunk sizes")
+    t.eq(b"".join(chunks), msg, "the 10 chunks")
+    t.eq(tail, [b"", b""], "reads after the message (EOF)")
+    t.eq(t.drain("sd"), [(b"next", 0)], "the next message still waits")
+
+
+@H.test
+def short_reads_on_stream(t):
+    t.mkq("ss")
+    msg = pattern(1000, 11)
+    t.send("ss", msg)
+    t.send("ss", b"next")
+    with t.within(5, "reads"):
+        fd = os.open(t.qpath("ss", "stream"), os.O_RDONLY)
+        try:
+            chunks = [os.read(fd, 100) for _ in range(10)]
+            nxt = os.read(fd, 100)
+        finally:
+            os.close(fd)
+    t.eq([len(c) for c in chunks], [100] * 10, "chunk sizes")
+    t.eq(b"".join(chunks), msg, "the 10 chunks")
+    t.eq(nxt, b"next", "the 11th read")
+    t.eq(t.count("ss"), 0, "count at the end")
+
+
+@H.test
+def priority_order(t):
+    t.mkq("prio")
+    for m, p in ((b"p1", 1), (b"p5", 5), (b"p3", 3)):
+        t.send("prio", m, p)
+    got = [t.run(["cat", t.qpath("prio", "data")])[1] for _ in range(3)]
+    t.eq(got, [b"p5", b"p3", b"p1"], "cat data x3")
+    for m, p in ((b"q1", 1), (b"q5", 5), (b"q3", 3), (b"q5b", 5)):
+        t.send("prio", m, p)
+    with t.within(5, "stream reads"):
+        fd = os.open(t.qpath("prio", "stream"), os.O_RDONLY)
+        try:
+            got = [os.read(fd, 100) for _ in range(4)]
+        finally:
+            os.close(fd)
+    t.eq(got, [b"q5", b"q5b", b"q3", b"q1"], "stream reads")
+
+
+@H.test
+def ipcctl_send_recv_priority(t):
+    q = t.mkq("ctl")
+    for args in (["-p", "7", q, "hello"], ["-p", "2", q, "low"], [q, "zero"]):
+        rc, out, err = t.run([t.ipcctl, "send"] + args)
+        t.eq(rc, 0, "ipcctl send %s (stderr %r)" % (" ".join(args), err))
+    rc, out, err = t.run([t.ipcctl, "recv", "-v", q])
+    t.eq((rc, out), (0, b"7\thello"), "ipcctl recv -v")
+    rc, out, err = t.run([t.ipcctl, "recv", q])
+    t.eq((rc, out), (0, b"low"), "ipcctl recv")
+    t.eq(t.recv("ctl"), (b"zero", 0), "native receive of a send without -p")
+    t.send("ctl", b"nine", 9)
+    rc, out, err = t.run([t.ipcctl, "recv", "-v", q])
+    t.eq((rc, out), (0, b"9\tnine"), "ipcctl recv -v of a native send")
+    rc, out, err = t.run([t.ipcctl, "send", "-p", "3", q, "three"])
+    t.eq(rc, 0, "ipcctl send -p 3 (stderr %r)" % err)
+    t.eq(t.recv("ctl"), (b"three", 3), "native receive of ipcctl send -p 3")
+
+
+def revents(fd, events, timeout_ms):
+    p = select.poll()
+    p.register(fd, events)
+    return dict(p.poll(timeout_ms)).get(fd, 0)
+
+
+@H.test
+def poll_pollin_truthful(t):
+    t.mkq("pin")
+    with t.within(5, "poll"):
+        fds = {n: os.open(t.qpath("pin", n), RD_NB) for n in ("data",
+                                                              "stream")}
+        try:
+            for n, fd in sorted(fds.items()):
+                ev = revents(fd, select.POLLIN, 0)
+                t.true(not ev & select.POLLIN, "%s: no POLLIN while empty" % n,
+                       "revents %#x" % ev)
+            t.send("pin", b"ready")
+            for n, fd in sorted(fds.items()):
+                ev = revents(fd, select.POLLIN, 0)
+                t.true(ev & select.POLLIN, "%s: POLLIN with a message" % n,
+                       "revents %#x" % ev)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+    t.eq(t.drain("pin"), [(b"ready", 0)], "poll and close took nothing")
+
+
+@H.test
+def poll_wakes_on_send(t):
+    t.mkq("pw")
+    name = t.posix("pw")
+
+    def later():
+        mqd = mq_open(name)
+        try:
+            mq_send(mqd, b"wake")
+        finally:
+            mq_close(mqd)
+
+    for n in ("data", "stream"):
+        with t.within(6, "poll %s" % n):
+            fd = os.open(t.qpath("pw", n), RD_NB)
+            try:
+                t.true(not revents(fd, select.POLLIN, 0) & select.POLLIN,
+                       "%s: no POLLIN while empty" % n)
+                timer = threading.Timer(0.3, later)
+                timer.start()
+                t0 = time.monotonic()
+                ev = revents(fd, select.POLLIN, 3000)
+                el = time.monotonic() - t0
+                timer.join()
+            finally:
+                os.close(fd)
+        t.true(ev & select.POLLIN and el < 2, "%s: poll woken by a send" % n,
+               "revents %#x after %.2fs" % (ev, el))
+        t.eq(t.drain("pw"), [(b"wake", 0)], "contents")
+
+
+@H.test
+def poll_pollout_truthful(t):
+    t.mkq("pout")
+    name = t.posix("pout")
+    with t.within(8, "poll"):
+        fd = os.open(t.qpath("pout", "data"), WR_NB)
+        try:
+            ev = revents(fd, select.POLLOUT, 0)
+            t.true(ev & select.POLLOUT, "POLLOUT when not full",
+                   "revents %#x" % ev)
+            for i in range(10):
+                t.send("pout", b"%d" % i)
+            ev = revents(fd, select.POLLOUT, 0)
+            t.true(not ev & select.POLLOUT, "no POLLOUT when full",
+                   "revents %#x" % ev)
+
+            def later():
+                mqd = mq_open(name)
+                try:
+                    mq_receive(mqd)
+                finally:
+                    mq_close(mqd)
+
+            timer = threading.Timer(0.3, later)
+            timer.start()
+            t0 = time.monotonic()
+            ev = revents(fd, select.POLLOUT, 3000)
+            el = time.monotonic() - t0
+            timer.join()
+        finally:
+            os.close(fd)
+    t.true(ev & select.POLLOUT and el < 2, "poll woken for POLLOUT by a "
+           "receive", "revents %#x after %.2fs" % (ev, el))
+
+
+if __name__ == "__main__":
+    H.main()

@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Waiting costs no thread: 300 readers blocked on 300 queues leave the tree
+responsive, the daemon small, and rmdir ends them all."""
+
+import os
+import time
+
+from ipcfs_harness import Harness
+
+H = Harness("scale", mq_maxmsg=2, mq_msgsize=64)
+N = 300
+QUEUES_MAX = "/proc/sys/fs/mqueue/queues_max"
+
+
+def blocked_in_read(t, p):
+    return p.poll() is None and t.proc_state(p.pid) == ("S", "0")
+
+
+@H.test
+def many_blocked_readers(t):
+    try:
+        with open(QUEUES_MAX) as f:
+            if int(f.read()) < N + 100:
+                t.set_sysctl(QUEUES_MAX, N + 100)
+    except OSError as e:
+        t.skip("cannot raise %s: %s" % (QUEUES_MAX, e))
+    try:
+        names = ["r%03d" % i for i in range(N)]
+        with t.within(60, "%d mkdirs" % N):
+            for n in names:
+                t.mkq(n)
+        t.mkq("other")
+        procs = [t.spawn(["cat", t.qpath(n, "data")]) for n in names]
+        end = time.monotonic() + 60
+        pending = list(procs)
+        while pending and time.monotonic() < end:
+            pending = [p for p in pending if not blocked_in_read(t, p)]
+            if pending:
+                time.sleep(0.1)
+        t.true(not pending, "all %d cats block in read" % N,
+               "%d not blocked, e.g. %s" % (len(pending), [
+                   (p.returncode, t.proc_state(p.pid)) for p in pending[:3]]))
+        t.check("%d readers parked" % N, True)
+
+        threads = len(os.listdir("/proc/%d/task" % t.daemon.pid))
+        t.check("daemon has < 32 threads with %d parked readers" % N,
+                threads < 32, "%d threads" % threads)
+
+        t0 = time.monotonic()
+        with t.within(10, "ls queues"):
+            listed = set(os.listdir(t.qpath("")))
+        el = time.monotonic() - t0
+        t.check("ls queues takes < 1 s and lists them all",
+                el < 1 and listed >= set(names) | {"other"},
+                "%.2fs, %d listed" % (el, len(listed)))
+
+        t0 = time.monotonic()
+        with t.within(10, "send/receive on another queue"):
+            fd = os.open(t.qpath("other", "data"), os.O_WRONLY)
+            try:
+                os.write(fd, b"ping")
+            finally:
+                os.close(fd)
+            fd = os.open(t.qpath("other", "data"), os.O_RDONLY)
+            try:
+                got = os.read(fd, 100)
+            finally:
+                os.close(fd)
+            count = t.attr(names[0], "count")
+        el = time.monotonic() - t0
+        t.check("send and receive on another queue take < 1 s",
+                el < 1 and got == b"ping" and count == "0\n",
+                "%.2fs, got %r, count of %s %r" % (el, got, names[0], count))
+
+        for n in names[:10]:
+            t.send(n, b"msg-" + n.encode())
+        outs = [t.finish(p, 5)[:2] for p in procs[:10]]
+        t.eq(outs, [(0, b"msg-" + n.encode()) for n in names[:10]],
+             "the 10 readers woken by a native send")
+
+        t0 = time.monotonic()
+        with t.within(60, "%d rmdirs" % N):
+            for n in names[10:]:
+                t.rmq(n)
+        el = time.monotonic() - t0
+        end = time.monotonic() + 20
+        rcs = [t.wait_exit(p, max(0.0, end - time.monotonic()))
+               for p in procs[10:]]
+        bad = [(n, rc) for n, rc in zip(names[10:], rcs) if rc != 0]
+        t.check("rmdir ends all %d blocked readers with exit 0" % (N - 10),
+                not bad, "%d did not, e.g. %s" % (len(bad), bad[:5]))
+        t.note("%d rmdirs with parked readers took %.2fs" % (N - 10, el))
+        for n in names[:10]:
+            t.rmq(n)
+        with t.within(10, "ls queues"):
+            left = set(os.listdir(t.qpath(""))) & set(names)
+        t.eq(left, set(), "queues left after rmdir")
+    finally:
+        t.restore_sysctls()
+
+
+many_blocked_readers.timeout = 200
+
+
+if __name__ == "__main__":
+    H.main()

@@ -1,0 +1,314 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Waiting on queues: blocked readers and writers are woken by sends,
+receives and rmdir; signals (SIGINT via timeout(1), kill -9) end a wait at
+once and the interrupted operation takes nothing; parked writers on one
+queue do not trap other writers in the kernel."""
+
+import os
+import signal
+import time
+
+from ipcfs_harness import Harness, WRITER
+
+H = Harness("wait", mq_maxmsg=3, mq_msgsize=256)
+FULL = [b"m1", b"m2", b"m3"]
+
+
+def fill(t, name):
+    for m in FULL:
+        t.send(name, m)
+    t.eq(t.count(name), 3, "queue full")
+
+
+def settle_count(t, name, want, what):
+    """count stays `want` for a while (nothing late arrives or leaves)."""
+    time.sleep(0.4)
+    t.eq(t.count(name), want, what)
+
+
+@H.test
+def blocked_cat_woken_by_send(t):
+    t.mkq("wk")
+    p = t.spawn(["cat", t.qpath("wk", "data")])
+    t.wait_blocked(p, "read")
+    time.sleep(0.3)
+    t.true(p.poll() is None, "cat waits while the queue is empty")
+    t0 = time.monotonic()
+    t.send("wk", b"wake")
+    rc, out, err = t.finish(p, 3)
+    el = time.monotonic() - t0
+    t.eq((rc, out, err), (0, b"wake", b""), "cat data")
+    t.true(el < 2, "woken in < 2 s", "%.2fs" % el)
+    t.eq(t.count("wk"), 0, "count")
+
+
+@H.test
+def blocked_stream_reader_takes_each(t):
+    t.mkq("sw")
+    p = t.spawn(["cat", t.qpath("sw", "stream")])
+    t.wait_blocked(p, "read")
+    got = b""
+    for m in (b"a\n", b"bb\n", b"ccc\n"):
+        t.send("sw", m)
+        got += t.read_until(p, m, 2)
+    t.eq(got, b"a\nbb\nccc\n", "cat stream output")
+    time.sleep(0.2)
+    t.true(p.poll() is None, "cat stream keeps waiting")
+    t.eq(t.count("sw"), 0, "count")
+
+
+@H.test
+def two_blocked_readers_one_message_each(t):
+    t.mkq("two")
+    ps = [t.spawn(["cat", t.qpath("two", "data")]) for _ in range(2)]
+    for p in ps:
+        t.wait_blocked(p, "read")
+    t.send("two", b"x")
+    t.send("two", b"y")
+    outs = sorted(t.finish(p, 3)[1] for p in ps)
+    t.eq(outs, [b"x", b"y"], "what the two cats printed")
+    t.eq(t.count("two"), 0, "count")
+
+
+@H.test
+def sigint_ends_wait_and_takes_nothing(t):
+    t.mkq("int")
+    for f in ("data", "stream"):
+        t0 = time.monotonic()
+        rc, out, err = t.run(["timeout", "-s", "INT", "1", "cat",
+                              t.qpath("int", f)], timeout=6)
+        el = time.monotonic() - t0
+        t.true(el < 2, "timeout -s INT 1 cat %s returns in < 2 s" % f,
+               "%.2fs" % el)
+        t.eq((rc, out), (124, b""), "timeout -s INT 1 cat %s" % f)
+        t.send("int", b"after-" + f.encode())
+        settle_count(t, "int", 1, "count after a send that followed the "
+                     "interrupted cat %s" % f)
+        rc, out, err = t.run(["cat", t.qpath("int", "data")])
+        t.eq((rc, out), (0, b"after-" + f.encode()), "next cat data")
+
+
+@H.test
+def kill9_blocked_reader(t):
+    t.mkq("k9")
+    for f in ("data", "stream"):
+        p = t.spawn(["cat", t.qpath("k9", f)])
+        t.wait_blocked(p, "read")
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGKILL)
+        rc = t.wait_exit(p, 2)
+        el = time.monotonic() - t0
+        state = t.proc_state(p.pid)
+        t.true(rc is not None, "kill -9 of cat %s reaped in < 2 s" % f,
+               "not reaped after %.2fs (state, syscall) %s" % (el, state))
+        t.eq(rc, -signal.SIGKILL, "status of cat %s" % f)
+        t.send("k9", b"after")
+        settle_count(t, "k9", 1, "count after a send that followed the "
+                     "killed cat %s" % f)
+        t.eq(t.drain("k9"), [(b"after", 0)], "contents")
+
+
+@H.test
+def rmdir_wakes_readers_eof_writers_EIDRM(t):
+    t.mkq("rmr")
+    t.mkq("rmw")
+    fill(t, "rmw")
+    rd = t.spawn(["cat", t.qpath("rmr", "data")])
+    rs = t.spawn(["cat", t.qpath("rmr", "stream")])
+    w = t.py(WRITER, t.qpath("rmw", "data"), "blocked")
+    t.wait_blocked(rd, "read")
+    t.wait_blocked(rs, "read")
+    t.wait_blocked(w, "write")
+    t0 = time.monotonic()
+    t.rmq("rmr")
+    t.rmq("rmw")
+    for p, f in ((rd, "data"), (rs, "stream")):
+        rc, out, err = t.finish(p, 3)
+        t.eq((rc, out), (0, b""), "blocked cat %s after rmdir (exit, out)" % f)
+    rc, out, err = t.finish(w, 3)
+    t.eq(out, b"EIDRM\n", "errno of the blocked writer after rmdir")
+    el = time.monotonic() - t0
+    t.true(el < 2, "all woken in < 2 s", "%.2fs" % el)
+
+
+@H.test
+def blocked_writer_woken_by_native_receive(t):
+    t.mkq("wn")
+    fill(t, "wn")
+    w = t.py(WRITER, t.qpath("wn", "data"), "w4")
+    t.wait_blocked(w, "write")
+    time.sleep(0.3)
+    t.true(w.poll() is None, "writer waits while the queue is full")
+    t.eq(t.recv("wn"), (b"m1", 0), "native receive")
+    rc, out, err = t.finish(w, 2)
+    t.eq((rc, out), (0, b"wrote 2\n"), "writer (status, out)")
+    t.eq([m for m, _ in t.drain("wn")], [b"m2", b"m3", b"w4"], "contents")
+
+
+@H.test
+def blocked_writer_woken_by_cat(t):
+    t.mkq("wc")
+    fill(t, "wc")
+    w = t.py(WRITER, t.qpath("wc", "data"), "w4")
+    t.wait_blocked(w, "write")
+    rc, out, err = t.run(["cat", t.qpath("wc", "data")])
+    t.eq((rc, out), (0, b"m1"), "cat data")
+    rc, out, err = t.finish(w, 2)
+    t.eq((rc, out), (0, b"wrote 2\n"), "writer (status, out)")
+    t.eq([m for m, _ in t.drain("wc")], [b"m2", b"m3", b"w4"], "contents")
+
+
+@H.test
+def interrupted_writer_sends_nothing(t):
+    t.mkq("iw")
+    fill(t, "iw")
+    t0 = time.monotonic()
+    rc, out, err = t.run(["timeout", "-s", "INT", "1", "sh", "-c",
+                          'echo intr > "$1"', "sh", t.qpath("iw", "data")],
+                         timeout=6)
+    el = time.monotonic() - t0
+    t.true(el < 2, "timeout -s INT 1 of a blocked writer returns in < 2 s",
+           "%.2fs" % el)
+    t.eq(rc, 124, "status of timeout")
+    t.eq([m for m, _ in t.drain("iw")], FULL, "contents unchanged")
+    settle_count(t, "iw", 0, "nothing sent late once there is room")
+
+
+@H.test
+def kill9_blocked_writer_sends_nothing(t):
+    t.mkq("kw")
+    fill(t, "kw")
+    w = t.py(WRITER, t.qpath("kw", "data"), "killed")
+    t.wait_blocked(w, "write")
+    t0 = time.monotonic()
+    os.kill(w.pid, signal.SIGKILL)
+    rc = t.wait_exit(w, 2)
+    el = time.monotonic() - t0
+    t.true(rc is not None, "kill -9 of a blocked writer reaped in < 2 s",
+           "not reaped after %.2fs %s" % (el, t.proc_state(w.pid)))
+    t.eq([m for m, _ in t.drain("kw")], FULL, "contents unchanged")
+    settle_count(t, "kw", 0, "nothing sent late once there is room")
+
+
+STREAM_READER = r'''
+import json, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+got = []
+while True:
+    b = os.read(fd, 4096)
+    if not b:
+        break
+    got.append(b.decode())
+print(json.dumps(got))
+'''
+
+DATA_READER = r'''
+import json, os, sys
+got = []
+while True:
+    try:
+        fd = os.open(sys.argv[1], os.O_RDONLY)
+    except OSError:
+        break
+    b = c = os.read(fd, 4096)
+    while c:
+        c = os.read(fd, 4096)
+        b += c
+    os.close(fd)
+    if not b:
+        break
+    got.append(b.decode())
+print(json.dumps(got))
+'''
+
+MULTI_WRITER = r'''
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for j in range(int(sys.argv[3])):
+    os.write(fd, ("%s-%d" % (sys.argv[2], j)).encode())
+'''
+
+
+@H.test
+def many_writers_and_readers_lose_nothing(t):
+    # Writers park on a full queue (maxmsg 3) and readers on an empty one,
+    # over and over: every message is delivered exactly once.
+    import json
+    t.mkq("mx")
+    data = t.qpath("mx", "data")
+    readers = [t.py(STREAM_READER, t.qpath("mx", "stream")) for _ in range(3)]
+    readers.append(t.py(DATA_READER, data))
+    for p in readers:
+        t.wait_blocked(p, "read")
+    want = []
+    writers = []
+    for i in range(10):
+        writers.append(t.spawn(
+            ["sh", "-c", 'for j in 0 1 2 3 4 5 6 7 8 9; do '
+             'printf "s%s-%s" "$1" "$j" > "$2" || exit 1; done',
+             "sh", str(i), data]))
+        want += ["s%d-%d" % (i, j) for j in range(10)]
+    for i in range(5):
+        writers.append(t.py(MULTI_WRITER, data, "p%d" % i, "10"))
+        want += ["p%d-%d" % (i, j) for j in range(10)]
+    for p in writers:
+        rc, out, err = t.finish(p, 20)
+        t.eq((rc, err), (0, b""), "writer `%s`" % p.what)
+    end = time.monotonic() + 5
+    while t.count("mx") and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t.rmq("mx")
+    got = []
+    for p in readers:
+        rc, out, err = t.finish(p, 5)
+        t.eq(rc, 0, "reader (stderr %r)" % err[-200:])
+        got += json.loads(out)
+    lost = sorted(set(want) - set(got))
+    dup = sorted({m for m in got if got.count(m) > 1})
+    extra = sorted(set(got) - set(want))
+    t.true(not lost and not dup and not extra and len(got) == len(want),
+           "every message exactly once", "%d got of %d; lost %s, "
+           "duplicated %s, unexpected %s" % (len(got), len(want), lost[:5],
+                                             dup[:5], extra[:5]))
+
+
+@H.test
+def parked_writer_does_not_trap_others(t):
+    # Last in the file: if the daemon gets this wrong, the killed writers
+    # hang in D state until the connection is aborted.
+    t.mkq("pk")
+    fill(t, "pk")
+    data = t.qpath("pk", "data")
+    a = t.py(WRITER, data, "A")
+    t.wait_blocked(a, "write")
+    b = t.py(WRITER, data, "B")
+    s = t.spawn(["sh", "-c", 'echo x > "$1"', "sh", data])
+    t.wait_blocked(b, "write")
+    t.wait_blocked(s, "write")
+    states = {"second writer": t.proc_state(b.pid),
+              "sh": t.proc_state(s.pid)}
+    t0 = time.monotonic()
+    os.kill(b.pid, signal.SIGKILL)
+    os.kill(s.pid, signal.SIGKILL)
+    end = t0 + 2
+    for what, p in (("second writer (own open, write(2))", b),
+                    ("sh -c 'echo x > data'", s)):
+        rc = t.wait_exit(p, max(0.0, end - time.monotonic()))
+        t.check("%s killed by kill -9 in < 2 s" % what, rc is not None,
+                "not reaped after %.2fs; before the kill (state, syscall) "
+                "%s, now %s" % (time.monotonic() - t0,
+                                states["sh" if p is s else "second writer"],
+                                t.proc_state(p.pid)))
+    t.eq(t.count("pk"), 3, "count after the kills")
+    t.eq(t.attr("pk", "count"), "3\n", "count file after the kills")
+    t.true(a.poll() is None, "the first writer is still parked")
+    t.eq(t.recv("pk"), (b"m1", 0), "native receive")
+    rc, out, err = t.finish(a, 2)
+    t.eq((rc, out), (0, b"wrote 1\n"), "first writer (status, out)")
+    t.eq([m for m, _ in t.drain("pk")], [b"m2", b"m3", b"A"], "contents")
+    settle_count(t, "pk", 0, "nothing from the killed writers arrives late")
+
+
+if __name__ == "__main__":
+    H.main()

@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The tree: mkdir/rmdir of queues, names, modes, owners, prefixes, native
+visibility both ways, attribute files, ipcctl ls, and the daemon's options."""
+
+import errno
+import os
+import re
+import stat
+import tempfile
+import time
+
+from ipcfs_harness import Harness, mq_open, mq_close, mq_getattr, mq_unlink, \
+    mq_send, _mounted_fstype
+
+H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
+
+
+@H.test
+def top_level_dirs(t):
+    with t.within(5, "ls MNT"):
+        names = sorted(os.listdir(t.mnt))
+    t.eq(names, ["channels", "queues", "sem", "shm"], "ls MNT")
+    for d in names:
+        with t.within(5, "stat %s" % d):
+            t.true(stat.S_ISDIR(os.stat(os.path.join(t.mnt, d)).st_mode),
+                   "%s is a directory" % d)
+
+
+@H.test
+def mkdir_creates_native_queue(t):
+    q = t.mkq("a")
+    mqd = t.native("a")
+    a = mq_getattr(mqd)
+    t.eq((a.mq_maxmsg, a.mq_msgsize, a.mq_curmsgs), (4, 256, 0),
+         "native mq_getattr (maxmsg, msgsize, curmsgs)")
+    with t.within(5, "ls queues"):
+        t.true("a" in os.listdir(t.qpath("")), "a listed in queues/")
+        files = sorted(os.listdir(q))
+    t.eq(files, ["count", "data", "maxmsg", "msgsize", "stream"],
+         "files in queues/a")
+    t.eq(t.attr("a", "count"), "0\n", "count")
+    t.eq(t.attr("a", "maxmsg"), "4\n", "maxmsg")
+    t.eq(t.attr("a", "msgsize"), "256\n", "msgsize")
+
+
+@H.test
+def mkdir_is_usable_natively_at_once(t):
+    t.mkq("b")
+    mqd = t.native("b")
+    mq_send(mqd, b"hi", 0)
+    t.eq(t.attr("b", "count"), "1\n", "count after a native send")
+    t.eq(t.recv("b"), (b"hi", 0), "native receive")
+
+
+@H.test
+def xattr_names_the_posix_object(t):
+    q = t.mkq("x")
+    with t.within(5, "getxattr"):
+        v = os.getxattr(q, "user.ipcfs.name")
+    t.eq(v, t.posix("x").encode(), "user.ipcfs.name")
+
+
+@H.test
+def rmdir_unlinks_native_queue(t):
+    t.mkq("gone")
+    t.rmq("gone")
+    t.raises(errno.ENOENT, mq_open, t.posix("gone"), os.O_RDWR,
+             what="native mq_open after rmdir")
+    with t.within(5, "ls queues"):
+        t.true("gone" not in os.listdir(t.qpath("")), "gone not listed")
+    with t.within(5, "stat"):
+        t.raises(errno.ENOENT, os.stat, t.qpath("gone"), what="stat after rmdir")
+
+
+@H.test
+def mkdir_existing_is_EEXIST(t):
+    t.mkq("dup")
+    t.send("dup", b"keep")
+    with t.within(5, "mkdir"):
+        t.raises(errno.EEXIST, os.mkdir, t.qpath("dup"), 0o600,
+                 what="second mkdir")
+    t.eq(t.count("dup"), 1, "message kept after the refused mkdir")
+
+
+@H.test
+def name_too_long_is_ENAMETOOLONG(t):
+    room = 255 - len(t.prefix)
+    with t.within(5, "mkdir"):
+        t.raises(errno.ENAMETOOLONG, os.mkdir, t.qpath("n" * (room + 1)),
+                 0o600, what="mkdir of a %d-char name" % (room + 1))
+    with t.within(5, "ls queues"):
+        t.true(not any(n.startswith("nnn") for n in os.listdir(t.qpath(""))),
+               "nothing created")
+    t.mkq("m" * room)
+    mqd = t.native("m" * room)
+    t.true(mqd >= 0, "a %d-char name (255 with the prefix) works" % room)
+
+
+@H.test
+def rmdir_missing_is_ENOENT(t):
+    with t.within(5, "rmdir"):
+        t.raises(errno.ENOENT, os.rmdir, t.qpath("nosuch"), what="rmdir")
+
+
+@H.test
+def mkdir_mode_honoured_natively(t):
+    t.mkq("m640", 0o640)
+    st = os.fstat(t.native("m640"))
+    t.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o640), "native mode")
+    t.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()), "native owner")
+
+
+@H.test
+def dir_shows_object_mode_and_owner(t):
+    # A directory needs search (x) bits to be usable, so only the r/w bits
+    # are compared: they must be the object's.
+    t.mkq("m604", 0o604)
+    with t.within(5, "stat"):
+        st = os.stat(t.qpath("m604"))
+    t.eq(oct(stat.S_IMODE(st.st_mode) & 0o7666), oct(0o604),
+         "r/w bits of the mode of queues/m604")
+    t.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()), "owner")
+
+
+@H.test
+def mkdir_applies_umask(t):
+    old = os.umask(0o027)
+    try:
+        t.mkq("um", 0o777)
+    finally:
+        os.umask(old)
+    st = os.fstat(t.native("um"))
+    t.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o750), "native mode of mkdir "
+         "0777 under umask 027")
+
+
+@H.test
+def chmod_reaches_object(t):
+    t.mkq("cm", 0o600)
+    mqd = t.native("cm")
+    with t.within(5, "chmod"):
+        os.chmod(t.qpath("cm"), 0o620)
+    t.eq(oct(stat.S_IMODE(os.fstat(mqd).st_mode)), oct(0o620),
+         "native mode after chmod")
+    with t.within(5, "stat"):
+        t.eq(oct(stat.S_IMODE(os.stat(t.qpath("cm")).st_mode) & 0o7666),
+             oct(0o620), "r/w bits of the mode shown after chmod")
+
+
+@H.test
+def chown_reaches_object(t):
+    t.mkq("co", 0o600)
+    mqd = t.native("co")
+    with t.within(5, "chown"):
+        os.chown(t.qpath("co"), 1234, 2345)
+    st = os.fstat(mqd)
+    t.eq((st.st_uid, st.st_gid), (1234, 2345), "native owner after chown")
+
+
+@H.test
+def native_queue_appears_and_disappears(t):
+    mqd = t.native_create("nat", maxmsg=2, msgsize=64)
+    mq_send(mqd, b"x", 0)
+    with t.within(5, "ls queues"):
+        t.true("nat" in os.listdir(t.qpath("")), "natively created queue listed")
+    t.eq(t.attr("nat", "count"), "1\n", "count")
+    t.eq(t.attr("nat", "maxmsg"), "2\n", "maxmsg of the native queue")
+    t.eq(t.attr("nat", "msgsize"), "64\n", "msgsize of the native queue")
+    mq_unlink(t.posix("nat"))
+    t.queues.discard("nat")
+    with t.within(5, "ls queues"):
+        t.true("nat" not in os.listdir(t.qpath("")),
+               "native mq_unlink: no longer listed")
+    with t.within(5, "stat"):
+        t.raises(errno.ENOENT, os.stat, t.qpath("nat"),
+                 what="stat after native mq_unlink")
+
+
+@H.test
+def native_queue_appears_after_failed_lookup(t):
+    # No negative caching: a name looked up in vain works once created.
+    with t.within(5, "stat"):
+        t.raises(errno.ENOENT, os.stat, t.qpath("late"), what="stat before")
+    t.native_create("late", maxmsg=2, msgsize=64)
+    with t.within(5, "stat"):
+        t.true(stat.S_ISDIR(os.stat(t.qpath("late")).st_mode),
+               "queues/late is a directory right after the native mq_open")
+    t.eq(t.attr("late", "count"), "0\n", "count")
+
+
+@H.test
+def prefix_hides_other_queues(t):
+    other = "/o%d_tree_hidden" % os.getpid()
+    mqd = mq_open(other, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, 2, 64)
+    try:
+        with t.within(5, "ls queues"):
+            names = os.listdir(t.qpath(""))
+        t.true(not any("hidden" in n for n in names),
+               "a queue outside the prefix is not listed", repr(names))
+        with t.within(5, "stat"):
+            t.raises(errno.ENOENT, os.stat, t.qpath(other[1:]),
+                     what="stat of the unprefixed name")
+            t.raises(errno.ENOENT, os.stat, t.qpath("hidden"),
+                     what="stat of the name without any prefix")
+    finally:
+        mq_close(mqd)
+        mq_unlink(other)
+
+
+@H.test
+def ipcctl_ls_does_not_consume(t):
+    t.mkq("lsq")
+    t.send("lsq", b"stay")
+    rc, out, err = t.run([t.ipcctl, "ls", t.mnt], timeout=5)
+    t.eq(rc, 0, "ipcctl ls exit status (stderr %r)" % err)
+    t.true(b"lsq" in out, "ipcctl ls names the queue", repr(out[:300]))
+    t.eq(t.count("lsq"), 1, "message still waiting after ipcctl ls")
+
+
+def start_refused(t, opt):
+    """Run `$IPCFS -o OPT MNT` on a fresh directory: (rc, output, mounted)."""
+    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-opt-"))
+    try:
+        p = t.spawn([t.ipcfs, "-o", opt, d])
+        try:
+            rc, out, err = t.finish(p, 10)
+        finally:
+            mounted = _mounted_fstype(d) is not None
+            if mounted:
+                t._quiet_run(["fusermount3", "-u", d], 10)
+                if _mounted_fstype(d) is not None:
+                    t._quiet_run(["umount", "-l", d], 10)
+        return rc, (out + err).decode(errors="replace"), mounted
+    finally:
+        time.sleep(0.1)
+        os.rmdir(d)
+
+
+@H.test
+def bad_options_refused(t):
+    for opt, name in (("mq_maxmsg=abc", "mq_maxmsg"),
+                      ("mq_maxmsg=0", "mq_maxmsg"),
+                      ("mq_msgsize=abc", "mq_msgsize"),
+                      ("no_such_option=1", "no_such_option")):
+        rc, out, mounted = start_refused(t, opt)
+        # A bad value: exit 1 (the brief); an unknown option: non-zero.
+        good_rc = rc == 1 if name.startswith("mq_") else rc not in (0, None)
+        t.check("-o %s refused" % opt, good_rc and not mounted and name in out,
+                "exit %s, mounted %s, output %r" % (rc, mounted, out[-300:]))
+
+
+@H.test
+def version_and_help(t):
+    rc, out, err = t.run([t.ipcfs, "--version"], timeout=5)
+    text = (out + err).decode(errors="replace")
+    t.check("--version exits 0 and prints a version",
+            rc == 0 and re.search(r"\d+\.\d+", text) is not None,
+            "exit %s, output %r" % (rc, text[-300:]))
+    rc, out, err = t.run([t.ipcfs, "--help"], timeout=5)
+    text = (out + err).decode(errors="replace")
+    t.check("--help exits 0 and names the options",
+            rc == 0 and "prefix" in text and "mq_maxmsg" in text,
+            "exit %s, output %r" % (rc, text[-300:]))
+
+
+if __name__ == "__main__":
+    H.main()
