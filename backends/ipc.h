@@ -53,6 +53,10 @@ void ipc_waitq_destroy(struct ipc_waitq *wq);
 void ipc_wake(struct ipc_waitq *wq, unsigned int events);
 /* Retry every waiter: the state changed for all of them (removed, EOF). */
 void ipc_wake_all(struct ipc_waitq *wq);
+/* Who waits on wq now: IPC_WQ_PARKED requests, IPC_WQ_POLLED pollers. */
+unsigned int ipc_waitq_active(struct ipc_waitq *wq);
+#define IPC_WQ_PARKED 0x1
+#define IPC_WQ_POLLED 0x2
 
 struct ipc_wait {
 	struct ipc_waitq *wq;
@@ -70,9 +74,9 @@ struct ipc_caller {
  * `acquire`, if present, is what an open waits for (a semaphore unit) and
  * `release` gives it back. `read` and `write` return a byte count; a write that returns less than asked would block for
  * the rest, and fills *w (fs/ parks the rest unless O_NONBLOCK). `unread`
- * hands back what the last read of this handle returned when the reply could
- * not be delivered (interrupted meanwhile), so an interrupted read takes
- * nothing. `poll` returns the ready events and the wait queue that will
+ * undoes the last read of this handle (which returned len bytes, maybe
+ * none) when the reply could not be delivered (interrupted meanwhile), so an
+ * interrupted read takes nothing. `poll` returns the ready events and the wait queue that will
  * signal a change.
  */
 struct ipc_stream_ops {

@@ -240,13 +240,17 @@ static int file_read_attempt(struct fs_park *p)
 		  -ENOMEM;
 	if (n == -EAGAIN && !io->nonblock)
 		return -EAGAIN;
-	if (fs_park_settle(p) && n > 0) {
+	/*
+	 * A read may take something and return no bytes (a semaphore's wait
+	 * file): hand back whatever a read took, even an empty one.
+	 */
+	if (fs_park_settle(p) && n >= 0) {
 		ops->unread(io->f->fh, buf, n);
 		n = -EINTR;
 	}
 	if (n < 0)
 		fuse_reply_err(p->req, -n);
-	else if (fuse_reply_buf(p->req, buf, n) != 0 && n > 0)
+	else if (fuse_reply_buf(p->req, buf, n) != 0)
 		ops->unread(io->f->fh, buf, n); /* interrupted meanwhile */
 	file_io_free(io);
 	return 0;
@@ -270,6 +274,10 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else if (size > (size_t)(f->len - off))
 			size = f->len - off;
 		fs_reply_copy(req, f->val + off, size);
+		return;
+	}
+	if (!file_ops(f)->read) {
+		fuse_reply_buf(req, NULL, 0); /* nothing to read: a hold */
 		return;
 	}
 	io = calloc(1, sizeof(*io));
@@ -348,6 +356,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			fuse_reply_err(req, -ret);
 		else
 			fuse_reply_write(req, size);
+		return;
+	}
+	if (!file_ops(f)->write) {
+		fuse_reply_err(req, EPERM);
 		return;
 	}
 	io = calloc(1, sizeof(*io));

@@ -59,6 +59,12 @@ static int ops_object_pname(const struct ipc_kind *kind, const char *name,
 	return *pname ? 0 : -ENOMEM;
 }
 
+/* A data file's size is live (a segment's): never cache it. */
+static double ops_attr_timeout(const struct fs_node *n)
+{
+	return n->file && n->file->ops ? 0 : OPS_TIMEOUT;
+}
+
 static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 {
 	int ret;
@@ -68,7 +74,7 @@ static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 	if (ret < 0)
 		return ret;
 	e->ino = fs_node_id(n);
-	e->attr_timeout = n->own ? 0 : OPS_TIMEOUT;
+	e->attr_timeout = ops_attr_timeout(n);
 	e->entry_timeout = (n->own || (n->kind && *n->name && !n->file)) ?
 				   0 :
 				   OPS_TIMEOUT;
@@ -163,7 +169,7 @@ static void ops_reply_attr(fuse_req_t req, struct fs_node *n)
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_attr(req, &st, n->own ? 0 : OPS_TIMEOUT);
+		fuse_reply_attr(req, &st, ops_attr_timeout(n));
 }
 
 static void ops_getattr(fuse_req_t req, fuse_ino_t ino,

@@ -155,6 +155,19 @@ void ipc_wake_all(struct ipc_waitq *wq)
 	pthread_mutex_unlock(&park_lock);
 }
 
+unsigned int ipc_waitq_active(struct ipc_waitq *wq)
+{
+	unsigned int active = 0;
+
+	pthread_mutex_lock(&park_lock);
+	if (wq->parked[0] || wq->parked[1])
+		active |= IPC_WQ_PARKED;
+	if (wq->pollers)
+		active |= IPC_WQ_POLLED;
+	pthread_mutex_unlock(&park_lock);
+	return active;
+}
+
 static void park_unlink(struct fs_park *p) /* under park_lock */
 {
 	struct ipc_waitq *wq = p->wait.wq;
