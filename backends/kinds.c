@@ -6,8 +6,14 @@
 #include "ipc.h"
 
 extern const struct ipc_kind mq_kind;
+extern const struct ipc_kind channel_kind;
+extern const struct ipc_kind shm_kind;
+extern const struct ipc_kind sem_kind;
 
 const struct ipc_kind *const ipc_kinds[] = {
 	&mq_kind,
+	&channel_kind,
+	&shm_kind,
+	&sem_kind,
 	NULL,
 };

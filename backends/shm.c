@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * shm.c - shm/NAME: a POSIX shared memory segment (shm_overview(7)).
+ *
+ * data: pread(2) and pwrite(2) at any offset go straight to the segment, so
+ * they are coherent with every process that has it mmap()ed natively; a
+ * write past the end grows it, truncate(2) and O_TRUNC resize it, and its
+ * st_size is the segment's size. Nothing here ever waits: data needs no wait
+ * queue, no poll (fs/ answers POLLIN|POLLOUT) and no inode of its own.
+ * size: the size in bytes; writing N resizes the segment to N (ftruncate).
+ *
+ *   $ mkdir shm/frame; echo hello > shm/frame/data; cat shm/frame/size
+ *   6
+ *
+ * Segments are the regular files of /dev/shm, where glibc's shm_open() puts
+ * them: they are listed, stat()ed, chmod()ed and chown()ed through a
+ * descriptor of that directory, which needs no right to open the segment.
+ * glibc keeps named semaphores there too, as "sem.NAME": those are sem/'s,
+ * so this kind neither shows nor makes a name that starts with "sem.".
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+#define SHM_DIR "/dev/shm"
+#define SHM_SEM_PREFIX "sem."
+
+struct shm_handle {
+	int fd;
+};
+
+static int shm_dirfd = -1;
+
+/*
+ * glibc's shm_open() needs /dev/shm as much as we do: without it shm/ is
+ * empty and mkdir there fails, but the other kinds are still worth a mount.
+ */
+static int shm_init(void)
+{
+	shm_dirfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (shm_dirfd < 0)
+		ipc_log("cannot open %s (%s): shm/ stays empty", SHM_DIR,
+			strerror(errno));
+	return 0;
+}
+
+static void shm_fini(void)
+{
+	if (shm_dirfd >= 0)
+		close(shm_dirfd);
+	shm_dirfd = -1;
+}
+
+/* "sem.NAME" in /dev/shm is glibc's semaphore NAME, not a segment. */
+static bool shm_is_sem(const char *name)
+{
+	return strncmp(name + 1, SHM_SEM_PREFIX, strlen(SHM_SEM_PREFIX)) == 0;
+}
+
+/*
+ * The segment NAME's inode, not following symlinks (shm_open() does not
+ * either: it opens with O_NOFOLLOW); anything but a regular file, or a
+ * semaphore, is no segment.
+ */
+static int shm_lstat(const char *name, struct stat *st)
+{
+	int ret = 0;
+
+	if (shm_dirfd < 0 || shm_is_sem(name))
+		return -ENOENT;
+	if (fstatat(shm_dirfd, name + 1, st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	else if (!S_ISREG(st->st_mode))
+		ret = -ENOENT;
+	return ret;
+}
+
+static bool shm_listed(const struct dirent *de)
+{
+	struct stat st;
+
+	if (strncmp(de->d_name, SHM_SEM_PREFIX, strlen(SHM_SEM_PREFIX)) == 0)
+		return false;
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_REG;
+	return fstatat(shm_dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+static int shm_list(int (*fill)(void *ctx, const char *name), void *ctx)
+{
+	char name[NAME_MAX + 2];
+	struct dirent *de;
+	DIR *d;
+	int fd, ret = 0;
+
+	if (shm_dirfd < 0)
+		goto out;
+	/* A descriptor of our own: a DIR's position is not shareable. */
+	fd = openat(shm_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	while (ret == 0 && (de = readdir(d))) {
+		if (!shm_listed(de))
+			continue;
+		snprintf(name, sizeof(name), "/%s", de->d_name);
+		ret = fill(ctx, name);
+	}
+	closedir(d);
+out:
+	return ret;
+}
+
+static int shm_create(const char *name, mode_t mode,
+		      const struct ipc_caller *caller)
+{
+	int fd, ret = 0;
+
+	/* sem/ would take the segment for a semaphore, and we would hide it. */
+	if (shm_is_sem(name))
+		return -EINVAL;
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, mode);
+	if (fd < 0)
+		return -errno;
+	/* The caller's object, not the daemon's. */
+	if (fchown(fd, caller->uid, caller->gid) < 0) {
+		ret = -errno;
+		shm_unlink(name);
+	}
+	close(fd);
+	return ret;
+}
+
+static int shm_remove(const char *name)
+{
+	int ret = 0;
+
+	if (shm_is_sem(name))
+		return -ENOENT;
+	if (shm_unlink(name) < 0)
+		ret = -errno;
+	return ret;
+}
+
+static int shm_stat(const char *name, struct stat *st)
+{
+	return shm_lstat(name, st);
+}
+
+/*
+ * Checked to be a segment first, so a symlink planted in /dev/shm never
+ * lends its target's mode to the tree (fchmodat cannot refuse to follow).
+ */
+static int shm_chmod(const char *name, mode_t mode)
+{
+	struct stat st;
+	int ret;
+
+	ret = shm_lstat(name, &st);
+	if (ret == 0 && fchmodat(shm_dirfd, name + 1, mode, 0) < 0)
+		ret = -errno;
+	return ret;
+}
+
+static int shm_chown(const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int ret;
+
+	ret = shm_lstat(name, &st);
+	if (ret == 0 &&
+	    fchownat(shm_dirfd, name + 1, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * One descriptor per open file, O_RDWR (shm_open() offers no write-only
+ * access); O_RDONLY only for a reader of a segment the daemon may not write.
+ * The caller's own rights were checked by the kernel (default_permissions).
+ * O_APPEND is kept: the kernel picks an append's offset from the size it
+ * last saw, and a native program may have resized the segment since.
+ */
+static int shm_data_open(const char *name, int flags, void **fh)
+{
+	int append = flags & O_APPEND;
+	struct shm_handle *h;
+	int ret = 0;
+
+	if (shm_is_sem(name))
+		return -ENOENT;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fd = shm_open(name, O_RDWR | append, 0);
+	if (h->fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_RDONLY)
+		h->fd = shm_open(name, O_RDONLY, 0);
+	if (h->fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	*fh = h;
+	return 0;
+out_free:
+	free(h);
+	return ret;
+}
+
+static void shm_data_release(void *fh)
+{
+	struct shm_handle *h = fh;
+
+	close(h->fd);
+	free(h);
+}
+
+static ssize_t shm_data_read(void *fh, char *buf, size_t size, off_t off,
+			     struct ipc_wait *w)
+{
+	struct shm_handle *h = fh;
+	ssize_t ret;
+
+	ret = pread(h->fd, buf, size, off);
+	if (ret < 0)
+		ret = -errno;
+	return ret;
+}
+
+/* A read took nothing from the segment: there is nothing to give back. */
+static void shm_data_unread(void *fh, const char *buf, size_t len)
+{
+}
+
+/*
+ * All of it or an error: fs/ takes a short count for "the rest would
+ * block", and a segment never blocks. So a write that fills /dev/shm
+ * midway reports ENOSPC although its first part went in, as the segment's
+ * bytes are not ours to take back.
+ */
+static ssize_t shm_data_write(void *fh, const char *buf, size_t size, off_t off,
+			      struct ipc_wait *w)
+{
+	struct shm_handle *h = fh;
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < size) {
+		n = pwrite(h->fd, buf + done, size - done, off + done);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		done += n;
+	}
+	return done;
+}
+
+static int shm_truncate(const char *name, off_t size)
+{
+	int fd, ret = 0;
+
+	if (size < 0)
+		return -EINVAL;
+	if (shm_is_sem(name))
+		return -ENOENT;
+	fd = shm_open(name, O_RDWR, 0);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, size) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int shm_size(const char *name, off_t *size)
+{
+	struct stat st;
+	int ret;
+
+	ret = shm_lstat(name, &st);
+	if (ret == 0)
+		*size = st.st_size;
+	return ret;
+}
+
+static int shm_size_get(const char *name, char *buf, size_t size)
+{
+	off_t len;
+	int ret;
+
+	ret = shm_size(name, &len);
+	if (ret == 0)
+		ret = snprintf(buf, size, "%jd\n", (intmax_t)len);
+	return ret;
+}
+
+static int shm_size_set(const char *name, const char *buf, size_t len)
+{
+	long val;
+	int ret;
+
+	ret = ipc_parse_long(buf, len, &val);
+	if (ret == 0 && val < 0)
+		ret = -EINVAL;
+	if (ret == 0)
+		ret = shm_truncate(name, val);
+	return ret;
+}
+
+/* Writes never park, so data needs no inode of its own (DESIGN §3). */
+static const struct ipc_stream_ops shm_data_ops = {
+	.open = shm_data_open,
+	.release = shm_data_release,
+	.read = shm_data_read,
+	.unread = shm_data_unread,
+	.write = shm_data_write,
+	.truncate = shm_truncate,
+	.size = shm_size,
+	.flags = 0,
+};
+
+static const struct ipc_file shm_files[] = {
+	{ .name = "data", .mode = 0666, .ops = &shm_data_ops },
+	{ .name = "size", .mode = 0666, .get = shm_size_get,
+	  .set = shm_size_set },
+	{ .name = NULL },
+};
+
+const struct ipc_kind shm_kind = {
+	.name = "shm",
+	.name_max = NAME_MAX,
+	.init = shm_init,
+	.fini = shm_fini,
+	.list = shm_list,
+	.create = shm_create,
+	.remove = shm_remove,
+	.stat = shm_stat,
+	.chmod = shm_chmod,
+	.chown = shm_chown,
+	.files = shm_files,
+};
