@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * channel.c - channels/NAME: a byte stream with pipe semantics, owned by the
+ * daemon. What people use mkfifo(1) for, without its traps: opening never
+ * blocks, bytes written before a reader comes are kept, and a reader ends
+ * when the producers are gone.
+ *
+ * data: write(2) appends (a write of at most 4096 bytes is never
+ * interleaved with another); read(2) returns what is buffered, up to the
+ * request. An empty channel blocks a reader while a writer has data open,
+ * and ends it (EOF) once no writer has, provided this reader has seen a
+ * writer: one had data open, or bytes were waiting, when it opened, or one
+ * opened it since. capacity (rw), bytes, readers, writers: numbers.
+ *
+ *   $ mkdir channels/logs; seq 3 > channels/logs/data; cat channels/logs/data
+ *   1 2 3 (one per line)
+ *
+ * Contents live in memory and are lost when the daemon stops. Memory is
+ * bounded: each channel reserves its capacity out of -o chan_max_total.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+#define CHANNEL_ATOMIC 4096 /* PIPE_BUF: writes up to this never interleave */
+
+struct channel {
+	struct channel *next;
+	unsigned int refs;		/* under channel_lock: the table's + handles' */
+	pthread_mutex_t lock;		/* everything below */
+	char *buf;			/* ring of cap bytes */
+	size_t cap, head, len;
+	unsigned int readers, writers;
+	unsigned long writer_opens;	/* ever: "a writer opened it since" */
+	bool removed;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	struct timespec atime, mtime, ctime;
+	struct ipc_waitq wq;		/* readers POLLIN, writers POLLOUT */
+	char name[];
+};
+
+struct channel_handle {
+	struct channel *ch;
+	bool reader, writer;
+	bool saw_writer;		/* when it opened */
+	unsigned long writer_opens;	/* ch->writer_opens when it opened */
+};
+
+static long channel_opt_capacity = 65536;
+static long channel_opt_max_total = 256L << 20;
+static pthread_mutex_t channel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct channel *channel_all;	/* under channel_lock */
+static size_t channel_reserved;		/* sum of capacities, under channel_lock */
+
+static void channel_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* Copy n bytes in at the tail; the caller made room. */
+static void channel_ring_put(struct channel *ch, const char *src, size_t n)
+{
+	size_t tail = (ch->head + ch->len) % ch->cap;
+	size_t first = ch->cap - tail < n ? ch->cap - tail : n;
+
+	memcpy(ch->buf + tail, src, first);
+	memcpy(ch->buf, src + first, n - first);
+	ch->len += n;
+}
+
+/* Copy n buffered bytes out from the head. */
+static void channel_ring_get(struct channel *ch, char *dst, size_t n)
+{
+	size_t first = ch->cap - ch->head < n ? ch->cap - ch->head : n;
+
+	memcpy(dst, ch->buf + ch->head, first);
+	memcpy(dst + first, ch->buf, n - first);
+	ch->head = (ch->head + n) % ch->cap;
+	ch->len -= n;
+}
+
+/* Move the contents into a new ring of cap bytes (cap >= len). */
+static int channel_ring_resize(struct channel *ch, size_t cap)
+{
+	char *buf = malloc(cap);
+	size_t len = ch->len;
+
+	if (!buf)
+		return -ENOMEM;
+	channel_ring_get(ch, buf, len);
+	free(ch->buf);
+	ch->buf = buf;
+	ch->cap = cap;
+	ch->head = 0;
+	ch->len = len;
+	return 0;
+}
+
+static struct channel *channel_find(const char *name) /* under channel_lock */
+{
+	struct channel *ch;
+
+	for (ch = channel_all; ch; ch = ch->next)
+		if (strcmp(ch->name, name) == 0)
+			return ch;
+	return NULL;
+}
+
+static struct channel *channel_get(const char *name)
+{
+	struct channel *ch;
+
+	pthread_mutex_lock(&channel_lock);
+	ch = channel_find(name);
+	if (ch)
+		ch->refs++;
+	pthread_mutex_unlock(&channel_lock);
+	return ch;
+}
+
+static void channel_put(struct channel *ch)
+{
+	unsigned int refs;
+
+	pthread_mutex_lock(&channel_lock);
+	refs = --ch->refs;
+	pthread_mutex_unlock(&channel_lock);
+	if (refs)
+		return;
+	ipc_waitq_destroy(&ch->wq);
+	pthread_mutex_destroy(&ch->lock);
+	free(ch->buf);
+	free(ch);
+}
+
+static int channel_init(void)
+{
+	if (channel_opt_capacity > channel_opt_max_total) {
+		ipc_log("-o chan_capacity=%ld is more than -o chan_max_total=%ld: no channel could be made",
+			channel_opt_capacity, channel_opt_max_total);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* At exit: the daemon's channels go with it. */
+static void channel_fini(void)
+{
+	struct channel *ch;
+
+	while ((ch = channel_all)) {
+		channel_all = ch->next;
+		channel_reserved -= ch->cap;
+		channel_put(ch);
+	}
+}
+
+static int channel_list(int (*fill)(void *ctx, const char *name), void *ctx)
+{
+	struct channel *ch;
+	int ret = 0;
+
+	pthread_mutex_lock(&channel_lock);
+	for (ch = channel_all; ch && ret == 0; ch = ch->next)
+		ret = fill(ctx, ch->name);
+	pthread_mutex_unlock(&channel_lock);
+	return ret;
+}
+
+static int channel_create(const char *name, mode_t mode,
+		       const struct ipc_caller *caller)
+{
+	size_t len = strlen(name), cap = channel_opt_capacity;
+	struct channel *ch = calloc(1, sizeof(*ch) + len + 1);
+	int ret = 0;
+
+	if (!ch || !(ch->buf = malloc(cap))) {
+		free(ch);
+		return -ENOMEM;
+	}
+	memcpy(ch->name, name, len + 1);
+	ch->cap = cap;
+	ch->mode = mode & 07777;
+	ch->uid = caller->uid;
+	ch->gid = caller->gid;
+	channel_now(&ch->ctime);
+	ch->atime = ch->mtime = ch->ctime;
+	ch->refs = 1;
+	pthread_mutex_init(&ch->lock, NULL);
+	ipc_waitq_init(&ch->wq, -1);
+
+	pthread_mutex_lock(&channel_lock);
+	if (channel_find(name))
+		ret = -EEXIST;
+	else if (channel_reserved + cap > (size_t)channel_opt_max_total)
+		ret = -ENOSPC;
+	if (ret == 0) {
+		channel_reserved += cap;
+		ch->next = channel_all;
+		channel_all = ch;
+	}
+	pthread_mutex_unlock(&channel_lock);
+	if (ret == -ENOSPC)
+		ipc_log("mkdir %s: channels may hold %ld bytes in all (-o chan_max_total) and %zu are reserved",
+			name, channel_opt_max_total, channel_reserved);
+	if (ret < 0)
+		channel_put(ch);
+	return ret;
+}
+
+/* Readers drain what is left, then see EOF; writers get EPIPE. */
+static int channel_remove(const char *name)
+{
+	struct channel *ch, **pp;
+
+	pthread_mutex_lock(&channel_lock);
+	for (pp = &channel_all; (ch = *pp); pp = &ch->next)
+		if (strcmp(ch->name, name) == 0)
+			break;
+	if (ch) {
+		*pp = ch->next;
+		channel_reserved -= ch->cap;
+	}
+	pthread_mutex_unlock(&channel_lock);
+	if (!ch)
+		return -ENOENT;
+	pthread_mutex_lock(&ch->lock);
+	ch->removed = true;
+	pthread_mutex_unlock(&ch->lock);
+	ipc_wake_all(&ch->wq);
+	channel_put(ch);
+	return 0;
+}
+
+/* Run fn on channel NAME under its lock. */
+static int channel_with(const char *name, int (*fn)(struct channel *, void *),
+		     void *arg)
+{
+	struct channel *ch = channel_get(name);
+	int ret;
+
+	if (!ch)
+		return -ENOENT;
+	pthread_mutex_lock(&ch->lock);
+	ret = fn(ch, arg);
+	pthread_mutex_unlock(&ch->lock);
+	channel_put(ch);
+	return ret;
+}
+
+static int channel_stat_fn(struct channel *ch, void *arg)
+{
+	struct stat *st = arg;
+
+	st->st_mode = ch->mode;
+	st->st_uid = ch->uid;
+	st->st_gid = ch->gid;
+	st->st_atim = ch->atime;
+	st->st_mtim = ch->mtime;
+	st->st_ctim = ch->ctime;
+	return 0;
+}
+
+static int channel_stat(const char *name, struct stat *st)
+{
+	return channel_with(name, channel_stat_fn, st);
+}
+
+static int channel_chmod_fn(struct channel *ch, void *arg)
+{
+	ch->mode = *(mode_t *)arg;
+	channel_now(&ch->ctime);
+	return 0;
+}
+
+static int channel_chmod(const char *name, mode_t mode)
+{
+	return channel_with(name, channel_chmod_fn, &mode);
+}
+
+static int channel_chown_fn(struct channel *ch, void *arg)
+{
+	const struct ipc_caller *who = arg;
+
+	if (who->uid != (uid_t)-1)
+		ch->uid = who->uid;
+	if (who->gid != (gid_t)-1)
+		ch->gid = who->gid;
+	channel_now(&ch->ctime);
+	return 0;
+}
+
+static int channel_chown(const char *name, uid_t uid, gid_t gid)
+{
+	struct ipc_caller who = { .uid = uid, .gid = gid };
+
+	return channel_with(name, channel_chown_fn, &who);
+}
+
+static int channel_open(const char *name, int flags, void **fh)
+{
+	struct channel_handle *h = calloc(1, sizeof(*h));
+	int acc = flags & O_ACCMODE;
+	struct channel *ch;
+
+	if (!h)
+		return -ENOMEM;
+	ch = channel_get(name);
+	if (!ch) {
+		free(h);
+		return -ENOENT;
+	}
+	h->ch = ch;
+	h->reader = acc != O_WRONLY;
+	h->writer = acc != O_RDONLY;
+	pthread_mutex_lock(&ch->lock);
+	h->saw_writer = ch->writers > 0 || ch->len > 0;
+	if (h->writer) {
+		ch->writers++;
+		ch->writer_opens++;
+	}
+	h->writer_opens = ch->writer_opens;
+	if (h->reader)
+		ch->readers++;
+	pthread_mutex_unlock(&ch->lock);
+	*fh = h;
+	return 0;
+}
+
+static void channel_release(void *fh)
+{
+	struct channel_handle *h = fh;
+	struct channel *ch = h->ch;
+	bool last_writer = false;
+
+	pthread_mutex_lock(&ch->lock);
+	if (h->writer)
+		last_writer = --ch->writers == 0;
+	if (h->reader)
+		ch->readers--;
+	pthread_mutex_unlock(&ch->lock);
+	/* Waiting readers may have reached their end. */
+	if (last_writer)
+		ipc_wake_all(&ch->wq);
+	channel_put(ch);
+	free(h);
+}
+
+/* Has this reader seen a writer? (under ch->lock) */
+static bool channel_saw_writer(const struct channel_handle *h)
+{
+	return h->saw_writer || h->ch->writer_opens != h->writer_opens;
+}
+
+static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
+			 struct ipc_wait *w)
+{
+	struct channel_handle *h = fh;
+	struct channel *ch = h->ch;
+	ssize_t ret = 0;
+
+	pthread_mutex_lock(&ch->lock);
+	if (ch->len > 0) {
+		ret = ch->len < size ? ch->len : size;
+		channel_ring_get(ch, buf, ret);
+		channel_now(&ch->atime);
+	} else if (!ch->removed && (ch->writers > 0 || !channel_saw_writer(h))) {
+		w->wq = &ch->wq;
+		w->events = POLLIN;
+		ret = -EAGAIN;
+	}
+	pthread_mutex_unlock(&ch->lock);
+	if (ret > 0)
+		ipc_wake(&ch->wq, POLLOUT);
+	return ret;
+}
+
+/*
+ * Push bytes a reader never got back to the front. Writers may have used
+ * the room meanwhile: then the ring grows past its capacity for a while
+ * rather than lose them.
+ */
+static void channel_unread(void *fh, const char *buf, size_t len)
+{
+	struct channel *ch = ((struct channel_handle *)fh)->ch;
+
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&ch->lock);
+	if (ch->cap - ch->len < len &&
+	    channel_ring_resize(ch, ch->len + len) < 0) {
+		ipc_log("%s: lost %zu bytes an interrupted reader gave back",
+			ch->name, len);
+		goto out_unlock;
+	}
+	ch->head = (ch->head + ch->cap - len % ch->cap) % ch->cap;
+	ch->len += len;
+	memcpy(ch->buf + ch->head,
+	       buf, ch->cap - ch->head < len ? ch->cap - ch->head : len);
+	if (ch->cap - ch->head < len)
+		memcpy(ch->buf, buf + (ch->cap - ch->head),
+		       len - (ch->cap - ch->head));
+out_unlock:
+	pthread_mutex_unlock(&ch->lock);
+	ipc_wake(&ch->wq, POLLIN);
+}
+
+/*
+ * Append what fits. A write of at most CHANNEL_ATOMIC bytes goes in whole or
+ * not at all, so it is never interleaved; a larger one may go in parts, and
+ * returns what went in (fs/ parks the rest).
+ */
+static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
+			  struct ipc_wait *w)
+{
+	struct channel *ch = ((struct channel_handle *)fh)->ch;
+	size_t room, n = 0;
+	ssize_t ret;
+
+	pthread_mutex_lock(&ch->lock);
+	if (ch->removed) {
+		ret = -EPIPE;
+		goto out_unlock;
+	}
+	room = ch->cap - ch->len;
+	if (size <= CHANNEL_ATOMIC && size > room)
+		n = 0;
+	else
+		n = room < size ? room : size;
+	if (n > 0) {
+		channel_ring_put(ch, buf, n);
+		channel_now(&ch->mtime);
+	}
+	if (n < size) {
+		w->wq = &ch->wq;
+		w->events = POLLOUT;
+	}
+	ret = n ? (ssize_t)n : -EAGAIN;
+out_unlock:
+	pthread_mutex_unlock(&ch->lock);
+	if (n > 0)
+		ipc_wake(&ch->wq, POLLIN);
+	return ret;
+}
+
+static unsigned int channel_poll(void *fh, struct ipc_waitq **wq)
+{
+	struct channel_handle *h = fh;
+	struct channel *ch = h->ch;
+	unsigned int ev = 0;
+
+	*wq = &ch->wq;
+	pthread_mutex_lock(&ch->lock);
+	if (ch->removed)
+		ev |= POLLIN | POLLOUT | POLLHUP;
+	if (ch->len > 0 || (ch->writers == 0 && channel_saw_writer(h)))
+		ev |= POLLIN;
+	/* As a pipe: writable when a write of PIPE_BUF bytes would fit. */
+	if (ch->cap - ch->len >= CHANNEL_ATOMIC)
+		ev |= POLLOUT;
+	pthread_mutex_unlock(&ch->lock);
+	return ev;
+}
+
+/* `echo x > data` truncates first; a channel has nothing to truncate. */
+static int channel_truncate(const char *name, off_t size)
+{
+	return 0;
+}
+
+static int channel_show(const char *name, char *buf, size_t size,
+		     size_t (*field)(const struct channel *))
+{
+	struct channel *ch = channel_get(name);
+	size_t val;
+
+	if (!ch)
+		return -ENOENT;
+	pthread_mutex_lock(&ch->lock);
+	val = field(ch);
+	pthread_mutex_unlock(&ch->lock);
+	channel_put(ch);
+	return snprintf(buf, size, "%zu\n", val);
+}
+
+static size_t channel_field_capacity(const struct channel *ch)
+{
+	return ch->cap;
+}
+
+static size_t channel_field_bytes(const struct channel *ch)
+{
+	return ch->len;
+}
+
+static size_t channel_field_readers(const struct channel *ch)
+{
+	return ch->readers;
+}
+
+static size_t channel_field_writers(const struct channel *ch)
+{
+	return ch->writers;
+}
+
+static int channel_capacity_get(const char *name, char *buf, size_t size)
+{
+	return channel_show(name, buf, size, channel_field_capacity);
+}
+
+static int channel_bytes_get(const char *name, char *buf, size_t size)
+{
+	return channel_show(name, buf, size, channel_field_bytes);
+}
+
+static int channel_readers_get(const char *name, char *buf, size_t size)
+{
+	return channel_show(name, buf, size, channel_field_readers);
+}
+
+static int channel_writers_get(const char *name, char *buf, size_t size)
+{
+	return channel_show(name, buf, size, channel_field_writers);
+}
+
+/*
+ * Resize: at least CHANNEL_ATOMIC, never below what is buffered (EBUSY), and
+ * within the mount-wide reserve (ENOSPC). Nothing changes on error.
+ */
+static int channel_capacity_set(const char *name, const char *buf, size_t len)
+{
+	struct channel *ch;
+	long cap;
+	int ret;
+
+	ret = ipc_parse_long(buf, len, &cap);
+	if (ret < 0 || cap < CHANNEL_ATOMIC)
+		return -EINVAL;
+	if (cap > channel_opt_max_total)
+		return -ENOSPC;
+	ch = channel_get(name);
+	if (!ch)
+		return -ENOENT;
+	/* channel_lock, then ch->lock: the reserve and the ring change together. */
+	pthread_mutex_lock(&channel_lock);
+	pthread_mutex_lock(&ch->lock);
+	if ((size_t)cap < ch->len)
+		ret = -EBUSY;
+	else if (channel_reserved - ch->cap + cap > (size_t)channel_opt_max_total)
+		ret = -ENOSPC;
+	else if ((size_t)cap != ch->cap)
+		ret = channel_ring_resize(ch, cap);
+	if (ret == 0 && !ch->removed)
+		channel_reserved = channel_reserved - ch->cap + cap;
+	pthread_mutex_unlock(&ch->lock);
+	pthread_mutex_unlock(&channel_lock);
+	if (ret == 0)
+		ipc_wake(&ch->wq, POLLOUT);
+	channel_put(ch);
+	return ret;
+}
+
+static const struct ipc_stream_ops channel_data_ops = {
+	.open = channel_open,
+	.release = channel_release,
+	.read = channel_read,
+	.unread = channel_unread,
+	.write = channel_write,
+	.poll = channel_poll,
+	.truncate = channel_truncate,
+	.flags = IPC_OWN_INODE | IPC_STREAM,
+};
+
+static const struct ipc_file channel_files[] = {
+	{ .name = "data", .mode = 0666, .ops = &channel_data_ops },
+	{ .name = "capacity", .mode = 0666, .get = channel_capacity_get,
+	  .set = channel_capacity_set },
+	{ .name = "bytes", .mode = 0444, .get = channel_bytes_get },
+	{ .name = "readers", .mode = 0444, .get = channel_readers_get },
+	{ .name = "writers", .mode = 0444, .get = channel_writers_get },
+	{ .name = NULL },
+};
+
+static const struct ipc_option channel_options[] = {
+	{ "chan_capacity", &channel_opt_capacity, CHANNEL_ATOMIC, 1L << 30,
+	  "bytes a new channel buffers at most (default 65536)" },
+	{ "chan_max_total", &channel_opt_max_total, CHANNEL_ATOMIC, 1L << 40,
+	  "bytes all channels together may buffer (default 256 MiB)" },
+	{ NULL },
+};
+
+const struct ipc_kind channel_kind = {
+	.name = "channels",
+	.name_max = NAME_MAX,
+	.init = channel_init,
+	.fini = channel_fini,
+	.list = channel_list,
+	.create = channel_create,
+	.remove = channel_remove,
+	.stat = channel_stat,
+	.chmod = channel_chmod,
+	.chown = channel_chown,
+	.files = channel_files,
+	.options = channel_options,
+};
