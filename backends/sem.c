@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * sem.c - sem/NAME: a POSIX named semaphore (sem_overview(7)).
+ *
+ * value: sem_getvalue(3). post: each write posts, once for an empty line, N
+ * times for a decimal N. wait: the first read of an open file waits for and
+ * takes one unit, then returns end-of-file ("P"). hold: opening it takes a
+ * unit, and releasing the open file gives it back, however the holder ends,
+ * so a shell has a crash-safe lock:
+ *
+ *   $ exec 9<sem/lock/hold     # P; a kill -9 of this shell gives it back
+ *   $ exec 9<&-                # V
+ *
+ * Semaphores cannot be polled. While requests wait on one, a helper thread of
+ * that semaphore's takes units with short timed waits and banks them; the
+ * event loop hands each banked unit to the oldest waiter. So waiting costs
+ * one thread per semaphore that has waiters, never one per waiter. A unit
+ * nobody claims (its waiter was interrupted) goes back to the semaphore.
+ * poll on wait is a re-check every SEM_SLICE_MS while somebody polls.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+#define SEM_SLICE_MS 100
+#define SEM_PREFIX "sem." /* /NAME lives in /dev/shm/sem.NAME */
+
+struct sem_obj {
+	struct sem_obj *next;
+	unsigned int refs;	/* under sem_lock */
+	bool removed;		/* under sem_lock */
+	sem_t *sem;
+	ino_t ino;		/* of /dev/shm/sem.NAME, to tell a remade one */
+	pthread_mutex_t lock;	/* banked, helper */
+	pthread_cond_t claimed;	/* a banked unit was taken */
+	unsigned int banked;	/* units the helper took for our waiters */
+	bool helper;		/* the helper thread runs */
+	struct ipc_waitq wq;	/* no descriptor: the helper wakes it */
+	char name[];
+};
+
+struct sem_handle {
+	struct sem_obj *s;
+	bool taken;		/* holds a unit (hold) / took its unit (wait) */
+	bool fresh;		/* wait: the last read took the unit */
+};
+
+static long sem_opt_value = 1;
+static int sem_dirfd = -1;	/* /dev/shm */
+static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sem_helpers_done = PTHREAD_COND_INITIALIZER;
+static unsigned int sem_helpers;	/* running, under sem_lock */
+static struct sem_obj *sem_objs;	/* open ones, under sem_lock */
+
+/* "/NAME" -> "sem.NAME", the file in /dev/shm. */
+static const char *sem_file(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, SEM_PREFIX "%s", name + 1);
+	return buf;
+}
+
+static int sem_init_kind(void)
+{
+	sem_dirfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sem_dirfd < 0) {
+		ipc_log("cannot open /dev/shm, where named semaphores live: %s",
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* At exit: helpers end within a slice once nobody waits. */
+static void sem_fini(void)
+{
+	pthread_mutex_lock(&sem_lock);
+	while (sem_helpers)
+		pthread_cond_wait(&sem_helpers_done, &sem_lock);
+	pthread_mutex_unlock(&sem_lock);
+	if (sem_dirfd >= 0)
+		close(sem_dirfd);
+	sem_dirfd = -1;
+}
+
+static int sem_list(int (*fill)(void *ctx, const char *name), void *ctx)
+{
+	char name[NAME_MAX + 2];
+	struct dirent *de;
+	DIR *d;
+	int fd, ret = 0;
+
+	fd = openat(sem_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	while (ret == 0 && (de = readdir(d))) {
+		if (strncmp(de->d_name, SEM_PREFIX, strlen(SEM_PREFIX)) != 0 ||
+		    !de->d_name[strlen(SEM_PREFIX)])
+			continue;
+		snprintf(name, sizeof(name), "/%s",
+			 de->d_name + strlen(SEM_PREFIX));
+		ret = fill(ctx, name);
+	}
+	closedir(d);
+	return ret;
+}
+
+static int sem_create(const char *name, mode_t mode,
+		      const struct ipc_caller *caller)
+{
+	char file[NAME_MAX + 1];
+	sem_t *sem;
+	int ret = 0;
+
+	sem = sem_open(name, O_CREAT | O_EXCL, mode, (unsigned int)sem_opt_value);
+	if (sem == SEM_FAILED)
+		return -errno;
+	if (fchownat(sem_dirfd, sem_file(name, file, sizeof(file)),
+		     caller->uid, caller->gid, 0) < 0) {
+		ret = -errno;
+		sem_unlink(name);
+	}
+	sem_close(sem);
+	return ret;
+}
+
+static void sem_put(struct sem_obj *s);
+
+/* Under sem_lock: NAME is gone; waiters of s get EIDRM. */
+static void sem_retire(struct sem_obj *s)
+{
+	struct sem_obj **pp;
+
+	for (pp = &sem_objs; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	s->removed = true;
+	s->refs++;
+}
+
+static int sem_remove(const char *name)
+{
+	struct sem_obj *s;
+
+	if (sem_unlink(name) < 0)
+		return -errno;
+	pthread_mutex_lock(&sem_lock);
+	for (s = sem_objs; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			break;
+	if (s)
+		sem_retire(s);
+	pthread_mutex_unlock(&sem_lock);
+	if (s) {
+		ipc_wake_all(&s->wq);
+		sem_put(s);
+	}
+	return 0;
+}
+
+static int sem_stat(const char *name, struct stat *st)
+{
+	char file[NAME_MAX + 1];
+
+	if (fstatat(sem_dirfd, sem_file(name, file, sizeof(file)), st, 0) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
+}
+
+static int sem_chmod(const char *name, mode_t mode)
+{
+	char file[NAME_MAX + 1];
+
+	if (fchmodat(sem_dirfd, sem_file(name, file, sizeof(file)), mode, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int sem_chown(const char *name, uid_t uid, gid_t gid)
+{
+	char file[NAME_MAX + 1];
+
+	if (fchownat(sem_dirfd, sem_file(name, file, sizeof(file)), uid, gid,
+		     0) < 0)
+		return -errno;
+	return 0;
+}
+
+static ino_t sem_ino(const char *name)
+{
+	char file[NAME_MAX + 1];
+	struct stat st;
+
+	if (fstatat(sem_dirfd, sem_file(name, file, sizeof(file)), &st, 0) < 0)
+		return 0;
+	return st.st_ino;
+}
+
+/* The daemon's mapping of semaphore NAME, counted. */
+static struct sem_obj *sem_get(const char *name, int *err)
+{
+	struct sem_obj *s, *stale = NULL;
+	size_t len = strlen(name);
+	ino_t ino = sem_ino(name);
+
+	pthread_mutex_lock(&sem_lock);
+	for (s = sem_objs; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			break;
+	if (s && s->ino == ino) {
+		s->refs++;
+		goto out_unlock;
+	}
+	if (s) {
+		sem_retire(s);
+		stale = s;
+	}
+	s = calloc(1, sizeof(*s) + len + 1);
+	if (!s) {
+		*err = -ENOMEM;
+		goto out_unlock;
+	}
+	s->sem = sem_open(name, 0);
+	if (s->sem == SEM_FAILED) {
+		*err = -errno;
+		free(s);
+		s = NULL;
+		goto out_unlock;
+	}
+	s->refs = 1;
+	s->ino = sem_ino(name);
+	memcpy(s->name, name, len + 1);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->claimed, NULL);
+	ipc_waitq_init(&s->wq, -1);
+	s->next = sem_objs;
+	sem_objs = s;
+out_unlock:
+	pthread_mutex_unlock(&sem_lock);
+	if (stale) {
+		ipc_wake_all(&stale->wq);
+		sem_put(stale);
+	}
+	return s;
+}
+
+static void sem_put(struct sem_obj *s)
+{
+	struct sem_obj **pp;
+
+	pthread_mutex_lock(&sem_lock);
+	if (--s->refs > 0) {
+		pthread_mutex_unlock(&sem_lock);
+		return;
+	}
+	for (pp = &sem_objs; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sem_lock);
+	ipc_waitq_destroy(&s->wq);
+	sem_close(s->sem);
+	pthread_cond_destroy(&s->claimed);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static bool sem_removed(struct sem_obj *s)
+{
+	bool removed;
+
+	pthread_mutex_lock(&sem_lock);
+	removed = s->removed;
+	pthread_mutex_unlock(&sem_lock);
+	return removed;
+}
+
+static void sem_deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_nsec += ms * 1000000L;
+	ts->tv_sec += ts->tv_nsec / 1000000000L;
+	ts->tv_nsec %= 1000000000L;
+}
+
+/*
+ * The helper: while requests wait on s, take units for them (timed waits,
+ * so it notices when they are gone) and bank them. While only pollers are
+ * left, look at the value every slice instead, taking nothing.
+ */
+static void *sem_helper(void *arg)
+{
+	struct sem_obj *s = arg;
+	struct timespec ts;
+	unsigned int active;
+	bool idle = false;
+	int val;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		active = sem_removed(s) ? 0 : ipc_waitq_active(&s->wq);
+		sem_deadline(&ts, SEM_SLICE_MS);
+		if (!active) {
+			/*
+			 * Nobody to claim what we banked: give it back now.
+			 * Then they are gone, or between their attempt and
+			 * their park (or a retry): look once more a slice
+			 * later.
+			 */
+			for (; s->banked; s->banked--)
+				sem_post(s->sem);
+			if (idle)
+				break;
+			idle = true;
+			pthread_cond_clockwait(&s->claimed, &s->lock,
+					       CLOCK_MONOTONIC, &ts);
+			continue;
+		}
+		idle = false;
+		if (!(active & IPC_WQ_PARKED) || s->banked) {
+			/* Pollers only, or a unit awaits its taker. */
+			if (!s->banked && sem_getvalue(s->sem, &val) == 0 &&
+			    val > 0)
+				ipc_wake(&s->wq, POLLIN);
+			pthread_cond_clockwait(&s->claimed, &s->lock,
+					       CLOCK_MONOTONIC, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (sem_clockwait(s->sem, CLOCK_MONOTONIC, &ts) == 0) {
+			pthread_mutex_lock(&s->lock);
+			s->banked++;
+			ipc_wake(&s->wq, POLLIN);
+			continue;
+		}
+		pthread_mutex_lock(&s->lock);
+	}
+	s->helper = false;
+	pthread_mutex_unlock(&s->lock);
+	sem_put(s);
+	pthread_mutex_lock(&sem_lock);
+	if (--sem_helpers == 0)
+		pthread_cond_broadcast(&sem_helpers_done);
+	pthread_mutex_unlock(&sem_lock);
+	return NULL;
+}
+
+/* Under s->lock: make sure a helper serves s's waiters. */
+static void sem_start_helper(struct sem_obj *s)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	pthread_t t;
+
+	if (s->helper)
+		return;
+	pthread_mutex_lock(&sem_lock);
+	s->refs++;
+	sem_helpers++;
+	pthread_mutex_unlock(&sem_lock);
+	s->helper = true;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	/* Signals are for the FUSE workers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, &attr, sem_helper, s) != 0) {
+		ipc_log("%s: cannot start a waiter thread: %s", s->name,
+			strerror(errno));
+		s->helper = false;
+		pthread_mutex_lock(&sem_lock);
+		s->refs--;
+		sem_helpers--;
+		pthread_mutex_unlock(&sem_lock);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
+/* Take one unit now: a banked one, or straight from the semaphore. */
+static int sem_take(struct sem_obj *s, struct ipc_wait *w)
+{
+	int ret = 0;
+
+	if (sem_removed(s))
+		return -EIDRM;
+	pthread_mutex_lock(&s->lock);
+	if (s->banked) {
+		s->banked--;
+		pthread_cond_signal(&s->claimed);
+	} else if (sem_trywait(s->sem) < 0) {
+		ret = -errno;
+		if (ret == -EAGAIN) {
+			w->wq = &s->wq;
+			w->events = POLLIN;
+			sem_start_helper(s);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int sem_open_handle(const char *name, int flags, void **fh)
+{
+	struct sem_handle *h = calloc(1, sizeof(*h));
+	int ret = 0;
+
+	if (!h)
+		return -ENOMEM;
+	h->s = sem_get(name, &ret);
+	if (!h->s) {
+		free(h);
+		return ret;
+	}
+	*fh = h;
+	return 0;
+}
+
+/* A hold gives its unit back when the open file goes, however it goes. */
+static void sem_release(void *fh)
+{
+	struct sem_handle *h = fh;
+
+	if (h->taken && sem_post(h->s->sem) < 0)
+		ipc_log("%s: cannot give a held unit back: %s", h->s->name,
+			strerror(errno));
+	sem_put(h->s);
+	free(h);
+}
+
+static int sem_hold_acquire(void *fh, struct ipc_wait *w)
+{
+	struct sem_handle *h = fh;
+	int ret = sem_take(h->s, w);
+
+	h->taken = ret == 0;
+	return ret;
+}
+
+/* A wait file keeps nothing: its unit is consumed ("P"). */
+static void sem_wait_release(void *fh)
+{
+	struct sem_handle *h = fh;
+
+	h->taken = false;
+	sem_release(h);
+}
+
+static ssize_t sem_wait_read(void *fh, char *buf, size_t size, off_t off,
+			     struct ipc_wait *w)
+{
+	struct sem_handle *h = fh;
+	int ret;
+
+	h->fresh = false;
+	if (h->taken)
+		return 0;
+	ret = sem_take(h->s, w);
+	if (ret < 0)
+		return ret;
+	h->taken = h->fresh = true;
+	return 0;
+}
+
+/* The reader never learnt it took the unit: post it back. */
+static void sem_wait_unread(void *fh, const char *buf, size_t len)
+{
+	struct sem_handle *h = fh;
+
+	if (h->fresh) {
+		sem_post(h->s->sem);
+		h->taken = h->fresh = false;
+	}
+}
+
+static unsigned int sem_wait_poll(void *fh, struct ipc_waitq **wq)
+{
+	struct sem_handle *h = fh;
+	struct sem_obj *s = h->s;
+	unsigned int ev = 0;
+	int val = 0;
+
+	*wq = &s->wq;
+	pthread_mutex_lock(&s->lock);
+	if (h->taken || s->banked || sem_removed(s) ||
+	    (sem_getvalue(s->sem, &val) == 0 && val > 0))
+		ev = POLLIN;
+	else
+		sem_start_helper(s); /* it re-checks for the pollers */
+	pthread_mutex_unlock(&s->lock);
+	return ev;
+}
+
+static int sem_value_get(const char *name, char *buf, size_t size)
+{
+	struct sem_obj *s;
+	int ret = 0, val;
+
+	s = sem_get(name, &ret);
+	if (!s)
+		return ret;
+	ret = sem_getvalue(s->sem, &val) < 0 ? -errno : 0;
+	sem_put(s);
+	return ret < 0 ? ret : snprintf(buf, size, "%d\n", val);
+}
+
+/*
+ * One write posts: once for an empty line, N times for a decimal N. A value
+ * past SEM_VALUE_MAX is EOVERFLOW and posts nothing.
+ */
+static int sem_post_set(const char *name, const char *buf, size_t len)
+{
+	struct sem_obj *s;
+	long n = 1;
+	int ret = 0, val;
+
+	if (len > 1 || (len == 1 && buf[0] != '\n'))
+		ret = ipc_parse_long(buf, len, &n);
+	if (ret == -ERANGE || (ret == 0 && n > SEM_VALUE_MAX))
+		return -EOVERFLOW;
+	if (ret < 0 || n < 0)
+		return -EINVAL;
+	s = sem_get(name, &ret);
+	if (!s)
+		return ret;
+	if (sem_getvalue(s->sem, &val) < 0)
+		ret = -errno;
+	else if (n > SEM_VALUE_MAX - val)
+		ret = -EOVERFLOW;
+	for (; ret == 0 && n > 0; n--)
+		if (sem_post(s->sem) < 0)
+			ret = -errno;
+	sem_put(s);
+	return ret;
+}
+
+static const struct ipc_stream_ops sem_wait_ops = {
+	.open = sem_open_handle,
+	.release = sem_wait_release,
+	.read = sem_wait_read,
+	.unread = sem_wait_unread,
+	.poll = sem_wait_poll,
+};
+
+static const struct ipc_stream_ops sem_hold_ops = {
+	.open = sem_open_handle,
+	.acquire = sem_hold_acquire,
+	.release = sem_release,
+};
+
+static const struct ipc_file sem_files[] = {
+	{ .name = "value", .mode = 0444, .get = sem_value_get },
+	{ .name = "post", .mode = 0222, .set = sem_post_set },
+	{ .name = "wait", .mode = 0444, .ops = &sem_wait_ops },
+	{ .name = "hold", .mode = 0444, .ops = &sem_hold_ops },
+	{ .name = NULL },
+};
+
+static const struct ipc_option sem_options[] = {
+	{ "sem_value", &sem_opt_value, 0, SEM_VALUE_MAX,
+	  "value of semaphores made by mkdir (default 1)" },
+	{ NULL },
+};
+
+const struct ipc_kind sem_kind = {
+	.name = "sem",
+	.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
+	.init = sem_init_kind,
+	.fini = sem_fini,
+	.list = sem_list,
+	.create = sem_create,
+	.remove = sem_remove,
+	.stat = sem_stat,
+	.chmod = sem_chmod,
+	.chown = sem_chown,
+	.files = sem_files,
+	.options = sem_options,
+};
