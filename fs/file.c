@@ -99,14 +99,21 @@ static void file_io_free(struct file_io *io)
 	free(io);
 }
 
+/* Park only a blocking caller, and only on a wait queue the kind named. */
+static bool file_may_park(const struct file_io *io)
+{
+	return !io->nonblock && io->park.wait.wq;
+}
+
 static int file_open_attempt(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
 	struct fs_file *f = io->f;
 	int ret;
 
+	p->wait.wq = NULL;
 	ret = file_ops(f)->acquire(f->fh, &p->wait);
-	if (ret == -EAGAIN && !io->nonblock)
+	if (ret == -EAGAIN && file_may_park(io))
 		return -EAGAIN;
 	if (fs_park_settle(p) && ret >= 0)
 		ret = -EINTR;
@@ -236,9 +243,10 @@ static int file_read_attempt(struct fs_park *p)
 	char *buf = fs_buf(io->size);
 	ssize_t n;
 
+	p->wait.wq = NULL;
 	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait) :
 		  -ENOMEM;
-	if (n == -EAGAIN && !io->nonblock)
+	if (n == -EAGAIN && file_may_park(io))
 		return -EAGAIN;
 	/*
 	 * A read may take something and return no bytes (a semaphore's wait
@@ -310,14 +318,15 @@ static int file_write_attempt(struct fs_park *p)
 	struct file_io *io = (struct file_io *)p;
 	ssize_t n;
 
+	p->wait.wq = NULL;
 	n = file_ops(io->f)->write(io->f->fh, io->data + io->done,
 				   io->size - io->done, io->off + io->done,
 				   &p->wait);
 	if (n > 0)
 		io->done += n;
-	if (n >= 0 && io->done < io->size)
+	if (n >= 0 && io->done < io->size && p->wait.wq)
 		n = -EAGAIN; /* the rest would block */
-	if (n == -EAGAIN && !io->nonblock) {
+	if (n == -EAGAIN && file_may_park(io)) {
 		if (!io->copy) {
 			/* libfuse reuses its buffer once we return. */
 			io->copy = malloc(io->size - io->done);
