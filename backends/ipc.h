@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 struct fs_park;
+struct ipc_watch;
 
 /*
  * A wait queue. `fd` is a descriptor the event loop polls (an mq descriptor,
@@ -41,6 +42,8 @@ struct ipc_waitq {
 	bool pending_all;		/* retry every waiter, not just the first */
 	bool seen;			/* the event loop may hold a pointer to it */
 	struct ipc_waitq *next_pending;
+	void (*watch)(struct ipc_waitq *wq); /* see ipc_watch() */
+	struct ipc_waitq *next_watch;
 };
 
 void ipc_waitq_init(struct ipc_waitq *wq, int fd);
@@ -53,6 +56,14 @@ void ipc_waitq_destroy(struct ipc_waitq *wq);
 void ipc_wake(struct ipc_waitq *wq, unsigned int events);
 /* Retry every waiter: the state changed for all of them (removed, EOF). */
 void ipc_wake_all(struct ipc_waitq *wq);
+/*
+ * Call gone("/NAME") from the event loop whenever an entry NAME of the
+ * directory dirfd is removed, by anybody (inotify): how a kind learns that
+ * another program unlinked an object its waiters wait on. gone must not
+ * block.
+ */
+struct ipc_watch *ipc_watch_unlinks(int dirfd, void (*gone)(const char *name));
+void ipc_unwatch(struct ipc_watch *w);
 /* Who waits on wq now: IPC_WQ_PARKED requests, IPC_WQ_POLLED pollers. */
 unsigned int ipc_waitq_active(struct ipc_waitq *wq);
 #define IPC_WQ_PARKED 0x1

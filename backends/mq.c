@@ -61,6 +61,7 @@ struct mq_handle {
 static long mq_opt_maxmsg;
 static long mq_opt_msgsize;
 static int mq_dirfd = -1;
+static struct ipc_watch *mq_watch;	/* unlinks in the mqueue fs */
 static pthread_mutex_t mq_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mq_queue *mq_queues; /* open ones, not removed; under mq_lock */
 
@@ -97,6 +98,8 @@ static void mq_raise_rlimit(void)
 	}
 }
 
+static void mq_gone(const char *name);
+
 /* Find the mqueue filesystem of our IPC namespace, or mount a private one. */
 static void mq_find_fs(void)
 {
@@ -130,11 +133,15 @@ static int mq_init(void)
 {
 	mq_raise_rlimit();
 	mq_find_fs();
+	if (mq_dirfd >= 0)
+		mq_watch = ipc_watch_unlinks(mq_dirfd, mq_gone);
 	return 0;
 }
 
 static void mq_fini(void)
 {
+	ipc_unwatch(mq_watch);
+	mq_watch = NULL;
 	if (mq_dirfd >= 0)
 		close(mq_dirfd);
 	mq_dirfd = -1;
@@ -249,23 +256,55 @@ static void mq_retire(struct mq_queue *q)
 	q->refs++;
 }
 
-static int mq_remove(const char *name)
+/* Is q still the queue called NAME? It may have been unlinked natively. */
+static bool mq_current(struct mq_queue *q)
+{
+	struct stat a, b;
+	mqd_t mqd;
+	int ret;
+
+	if (fstat(q->mqd, &a) < 0)
+		return false;
+	if (mq_dirfd >= 0)
+		return fstatat(mq_dirfd, q->name + 1, &b, 0) == 0 &&
+		       a.st_ino == b.st_ino;
+	mqd = mq_open(q->name, O_RDONLY);
+	if (mqd == (mqd_t)-1)
+		return false;
+	ret = fstat(mqd, &b);
+	mq_close(mqd);
+	return ret == 0 && a.st_ino == b.st_ino;
+}
+
+/*
+ * NAME was unlinked, by rmdir or by anybody (the fs layer's watch): if we
+ * have the queue that was called so open, its readers see end-of-file and
+ * its writers EIDRM.
+ */
+static void mq_gone(const char *name)
 {
 	struct mq_queue *q;
 
-	if (mq_unlink(name) < 0)
-		return -errno;
 	pthread_mutex_lock(&mq_lock);
 	for (q = mq_queues; q; q = q->next)
 		if (strcmp(q->name, name) == 0)
 			break;
-	if (q)
+	if (q && !mq_current(q))
 		mq_retire(q);
+	else
+		q = NULL;
 	pthread_mutex_unlock(&mq_lock);
 	if (q) {
 		ipc_wake_all(&q->wq);
 		mq_put(q);
 	}
+}
+
+static int mq_remove(const char *name)
+{
+	if (mq_unlink(name) < 0)
+		return -errno;
+	mq_gone(name);
 	return 0;
 }
 
@@ -315,44 +354,21 @@ static int mq_chown(const char *name, uid_t uid, gid_t gid)
 	return mq_meta(name, NULL, (mode_t)-1, uid, gid);
 }
 
-/* Is q still the queue called NAME? It may have been unlinked natively. */
-static bool mq_current(struct mq_queue *q)
-{
-	struct stat a, b;
-	mqd_t mqd;
-	int ret;
-
-	if (fstat(q->mqd, &a) < 0)
-		return false;
-	if (mq_dirfd >= 0)
-		return fstatat(mq_dirfd, q->name + 1, &b, 0) == 0 &&
-		       a.st_ino == b.st_ino;
-	mqd = mq_open(q->name, O_RDONLY);
-	if (mqd == (mqd_t)-1)
-		return false;
-	ret = fstat(mqd, &b);
-	mq_close(mqd);
-	return ret == 0 && a.st_ino == b.st_ino;
-}
-
 /* The daemon's shared descriptor for queue NAME, counted. */
 static struct mq_queue *mq_get(const char *name, int *err)
 {
-	struct mq_queue *q, *stale = NULL;
 	struct mq_attr attr;
+	struct mq_queue *q;
 	size_t len = strlen(name);
 
+	mq_gone(name); /* a queue of that name we hold may be stale */
 	pthread_mutex_lock(&mq_lock);
 	for (q = mq_queues; q; q = q->next)
 		if (strcmp(q->name, name) == 0)
 			break;
-	if (q && mq_current(q)) {
+	if (q) {
 		q->refs++;
 		goto out_unlock;
-	}
-	if (q) {
-		mq_retire(q);
-		stale = q;
 	}
 	q = calloc(1, sizeof(*q) + len + 1);
 	if (!q) {
@@ -377,10 +393,6 @@ static struct mq_queue *mq_get(const char *name, int *err)
 	mq_queues = q;
 out_unlock:
 	pthread_mutex_unlock(&mq_lock);
-	if (stale) {
-		ipc_wake_all(&stale->wq);
-		mq_put(stale);
-	}
 	return q;
 }
 

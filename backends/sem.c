@@ -58,6 +58,7 @@ struct sem_handle {
 
 static long sem_opt_value = 1;
 static int sem_dirfd = -1;	/* /dev/shm */
+static struct ipc_watch *sem_watch;	/* unlinks in /dev/shm */
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_helpers_done = PTHREAD_COND_INITIALIZER;
 static unsigned int sem_helpers;	/* running, under sem_lock */
@@ -70,6 +71,8 @@ static const char *sem_file(const char *name, char *buf, size_t size)
 	return buf;
 }
 
+static void sem_gone_file(const char *file);
+
 static int sem_init_kind(void)
 {
 	sem_dirfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -78,12 +81,15 @@ static int sem_init_kind(void)
 			strerror(errno));
 		return -errno;
 	}
+	sem_watch = ipc_watch_unlinks(sem_dirfd, sem_gone_file);
 	return 0;
 }
 
 /* At exit: helpers end within a slice once nobody waits. */
 static void sem_fini(void)
 {
+	ipc_unwatch(sem_watch);
+	sem_watch = NULL;
 	pthread_mutex_lock(&sem_lock);
 	while (sem_helpers)
 		pthread_cond_wait(&sem_helpers_done, &sem_lock);
@@ -156,23 +162,47 @@ static void sem_retire(struct sem_obj *s)
 	s->refs++;
 }
 
-static int sem_remove(const char *name)
+static ino_t sem_ino(const char *name);
+
+/*
+ * NAME was unlinked, by rmdir or by anybody: if we have the semaphore that
+ * was called so open, its waiters get EIDRM.
+ */
+static void sem_gone(const char *name)
 {
 	struct sem_obj *s;
 
-	if (sem_unlink(name) < 0)
-		return -errno;
 	pthread_mutex_lock(&sem_lock);
 	for (s = sem_objs; s; s = s->next)
 		if (strcmp(s->name, name) == 0)
 			break;
-	if (s)
+	if (s && s->ino != sem_ino(name))
 		sem_retire(s);
+	else
+		s = NULL;
 	pthread_mutex_unlock(&sem_lock);
 	if (s) {
 		ipc_wake_all(&s->wq);
 		sem_put(s);
 	}
+}
+
+/* The fs layer's watch of /dev/shm: "/sem.NAME" went, so did "/NAME". */
+static void sem_gone_file(const char *file)
+{
+	char name[NAME_MAX + 2];
+
+	if (strncmp(file + 1, SEM_PREFIX, strlen(SEM_PREFIX)) != 0)
+		return;
+	snprintf(name, sizeof(name), "/%s", file + 1 + strlen(SEM_PREFIX));
+	sem_gone(name);
+}
+
+static int sem_remove(const char *name)
+{
+	if (sem_unlink(name) < 0)
+		return -errno;
+	sem_gone(name);
 	return 0;
 }
 
@@ -217,21 +247,17 @@ static ino_t sem_ino(const char *name)
 /* The daemon's mapping of semaphore NAME, counted. */
 static struct sem_obj *sem_get(const char *name, int *err)
 {
-	struct sem_obj *s, *stale = NULL;
 	size_t len = strlen(name);
-	ino_t ino = sem_ino(name);
+	struct sem_obj *s;
 
+	sem_gone(name); /* a semaphore of that name we hold may be stale */
 	pthread_mutex_lock(&sem_lock);
 	for (s = sem_objs; s; s = s->next)
 		if (strcmp(s->name, name) == 0)
 			break;
-	if (s && s->ino == ino) {
+	if (s) {
 		s->refs++;
 		goto out_unlock;
-	}
-	if (s) {
-		sem_retire(s);
-		stale = s;
 	}
 	s = calloc(1, sizeof(*s) + len + 1);
 	if (!s) {
@@ -255,10 +281,6 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	sem_objs = s;
 out_unlock:
 	pthread_mutex_unlock(&sem_lock);
-	if (stale) {
-		ipc_wake_all(&stale->wq);
-		sem_put(stale);
-	}
 	return s;
 }
 

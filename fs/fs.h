@@ -93,6 +93,7 @@ void fs_park_defer(void (*fn)(void *), void *arg);
 void fs_park_poll(struct fs_pollh *h, struct ipc_waitq *wq,
 		  struct fuse_pollhandle *ph, unsigned int events);
 void fs_park_unpoll(struct fs_pollh *h);
+void fs_park_watch(struct ipc_waitq *wq, void (*fn)(struct ipc_waitq *wq));
 
 /* file.c: open files. */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -54,6 +54,10 @@ static unsigned long park_round;	/* rounds the loop finished */
 static struct ipc_waitq *park_pending;	/* woken, awaiting a retry */
 static struct fs_park *park_all;	/* every parked request */
 static struct park_deferred *park_deferred; /* loop thread only */
+static struct ipc_waitq *park_watches;	/* ipc_watch()ed, armed at start */
+static struct epoll_event *park_batch;	/* loop thread: this round's events */
+static int park_batch_len;
+static char park_dead;			/* a batch entry whose queue is gone */
 
 static int park_dir(unsigned int events)
 {
@@ -79,7 +83,7 @@ static void park_arm(struct ipc_waitq *wq) /* under park_lock */
 
 	if (wq->fd < 0 || park_epfd < 0)
 		return;
-	if (wq->parked[0])
+	if (wq->parked[0] || wq->watch)
 		want |= EPOLLIN;
 	if (wq->parked[1])
 		want |= EPOLLOUT;
@@ -120,11 +124,18 @@ void ipc_waitq_destroy(struct ipc_waitq *wq)
 {
 	struct ipc_waitq **pp;
 	unsigned long round;
+	int i;
 
 	pthread_mutex_lock(&park_lock);
 	for (pp = &park_pending; *pp; pp = &(*pp)->next_pending) {
 		if (*pp == wq) {
 			*pp = wq->next_pending;
+			break;
+		}
+	}
+	for (pp = &park_watches; wq->watch && *pp; pp = &(*pp)->next_watch) {
+		if (*pp == wq) {
+			*pp = wq->next_watch;
 			break;
 		}
 	}
@@ -137,7 +148,23 @@ void ipc_waitq_destroy(struct ipc_waitq *wq)
 		park_kick();
 		while (park_round == round && park_running)
 			pthread_cond_wait(&park_cond, &park_lock);
+	} else if (fs_park_in_loop()) {
+		/* The rest of this round must not touch it. */
+		for (i = 0; i < park_batch_len; i++)
+			if (park_batch[i].data.ptr == wq)
+				park_batch[i].data.ptr = &park_dead;
 	}
+	pthread_mutex_unlock(&park_lock);
+}
+
+/* Call fn from the loop whenever wq's descriptor is readable. */
+void fs_park_watch(struct ipc_waitq *wq, void (*fn)(struct ipc_waitq *wq))
+{
+	pthread_mutex_lock(&park_lock);
+	wq->watch = fn;
+	wq->next_watch = park_watches;
+	park_watches = wq;
+	park_arm(wq);
 	pthread_mutex_unlock(&park_lock);
 }
 
@@ -373,6 +400,10 @@ static void park_notify(struct ipc_waitq *wq, unsigned int events)
 
 static void park_fire(struct ipc_waitq *wq, unsigned int events, bool all)
 {
+	if (wq->watch) {
+		wq->watch(wq);
+		return;
+	}
 	if (events & POLLIN)
 		park_retry(wq, 0, all);
 	if (events & POLLOUT)
@@ -448,7 +479,11 @@ static void *park_loop(void *arg)
 			ipc_log("epoll_wait: %s", strerror(errno));
 			break;
 		}
+		park_batch = ev;
+		park_batch_len = n;
 		for (i = 0; i < n; i++) {
+			if (ev[i].data.ptr == &park_dead)
+				continue;
 			if (!ev[i].data.ptr) {
 				if (read(park_kickfd, &count, sizeof(count)) < 0)
 					count = 0;
@@ -461,6 +496,7 @@ static void *park_loop(void *arg)
 				events |= POLLOUT;
 			park_fire(ev[i].data.ptr, events, false);
 		}
+		park_batch_len = 0;
 		park_run_pending();
 		park_run_deferred();
 		pthread_mutex_lock(&park_lock);
@@ -475,6 +511,7 @@ static void *park_loop(void *arg)
 int fs_park_start_loop(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct ipc_waitq *wq;
 	sigset_t all, old;
 	int ret;
 
@@ -489,6 +526,10 @@ int fs_park_start_loop(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	park_running = true;
+	pthread_mutex_lock(&park_lock);
+	for (wq = park_watches; wq; wq = wq->next_watch)
+		park_arm(wq);
+	pthread_mutex_unlock(&park_lock);
 	ret = -pthread_create(&park_thread, NULL, park_loop, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret == 0)
@@ -528,6 +569,7 @@ void fs_park_stop_loop(void)
 		p->cancel(p, false);
 		pthread_mutex_lock(&park_lock);
 	}
+	park_watches = NULL;
 	pthread_mutex_unlock(&park_lock);
 	park_run_deferred();
 	if (park_kickfd >= 0)
