@@ -34,33 +34,33 @@
 
 struct channel {
 	struct channel *next;
-	unsigned int refs;		/* under channel_lock: the table's + handles' */
-	pthread_mutex_t lock;		/* everything below */
-	char *buf;			/* ring of cap bytes */
+	unsigned int refs;    /* under channel_lock: the table's + handles' */
+	pthread_mutex_t lock; /* everything below */
+	char *buf;	      /* ring of cap bytes */
 	size_t cap, head, len;
 	unsigned int readers, writers;
-	unsigned long writer_opens;	/* ever: "a writer opened it since" */
+	unsigned long writer_opens; /* ever: "a writer opened it since" */
 	bool removed;
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
 	struct timespec atime, mtime, ctime;
-	struct ipc_waitq wq;		/* readers POLLIN, writers POLLOUT */
+	struct ipc_waitq wq; /* readers POLLIN, writers POLLOUT */
 	char name[];
 };
 
 struct channel_handle {
 	struct channel *ch;
 	bool reader, writer;
-	bool saw_writer;		/* when it opened */
-	unsigned long writer_opens;	/* ch->writer_opens when it opened */
+	bool saw_writer;	    /* when it opened */
+	unsigned long writer_opens; /* ch->writer_opens when it opened */
 };
 
 static long channel_opt_capacity = 65536;
 static long channel_opt_max_total = 256L << 20;
 static pthread_mutex_t channel_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct channel *channel_all;	/* under channel_lock */
-static size_t channel_reserved;		/* sum of capacities, under channel_lock */
+static struct channel *channel_all; /* under channel_lock */
+static size_t channel_reserved;	    /* sum of capacities, under channel_lock */
 
 static void channel_now(struct timespec *ts)
 {
@@ -178,7 +178,7 @@ static int channel_list(int (*fill)(void *ctx, const char *name), void *ctx)
 }
 
 static int channel_create(const char *name, mode_t mode,
-		       const struct ipc_caller *caller)
+			  const struct ipc_caller *caller)
 {
 	size_t len = strlen(name), cap = channel_opt_capacity;
 	struct channel *ch = calloc(1, sizeof(*ch) + len + 1);
@@ -244,7 +244,7 @@ static int channel_remove(const char *name)
 
 /* Run fn on channel NAME under its lock. */
 static int channel_with(const char *name, int (*fn)(struct channel *, void *),
-		     void *arg)
+			void *arg)
 {
 	struct channel *ch = channel_get(name);
 	int ret;
@@ -363,7 +363,7 @@ static bool channel_saw_writer(const struct channel_handle *h)
 }
 
 static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
-			 struct ipc_wait *w)
+			    struct ipc_wait *w)
 {
 	struct channel_handle *h = fh;
 	struct channel *ch = h->ch;
@@ -374,7 +374,8 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 		ret = ch->len < size ? ch->len : size;
 		channel_ring_get(ch, buf, ret);
 		channel_now(&ch->atime);
-	} else if (!ch->removed && (ch->writers > 0 || !channel_saw_writer(h))) {
+	} else if (!ch->removed &&
+		   (ch->writers > 0 || !channel_saw_writer(h))) {
 		w->wq = &ch->wq;
 		w->events = POLLIN;
 		ret = -EAGAIN;
@@ -405,8 +406,8 @@ static void channel_unread(void *fh, const char *buf, size_t len)
 	}
 	ch->head = (ch->head + ch->cap - len % ch->cap) % ch->cap;
 	ch->len += len;
-	memcpy(ch->buf + ch->head,
-	       buf, ch->cap - ch->head < len ? ch->cap - ch->head : len);
+	memcpy(ch->buf + ch->head, buf,
+	       ch->cap - ch->head < len ? ch->cap - ch->head : len);
 	if (ch->cap - ch->head < len)
 		memcpy(ch->buf, buf + (ch->cap - ch->head),
 		       len - (ch->cap - ch->head));
@@ -421,7 +422,7 @@ out_unlock:
  * returns what went in (fs/ parks the rest).
  */
 static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
-			  struct ipc_wait *w)
+			     struct ipc_wait *w)
 {
 	struct channel *ch = ((struct channel_handle *)fh)->ch;
 	size_t room, n = 0;
@@ -479,7 +480,7 @@ static int channel_truncate(const char *name, off_t size)
 }
 
 static int channel_show(const char *name, char *buf, size_t size,
-		     size_t (*field)(const struct channel *))
+			size_t (*field)(const struct channel *))
 {
 	struct channel *ch = channel_get(name);
 	size_t val;
@@ -556,7 +557,8 @@ static int channel_capacity_set(const char *name, const char *buf, size_t len)
 	pthread_mutex_lock(&ch->lock);
 	if ((size_t)cap < ch->len)
 		ret = -EBUSY;
-	else if (channel_reserved - ch->cap + cap > (size_t)channel_opt_max_total)
+	else if (channel_reserved - ch->cap + cap >
+		 (size_t)channel_opt_max_total)
 		ret = -ENOSPC;
 	else if ((size_t)cap != ch->cap)
 		ret = channel_ring_resize(ch, cap);
@@ -583,7 +585,9 @@ static const struct ipc_stream_ops channel_data_ops = {
 
 static const struct ipc_file channel_files[] = {
 	{ .name = "data", .mode = 0666, .ops = &channel_data_ops },
-	{ .name = "capacity", .mode = 0666, .get = channel_capacity_get,
+	{ .name = "capacity",
+	  .mode = 0666,
+	  .get = channel_capacity_get,
 	  .set = channel_capacity_set },
 	{ .name = "bytes", .mode = 0444, .get = channel_bytes_get },
 	{ .name = "readers", .mode = 0444, .get = channel_readers_get },

@@ -34,13 +34,13 @@ struct ipc_watch;
  */
 struct ipc_waitq {
 	int fd;
-	struct fs_park *parked[2];	/* 0: awaiting POLLIN, 1: POLLOUT */
+	struct fs_park *parked[2]; /* 0: awaiting POLLIN, 1: POLLOUT */
 	struct fs_park **tail[2];
 	struct fs_pollh *pollers;
-	unsigned int armed;		/* events registered with epoll */
-	unsigned int pending;		/* events to retry, set by ipc_wake() */
-	bool pending_all;		/* retry every waiter, not just the first */
-	bool seen;			/* the event loop may hold a pointer to it */
+	unsigned int armed;   /* events registered with epoll */
+	unsigned int pending; /* events to retry, set by ipc_wake() */
+	bool pending_all;     /* retry every waiter, not just the first */
+	bool seen;	      /* the event loop may hold a pointer to it */
 	struct ipc_waitq *next_pending;
 	void (*watch)(struct ipc_waitq *wq); /* see ipc_watch() */
 	struct ipc_waitq *next_watch;
@@ -135,8 +135,8 @@ struct ipc_option {
 };
 
 struct ipc_kind {
-	const char *name;	/* directory under the root */
-	size_t name_max;	/* longest POSIX name, not counting the '/' */
+	const char *name; /* directory under the root */
+	size_t name_max;  /* longest POSIX name, not counting the '/' */
 	int (*init)(void);
 	void (*fini)(void);
 	/* Calls fill for each object's POSIX name; stops when fill is non-zero. */
@@ -148,8 +148,8 @@ struct ipc_kind {
 	int (*stat)(const char *name, struct stat *st);
 	int (*chmod)(const char *name, mode_t mode);
 	int (*chown)(const char *name, uid_t uid, gid_t gid);
-	const struct ipc_file *files;		/* ends with a NULL name */
-	const struct ipc_option *options;	/* ends with a NULL name */
+	const struct ipc_file *files;	  /* ends with a NULL name */
+	const struct ipc_option *options; /* ends with a NULL name */
 };
 
 /* backends/kinds.c: every kind, NULL-terminated. */

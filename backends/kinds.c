@@ -10,6 +10,7 @@ extern const struct ipc_kind channel_kind;
 extern const struct ipc_kind shm_kind;
 extern const struct ipc_kind sem_kind;
 
+/* clang-format off: one line per kind */
 const struct ipc_kind *const ipc_kinds[] = {
 	&mq_kind,
 	&channel_kind,
@@ -17,3 +18,4 @@ const struct ipc_kind *const ipc_kinds[] = {
 	&sem_kind,
 	NULL,
 };
+/* clang-format on */

@@ -39,8 +39,8 @@
 
 struct mq_queue {
 	struct mq_queue *next;
-	unsigned int refs;	/* under mq_lock */
-	bool removed;		/* under mq_lock; readers see EOF, writers EIDRM */
+	unsigned int refs; /* under mq_lock */
+	bool removed;	   /* under mq_lock; readers see EOF, writers EIDRM */
 	mqd_t mqd;
 	long maxmsg, msgsize;
 	struct ipc_waitq wq;
@@ -49,19 +49,19 @@ struct mq_queue {
 
 struct mq_handle {
 	struct mq_queue *q;
-	pthread_mutex_t lock;	/* threads may share an open file */
+	pthread_mutex_t lock; /* threads may share an open file */
 	bool stream;
-	bool have;		/* msg holds a message not all read yet */
-	bool fresh;		/* the last read received msg */
+	bool have;  /* msg holds a message not all read yet */
+	bool fresh; /* the last read received msg */
 	unsigned int prio;
-	size_t len, pos;	/* stream: pos bytes of msg already read */
+	size_t len, pos; /* stream: pos bytes of msg already read */
 	char *msg;
 };
 
 static long mq_opt_maxmsg;
 static long mq_opt_msgsize;
 static int mq_dirfd = -1;
-static struct ipc_watch *mq_watch;	/* unlinks in the mqueue fs */
+static struct ipc_watch *mq_watch; /* unlinks in the mqueue fs */
 static pthread_mutex_t mq_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mq_queue *mq_queues; /* open ones, not removed; under mq_lock */
 
@@ -214,10 +214,10 @@ static int mq_create(const char *name, mode_t mode,
 	int ret = 0;
 
 	if (mq_opt_maxmsg || mq_opt_msgsize) {
-		attr.mq_maxmsg = mq_opt_maxmsg ? mq_opt_maxmsg :
-						 mq_sysctl("msg_default");
-		attr.mq_msgsize = mq_opt_msgsize ? mq_opt_msgsize :
-						   mq_sysctl("msgsize_default");
+		attr.mq_maxmsg = mq_opt_maxmsg ? mq_opt_maxmsg
+					       : mq_sysctl("msg_default");
+		attr.mq_msgsize = mq_opt_msgsize ? mq_opt_msgsize
+						 : mq_sysctl("msgsize_default");
 		ap = &attr;
 	}
 	mqd = mq_open(name, O_RDONLY | O_CREAT | O_EXCL, mode, ap);
@@ -629,8 +629,7 @@ static int mq_truncate(const char *name, off_t size)
 	return 0;
 }
 
-static int mq_attr_show(const char *name, char *buf, size_t size,
-			size_t field)
+static int mq_attr_show(const char *name, char *buf, size_t size, size_t field)
 {
 	struct mq_attr attr;
 	mqd_t mqd = mq_open(name, O_RDONLY);
@@ -647,17 +646,20 @@ static int mq_attr_show(const char *name, char *buf, size_t size,
 
 static int mq_count_get(const char *name, char *buf, size_t size)
 {
-	return mq_attr_show(name, buf, size, offsetof(struct mq_attr, mq_curmsgs));
+	return mq_attr_show(name, buf, size,
+			    offsetof(struct mq_attr, mq_curmsgs));
 }
 
 static int mq_maxmsg_get(const char *name, char *buf, size_t size)
 {
-	return mq_attr_show(name, buf, size, offsetof(struct mq_attr, mq_maxmsg));
+	return mq_attr_show(name, buf, size,
+			    offsetof(struct mq_attr, mq_maxmsg));
 }
 
 static int mq_msgsize_get(const char *name, char *buf, size_t size)
 {
-	return mq_attr_show(name, buf, size, offsetof(struct mq_attr, mq_msgsize));
+	return mq_attr_show(name, buf, size,
+			    offsetof(struct mq_attr, mq_msgsize));
 }
 
 static const struct ipc_stream_ops mq_data_ops = {

@@ -38,12 +38,12 @@
 
 struct sem_obj {
 	struct sem_obj *next;
-	unsigned int refs;	/* under sem_lock */
-	bool removed;		/* under sem_lock */
+	unsigned int refs; /* under sem_lock */
+	bool removed;	   /* under sem_lock */
 	sem_t *sem;
 	ino_t ino;		/* of /dev/shm/sem.NAME, to tell a remade one */
 	pthread_mutex_t lock;	/* banked, helper */
-	pthread_cond_t claimed;	/* a banked unit was taken */
+	pthread_cond_t claimed; /* a banked unit was taken */
 	unsigned int banked;	/* units the helper took for our waiters */
 	bool helper;		/* the helper thread runs */
 	struct ipc_waitq wq;	/* no descriptor: the helper wakes it */
@@ -52,17 +52,17 @@ struct sem_obj {
 
 struct sem_handle {
 	struct sem_obj *s;
-	bool taken;		/* holds a unit (hold) / took its unit (wait) */
-	bool fresh;		/* wait: the last read took the unit */
+	bool taken; /* holds a unit (hold) / took its unit (wait) */
+	bool fresh; /* wait: the last read took the unit */
 };
 
 static long sem_opt_value = 1;
-static int sem_dirfd = -1;	/* /dev/shm */
-static struct ipc_watch *sem_watch;	/* unlinks in /dev/shm */
+static int sem_dirfd = -1;	    /* /dev/shm */
+static struct ipc_watch *sem_watch; /* unlinks in /dev/shm */
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_helpers_done = PTHREAD_COND_INITIALIZER;
-static unsigned int sem_helpers;	/* running, under sem_lock */
-static struct sem_obj *sem_objs;	/* open ones, under sem_lock */
+static unsigned int sem_helpers; /* running, under sem_lock */
+static struct sem_obj *sem_objs; /* open ones, under sem_lock */
 
 /* "/NAME" -> "sem.NAME", the file in /dev/shm. */
 static const char *sem_file(const char *name, char *buf, size_t size)
@@ -133,11 +133,12 @@ static int sem_create(const char *name, mode_t mode,
 	sem_t *sem;
 	int ret = 0;
 
-	sem = sem_open(name, O_CREAT | O_EXCL, mode, (unsigned int)sem_opt_value);
+	sem = sem_open(name, O_CREAT | O_EXCL, mode,
+		       (unsigned int)sem_opt_value);
 	if (sem == SEM_FAILED)
 		return -errno;
-	if (fchownat(sem_dirfd, sem_file(name, file, sizeof(file)),
-		     caller->uid, caller->gid, 0) < 0) {
+	if (fchownat(sem_dirfd, sem_file(name, file, sizeof(file)), caller->uid,
+		     caller->gid, 0) < 0) {
 		ret = -errno;
 		sem_unlink(name);
 	}
@@ -219,7 +220,8 @@ static int sem_chmod(const char *name, mode_t mode)
 {
 	char file[NAME_MAX + 1];
 
-	if (fchmodat(sem_dirfd, sem_file(name, file, sizeof(file)), mode, 0) < 0)
+	if (fchmodat(sem_dirfd, sem_file(name, file, sizeof(file)), mode, 0) <
+	    0)
 		return -errno;
 	return 0;
 }

@@ -338,7 +338,9 @@ static const struct ipc_stream_ops shm_data_ops = {
 
 static const struct ipc_file shm_files[] = {
 	{ .name = "data", .mode = 0666, .ops = &shm_data_ops },
-	{ .name = "size", .mode = 0666, .get = shm_size_get,
+	{ .name = "size",
+	  .mode = 0666,
+	  .get = shm_size_get,
 	  .set = shm_size_set },
 	{ .name = NULL },
 };

@@ -21,11 +21,11 @@
 #include "fs.h"
 
 struct fs_file {
-	struct fs_file *next, **pprev;	/* all open files, for shutdown */
-	struct fs_node *node;		/* pinned by the kernel while open */
-	void *fh;			/* data files: the kind's handle */
+	struct fs_file *next, **pprev; /* all open files, for shutdown */
+	struct fs_node *node;	       /* pinned by the kernel while open */
+	void *fh;		       /* data files: the kind's handle */
 	struct fs_pollh poll;
-	char *val;			/* attribute files: value at open */
+	char *val; /* attribute files: value at open */
 	int len;
 };
 
@@ -34,9 +34,9 @@ struct file_io {
 	struct fs_file *f;
 	off_t off;
 	size_t size;
-	size_t done;		/* writes: bytes accepted so far */
-	const char *data;	/* writes: the caller's bytes */
-	char *copy;		/* writes: our copy, once parked */
+	size_t done;		  /* writes: bytes accepted so far */
+	const char *data;	  /* writes: the caller's bytes */
+	char *copy;		  /* writes: our copy, once parked */
 	struct fuse_file_info fi; /* opens */
 	bool nonblock;
 };
@@ -244,8 +244,8 @@ static int file_read_attempt(struct fs_park *p)
 	ssize_t n;
 
 	p->wait.wq = NULL;
-	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait) :
-		  -ENOMEM;
+	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait)
+		: -ENOMEM;
 	if (n == -EAGAIN && file_may_park(io))
 		return -EAGAIN;
 	/*

@@ -40,11 +40,11 @@ void fs_options_free(void);
 struct fs_node {
 	struct fs_node *hnext;
 	uint64_t nlookup;
-	uint64_t ino;			/* st_ino: the same for every node of a path */
-	const struct ipc_kind *kind;	/* NULL: the root */
-	const struct ipc_file *file;	/* NULL: a directory */
-	bool own;			/* not interned: an inode of its own */
-	char name[];			/* the object's POSIX name; "" above objects */
+	uint64_t ino; /* st_ino: the same for every node of a path */
+	const struct ipc_kind *kind; /* NULL: the root */
+	const struct ipc_file *file; /* NULL: a directory */
+	bool own;		     /* not interned: an inode of its own */
+	char name[]; /* the object's POSIX name; "" above objects */
 };
 
 void fs_node_init(void);
@@ -61,7 +61,7 @@ int fs_node_stat(const struct fs_node *n, struct stat *st);
 
 /* park.c: requests waiting on ipc_waitqs, served by one event loop. */
 struct fs_park {
-	struct fs_park *next, **pprev;	/* in its wait queue */
+	struct fs_park *next, **pprev; /* in its wait queue */
 	struct fs_park *all_next, **all_pprev;
 	fuse_req_t req;
 	struct ipc_wait wait;

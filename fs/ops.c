@@ -26,6 +26,11 @@
  */
 #define OPS_TIMEOUT 1.0
 
+/* What `touch` sets: accepted everywhere, and ignored. */
+#define OPS_SET_TIMES                                                          \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
+	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
+
 static const struct ipc_kind *ops_kind_named(const char *name)
 {
 	size_t i;
@@ -75,9 +80,8 @@ static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 		return ret;
 	e->ino = fs_node_id(n);
 	e->attr_timeout = ops_attr_timeout(n);
-	e->entry_timeout = (n->own || (n->kind && *n->name && !n->file)) ?
-				   0 :
-				   OPS_TIMEOUT;
+	e->entry_timeout =
+		(n->own || (n->kind && *n->name && !n->file)) ? 0 : OPS_TIMEOUT;
 	return 0;
 }
 
@@ -189,8 +193,8 @@ static int ops_setattr_object(struct fs_node *n, struct stat *attr, int to_set)
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		return -EISDIR;
 	if (to_set & FUSE_SET_ATTR_MODE)
-		ret = kind->chmod ? kind->chmod(n->name, attr->st_mode & 07777) :
-				    -EPERM;
+		ret = kind->chmod ? kind->chmod(n->name, attr->st_mode & 07777)
+				  : -EPERM;
 	if (ret == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
 		ret = kind->chown ? kind->chown(n->name, uid, gid) : -EPERM;
 	return ret;
@@ -204,8 +208,8 @@ static int ops_setattr_file(struct fs_node *n, struct stat *attr, int to_set)
 {
 	const struct ipc_stream_ops *ops = n->file->ops;
 
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		      FUSE_SET_ATTR_GID))
+	if (to_set &
+	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		return -EPERM;
 	if (!(to_set & FUSE_SET_ATTR_SIZE))
 		return 0;
@@ -223,11 +227,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int ret;
 
 	if (!n->kind || !*n->name)
-		ret = (to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-				  FUSE_SET_ATTR_ATIME_NOW |
-				  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) ?
-			      -EPERM :
-			      0;
+		ret = (to_set & ~OPS_SET_TIMES) ? -EPERM : 0;
 	else if (!n->file)
 		ret = ops_setattr_object(n, attr, to_set);
 	else

@@ -29,7 +29,8 @@ enum {
 
 static const struct fuse_opt options_spec[] = {
 	{ "prefix=%s", offsetof(struct fs_conf, prefix), 0 },
-	{ "no_default_permissions", offsetof(struct fs_conf, default_permissions), 0 },
+	{ "no_default_permissions",
+	  offsetof(struct fs_conf, default_permissions), 0 },
 	FUSE_OPT_KEY("-h", OPTIONS_KEY_HELP),
 	FUSE_OPT_KEY("--help", OPTIONS_KEY_HELP),
 	FUSE_OPT_KEY("-V", OPTIONS_KEY_VERSION),
@@ -50,7 +51,8 @@ static int options_kind(const char *arg)
 	len = eq - arg;
 	for (i = 0; ipc_kinds[i]; i++) {
 		for (o = ipc_kinds[i]->options; o && o->name; o++) {
-			if (strlen(o->name) != len || strncmp(o->name, arg, len))
+			if (strlen(o->name) != len ||
+			    strncmp(o->name, arg, len))
 				continue;
 			if (ipc_parse_long(eq + 1, strlen(eq + 1), &val) < 0 ||
 			    val < o->min || val > o->max) {
@@ -81,7 +83,8 @@ static int options_proc(void *data, const char *arg, int key,
 	case FUSE_OPT_KEY_NONOPT:
 		/* "ipcfs MOUNTPOINT", or "ipcfs SOURCE MOUNTPOINT" from mount(8) */
 		if (fs_conf.source) {
-			fprintf(stderr, "ipcfs: unexpected argument '%s'\n", arg);
+			fprintf(stderr, "ipcfs: unexpected argument '%s'\n",
+				arg);
 			return -1;
 		}
 		if (fs_conf.mountpoint)
@@ -104,7 +107,8 @@ int fs_options_parse(struct fuse_args *args)
 	if (!fs_conf.prefix)
 		return -1;
 	fs_conf.prefix_len = strlen(fs_conf.prefix);
-	if (strchr(fs_conf.prefix, '/') || fs_conf.prefix_len > OPTIONS_PREFIX_MAX) {
+	if (strchr(fs_conf.prefix, '/') ||
+	    fs_conf.prefix_len > OPTIONS_PREFIX_MAX) {
 		fprintf(stderr,
 			"ipcfs: -o prefix=%s: a prefix has at most %d characters and no '/'\n",
 			fs_conf.prefix, OPTIONS_PREFIX_MAX);

@@ -48,16 +48,16 @@ static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
 static int park_epfd = -1;
 static int park_kickfd = -1;
 static pthread_t park_thread;
-static bool park_running;		/* the loop thread exists */
+static bool park_running; /* the loop thread exists */
 static bool park_stopping;
-static unsigned long park_round;	/* rounds the loop finished */
-static struct ipc_waitq *park_pending;	/* woken, awaiting a retry */
-static struct fs_park *park_all;	/* every parked request */
+static unsigned long park_round;	    /* rounds the loop finished */
+static struct ipc_waitq *park_pending;	    /* woken, awaiting a retry */
+static struct fs_park *park_all;	    /* every parked request */
 static struct park_deferred *park_deferred; /* loop thread only */
-static struct ipc_waitq *park_watches;	/* ipc_watch()ed, armed at start */
-static struct epoll_event *park_batch;	/* loop thread: this round's events */
+static struct ipc_waitq *park_watches;	    /* ipc_watch()ed, armed at start */
+static struct epoll_event *park_batch; /* loop thread: this round's events */
 static int park_batch_len;
-static char park_dead;			/* a batch entry whose queue is gone */
+static char park_dead; /* a batch entry whose queue is gone */
 
 static int park_dir(unsigned int events)
 {
@@ -485,7 +485,8 @@ static void *park_loop(void *arg)
 			if (ev[i].data.ptr == &park_dead)
 				continue;
 			if (!ev[i].data.ptr) {
-				if (read(park_kickfd, &count, sizeof(count)) < 0)
+				if (read(park_kickfd, &count, sizeof(count)) <
+				    0)
 					count = 0;
 				continue;
 			}

@@ -23,13 +23,14 @@
 #include "fs.h"
 
 struct ipc_watch {
-	struct ipc_waitq wq;		/* the inotify descriptor */
+	struct ipc_waitq wq; /* the inotify descriptor */
 	void (*gone)(const char *name);
 };
 
 static void watch_ready(struct ipc_waitq *wq)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	struct ipc_watch *w = (struct ipc_watch *)wq;
 	const struct inotify_event *ev;
 	char name[NAME_MAX + 2];

@@ -59,8 +59,9 @@ static mqd_t ipcctl_mq_open(const char *dir, int flags)
 
 	len = getxattr(dir, "user.ipcfs.name", name, sizeof(name) - 1);
 	if (len < 0) {
-		fprintf(stderr, "ipcctl: %s: not a queue of an ipcfs mount: %s\n",
-			dir, strerror(errno));
+		fprintf(stderr,
+			"ipcctl: %s: not a queue of an ipcfs mount: %s\n", dir,
+			strerror(errno));
 		return (mqd_t)-1;
 	}
 	name[len] = '\0';
@@ -93,7 +94,8 @@ static int ipcctl_send(int argc, char **argv)
 	mqd = ipcctl_mq_open(argv[optind], O_WRONLY);
 	if (mqd == (mqd_t)-1)
 		return 1;
-	if (mq_send(mqd, argv[optind + 1], strlen(argv[optind + 1]), prio) < 0) {
+	if (mq_send(mqd, argv[optind + 1], strlen(argv[optind + 1]), prio) <
+	    0) {
 		fprintf(stderr, "ipcctl: send to %s: %s\n", argv[optind],
 			strerror(errno));
 		ret = 1;
