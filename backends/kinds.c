@@ -10,7 +10,8 @@ extern const struct ipc_kind channel_kind;
 extern const struct ipc_kind shm_kind;
 extern const struct ipc_kind sem_kind;
 
-/* clang-format off: one line per kind */
+/* One line per kind. */
+/* clang-format off */
 const struct ipc_kind *const ipc_kinds[] = {
 	&mq_kind,
 	&channel_kind,
