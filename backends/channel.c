@@ -36,8 +36,9 @@ struct channel {
 	struct channel *next;
 	unsigned int refs;    /* under channel_lock: the table's + handles' */
 	pthread_mutex_t lock; /* everything below */
-	char *buf;	      /* ring of cap bytes */
-	size_t cap, head, len;
+	char *buf;	      /* ring of size bytes */
+	size_t size, head, len;
+	size_t cap; /* the capacity: size, unless an unread grew it */
 	unsigned int readers, writers;
 	unsigned long writer_opens; /* ever: "a writer opened it since" */
 	bool removed;
@@ -70,8 +71,8 @@ static void channel_now(struct timespec *ts)
 /* Copy n bytes in at the tail; the caller made room. */
 static void channel_ring_put(struct channel *ch, const char *src, size_t n)
 {
-	size_t tail = (ch->head + ch->len) % ch->cap;
-	size_t first = ch->cap - tail < n ? ch->cap - tail : n;
+	size_t tail = (ch->head + ch->len) % ch->size;
+	size_t first = ch->size - tail < n ? ch->size - tail : n;
 
 	memcpy(ch->buf + tail, src, first);
 	memcpy(ch->buf, src + first, n - first);
@@ -81,18 +82,18 @@ static void channel_ring_put(struct channel *ch, const char *src, size_t n)
 /* Copy n buffered bytes out from the head. */
 static void channel_ring_get(struct channel *ch, char *dst, size_t n)
 {
-	size_t first = ch->cap - ch->head < n ? ch->cap - ch->head : n;
+	size_t first = ch->size - ch->head < n ? ch->size - ch->head : n;
 
 	memcpy(dst, ch->buf + ch->head, first);
 	memcpy(dst + first, ch->buf, n - first);
-	ch->head = (ch->head + n) % ch->cap;
+	ch->head = (ch->head + n) % ch->size;
 	ch->len -= n;
 }
 
-/* Move the contents into a new ring of cap bytes (cap >= len). */
-static int channel_ring_resize(struct channel *ch, size_t cap)
+/* Move the contents into a new ring of size bytes (size >= len). */
+static int channel_ring_resize(struct channel *ch, size_t size)
 {
-	char *buf = malloc(cap);
+	char *buf = malloc(size);
 	size_t len = ch->len;
 
 	if (!buf)
@@ -100,7 +101,7 @@ static int channel_ring_resize(struct channel *ch, size_t cap)
 	channel_ring_get(ch, buf, len);
 	free(ch->buf);
 	ch->buf = buf;
-	ch->cap = cap;
+	ch->size = size;
 	ch->head = 0;
 	ch->len = len;
 	return 0;
@@ -189,7 +190,7 @@ static int channel_create(const char *name, mode_t mode,
 		return -ENOMEM;
 	}
 	memcpy(ch->name, name, len + 1);
-	ch->cap = cap;
+	ch->cap = ch->size = cap;
 	ch->mode = mode & 07777;
 	ch->uid = caller->uid;
 	ch->gid = caller->gid;
@@ -356,6 +357,12 @@ static void channel_release(void *fh)
 	free(h);
 }
 
+/* Bytes a write may add now (under ch->lock). */
+static size_t channel_room(const struct channel *ch)
+{
+	return ch->len < ch->cap ? ch->cap - ch->len : 0;
+}
+
 /* Has this reader seen a writer? (under ch->lock) */
 static bool channel_saw_writer(const struct channel_handle *h)
 {
@@ -374,6 +381,9 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 		ret = ch->len < size ? ch->len : size;
 		channel_ring_get(ch, buf, ret);
 		channel_now(&ch->atime);
+		/* Back to its capacity once an unread's surplus is read. */
+		if (ch->size > ch->cap && ch->len <= ch->cap)
+			channel_ring_resize(ch, ch->cap);
 	} else if (!ch->removed &&
 		   (ch->writers > 0 || !channel_saw_writer(h))) {
 		w->wq = &ch->wq;
@@ -398,19 +408,19 @@ static void channel_unread(void *fh, const char *buf, size_t len)
 	if (len == 0)
 		return;
 	pthread_mutex_lock(&ch->lock);
-	if (ch->cap - ch->len < len &&
+	if (ch->size - ch->len < len &&
 	    channel_ring_resize(ch, ch->len + len) < 0) {
 		ipc_log("%s: lost %zu bytes an interrupted reader gave back",
 			ch->name, len);
 		goto out_unlock;
 	}
-	ch->head = (ch->head + ch->cap - len % ch->cap) % ch->cap;
+	ch->head = (ch->head + ch->size - len % ch->size) % ch->size;
 	ch->len += len;
 	memcpy(ch->buf + ch->head, buf,
-	       ch->cap - ch->head < len ? ch->cap - ch->head : len);
-	if (ch->cap - ch->head < len)
-		memcpy(ch->buf, buf + (ch->cap - ch->head),
-		       len - (ch->cap - ch->head));
+	       ch->size - ch->head < len ? ch->size - ch->head : len);
+	if (ch->size - ch->head < len)
+		memcpy(ch->buf, buf + (ch->size - ch->head),
+		       len - (ch->size - ch->head));
 out_unlock:
 	pthread_mutex_unlock(&ch->lock);
 	ipc_wake(&ch->wq, POLLIN);
@@ -433,7 +443,7 @@ static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
 		ret = -EPIPE;
 		goto out_unlock;
 	}
-	room = ch->cap - ch->len;
+	room = channel_room(ch);
 	if (size <= CHANNEL_ATOMIC && size > room)
 		n = 0;
 	else
@@ -446,7 +456,7 @@ static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
 		w->wq = &ch->wq;
 		w->events = POLLOUT;
 	}
-	ret = n ? (ssize_t)n : -EAGAIN;
+	ret = n || !size ? (ssize_t)n : -EAGAIN;
 out_unlock:
 	pthread_mutex_unlock(&ch->lock);
 	if (n > 0)
@@ -467,7 +477,7 @@ static unsigned int channel_poll(void *fh, struct ipc_waitq **wq)
 	if (ch->len > 0 || (ch->writers == 0 && channel_saw_writer(h)))
 		ev |= POLLIN;
 	/* As a pipe: writable when a write of PIPE_BUF bytes would fit. */
-	if (ch->cap - ch->len >= CHANNEL_ATOMIC)
+	if (channel_room(ch) >= CHANNEL_ATOMIC)
 		ev |= POLLOUT;
 	pthread_mutex_unlock(&ch->lock);
 	return ev;
@@ -560,10 +570,13 @@ static int channel_capacity_set(const char *name, const char *buf, size_t len)
 	else if (channel_reserved - ch->cap + cap >
 		 (size_t)channel_opt_max_total)
 		ret = -ENOSPC;
-	else if ((size_t)cap != ch->cap)
+	else if ((size_t)cap != ch->size)
 		ret = channel_ring_resize(ch, cap);
-	if (ret == 0 && !ch->removed)
-		channel_reserved = channel_reserved - ch->cap + cap;
+	if (ret == 0) {
+		if (!ch->removed)
+			channel_reserved = channel_reserved - ch->cap + cap;
+		ch->cap = cap;
+	}
 	pthread_mutex_unlock(&ch->lock);
 	pthread_mutex_unlock(&channel_lock);
 	if (ret == 0)

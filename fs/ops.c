@@ -64,10 +64,14 @@ static int ops_object_pname(const struct ipc_kind *kind, const char *name,
 	return *pname ? 0 : -ENOMEM;
 }
 
-/* A data file's size is live (a segment's): never cache it. */
+/*
+ * A data file with a size (a segment's) is live: never cache its
+ * attributes. Others may be cached: a permission check then costs no
+ * GETATTR.
+ */
 static double ops_attr_timeout(const struct fs_node *n)
 {
-	return n->file && n->file->ops ? 0 : OPS_TIMEOUT;
+	return n->file && n->file->ops && n->file->ops->size ? 0 : OPS_TIMEOUT;
 }
 
 static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
