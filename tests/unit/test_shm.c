@@ -565,9 +565,9 @@ static void test_shm_truncate(void **state)
 /* size: "N\n", as sysfs; writing N resizes; anything else is EINVAL. */
 static void test_shm_size_attr(void **state)
 {
-	static const char *const bad[] = { "abc",  "abc\n", "-1",  "-1\n", "",
-					   "\n",   "12ab",  " 12", "+12", "1 2",
-					   "0x10", NULL };
+	static const char *const bad[] = { "abc", "abc\n", "-1",   "-1\n",
+					   "",	  "\n",	   "12ab", " 12",
+					   "+12", "1 2",   "0x10", NULL };
 	const char *name = test_shm_name();
 	int fd = test_shm_native(name, 0600, 0);
 	const struct ipc_file *file = test_shm_file("size");
