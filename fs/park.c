@@ -54,7 +54,7 @@ static unsigned long park_round;	    /* rounds the loop finished */
 static struct ipc_waitq *park_pending;	    /* woken, awaiting a retry */
 static struct fs_park *park_all;	    /* every parked request */
 static struct park_deferred *park_deferred; /* loop thread only */
-static struct ipc_waitq *park_watches;	    /* ipc_watch()ed, armed at start */
+static struct ipc_waitq *park_watches; /* fs_park_watch()ed, armed at start */
 static struct epoll_event *park_batch; /* loop thread: this round's events */
 static int park_batch_len;
 static char park_dead; /* a batch entry whose queue is gone */
@@ -102,6 +102,9 @@ static void park_arm(struct ipc_waitq *wq) /* under park_lock */
 static void park_mark_pending(struct ipc_waitq *wq, unsigned int events,
 			      bool all) /* under park_lock */
 {
+	/* Queued exactly when pending or pending_all is set. */
+	if (!events && !all)
+		return;
 	if (!wq->pending && !wq->pending_all) {
 		wq->next_pending = park_pending;
 		park_pending = wq;
@@ -580,27 +583,23 @@ void fs_park_stop_loop(void)
 	park_kickfd = park_epfd = -1;
 }
 
-/* Ask for a poll notification when wq fires for `events`. */
+/*
+ * Ask for a poll notification when wq fires for `events`. The caller looks
+ * at the readiness again after this (so no change is missed), and a wake
+ * that finds nothing ready only makes the kernel poll once more.
+ */
 void fs_park_poll(struct fs_pollh *h, struct ipc_waitq *wq,
 		  struct fuse_pollhandle *ph, unsigned int events)
 {
-	struct fuse_pollhandle *old;
-
 	fs_park_unpoll(h);
 	pthread_mutex_lock(&park_lock);
-	old = h->ph;
 	h->ph = ph;
 	h->wq = wq;
 	h->events = events & (POLLIN | POLLOUT);
 	h->next = wq->pollers;
 	wq->pollers = h;
 	park_arm(wq);
-	/* As for parked requests: a queue without a descriptor re-checks. */
-	if (wq->fd < 0)
-		park_mark_pending(wq, h->events, false);
 	pthread_mutex_unlock(&park_lock);
-	if (old)
-		fuse_pollhandle_destroy(old);
 }
 
 void fs_park_unpoll(struct fs_pollh *h)
