@@ -276,7 +276,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct file_io *io;
 
-	if (!f->fh) {
+	if (!file_ops(f)) { /* an attribute file */
 		if (off >= f->len)
 			size = 0;
 		else if (size > (size_t)(f->len - off))
@@ -359,7 +359,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct file_io *io;
 	int ret;
 
-	if (!f->fh) {
+	if (!file->ops) {
 		ret = file->set ? file->set(f->node->name, buf, size) : -EACCES;
 		if (ret < 0)
 			fuse_reply_err(req, -ret);
@@ -395,7 +395,7 @@ void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	struct ipc_waitq *wq = NULL;
 	unsigned int want, revents;
 
-	if (!f->fh || !file_ops(f)->poll) {
+	if (!file_ops(f) || !file_ops(f)->poll) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
 		fuse_reply_poll(req, POLLIN | POLLOUT);
