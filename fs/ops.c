@@ -304,6 +304,18 @@ static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
+static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		     const char *newname)
+{
+	fuse_reply_err(req, EPERM);
+}
+
 static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname,
 		       unsigned int flags)
@@ -503,6 +515,8 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.create = ops_create,
 	.unlink = ops_unlink,
 	.rename = ops_rename,
+	.symlink = ops_symlink,
+	.link = ops_link,
 	.opendir = ops_opendir,
 	.readdir = ops_readdir,
 	.releasedir = ops_releasedir,
