@@ -42,7 +42,9 @@ struct ipc_waitq {
 	bool pending_all;     /* retry every waiter, not just the first */
 	bool seen;	      /* the event loop may hold a pointer to it */
 	struct ipc_waitq *next_pending;
-	void (*watch)(struct ipc_waitq *wq); /* see ipc_watch() */
+	/* The kind's: called when the last parked request left unserved. */
+	void (*idle)(struct ipc_waitq *wq);
+	void (*watch)(struct ipc_waitq *wq); /* see fs_park_watch() */
 	struct ipc_waitq *next_watch;
 };
 

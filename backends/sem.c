@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 #include "ipc.h"
 
 #define SEM_SLICE_MS 100
+/* Interrupts a helper's timed wait when its last waiter leaves. */
+#define SEM_SIGNAL SIGRTMIN
 #define SEM_PREFIX "sem." /* /NAME lives in /dev/shm/sem.NAME */
 
 struct sem_obj {
@@ -46,6 +49,7 @@ struct sem_obj {
 	pthread_cond_t claimed; /* a banked unit was taken */
 	unsigned int banked;	/* units the helper took for our waiters */
 	bool helper;		/* the helper thread runs */
+	pthread_t thread;	/* the helper, while it runs */
 	struct ipc_waitq wq;	/* no descriptor: the helper wakes it */
 	char name[];
 };
@@ -73,8 +77,17 @@ static const char *sem_file(const char *name, char *buf, size_t size)
 
 static void sem_gone_file(const char *file);
 
+/* Only there so SEM_SIGNAL ends sem_clockwait() with EINTR. */
+static void sem_signal_handler(int sig)
+{
+}
+
 static int sem_init_kind(void)
 {
+	struct sigaction sa = { .sa_handler = sem_signal_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SEM_SIGNAL, &sa, NULL);
 	sem_dirfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sem_dirfd < 0) {
 		ipc_log("cannot open /dev/shm, where named semaphores live: %s",
@@ -246,6 +259,21 @@ static ino_t sem_ino(const char *name)
 	return st.st_ino;
 }
 
+/*
+ * The last waiter left unserved (interrupted): stop the helper's timed wait
+ * now, or it would take, and bank for nobody, a unit posted meanwhile.
+ */
+static void sem_idle(struct ipc_waitq *wq)
+{
+	struct sem_obj *s =
+		(struct sem_obj *)((char *)wq - offsetof(struct sem_obj, wq));
+
+	pthread_mutex_lock(&s->lock);
+	if (s->helper)
+		pthread_kill(s->thread, SEM_SIGNAL);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* The daemon's mapping of semaphore NAME, counted. */
 static struct sem_obj *sem_get(const char *name, int *err)
 {
@@ -279,6 +307,7 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->claimed, NULL);
 	ipc_waitq_init(&s->wq, -1);
+	s->wq.idle = sem_idle;
 	s->next = sem_objs;
 	sem_objs = s;
 out_unlock:
@@ -338,8 +367,12 @@ static void *sem_helper(void *arg)
 	struct timespec ts;
 	unsigned int active;
 	bool idle = false;
+	sigset_t set;
 	int val;
 
+	sigemptyset(&set);
+	sigaddset(&set, SEM_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		active = sem_removed(s) ? 0 : ipc_waitq_active(&s->wq);
@@ -394,7 +427,6 @@ static void sem_start_helper(struct sem_obj *s)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
-	pthread_t t;
 
 	if (s->helper)
 		return;
@@ -409,7 +441,7 @@ static void sem_start_helper(struct sem_obj *s)
 	/* Signals are for the FUSE workers. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, &attr, sem_helper, s) != 0) {
+	if (pthread_create(&s->thread, &attr, sem_helper, s) != 0) {
 		ipc_log("%s: cannot start a waiter thread: %s", s->name,
 			strerror(errno));
 		s->helper = false;
@@ -561,7 +593,9 @@ static int sem_post_set(const char *name, const char *buf, size_t len)
 
 	if (len > 1 || (len == 1 && buf[0] != '\n'))
 		ret = ipc_parse_long(buf, len, &n);
-	if (ret == -ERANGE || (ret == 0 && n > SEM_VALUE_MAX))
+	if (ret == -ERANGE)
+		return buf[0] == '-' ? -EINVAL : -EOVERFLOW;
+	if (ret == 0 && n > SEM_VALUE_MAX)
 		return -EOVERFLOW;
 	if (ret < 0 || n < 0)
 		return -EINVAL;

@@ -230,10 +230,25 @@ static void park_link(struct fs_park *p) /* under park_lock */
 	p->state = PARK_PARKED;
 }
 
+static bool park_empty(const struct ipc_waitq *wq) /* under park_lock */
+{
+	return !wq->parked[0] && !wq->parked[1];
+}
+
+/*
+ * Tell the kind its queue has nobody left (a semaphore's helper stops
+ * taking units), before the cancelled request's EINTR goes out.
+ */
+static void park_idle(struct ipc_waitq *wq, bool idle)
+{
+	if (idle && wq->idle)
+		wq->idle(wq);
+}
+
 static void park_interrupt(fuse_req_t req, void *data)
 {
 	struct fs_park *p = data;
-	bool claimed = false;
+	bool claimed = false, idle = false;
 
 	pthread_mutex_lock(&park_lock);
 	if (p->state == PARK_PARKED) {
@@ -241,12 +256,15 @@ static void park_interrupt(fuse_req_t req, void *data)
 		park_arm(p->wait.wq);
 		p->state = PARK_DONE;
 		claimed = true;
+		idle = park_empty(p->wait.wq);
 	} else if (p->state == PARK_RUNNING) {
 		p->interrupted = true;
 	}
 	pthread_mutex_unlock(&park_lock);
-	if (claimed)
+	if (claimed) {
+		park_idle(p->wait.wq, idle);
 		p->cancel(p, true);
+	}
 }
 
 /*
@@ -310,7 +328,7 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 {
 	struct fs_park *list, *p, *next, *kept = NULL, **kept_tail = &kept;
 	struct fs_park *cancel = NULL, *rest, **rest_tail;
-	bool stop = false;
+	bool stop = false, idle;
 
 	pthread_mutex_lock(&park_lock);
 	list = wq->parked[dir];
@@ -363,8 +381,10 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 		wq->tail[dir] = rest_tail;
 	}
 	park_arm(wq);
+	idle = cancel && park_empty(wq);
 	pthread_mutex_unlock(&park_lock);
 
+	park_idle(wq, idle);
 	for (p = cancel; p; p = next) {
 		next = p->next;
 		fs_park_settle(p);

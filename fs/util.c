@@ -54,7 +54,7 @@ int ipc_parse_long(const char *buf, size_t len, long *val)
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (len == 0 || len >= sizeof(tmp))
+	if (len == 0 || len >= sizeof(tmp) || memchr(buf, '\0', len))
 		return -EINVAL;
 	memcpy(tmp, buf, len);
 	tmp[len] = '\0';
