@@ -65,6 +65,13 @@ static struct ipc_watch *mq_watch; /* unlinks in the mqueue fs */
 static pthread_mutex_t mq_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mq_queue *mq_queues; /* open ones, not removed; under mq_lock */
 
+struct mq_name {
+	struct mq_name *next;
+	char name[];
+};
+
+static struct mq_name *mq_made; /* no mqueue fs: what mkdir made; mq_lock */
+
 /* Read one number from /proc/sys/fs/mqueue, or -1. */
 static long mq_sysctl(const char *name)
 {
@@ -125,7 +132,7 @@ static void mq_find_fs(void)
 	if (mq_dirfd >= 0)
 		return;
 out_warn:
-	ipc_log("cannot mount an mqueue filesystem (%s): queues/ lists only the queues opened through this mount; mount -t mqueue none /dev/mqueue to see them all",
+	ipc_log("cannot mount an mqueue filesystem (%s): queues/ lists only the queues made through this mount; mount -t mqueue none /dev/mqueue to see them all",
 		strerror(errno));
 }
 
@@ -140,6 +147,12 @@ static int mq_init(void)
 
 static void mq_fini(void)
 {
+	struct mq_name *m;
+
+	while ((m = mq_made)) {
+		mq_made = m->next;
+		free(m);
+	}
 	ipc_unwatch(mq_watch);
 	mq_watch = NULL;
 	if (mq_dirfd >= 0)
@@ -147,21 +160,55 @@ static void mq_fini(void)
 	mq_dirfd = -1;
 }
 
+/*
+ * Without an mqueue file system nothing lists queues: remember the ones
+ * this mount made, and show those that still exist.
+ */
+static void mq_made_add(const char *name)
+{
+	struct mq_name *m = malloc(sizeof(*m) + strlen(name) + 1);
+
+	if (!m)
+		return;
+	strcpy(m->name, name);
+	pthread_mutex_lock(&mq_lock);
+	m->next = mq_made;
+	mq_made = m;
+	pthread_mutex_unlock(&mq_lock);
+}
+
+static int mq_list_made(int (*fill)(void *ctx, const char *name), void *ctx)
+{
+	struct mq_name *m, **pp;
+	int ret = 0;
+	mqd_t mqd;
+
+	pthread_mutex_lock(&mq_lock);
+	for (pp = &mq_made; ret == 0 && (m = *pp);) {
+		mqd = mq_open(m->name, O_RDONLY);
+		if (mqd == (mqd_t)-1 && errno == ENOENT) {
+			*pp = m->next; /* removed meanwhile */
+			free(m);
+			continue;
+		}
+		if (mqd != (mqd_t)-1)
+			mq_close(mqd);
+		ret = fill(ctx, m->name);
+		pp = &m->next;
+	}
+	pthread_mutex_unlock(&mq_lock);
+	return ret;
+}
+
 static int mq_list(int (*fill)(void *ctx, const char *name), void *ctx)
 {
-	struct mq_queue *q;
 	struct dirent *de;
 	char name[NAME_MAX + 2];
 	DIR *d;
 	int fd, ret = 0;
 
-	if (mq_dirfd < 0) {
-		pthread_mutex_lock(&mq_lock);
-		for (q = mq_queues; q && ret == 0; q = q->next)
-			ret = fill(ctx, q->name);
-		pthread_mutex_unlock(&mq_lock);
-		return ret;
-	}
+	if (mq_dirfd < 0)
+		return mq_list_made(fill, ctx);
 	fd = openat(mq_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
@@ -232,6 +279,8 @@ static int mq_create(const char *name, mode_t mode,
 		mq_unlink(name);
 	}
 	mq_close(mqd);
+	if (ret == 0 && mq_dirfd < 0)
+		mq_made_add(name);
 	return ret;
 }
 
