@@ -43,7 +43,7 @@ struct fs_node {
 	uint64_t ino; /* st_ino: the same for every node of a path */
 	const struct ipc_kind *kind; /* NULL: the root */
 	const struct ipc_file *file; /* NULL: a directory */
-	bool own;		     /* not interned: an inode of its own */
+	bool own; /* not findable: an inode of its own, or retired by rmdir */
 	char name[]; /* the object's POSIX name; "" above objects */
 };
 
@@ -55,6 +55,7 @@ struct fs_node *fs_node_kind(const struct ipc_kind *kind);
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 			     const struct ipc_file *file);
 void fs_node_forget(struct fs_node *n, uint64_t nlookup);
+void fs_node_retire(const struct ipc_kind *kind, const char *pname);
 uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 		     const struct ipc_file *file);
 int fs_node_stat(const struct fs_node *n, struct stat *st);

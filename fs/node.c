@@ -149,6 +149,35 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	return n;
 }
 
+/*
+ * The object PNAME was removed by rmdir. The kernel has marked its
+ * directory's inode dead; a new object of that name must get new node ids,
+ * or the kernel would reuse the dead inode (a directory nothing can list).
+ * The old nodes live on, unfindable, until the kernel forgets them.
+ */
+static void node_retire(const struct ipc_kind *kind, const char *pname,
+			const struct ipc_file *file) /* under node_lock */
+{
+	uint64_t ino = fs_node_ino(kind, pname, file);
+	struct fs_node *n;
+
+	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
+		if (n->kind == kind && n->file == file &&
+		    strcmp(n->name, pname) == 0)
+			n->own = true;
+}
+
+void fs_node_retire(const struct ipc_kind *kind, const char *pname)
+{
+	const struct ipc_file *f;
+
+	pthread_mutex_lock(&node_lock);
+	node_retire(kind, pname, NULL);
+	for (f = kind->files; f->name; f++)
+		node_retire(kind, pname, f);
+	pthread_mutex_unlock(&node_lock);
+}
+
 void fs_node_forget(struct fs_node *n, uint64_t nlookup)
 {
 	struct fs_node **pp;

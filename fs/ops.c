@@ -282,6 +282,8 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = ops_object_pname(p->kind, name, &pname);
 	if (ret == 0)
 		ret = p->kind->remove(pname);
+	if (ret == 0)
+		fs_node_retire(p->kind, pname);
 	free(pname);
 	fuse_reply_err(req, ret == -ENAMETOOLONG ? ENOENT : -ret);
 }

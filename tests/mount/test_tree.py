@@ -263,5 +263,37 @@ def version_and_help(t):
             "exit %s, output %r" % (rc, text[-300:]))
 
 
+KIND_FILES = {
+    "queues": ["count", "data", "maxmsg", "msgsize", "stream"],
+    "channels": ["bytes", "capacity", "data", "readers", "writers"],
+    "shm": ["data", "size"],
+    "sem": ["hold", "post", "value", "wait"],
+}
+
+
+@H.test
+def remade_object_lists_its_files(t):
+    """rmdir leaves the kernel with a dead directory inode, alive while
+    somebody holds it: a new object of the same name must not get the old
+    node id, or it could not be listed."""
+    for kind, files in KIND_FILES.items():
+        d = os.path.join(t.mnt, kind, "again")
+        held = []
+        try:
+            for i in range(3):
+                with t.within(5, "mkdir/ls/rmdir %s" % d):
+                    os.mkdir(d, 0o600)
+                    got = sorted(os.listdir(d))
+                    os.stat(os.path.join(d, files[0]))
+                    held.append(os.open(d, os.O_RDONLY | os.O_DIRECTORY))
+                    os.rmdir(d)
+                t.eq(got, files, "%s listing, round %d" % (kind, i + 1))
+        finally:
+            for fd in held:
+                os.close(fd)
+            if os.path.isdir(d):
+                os.rmdir(d)
+
+
 if __name__ == "__main__":
     H.main()
