@@ -22,8 +22,9 @@
 
 struct fs_file {
 	struct fs_file *next, **pprev; /* all open files, for shutdown */
-	struct fs_node *node;	       /* pinned by the kernel while open */
-	void *fh;		       /* data files: the kind's handle */
+	struct fs_node *node;	     /* pinned by the kernel only while open */
+	const struct ipc_file *file; /* the kind's table entry: static */
+	void *fh;		     /* data files: the kind's handle */
 	struct fs_pollh poll;
 	char *val; /* attribute files: value at open */
 	int len;
@@ -46,7 +47,7 @@ static struct fs_file *file_all; /* under file_lock */
 
 static const struct ipc_stream_ops *file_ops(const struct fs_file *f)
 {
-	return f->node->file->ops;
+	return f->file->ops;
 }
 
 static void file_track(struct fs_file *f)
@@ -176,7 +177,7 @@ static int file_open_data(fuse_req_t req, struct fs_file *f,
 
 static int file_open_attr(struct fs_file *f, int flags)
 {
-	const struct ipc_file *file = f->node->file;
+	const struct ipc_file *file = f->file;
 	char buf[256];
 
 	if ((flags & O_ACCMODE) == O_WRONLY)
@@ -218,6 +219,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	f->node = n;
+	f->file = file;
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
 	if (file->ops) {
@@ -355,7 +357,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	      off_t off, struct fuse_file_info *fi)
 {
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	const struct ipc_file *file = f->node->file;
+	const struct ipc_file *file = f->file;
 	struct file_io *io;
 	int ret;
 
