@@ -422,14 +422,15 @@ static void *sem_helper(void *arg)
 	return NULL;
 }
 
-/* Under s->lock: make sure a helper serves s's waiters. */
-static void sem_start_helper(struct sem_obj *s)
+/* Under s->lock: make sure a helper serves s's waiters; or -errno. */
+static int sem_start_helper(struct sem_obj *s)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
+	int ret;
 
 	if (s->helper)
-		return;
+		return 0;
 	pthread_mutex_lock(&sem_lock);
 	s->refs++;
 	sem_helpers++;
@@ -441,9 +442,10 @@ static void sem_start_helper(struct sem_obj *s)
 	/* Signals are for the FUSE workers. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&s->thread, &attr, sem_helper, s) != 0) {
+	ret = pthread_create(&s->thread, &attr, sem_helper, s);
+	if (ret != 0) {
 		ipc_log("%s: cannot start a waiter thread: %s", s->name,
-			strerror(errno));
+			strerror(ret));
 		s->helper = false;
 		pthread_mutex_lock(&sem_lock);
 		s->refs--;
@@ -452,6 +454,7 @@ static void sem_start_helper(struct sem_obj *s)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	return -ret;
 }
 
 /* Take one unit now: a banked one, or straight from the semaphore. */
@@ -467,10 +470,10 @@ static int sem_take(struct sem_obj *s, struct ipc_wait *w)
 		pthread_cond_signal(&s->claimed);
 	} else if (sem_trywait(s->sem) < 0) {
 		ret = -errno;
-		if (ret == -EAGAIN) {
+		/* Nobody would wake a waiter without a helper: say so. */
+		if (ret == -EAGAIN && sem_start_helper(s) == 0) {
 			w->wq = &s->wq;
 			w->events = POLLIN;
-			sem_start_helper(s);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
