@@ -75,6 +75,7 @@ static const char *sem_file(const char *name, char *buf, size_t size)
 	return buf;
 }
 
+static void sem_put(struct sem_obj *s);
 static void sem_gone_file(const char *file);
 
 /* Only there so SEM_SIGNAL ends sem_clockwait() with EINTR. */
@@ -101,11 +102,19 @@ static int sem_init_kind(void)
 /* At exit: helpers end within a slice once nobody waits. */
 static void sem_fini(void)
 {
+	struct sem_obj *s;
+
 	ipc_unwatch(sem_watch);
 	sem_watch = NULL;
 	pthread_mutex_lock(&sem_lock);
 	while (sem_helpers)
 		pthread_cond_wait(&sem_helpers_done, &sem_lock);
+	while ((s = sem_objs)) {
+		sem_objs = s->next;
+		pthread_mutex_unlock(&sem_lock);
+		sem_put(s); /* the table's reference */
+		pthread_mutex_lock(&sem_lock);
+	}
 	pthread_mutex_unlock(&sem_lock);
 	if (sem_dirfd >= 0)
 		close(sem_dirfd);
@@ -159,9 +168,10 @@ static int sem_create(const char *name, mode_t mode,
 	return ret;
 }
 
-static void sem_put(struct sem_obj *s);
-
-/* Under sem_lock: NAME is gone; waiters of s get EIDRM. */
+/*
+ * Under sem_lock: NAME is gone; waiters of s get EIDRM. The caller takes
+ * over the table's reference: it wakes s's waiters, then puts it.
+ */
 static void sem_retire(struct sem_obj *s)
 {
 	struct sem_obj **pp;
@@ -173,7 +183,6 @@ static void sem_retire(struct sem_obj *s)
 		}
 	}
 	s->removed = true;
-	s->refs++;
 }
 
 static ino_t sem_ino(const char *name);
@@ -301,7 +310,12 @@ static struct sem_obj *sem_get(const char *name, int *err)
 		s = NULL;
 		goto out_unlock;
 	}
-	s->refs = 1;
+	/*
+	 * The table keeps a reference, so the semaphore stays mapped between
+	 * posts: sem_open() and munmap() per write would cost more than the
+	 * FUSE round trip. Removal (rmdir, or the watch) drops it.
+	 */
+	s->refs = 2;
 	s->ino = sem_ino(name);
 	memcpy(s->name, name, len + 1);
 	pthread_mutex_init(&s->lock, NULL);
@@ -315,22 +329,16 @@ out_unlock:
 	return s;
 }
 
+/* The last reference is never the table's: s is out of sem_objs by then. */
 static void sem_put(struct sem_obj *s)
 {
-	struct sem_obj **pp;
+	unsigned int refs;
 
 	pthread_mutex_lock(&sem_lock);
-	if (--s->refs > 0) {
-		pthread_mutex_unlock(&sem_lock);
-		return;
-	}
-	for (pp = &sem_objs; *pp; pp = &(*pp)->next) {
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	}
+	refs = --s->refs;
 	pthread_mutex_unlock(&sem_lock);
+	if (refs)
+		return;
 	ipc_waitq_destroy(&s->wq);
 	sem_close(s->sem);
 	pthread_cond_destroy(&s->claimed);

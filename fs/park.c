@@ -171,10 +171,17 @@ void fs_park_watch(struct ipc_waitq *wq, void (*fn)(struct ipc_waitq *wq))
 	pthread_mutex_unlock(&park_lock);
 }
 
+/*
+ * Nobody parked or polling: nothing to do, and no need to wake the loop. A
+ * request that parks later looks again once parked, and so does a poller
+ * (fs_poll), so no wake-up is lost.
+ */
 void ipc_wake(struct ipc_waitq *wq, unsigned int events)
 {
 	pthread_mutex_lock(&park_lock);
-	park_mark_pending(wq, events & (POLLIN | POLLOUT), false);
+	if (((events & POLLIN) && wq->parked[0]) ||
+	    ((events & POLLOUT) && wq->parked[1]) || wq->pollers)
+		park_mark_pending(wq, events & (POLLIN | POLLOUT), false);
 	pthread_mutex_unlock(&park_lock);
 }
 
@@ -294,12 +301,11 @@ static void park_enqueue(struct fs_park *p)
 		park_link(p);
 		park_arm(wq);
 		/*
-		 * A queue without a descriptor may have been woken between the
-		 * attempt and now: retry once from the loop. Epoll is level
-		 * triggered, so descriptors need no such help.
+		 * The queue may have been woken between the attempt and now
+		 * (ipc_wake() skips queues nobody is parked on, and a removal
+		 * is no descriptor event): retry once from the loop.
 		 */
-		if (wq->fd < 0)
-			park_mark_pending(wq, p->wait.events, false);
+		park_mark_pending(wq, p->wait.events, false);
 	}
 	pthread_mutex_unlock(&park_lock);
 	if (cancel) {

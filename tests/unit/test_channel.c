@@ -1024,6 +1024,15 @@ static void test_channel_wakes(void **state)
 	assert_int_equal(wq->fd, -1); /* only ipc_wake() signals it */
 	assert_int_equal(wq->pending, 0);
 	assert_false(wq->pending_all);
+	/* Nobody waits: the event loop is left alone. */
+	test_channel_write(w, "a", 1);
+	test_channel_expect(r, "a", 1);
+	assert_int_equal(wq->pending, 0);
+	/*
+	 * A parked reader and writer (faked: park.c never follows these
+	 * pointers without its event loop) are woken by bytes and by room.
+	 */
+	wq->parked[0] = wq->parked[1] = (struct fs_park *)wq;
 	test_channel_write(w, "a", 1);
 	assert_int_equal(wq->pending, POLLIN);
 	test_channel_expect(r, "a", 1);
@@ -1033,6 +1042,7 @@ static void test_channel_wakes(void **state)
 	assert_false(wq->pending_all);
 	test_channel_release(w); /* the last writer: readers reach their end */
 	assert_true(wq->pending_all);
+	wq->parked[0] = wq->parked[1] = NULL;
 }
 
 /* An interrupted read gives its bytes back to the front. */
