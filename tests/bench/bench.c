@@ -7,34 +7,41 @@
  * "put" and a "get" operation, done three ways (struct bench_impl): through
  * ipcfs, through nullfs (tests/bench/nullfs.c, a FUSE file system that does
  * nothing, built from the same libfuse), and with the native API (mq_send,
- * ...). A run puts a batch of messages, as many as the queue holds, then gets
- * them back, and again until it has done the row's count; puts and gets are
- * timed apart, and every message got is checked against the one put (zeros
- * for nullfs), so a wrong byte fails the run (exit 1). A row shows the median
- * of the runs; runs of all cases are interleaved, so drift hits all alike.
- * Ratios are throughput ratios: ipcfs's ops/s over nullfs's or native's.
+ * write(2) on a pipe, ...). A run puts a batch of messages, as many as the
+ * queue holds, then gets them back, and again until it has done the row's
+ * count; puts and gets are timed apart, and every message got is checked
+ * against the one put (zeros for nullfs), so a wrong byte fails the run
+ * (exit 1). A streaming case puts and gets at once instead, in two threads,
+ * as a producer and a consumer do, and checks every byte of the stream. A
+ * row shows the median of the runs; runs of all cases are interleaved, so
+ * drift hits all alike. Ratios are throughput ratios: ipcfs's ops/s over
+ * nullfs's or native's.
  *
  *	$ tools/bench --smoke			# mounts both, runs this, unmounts
- *	$ bench [--smoke] MNT NULLMNT		# MNT/queues/q exists already
+ *	$ bench [--smoke] MNT NULLMNT		# MNT/queues/q etc. exist already
  *
- * A new row (channels, shm, semaphores) is three bench_impls and one entry
- * in bench_cases[]; nothing else here knows what a case measures.
+ * A new row is three bench_impls and one entry in bench_cases[]; nothing
+ * else here knows what a case measures.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* CPU_COUNT */
+#define _GNU_SOURCE /* CPU_COUNT, pipe2, F_SETPIPE_SZ */
 #endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <mqueue.h>
+#include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -45,8 +52,12 @@
 #endif
 
 #define BENCH_MAXRUNS 101
-#define BENCH_MAXLEN 4096 /* bytes per message at most */
-/* No batch may take longer than this: a lost message must not hang us. */
+#define BENCH_MIB (1 << 20)
+#define BENCH_MAXLEN BENCH_MIB /* bytes per message at most */
+#define BENCH_TEXT 4096	       /* of a message, readable; then words */
+/* Messages a streaming writer cycles through: the stream's period. */
+#define BENCH_STREAM_BUFS 8
+/* No batch (or streaming run) may take longer: a lost byte must not hang. */
 #define BENCH_WATCHDOG 30
 
 enum { BENCH_IPCFS, BENCH_NULL, BENCH_NATIVE, BENCH_NSYS };
@@ -58,12 +69,19 @@ static const char *const bench_sys_names[BENCH_NSYS] = {
 	[BENCH_NATIVE] = "native",
 };
 
+/* What nullfs's reads return. */
+static const char bench_zeros[BENCH_MAXLEN];
+
 struct bench {
-	const char *mnt, *nullmnt, *queue;
-	/* paths under the mounts and the queue's POSIX name */
+	const char *mnt, *nullmnt;
+	const char *queue, *channel, *segment, *semaphore; /* directories */
+	/* paths under the mounts and the objects' POSIX names */
 	char qdir[PATH_MAX], data[PATH_MAX], stream[PATH_MAX];
+	char chdir[PATH_MAX], chdata[PATH_MAX];
+	char shmdir[PATH_MAX], shmdata[PATH_MAX];
+	char semdir[PATH_MAX], sempost[PATH_MAX], semwait[PATH_MAX];
 	char nullfile[PATH_MAX];
-	char mqname[NAME_MAX + 2];
+	char mqname[NAME_MAX + 2], shmname[NAME_MAX + 2], semname[NAME_MAX + 2];
 	long maxmsg, msgsize;
 	long ops, runs, warmup; /* ops per row and run, runs, warm-up ops */
 	bool smoke, verbose;
@@ -74,8 +92,10 @@ struct bench {
 /*
  * One way to do a case's operations. `put` sends `len` bytes of `msg`; `get`
  * asks for `len` bytes into `buf`, which has room for max(len, msgsize)
- * bytes. Both return the bytes moved or -errno, having said what failed
- * (naming the path) on stderr.
+ * bytes (a streaming case takes fewer, and asks again). Both return the
+ * bytes moved or -errno, having said what failed (naming the path) on
+ * stderr. `teardown` returns 0, or -errno when the run left its object in a
+ * state it should not have (also said on stderr).
  */
 struct bench_impl {
 	const char *what[2]; /* what put and get do, for the legend */
@@ -83,14 +103,22 @@ struct bench_impl {
 	ssize_t (*put)(struct bench *b, void *priv, const char *msg,
 		       size_t len);
 	ssize_t (*get)(struct bench *b, void *priv, char *buf, size_t len);
-	void (*teardown)(struct bench *b, void *priv);
+	int (*teardown)(struct bench *b, void *priv);
 	bool echoes; /* gets return what puts sent, else zeros */
+	bool queued; /* through the POSIX queue: len <= its msgsize */
 };
 
 struct bench_case {
 	const char *row[2]; /* row labels of put and get */
 	size_t len;	    /* bytes per message */
-	double target;	    /* ipcfs/null throughput aim, 0: none */
+	const char *msg;    /* each message is this, else a numbered one */
+	long batch;	    /* messages per batch; 0: what the queue holds */
+	long scale;	    /* runs do 1/scale of --ops, for big messages */
+	bool stream;	    /* put and get at once, in two threads */
+	bool bandwidth;	    /* shown in MiB/s */
+	double target[2];   /* aim of ipcfs/vs per row, 0: none */
+	int vs;		    /* the system the target is set against */
+	const char *note;   /* for the legend */
 	const struct bench_impl *impl[BENCH_NSYS]; /* NULL: no column */
 };
 
@@ -99,6 +127,11 @@ static volatile sig_atomic_t bench_timed_out;
 static void bench_alarm(int sig)
 {
 	bench_timed_out = 1;
+}
+
+/* Nothing to do: the signal is there to end a blocked write with EINTR. */
+static void bench_kick(int sig)
+{
 }
 
 static int64_t bench_now(void)
@@ -115,15 +148,26 @@ static int bench_err(const char *what, const char *path, int err)
 	return -err;
 }
 
-/* Message number `seq`: "ipcfs-bench SEQ " then letters, then a newline. */
+/*
+ * Message number `seq`: "ipcfs-bench SEQ " then letters, then a newline, so
+ * that a wrong one reads well in an error. Past BENCH_TEXT bytes come 64-bit
+ * words counting up from seq << 32: made a byte at a time, a 1 MiB message
+ * would cost more to make than to move.
+ */
 static void bench_fill(char *buf, size_t len, unsigned long seq)
 {
+	size_t text = len < BENCH_TEXT ? len : BENCH_TEXT;
+	uint64_t w = (uint64_t)seq << 32;
 	char head[32];
 	size_t i, n;
 
 	n = snprintf(head, sizeof(head), "ipcfs-bench %lu ", seq);
-	for (i = 0; i < len; i++)
+	for (i = 0; i < text; i++)
 		buf[i] = i < n ? head[i] : 'a' + (seq + i) % 26;
+	for (; i + sizeof(w) <= len; i += sizeof(w), w++)
+		memcpy(buf + i, &w, sizeof(w));
+	for (; i < len; i++)
+		buf[i] = 'z';
 	if (len > n)
 		buf[len - 1] = '\n';
 }
@@ -136,7 +180,8 @@ struct bench_files {
 	int fd[2];	     /* -1: open for every operation */
 };
 
-static int bench_files_new(const char *put, const char *get, bool keep_open,
+/* Open the put and get paths whose bits (1 << BENCH_PUT, ...) are in keep. */
+static int bench_files_new(const char *put, const char *get, unsigned int keep,
 			   void **priv)
 {
 	struct bench_files *f;
@@ -150,22 +195,25 @@ static int bench_files_new(const char *put, const char *get, bool keep_open,
 	f->path[BENCH_PUT] = put;
 	f->path[BENCH_GET] = get;
 	f->fd[BENCH_PUT] = f->fd[BENCH_GET] = -1;
-	if (!keep_open)
-		goto out;
-	f->fd[BENCH_PUT] = open(put, O_WRONLY);
-	if (f->fd[BENCH_PUT] < 0) {
-		ret = bench_err("open", put, errno);
-		goto out_free;
+	if (keep & 1u << BENCH_PUT) {
+		f->fd[BENCH_PUT] = open(put, O_WRONLY);
+		if (f->fd[BENCH_PUT] < 0) {
+			ret = bench_err("open", put, errno);
+			goto out_free;
+		}
 	}
-	f->fd[BENCH_GET] = open(get, O_RDONLY);
-	if (f->fd[BENCH_GET] < 0) {
-		ret = bench_err("open", get, errno);
-		goto out_close;
+	if (keep & 1u << BENCH_GET) {
+		f->fd[BENCH_GET] = open(get, O_RDONLY);
+		if (f->fd[BENCH_GET] < 0) {
+			ret = bench_err("open", get, errno);
+			goto out_close;
+		}
 	}
 	goto out;
 
 out_close:
-	close(f->fd[BENCH_PUT]);
+	if (f->fd[BENCH_PUT] >= 0)
+		close(f->fd[BENCH_PUT]);
 out_free:
 	free(f);
 	f = NULL;
@@ -174,7 +222,7 @@ out:
 	return ret;
 }
 
-static void bench_files_teardown(struct bench *b, void *priv)
+static int bench_files_teardown(struct bench *b, void *priv)
 {
 	struct bench_files *f = priv;
 	int i;
@@ -183,26 +231,104 @@ static void bench_files_teardown(struct bench *b, void *priv)
 		if (f->fd[i] >= 0)
 			close(f->fd[i]);
 	free(f);
+	return 0;
 }
+
+#define BENCH_KEEP_BOTH (1u << BENCH_PUT | 1u << BENCH_GET)
 
 static int bench_queue_fd_setup(struct bench *b, void **priv)
 {
-	return bench_files_new(b->data, b->stream, true, priv);
+	return bench_files_new(b->data, b->stream, BENCH_KEEP_BOTH, priv);
 }
 
 static int bench_queue_file_setup(struct bench *b, void **priv)
 {
-	return bench_files_new(b->data, b->data, false, priv);
+	return bench_files_new(b->data, b->data, 0, priv);
+}
+
+static int bench_channel_fd_setup(struct bench *b, void **priv)
+{
+	/* The writer first: the reader has seen one, so it waits, not ends. */
+	return bench_files_new(b->chdata, b->chdata, BENCH_KEEP_BOTH, priv);
+}
+
+static int bench_shm_fd_setup(struct bench *b, void **priv)
+{
+	return bench_files_new(b->shmdata, b->shmdata, BENCH_KEEP_BOTH, priv);
 }
 
 static int bench_null_fd_setup(struct bench *b, void **priv)
 {
-	return bench_files_new(b->nullfile, b->nullfile, true, priv);
+	return bench_files_new(b->nullfile, b->nullfile, BENCH_KEEP_BOTH, priv);
 }
 
 static int bench_null_file_setup(struct bench *b, void **priv)
 {
-	return bench_files_new(b->nullfile, b->nullfile, false, priv);
+	return bench_files_new(b->nullfile, b->nullfile, 0, priv);
+}
+
+/* As the semaphore rows: puts on an open file, gets open it each time. */
+static int bench_null_post_setup(struct bench *b, void **priv)
+{
+	return bench_files_new(b->nullfile, b->nullfile, 1u << BENCH_PUT, priv);
+}
+
+/* A kernel pipe as large as the channel, so both take 1 MiB a write. */
+static int bench_pipe_setup(struct bench *b, void **priv)
+{
+	struct bench_files *f;
+	int fds[2], ret;
+
+	ret = bench_files_new("pipe", "pipe", 0, priv);
+	if (ret < 0)
+		goto out;
+	f = *priv;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		ret = bench_err("pipe2", "", errno);
+		goto out_free;
+	}
+	f->fd[BENCH_PUT] = fds[1];
+	f->fd[BENCH_GET] = fds[0];
+	if (fcntl(fds[1], F_SETPIPE_SZ, BENCH_MIB) < 0) {
+		ret = bench_err("fcntl F_SETPIPE_SZ", "pipe", errno);
+		goto out_free;
+	}
+	goto out;
+
+out_free:
+	bench_files_teardown(b, f);
+	*priv = NULL;
+out:
+	return ret;
+}
+
+/* The segment ipcfs shows as shm/S, opened as ipcfs opens it. */
+static int bench_shm_native_setup(struct bench *b, void **priv)
+{
+	struct bench_files *f;
+	int ret;
+
+	ret = bench_files_new(b->shmname, b->shmname, 0, priv);
+	if (ret < 0)
+		goto out;
+	f = *priv;
+	f->fd[BENCH_PUT] = shm_open(b->shmname, O_RDWR, 0);
+	if (f->fd[BENCH_PUT] < 0) {
+		ret = bench_err("shm_open", b->shmname, errno);
+		goto out_free;
+	}
+	f->fd[BENCH_GET] = shm_open(b->shmname, O_RDONLY, 0);
+	if (f->fd[BENCH_GET] < 0) {
+		ret = bench_err("shm_open", b->shmname, errno);
+		goto out_free;
+	}
+	goto out;
+
+out_free:
+	bench_files_teardown(b, f);
+	*priv = NULL;
+out:
+	return ret;
 }
 
 static ssize_t bench_fd_put(struct bench *b, void *priv, const char *msg,
@@ -225,6 +351,30 @@ static ssize_t bench_fd_get(struct bench *b, void *priv, char *buf, size_t len)
 	ret = read(f->fd[BENCH_GET], buf, len);
 	if (ret < 0)
 		ret = bench_err("read", f->path[BENCH_GET], errno);
+	return ret;
+}
+
+/* At offset 0, over and over: the segment stays one message large. */
+static ssize_t bench_pfd_put(struct bench *b, void *priv, const char *msg,
+			     size_t len)
+{
+	struct bench_files *f = priv;
+	ssize_t ret;
+
+	ret = pwrite(f->fd[BENCH_PUT], msg, len, 0);
+	if (ret < 0)
+		ret = bench_err("pwrite", f->path[BENCH_PUT], errno);
+	return ret;
+}
+
+static ssize_t bench_pfd_get(struct bench *b, void *priv, char *buf, size_t len)
+{
+	struct bench_files *f = priv;
+	ssize_t ret;
+
+	ret = pread(f->fd[BENCH_GET], buf, len, 0);
+	if (ret < 0)
+		ret = bench_err("pread", f->path[BENCH_GET], errno);
 	return ret;
 }
 
@@ -315,13 +465,14 @@ static int bench_mq_open_setup(struct bench *b, void **priv)
 	return bench_mq_new(b, false, priv);
 }
 
-static void bench_mq_teardown(struct bench *b, void *priv)
+static int bench_mq_teardown(struct bench *b, void *priv)
 {
 	struct bench_mq *m = priv;
 
 	if (m->mq != (mqd_t)-1)
 		mq_close(m->mq);
 	free(m);
+	return 0;
 }
 
 static ssize_t bench_mq_send(struct bench *b, mqd_t mq, const char *msg,
@@ -393,6 +544,154 @@ static ssize_t bench_mq_open_get(struct bench *b, void *priv, char *buf,
 }
 
 /* ------------------------------------------------------------------ */
+/* Semaphores: a post puts the message "\n", a wait gets it back.      */
+
+struct bench_sem {
+	sem_t *sem;		   /* the one ipcfs shows as sem/S */
+	int value;		   /* at setup: a run takes what it posts */
+	struct bench_files *files; /* ipcfs: post kept open, wait per get */
+};
+
+/*
+ * Waits end with no bytes, so only the value can tell that each took its
+ * unit: it is read natively before and after the run, for ipcfs too.
+ */
+static int bench_sem_new(struct bench *b, struct bench_sem **sp)
+{
+	struct bench_sem *s;
+	int ret = 0;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->sem = sem_open(b->semname, 0);
+	if (s->sem == SEM_FAILED) {
+		ret = bench_err("sem_open", b->semname, errno);
+		goto out_free;
+	}
+	if (sem_getvalue(s->sem, &s->value) < 0) {
+		ret = bench_err("sem_getvalue", b->semname, errno);
+		goto out_close;
+	}
+	goto out;
+
+out_close:
+	sem_close(s->sem);
+out_free:
+	free(s);
+	s = NULL;
+out:
+	*sp = s;
+	return ret;
+}
+
+static int bench_sem_setup(struct bench *b, void **priv)
+{
+	struct bench_sem *s;
+	int ret;
+
+	ret = bench_sem_new(b, &s);
+	*priv = s;
+	return ret;
+}
+
+static int bench_sem_files_setup(struct bench *b, void **priv)
+{
+	struct bench_sem *s;
+	void *files;
+	int ret;
+
+	ret = bench_sem_new(b, &s);
+	if (ret < 0)
+		goto out;
+	ret = bench_files_new(b->sempost, b->semwait, 1u << BENCH_PUT, &files);
+	if (ret < 0) {
+		sem_close(s->sem);
+		free(s);
+		s = NULL;
+		goto out;
+	}
+	s->files = files;
+out:
+	*priv = s;
+	return ret;
+}
+
+static int bench_sem_teardown(struct bench *b, void *priv)
+{
+	struct bench_sem *s = priv;
+	int value, ret = 0;
+
+	if (s->files)
+		bench_files_teardown(b, s->files);
+	if (sem_getvalue(s->sem, &value) < 0) {
+		ret = bench_err("sem_getvalue", b->semname, errno);
+	} else if (value != s->value) {
+		fprintf(stderr,
+			"bench: %s: value %d after a run, %d before: a post "
+			"or a wait went astray\n",
+			b->semname, value, s->value);
+		ret = -EIO;
+	}
+	sem_close(s->sem);
+	free(s);
+	return ret;
+}
+
+/* write(2) on the open post file. */
+static ssize_t bench_sem_files_put(struct bench *b, void *priv, const char *msg,
+				   size_t len)
+{
+	struct bench_sem *s = priv;
+
+	return bench_fd_put(b, s->files, msg, len);
+}
+
+/* cat sem/S/wait: end-of-file once it took its unit, the "\n" posted. */
+static ssize_t bench_sem_files_get(struct bench *b, void *priv, char *buf,
+				   size_t len)
+{
+	struct bench_sem *s = priv;
+	ssize_t ret;
+
+	ret = bench_file_get(b, s->files, buf, len);
+	if (ret > 0) {
+		fprintf(stderr, "bench: read %s: %zd bytes, want none\n",
+			b->semwait, ret);
+		ret = -EIO;
+	} else if (ret == 0) {
+		memset(buf, '\n', len);
+		ret = len;
+	}
+	return ret;
+}
+
+static ssize_t bench_sem_put(struct bench *b, void *priv, const char *msg,
+			     size_t len)
+{
+	struct bench_sem *s = priv;
+	ssize_t ret = len;
+
+	if (sem_post(s->sem) < 0)
+		ret = bench_err("sem_post", b->semname, errno);
+	return ret;
+}
+
+static ssize_t bench_sem_get(struct bench *b, void *priv, char *buf, size_t len)
+{
+	struct bench_sem *s = priv;
+	ssize_t ret = len;
+
+	if (sem_wait(s->sem) < 0)
+		ret = bench_err("sem_wait", b->semname, errno);
+	else
+		memset(buf, '\n', len);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 /* The implementations and the table of cases.                         */
 
 static const struct bench_impl bench_queue_fd = {
@@ -403,6 +702,7 @@ static const struct bench_impl bench_queue_fd = {
 	.get = bench_fd_get,
 	.teardown = bench_files_teardown,
 	.echoes = true,
+	.queued = true,
 };
 
 static const struct bench_impl bench_queue_file = {
@@ -412,6 +712,37 @@ static const struct bench_impl bench_queue_file = {
 	.put = bench_file_put,
 	.get = bench_file_get,
 	.teardown = bench_files_teardown,
+	.echoes = true,
+	.queued = true,
+};
+
+static const struct bench_impl bench_channel_fd = {
+	.what = { "write(2) on open channels/C/data",
+		  "read(2) on open channels/C/data" },
+	.setup = bench_channel_fd_setup,
+	.put = bench_fd_put,
+	.get = bench_fd_get,
+	.teardown = bench_files_teardown,
+	.echoes = true,
+};
+
+static const struct bench_impl bench_shm_fd = {
+	.what = { "pwrite(2) at 0 on open shm/S/data",
+		  "pread(2) at 0 on open shm/S/data" },
+	.setup = bench_shm_fd_setup,
+	.put = bench_pfd_put,
+	.get = bench_pfd_get,
+	.teardown = bench_files_teardown,
+	.echoes = true,
+};
+
+static const struct bench_impl bench_sem_files = {
+	.what = { "write(2) \"\\n\" on open sem/S/post",
+		  "open+read+close sem/S/wait" },
+	.setup = bench_sem_files_setup,
+	.put = bench_sem_files_put,
+	.get = bench_sem_files_get,
+	.teardown = bench_sem_teardown,
 	.echoes = true,
 };
 
@@ -423,10 +754,26 @@ static const struct bench_impl bench_null_fd = {
 	.teardown = bench_files_teardown,
 };
 
+static const struct bench_impl bench_null_pfd = {
+	.what = { "pwrite(2) at 0 on open file", "pread(2) at 0 on open file" },
+	.setup = bench_null_fd_setup,
+	.put = bench_pfd_put,
+	.get = bench_pfd_get,
+	.teardown = bench_files_teardown,
+};
+
 static const struct bench_impl bench_null_file = {
 	.what = { "open+write+close file", "open+read+close file" },
 	.setup = bench_null_file_setup,
 	.put = bench_file_put,
+	.get = bench_file_get,
+	.teardown = bench_files_teardown,
+};
+
+static const struct bench_impl bench_null_post = {
+	.what = { "write(2) on open file", "open+read+close file" },
+	.setup = bench_null_post_setup,
+	.put = bench_fd_put,
 	.get = bench_file_get,
 	.teardown = bench_files_teardown,
 };
@@ -438,6 +785,7 @@ static const struct bench_impl bench_mq = {
 	.get = bench_mq_get,
 	.teardown = bench_mq_teardown,
 	.echoes = true,
+	.queued = true,
 };
 
 static const struct bench_impl bench_mq_open = {
@@ -447,19 +795,88 @@ static const struct bench_impl bench_mq_open = {
 	.get = bench_mq_open_get,
 	.teardown = bench_mq_teardown,
 	.echoes = true,
+	.queued = true,
+};
+
+static const struct bench_impl bench_pipe = {
+	.what = { "write(2) on a pipe", "read(2) on a pipe" },
+	.setup = bench_pipe_setup,
+	.put = bench_fd_put,
+	.get = bench_fd_get,
+	.teardown = bench_files_teardown,
+	.echoes = true,
+};
+
+static const struct bench_impl bench_shm_native = {
+	.what = { "pwrite(2) at 0 on the shm_open()ed segment",
+		  "pread(2) at 0 on the shm_open()ed segment" },
+	.setup = bench_shm_native_setup,
+	.put = bench_pfd_put,
+	.get = bench_pfd_get,
+	.teardown = bench_files_teardown,
+	.echoes = true,
+};
+
+static const struct bench_impl bench_sem = {
+	.what = { "sem_post", "sem_wait" },
+	.setup = bench_sem_setup,
+	.put = bench_sem_put,
+	.get = bench_sem_get,
+	.teardown = bench_sem_teardown,
+	.echoes = true,
 };
 
 static const struct bench_case bench_cases[] = {
 	{
 		.row = { "queue send 64 B", "queue receive 64 B" },
 		.len = 64,
-		.target = 0.8,
+		.target = { 0.8, 0.8 },
+		.vs = BENCH_NULL,
 		.impl = { &bench_queue_fd, &bench_null_fd, &bench_mq },
 	},
 	{
 		.row = { "echo > data, 64 B", "cat data, 64 B" },
 		.len = 64,
 		.impl = { &bench_queue_file, &bench_null_file, &bench_mq_open },
+	},
+	{
+		.row = { "channel write 64 B", "channel read 64 B" },
+		.len = 64,
+		.target = { 0.8, 0.8 },
+		.vs = BENCH_NULL,
+		.impl = { &bench_channel_fd, &bench_null_fd, &bench_pipe },
+	},
+	{
+		.row = { "sem post", "sem wait (cat wait)" },
+		.len = 1,
+		.msg = "\n",
+		.target = { 0.8, 0 },
+		.vs = BENCH_NULL,
+		.impl = { &bench_sem_files, &bench_null_post, &bench_sem },
+	},
+	{
+		.row = { "channel bulk, writer", "channel bulk, reader" },
+		.len = BENCH_MIB,
+		.scale = 50,
+		.stream = true,
+		.bandwidth = true,
+		.target = { 0.5, 0.5 },
+		.vs = BENCH_NATIVE,
+		.note = "one thread writes 1 MiB at a time while another reads "
+			"(1 MiB asked) and checks every byte; each row is "
+			"timed from the start to its thread's last call, so "
+			"the reader's is end to end",
+		.impl = { &bench_channel_fd, &bench_null_fd, &bench_pipe },
+	},
+	{
+		.row = { "shm pwrite 1 MiB", "shm pread 1 MiB" },
+		.len = BENCH_MIB,
+		.batch = 1,
+		.scale = 50,
+		.bandwidth = true,
+		.target = { 0.6, 0.6 },
+		.vs = BENCH_NULL,
+		.impl = { &bench_shm_fd, &bench_null_pfd, &bench_shm_native },
 	},
 };
 
@@ -476,22 +893,37 @@ static void bench_show(FILE *f, const char *buf, size_t len)
 		fputc(buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '.', f);
 }
 
+/* Says where `got` first differs from `want`, and shows both there. */
+static void bench_diff(const struct bench_case *c, int sys, const char *what,
+		       const char *got, const char *want, size_t len)
+{
+	size_t at = 0, from, n;
+
+	while (at < len && got[at] == want[at])
+		at++;
+	from = len <= 64 || at < 16 ? 0 : at - 16;
+	n = len - from < 64 ? len - from : 64;
+	fprintf(stderr,
+		"bench: %s (%s): %s is wrong from byte %zu\n"
+		"  got  \"",
+		c->row[BENCH_GET], bench_sys_names[sys], what, at);
+	bench_show(stderr, got + from, n);
+	fprintf(stderr, "\"\n  want \"");
+	bench_show(stderr, want + from, n);
+	fprintf(stderr, "\"%s\n", from || n < len ? " (part)" : "");
+}
+
 /* Whether message `seq`, got in `got`, is right; says what is wrong if not. */
 static bool bench_check(const struct bench_case *c, int sys, const char *sent,
 			const char *got, unsigned long seq)
 {
-	static const char zeros[BENCH_MAXLEN];
-	const char *want = c->impl[sys]->echoes ? sent : zeros;
+	const char *want = c->impl[sys]->echoes ? sent : bench_zeros;
 	bool ok = memcmp(got, want, c->len) == 0;
+	char what[48];
 
 	if (!ok) {
-		fprintf(stderr,
-			"bench: %s (%s): message %lu is wrong\n  got  \"",
-			c->row[BENCH_GET], bench_sys_names[sys], seq);
-		bench_show(stderr, got, c->len);
-		fprintf(stderr, "\"\n  want \"");
-		bench_show(stderr, want, c->len);
-		fprintf(stderr, "\"\n");
+		snprintf(what, sizeof(what), "message %lu", seq);
+		bench_diff(c, sys, what, got, want, c->len);
 	}
 	return ok;
 }
@@ -507,6 +939,16 @@ static bool bench_moved(const struct bench_case *c, int sys, int op, ssize_t n)
 	return ok;
 }
 
+/* Message number `seq` of case `c`. */
+static void bench_message(const struct bench_case *c, char *buf,
+			  unsigned long seq)
+{
+	if (c->msg)
+		memcpy(buf, c->msg, c->len);
+	else
+		bench_fill(buf, c->len, seq);
+}
+
 /*
  * Do `nops` puts and as many gets of case `c` the way `sys` does them, in
  * batches the queue can hold; add the nanoseconds spent to ns[put], ns[get].
@@ -516,14 +958,15 @@ static int bench_case_run(struct bench *b, const struct bench_case *c, int sys,
 {
 	const struct bench_impl *im = c->impl[sys];
 	size_t stride = c->len > (size_t)b->msgsize ? c->len : b->msgsize;
+	long batch = c->batch ? c->batch : b->maxmsg;
 	char *sent, *got;
 	void *priv;
 	long done, i, k;
 	bool ok = true;
-	int ret = -ENOMEM;
+	int ret = -ENOMEM, err;
 
-	sent = malloc(b->maxmsg * c->len);
-	got = calloc(b->maxmsg, stride);
+	sent = malloc(batch * c->len);
+	got = calloc(batch, stride);
 	if (!sent || !got)
 		goto out;
 	ret = im->setup(b, &priv);
@@ -532,9 +975,9 @@ static int bench_case_run(struct bench *b, const struct bench_case *c, int sys,
 	for (done = 0; done < nops && ret >= 0; done += k) {
 		int64_t t0, t1, t2;
 
-		k = nops - done < b->maxmsg ? nops - done : b->maxmsg;
+		k = nops - done < batch ? nops - done : batch;
 		for (i = 0; i < k; i++)
-			bench_fill(sent + i * c->len, c->len, b->seq + i);
+			bench_message(c, sent + i * c->len, b->seq + i);
 		alarm(BENCH_WATCHDOG);
 		t0 = bench_now();
 		for (i = 0; i < k && ok; i++)
@@ -561,11 +1004,202 @@ static int bench_case_run(struct bench *b, const struct bench_case *c, int sys,
 		fprintf(stderr, "bench: %s (%s): no progress in %d s\n",
 			c->row[BENCH_PUT], bench_sys_names[sys],
 			BENCH_WATCHDOG);
-	im->teardown(b, priv);
+	err = im->teardown(b, priv);
+	if (ret >= 0)
+		ret = err;
 out:
 	free(sent);
 	free(got);
 	return ret;
+}
+
+/* The writing half of a streaming run; the main thread reads. */
+struct bench_writer {
+	struct bench *b;
+	const struct bench_case *c;
+	int sys;
+	void *priv;
+	const char *bufs; /* BENCH_STREAM_BUFS messages, written in turn */
+	long nops;
+	pthread_barrier_t go;
+	atomic_bool stop; /* the reader failed: give up */
+	atomic_bool done;
+	int64_t end; /* when the last write returned */
+	int ret;
+};
+
+static void *bench_writer(void *arg)
+{
+	struct bench_writer *w = arg;
+	const struct bench_impl *im = w->c->impl[w->sys];
+	size_t len = w->c->len;
+	bool ok = true;
+	long i;
+
+	pthread_barrier_wait(&w->go);
+	for (i = 0; i < w->nops && ok && !atomic_load(&w->stop); i++)
+		ok = bench_moved(w->c, w->sys, BENCH_PUT,
+				 im->put(w->b, w->priv,
+					 w->bufs + i % BENCH_STREAM_BUFS * len,
+					 len));
+	w->end = bench_now();
+	w->ret = ok ? 0 : -EIO;
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/*
+ * Whether the n bytes got at offset `off` of the stream are those written
+ * there (zeros for nullfs); says what is wrong if not.
+ */
+static bool bench_stream_check(const struct bench_case *c, int sys,
+			       const char *bufs, uint64_t off, const char *got,
+			       size_t n)
+{
+	size_t at, m;
+	const char *want;
+	char what[64];
+
+	for (; n > 0; off += m, got += m, n -= m) {
+		at = off % c->len;
+		m = c->len - at < n ? c->len - at : n;
+		want = c->impl[sys]->echoes
+			       ? bufs +
+					 off / c->len % BENCH_STREAM_BUFS *
+						 c->len +
+					 at
+			       : bench_zeros;
+		if (memcmp(got, want, m) != 0) {
+			snprintf(what, sizeof(what), "the stream at %llu",
+				 (unsigned long long)off);
+			bench_diff(c, sys, what, got, want, m);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Wait for the writer. When the reader failed, the writer may be blocked in
+ * a write nobody will make room for: interrupt it until it gives up. One
+ * that ignores that for BENCH_WATCHDOG seconds still uses our buffers, so
+ * the process ends there.
+ */
+static void bench_writer_join(struct bench_writer *w, pthread_t t, bool failed)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	long i;
+
+	if (failed) {
+		atomic_store(&w->stop, true);
+		for (i = 0; i < BENCH_WATCHDOG * 100 && !atomic_load(&w->done);
+		     i++) {
+			pthread_kill(t, SIGUSR1);
+			nanosleep(&tick, NULL);
+		}
+		if (!atomic_load(&w->done)) {
+			fprintf(stderr, "bench: %s (%s): the writer is stuck\n",
+				w->c->row[BENCH_PUT], bench_sys_names[w->sys]);
+			exit(1);
+		}
+	}
+	pthread_join(t, NULL);
+}
+
+/*
+ * Do `nops` puts in a writer thread while this thread gets the bytes as
+ * they come and checks them; add to ns[put] and ns[get] the time from the
+ * start to that side's last call.
+ */
+static int bench_stream_run(struct bench *b, const struct bench_case *c,
+			    int sys, long nops, double ns[2])
+{
+	const struct bench_impl *im = c->impl[sys];
+	size_t room = c->len > (size_t)b->msgsize ? c->len : b->msgsize;
+	uint64_t total = (uint64_t)nops * c->len, off = 0;
+	struct bench_writer w = { .b = b, .c = c, .sys = sys, .nops = nops };
+	sigset_t alrm, old;
+	char *bufs, *got;
+	int64_t t0, t1;
+	pthread_t t;
+	size_t want;
+	ssize_t n;
+	long i;
+	int ret = -ENOMEM, err;
+
+	bufs = malloc(BENCH_STREAM_BUFS * c->len);
+	got = malloc(room);
+	if (!bufs || !got)
+		goto out;
+	for (i = 0; i < BENCH_STREAM_BUFS; i++)
+		bench_message(c, bufs + i * c->len, b->seq + i);
+	b->seq += BENCH_STREAM_BUFS;
+	w.bufs = bufs;
+	ret = im->setup(b, &w.priv);
+	if (ret < 0)
+		goto out;
+	pthread_barrier_init(&w.go, NULL, 2);
+	/* The watchdog interrupts the reader; the reader stops the writer. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, &old);
+	err = pthread_create(&t, NULL, bench_writer, &w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		ret = bench_err("pthread_create", c->row[BENCH_PUT], err);
+		goto out_teardown;
+	}
+	alarm(BENCH_WATCHDOG);
+	t0 = bench_now();
+	pthread_barrier_wait(&w.go);
+	while (off < total && ret >= 0) {
+		want = total - off < c->len ? total - off : c->len;
+		n = im->get(b, w.priv, got, want);
+		if (n == 0 || n > (ssize_t)want) {
+			fprintf(stderr,
+				"bench: %s (%s): %zd bytes for %zu at %llu\n",
+				c->row[BENCH_GET], bench_sys_names[sys], n,
+				want, (unsigned long long)off);
+			ret = -EIO;
+		} else if (n < 0) {
+			ret = n;
+		} else if (!bench_stream_check(c, sys, bufs, off, got, n)) {
+			ret = -EIO;
+		} else {
+			off += n;
+		}
+	}
+	t1 = bench_now();
+	alarm(0);
+	if (bench_timed_out)
+		fprintf(stderr, "bench: %s (%s): no progress in %d s\n",
+			c->row[BENCH_GET], bench_sys_names[sys],
+			BENCH_WATCHDOG);
+	bench_writer_join(&w, t, ret < 0);
+	if (ret >= 0)
+		ret = w.ret;
+	ns[BENCH_PUT] += w.end - t0;
+	ns[BENCH_GET] += t1 - t0;
+out_teardown:
+	pthread_barrier_destroy(&w.go);
+	err = im->teardown(b, w.priv);
+	if (ret >= 0)
+		ret = err;
+out:
+	free(bufs);
+	free(got);
+	return ret;
+}
+
+/* Operations per run of case `c` (run -1: the warm-up). */
+static long bench_case_ops(const struct bench *b, const struct bench_case *c,
+			   long run)
+{
+	long n = run < 0 ? b->warmup : b->ops;
+
+	if (c->scale > 1)
+		n /= c->scale;
+	return n > 0 ? n : 1;
 }
 
 static double *bench_sample(double *samples, struct bench *b, size_t ci,
@@ -587,11 +1221,15 @@ static int bench_all(struct bench *b, double *samples)
 
 			for (sys = 0; sys < BENCH_NSYS && ret >= 0; sys++) {
 				double ns[2] = { 0, 0 };
-				long n = run < 0 ? b->warmup : b->ops;
+				long n = bench_case_ops(b, c, run);
 
 				if (!c->impl[sys] || !(b->only & 1u << sys))
 					continue;
-				ret = bench_case_run(b, c, sys, n, ns);
+				if (c->stream)
+					ret = bench_stream_run(b, c, sys, n,
+							       ns);
+				else
+					ret = bench_case_run(b, c, sys, n, ns);
 				for (op = 0; run >= 0 && op < 2; op++) {
 					*bench_sample(samples, b, ci, sys, op,
 						      run) = ns[op] / n;
@@ -625,37 +1263,33 @@ static double bench_median(const double *v, long n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-static void bench_print(struct bench *b, double *samples)
+/*
+ * The rows of the cases shown in ops/s, or those in MiB/s; returns whether
+ * one is below its target.
+ */
+static bool bench_print_rows(struct bench *b, double *samples, bool bandwidth)
 {
-	struct utsname u;
-	cpu_set_t cpus;
 	bool below = false;
 	size_t ci;
-	int sys, op, ncpus = 0;
+	int sys, op;
 
-	uname(&u);
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
-		ncpus = CPU_COUNT(&cpus);
-	printf("ipcfs %s benchmark%s\n%ld ops per row and run, median of %ld "
-	       "runs, in batches of %ld (the queue's\ncapacity); queue %s; "
-	       "Linux %s; %d of %ld CPUs usable\n\n",
-	       IPCFS_VERSION,
-	       b->smoke ? " (smoke: few ops, noisy numbers)" : "", b->ops,
-	       b->runs, b->maxmsg, b->mqname, u.release, ncpus,
-	       sysconf(_SC_NPROCESSORS_ONLN));
 	/* Columns: 24 for the row, 20 per system, 8 per ratio. */
 	printf("%-24s %19s %19s %19s %6s  %6s\n", "", "------ ipcfs ------",
 	       "----- null fs -----", "----- native ------", "ipcfs/",
 	       "ipcfs/");
 	printf("%-24s", "");
-	for (sys = 0; sys < BENCH_NSYS; sys++)
-		printf(" %10s %9s", "ops/s", "µs/op"); /* µ: 2 bytes */
+	for (sys = 0; sys < BENCH_NSYS; sys++) /* µ: 2 bytes */
+		printf(" %10s %9s", bandwidth ? "MiB/s" : "ops/s",
+		       bandwidth ? "µs/MiB" : "µs/op");
 	printf(" %6s  %6s\n", "null", "native");
 	for (ci = 0; ci < BENCH_NCASES; ci++) {
 		const struct bench_case *c = &bench_cases[ci];
 
+		if (c->bandwidth != bandwidth)
+			continue;
 		for (op = 0; op < 2; op++) {
 			double med[BENCH_NSYS] = { 0 };
+			double per = c->len / (double)BENCH_MIB;
 
 			printf("%-24s", c->row[op]);
 			for (sys = 0; sys < BENCH_NSYS; sys++) {
@@ -667,15 +1301,20 @@ static void bench_print(struct bench *b, double *samples)
 								     ci, sys,
 								     op, 0),
 							b->runs);
-				printf(" %10.0f %8.2f", 1e9 / med[sys],
-				       med[sys] / 1e3);
+				if (bandwidth)
+					printf(" %10.0f %8.1f",
+					       per * 1e9 / med[sys],
+					       med[sys] / per / 1e3);
+				else
+					printf(" %10.0f %8.2f", 1e9 / med[sys],
+					       med[sys] / 1e3);
 			}
 			for (sys = BENCH_NULL; sys < BENCH_NSYS; sys++) {
 				double r = med[BENCH_IPCFS]
 						   ? med[sys] / med[BENCH_IPCFS]
 						   : 0;
-				bool low = c->target && sys == BENCH_NULL &&
-					   r && r < c->target;
+				bool low = c->target[op] && sys == c->vs && r &&
+					   r < c->target[op];
 
 				if (r)
 					printf(" %6.2f%c", r, low ? '*' : ' ');
@@ -686,9 +1325,38 @@ static void bench_print(struct bench *b, double *samples)
 			printf("\n");
 		}
 	}
-	printf("\nRatios are throughput ratios (ipcfs ops/s / other ops/s)."
-	       "%s\n",
-	       below ? " *: below the target of 0.8." : "");
+	return below;
+}
+
+static void bench_print(struct bench *b, double *samples)
+{
+	struct utsname u;
+	cpu_set_t cpus;
+	bool below;
+	size_t ci;
+	long big = 0;
+	int sys, op, ncpus = 0;
+
+	uname(&u);
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		ncpus = CPU_COUNT(&cpus);
+	for (ci = 0; ci < BENCH_NCASES && !big; ci++)
+		if (bench_cases[ci].bandwidth)
+			big = bench_case_ops(b, &bench_cases[ci], 0);
+	printf("ipcfs %s benchmark%s\n%ld ops per row and run (%ld for the "
+	       "1 MiB ones), median of %ld runs;\nputs and gets alternate in "
+	       "batches of %ld (the queue's capacity), of 1 MiB\none by one; "
+	       "queue %s; Linux %s; %d of %ld CPUs usable\n\n",
+	       IPCFS_VERSION,
+	       b->smoke ? " (smoke: few ops, noisy numbers)" : "", b->ops, big,
+	       b->runs, b->maxmsg, b->mqname, u.release, ncpus,
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	below = bench_print_rows(b, samples, false);
+	printf("\n");
+	below |= bench_print_rows(b, samples, true);
+	printf("\nRatios are throughput ratios (ipcfs's ops/s or MiB/s over "
+	       "the other's).%s\n",
+	       below ? " *: below the row's target." : "");
 	for (ci = 0; ci < BENCH_NCASES; ci++) {
 		const struct bench_case *c = &bench_cases[ci];
 
@@ -699,8 +1367,13 @@ static void bench_print(struct bench *b, double *samples)
 					printf("%s %s: %s", sys ? ";" : "",
 					       bench_sys_names[sys],
 					       c->impl[sys]->what[op]);
+			if (c->target[op])
+				printf("; target: ipcfs/%s >= %.1f",
+				       bench_sys_names[c->vs], c->target[op]);
 			printf(".\n");
 		}
+		if (c->note)
+			printf("(%s: %s.)\n", c->row[0], c->note);
 	}
 }
 
@@ -735,23 +1408,44 @@ out:
 	return ret;
 }
 
-/* The queue's POSIX name, from the directory's user.ipcfs.name. */
-static int bench_mq_name(struct bench *b)
+/* `echo VAL > path`, in one write. */
+static int bench_write_str(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0) {
+		ret = bench_err("open", path, errno);
+		goto out;
+	}
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		ret = bench_err("write", path, errno);
+	else if ((size_t)n != strlen(val))
+		ret = bench_err("write", path, EIO);
+	if (close(fd) < 0 && ret >= 0)
+		ret = bench_err("close", path, errno);
+out:
+	return ret;
+}
+
+/* An object's POSIX name, from its directory's user.ipcfs.name. */
+static int bench_posix_name(const char *dir, char *name, size_t size)
 {
 	ssize_t n;
 	int ret = 0;
 
-	n = getxattr(b->qdir, "user.ipcfs.name", b->mqname,
-		     sizeof(b->mqname) - 1);
+	n = getxattr(dir, "user.ipcfs.name", name, size - 1);
 	if (n < 0) {
-		ret = bench_err("getxattr user.ipcfs.name", b->qdir, errno);
+		ret = bench_err("getxattr user.ipcfs.name", dir, errno);
 		goto out;
 	}
-	while (n > 0 && (b->mqname[n - 1] == '\n' || b->mqname[n - 1] == 0))
+	while (n > 0 && (name[n - 1] == '\n' || name[n - 1] == 0))
 		n--;
-	b->mqname[n] = '\0';
-	if (b->mqname[0] != '/')
-		ret = bench_err("getxattr user.ipcfs.name", b->qdir, EINVAL);
+	name[n] = '\0';
+	if (name[0] != '/')
+		ret = bench_err("getxattr user.ipcfs.name", dir, EINVAL);
 out:
 	return ret;
 }
@@ -769,7 +1463,7 @@ static int bench_queue_init(struct bench *b)
 	int ret = 0;
 
 	if (b->only & 1u << BENCH_IPCFS || !b->mqname[0])
-		ret = bench_mq_name(b);
+		ret = bench_posix_name(b->qdir, b->mqname, sizeof(b->mqname));
 	if (ret < 0)
 		goto out;
 	mq = mq_open(b->mqname, O_RDONLY | O_NONBLOCK);
@@ -813,45 +1507,127 @@ out:
 	return ret;
 }
 
-static int bench_path(char *dst, const char *root, const char *rest)
+/*
+ * Empty the channel (a run checks every byte it reads) and make its buffer
+ * 1 MiB, so that a bulk write goes in whole once the reader has drained the
+ * last one, as on a pipe of that size.
+ */
+static int bench_channel_init(struct bench *b)
+{
+	char path[PATH_MAX + 16], junk[1 << 16];
+	ssize_t n;
+	size_t dropped = 0;
+	long v;
+	int fd, ret = 0;
+
+	if (!(b->only & 1u << BENCH_IPCFS))
+		goto out;
+	/* Without a writer, a reader that has seen none gets EAGAIN. */
+	fd = open(b->chdata, O_RDONLY | O_NONBLOCK);
+	if (fd < 0) {
+		ret = bench_err("open", b->chdata, errno);
+		goto out;
+	}
+	while ((n = read(fd, junk, sizeof(junk))) > 0)
+		dropped += n;
+	close(fd);
+	if (dropped)
+		fprintf(stderr, "bench: %s held %zu bytes; dropped them\n",
+			b->chdata, dropped);
+	snprintf(path, sizeof(path), "%s/capacity", b->chdir);
+	ret = bench_write_str(path, "1048576\n");
+	if (ret >= 0)
+		ret = bench_read_long(path, &v);
+	if (ret >= 0 && v != BENCH_MIB) {
+		fprintf(stderr, "bench: %s says %ld after writing %d\n", path,
+			v, BENCH_MIB);
+		ret = -EINVAL;
+	}
+out:
+	return ret;
+}
+
+static int bench_path(char *dst, const char *root, const char *kind,
+		      const char *rest)
 {
 	int ret = 0;
 
-	if (snprintf(dst, PATH_MAX, "%s/%s", root, rest) >= PATH_MAX)
+	if (snprintf(dst, PATH_MAX, "%s/%s%s%s", root, kind, *kind ? "/" : "",
+		     rest) >= PATH_MAX)
 		ret = bench_err("path", root, ENAMETOOLONG);
+	return ret;
+}
+
+static int bench_paths(struct bench *b)
+{
+	int ret;
+
+	ret = bench_path(b->qdir, b->mnt, "queues", b->queue);
+	if (ret >= 0)
+		ret = bench_path(b->data, b->qdir, "", "data");
+	if (ret >= 0)
+		ret = bench_path(b->stream, b->qdir, "", "stream");
+	if (ret >= 0)
+		ret = bench_path(b->chdir, b->mnt, "channels", b->channel);
+	if (ret >= 0)
+		ret = bench_path(b->chdata, b->chdir, "", "data");
+	if (ret >= 0)
+		ret = bench_path(b->shmdir, b->mnt, "shm", b->segment);
+	if (ret >= 0)
+		ret = bench_path(b->shmdata, b->shmdir, "", "data");
+	if (ret >= 0)
+		ret = bench_path(b->semdir, b->mnt, "sem", b->semaphore);
+	if (ret >= 0)
+		ret = bench_path(b->sempost, b->semdir, "", "post");
+	if (ret >= 0)
+		ret = bench_path(b->semwait, b->semdir, "", "wait");
+	if (ret >= 0)
+		ret = bench_path(b->nullfile, b->nullmnt, "", "file");
+	return ret;
+}
+
+/* Whether a case's messages fit where its implementations put them. */
+static int bench_case_fits(const struct bench *b, const struct bench_case *c)
+{
+	bool queued = false;
+	int sys, ret = 0;
+
+	for (sys = 0; sys < BENCH_NSYS; sys++)
+		queued |= c->impl[sys] && c->impl[sys]->queued;
+	if (c->len > BENCH_MAXLEN || (queued && c->len > (size_t)b->msgsize)) {
+		fprintf(stderr,
+			"bench: %s: %zu-byte messages do not fit the queue "
+			"(msgsize %ld) or bench (%d)\n",
+			c->row[0], c->len, b->msgsize, BENCH_MAXLEN);
+		ret = -EMSGSIZE;
+	}
 	return ret;
 }
 
 static int bench_init(struct bench *b)
 {
-	char rest[NAME_MAX + 32];
-	struct sigaction sa = { .sa_handler = bench_alarm };
-	size_t ci;
-	int ret = 0;
-
 	/* No SA_RESTART: a stuck read(2) must come back with EINTR. */
+	struct sigaction sa = { .sa_handler = bench_alarm };
+	struct sigaction kick = { .sa_handler = bench_kick };
+	bool ipcfs = b->only & 1u << BENCH_IPCFS;
+	size_t ci;
+	int ret;
+
 	sigaction(SIGALRM, &sa, NULL);
-	snprintf(rest, sizeof(rest), "queues/%s", b->queue);
-	ret = bench_path(b->qdir, b->mnt, rest);
-	if (ret >= 0)
-		ret = bench_path(b->data, b->qdir, "data");
-	if (ret >= 0)
-		ret = bench_path(b->stream, b->qdir, "stream");
-	if (ret >= 0)
-		ret = bench_path(b->nullfile, b->nullmnt, "file");
+	sigaction(SIGUSR1, &kick, NULL);
+	ret = bench_paths(b);
 	if (ret >= 0)
 		ret = bench_queue_init(b);
-	for (ci = 0; ci < BENCH_NCASES && ret >= 0; ci++) {
-		if (bench_cases[ci].len > (size_t)b->msgsize ||
-		    bench_cases[ci].len > BENCH_MAXLEN) {
-			fprintf(stderr,
-				"bench: %s: %zu-byte messages do not "
-				"fit the queue (msgsize %ld)\n",
-				bench_cases[ci].row[0], bench_cases[ci].len,
-				b->msgsize);
-			ret = -EMSGSIZE;
-		}
-	}
+	if (ret >= 0)
+		ret = bench_channel_init(b);
+	if (ret >= 0 && (ipcfs || !b->shmname[0]))
+		ret = bench_posix_name(b->shmdir, b->shmname,
+				       sizeof(b->shmname));
+	if (ret >= 0 && (ipcfs || !b->semname[0]))
+		ret = bench_posix_name(b->semdir, b->semname,
+				       sizeof(b->semname));
+	for (ci = 0; ci < BENCH_NCASES && ret >= 0; ci++)
+		ret = bench_case_fits(b, &bench_cases[ci]);
 	return ret;
 }
 
@@ -859,18 +1635,28 @@ static void bench_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench [--smoke] [OPTIONS] MNT NULLMNT\n"
-		"Time ipcfs's data paths on MNT/queues/Q against the nullfs\n"
-		"mounted at NULLMNT and against the native API, and print a\n"
-		"table. Normally run by tools/bench, which mounts both.\n\n"
-		"  --smoke          a few hundred ops per row: seconds, not a "
-		"minute\n"
-		"  --ops N          ops per row and run (20000; smoke 200)\n"
+		"Time ipcfs's data paths on MNT/queues/Q, channels/C, shm/S "
+		"and\nsem/S against the nullfs mounted at NULLMNT and against "
+		"the native\nAPI, and print a table. Normally run by "
+		"tools/bench, which mounts both\nand makes the objects.\n\n"
+		"  --smoke          a few hundred ops per row: seconds, not "
+		"minutes\n"
+		"  --ops N          ops per row and run (20000; smoke 200); "
+		"1 MiB rows\n"
+		"                   do a fiftieth of it\n"
 		"  --runs N         runs per row, the median is shown (7; "
 		"smoke 5)\n"
 		"  --queue NAME     the queue directory, MNT/queues/NAME (q)\n"
+		"  --channel NAME   the channel directory, MNT/channels/NAME "
+		"(c); its\n"
+		"                   capacity is set to 1 MiB\n"
+		"  --segment NAME   the segment directory, MNT/shm/NAME (s)\n"
+		"  --semaphore NAME the semaphore directory, MNT/sem/NAME (s)\n"
 		"  --only LIST      systems to time: ipcfs,null,native (all)\n"
 		"  --mq /NAME       POSIX queue for native when ipcfs is not "
 		"timed\n"
+		"  --shm /NAME      POSIX segment for native, likewise\n"
+		"  --sem /NAME      POSIX semaphore for native, likewise\n"
 		"  -v, --verbose    print every run on stderr\n"
 		"  -h, --help       this text\n"
 		"  -V, --version    the version\n"
@@ -925,8 +1711,13 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 		{ "ops", required_argument, NULL, 'n' },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "queue", required_argument, NULL, 'q' },
+		{ "channel", required_argument, NULL, 'c' },
+		{ "segment", required_argument, NULL, 'g' },
+		{ "semaphore", required_argument, NULL, 'p' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "mq", required_argument, NULL, 'm' },
+		{ "shm", required_argument, NULL, 'M' },
+		{ "sem", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -952,12 +1743,27 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 		case 'q':
 			b->queue = optarg;
 			break;
+		case 'c':
+			b->channel = optarg;
+			break;
+		case 'g':
+			b->segment = optarg;
+			break;
+		case 'p':
+			b->semaphore = optarg;
+			break;
 		case 'o':
 			if (bench_parse_only(optarg, &b->only) < 0)
 				ret = 3;
 			break;
 		case 'm':
 			snprintf(b->mqname, sizeof(b->mqname), "%s", optarg);
+			break;
+		case 'M':
+			snprintf(b->shmname, sizeof(b->shmname), "%s", optarg);
+			break;
+		case 'P':
+			snprintf(b->semname, sizeof(b->semname), "%s", optarg);
 			break;
 		case 'v':
 			b->verbose = true;
@@ -996,6 +1802,9 @@ int main(int argc, char **argv)
 {
 	struct bench b = {
 		.queue = "q",
+		.channel = "c",
+		.segment = "s",
+		.semaphore = "s",
 		.only = (1u << BENCH_NSYS) - 1,
 	};
 	double *samples = NULL;

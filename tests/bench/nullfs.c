@@ -8,10 +8,13 @@
  * own. The root holds one regular file, `file` (mode 0666): a write(2) of N
  * bytes is answered "N written" and dropped; a read(2) of N bytes returns N
  * zero bytes at any offset and never ends. Request and reply sizes are thus
- * those of a message queue's `data` and `stream`. getattr and setattr work
- * (setattr keeps what it is told), so `: > file` and chmod behave. Like
- * ipcfs it has no flush: the kernel stops sending FLUSH after the first
- * ENOSYS, so close(2) costs the same requests on both.
+ * those of a message queue's `data` and `stream`, a channel's `data` and a
+ * segment's `data`, up to 1 MiB: from max_write libfuse also derives the
+ * max_pages it offers the kernel (256), so a 1 MiB read(2) is one READ here
+ * as on ipcfs, not eight of 128 KiB (`-d` shows replies of 1048592 bytes).
+ * getattr and setattr work (setattr keeps what it is told), so `: > file`
+ * and chmod behave. Like ipcfs it has no flush: the kernel stops sending
+ * FLUSH after the first ENOSYS, so close(2) costs the same requests on both.
  *
  *	$ nullfs -f /tmp/null & echo hello > /tmp/null/file
  *	$ head -c 4 /tmp/null/file | od -An -tx1	# 00 00 00 00
