@@ -94,6 +94,23 @@ static void file_discard(struct fs_file *f)
 		file_free(f);
 }
 
+/* A request that may park: attempt and cancel say what it is. */
+static struct file_io *file_io_new(fuse_req_t req, struct fs_file *f, int flags,
+				   int (*attempt)(struct fs_park *),
+				   void (*cancel)(struct fs_park *, bool))
+{
+	struct file_io *io = calloc(1, sizeof(*io));
+
+	if (!io)
+		return NULL;
+	io->park.req = req;
+	io->park.attempt = attempt;
+	io->park.cancel = cancel;
+	io->f = f;
+	io->nonblock = flags & O_NONBLOCK;
+	return io;
+}
+
 static void file_io_free(struct file_io *io)
 {
 	free(io->copy);
@@ -162,15 +179,11 @@ static int file_open_data(fuse_req_t req, struct fs_file *f,
 			file_discard(f);
 		return 0;
 	}
-	io = calloc(1, sizeof(*io));
+	io = file_io_new(req, f, fi->flags, file_open_attempt,
+			 file_open_cancel);
 	if (!io)
 		return -ENOMEM;
-	io->park.req = req;
-	io->park.attempt = file_open_attempt;
-	io->park.cancel = file_open_cancel;
-	io->f = f;
 	io->fi = *fi;
-	io->nonblock = fi->flags & O_NONBLOCK;
 	fs_park_submit(&io->park);
 	return 0;
 }
@@ -290,18 +303,14 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0); /* nothing to read: a hold */
 		return;
 	}
-	io = calloc(1, sizeof(*io));
+	io = file_io_new(req, f, fi->flags, file_read_attempt,
+			 file_read_cancel);
 	if (!io) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	io->park.req = req;
-	io->park.attempt = file_read_attempt;
-	io->park.cancel = file_read_cancel;
-	io->f = f;
 	io->off = off;
 	io->size = size;
-	io->nonblock = fi->flags & O_NONBLOCK;
 	fs_park_submit(&io->park);
 }
 
@@ -373,19 +382,15 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	io = calloc(1, sizeof(*io));
+	io = file_io_new(req, f, fi->flags, file_write_attempt,
+			 file_write_cancel);
 	if (!io) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	io->park.req = req;
-	io->park.attempt = file_write_attempt;
-	io->park.cancel = file_write_cancel;
-	io->f = f;
 	io->off = off;
 	io->size = size;
 	io->data = buf;
-	io->nonblock = fi->flags & O_NONBLOCK;
 	fs_park_submit(&io->park);
 }
 
