@@ -110,8 +110,8 @@ static void mq_gone(const char *name);
 /* Find the mqueue filesystem of our IPC namespace, or mount a private one. */
 static void mq_find_fs(void)
 {
-	char dir[] = "/tmp/ipcfs-mqueue.XXXXXX";
 	struct statfs sfs;
+	char dir[64];
 
 	mq_dirfd = open("/dev/mqueue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mq_dirfd >= 0 && fstatfs(mq_dirfd, &sfs) == 0 &&
@@ -120,7 +120,9 @@ static void mq_find_fs(void)
 	if (mq_dirfd >= 0)
 		close(mq_dirfd);
 	mq_dirfd = -1;
-	if (!mkdtemp(dir))
+	/* A mount point of our own, for an instant: mkdir fails if taken. */
+	snprintf(dir, sizeof(dir), "/tmp/ipcfs-mqueue.%d", (int)getpid());
+	if (mkdir(dir, 0700) < 0)
 		goto out_warn;
 	if (mount("mqueue", dir, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) == 0) {
