@@ -5,7 +5,8 @@ A test file makes one Harness (its own prefix, its own temporary mount point,
 its own mount options), registers test functions with @H.test and calls
 H.main(). The harness mounts the tree with `$IPCFS -f`, runs the tests in
 order, and whatever happens unmounts, kills what the tests started, unlinks
-every native queue under the prefix and removes the mount point:
+every native queue, segment and semaphore under the prefix and removes the
+mount point:
 
   * try/finally, atexit, and SIGINT/SIGTERM/SIGHUP handlers do the cleanup;
   * every test runs under a per-test timer and every wait under a step timer
@@ -19,7 +20,8 @@ Output: one line per check ("ok - name", "FAIL - name: detail",
 N skipped". Exit 1 if a check failed, 77 only if /dev/fuse is unusable.
 
 The native side of POSIX message queues is reached with ctypes (mq_open,
-mq_timedsend, mq_timedreceive, ...) with deadlines, so nothing waits forever.
+mq_timedsend, mq_timedreceive, ...) with deadlines, so nothing waits forever;
+that of named semaphores too (sem_open, sem_post, sem_getvalue, ...).
 """
 
 import atexit
@@ -28,7 +30,9 @@ import ctypes
 import errno
 import os
 import select
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -43,6 +47,23 @@ DEVNULL = subprocess.DEVNULL
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error", "LeakSanitizer")
 FILE_DEADLINE = int(os.environ.get("IPCFS_TEST_DEADLINE", "240"))
 TEST_TIMEOUT = 60
+
+# Segments /PFXname are /dev/shm/PFXname; glibc keeps semaphores /PFXname
+# as /dev/shm/sem.PFXname.
+SHM_DIR = "/dev/shm"
+
+# What `ls KIND/NAME` shows, by kind (the top-level directories).
+KIND_FILES = {
+    "queues": ["count", "data", "maxmsg", "msgsize", "stream"],
+    "channels": ["bytes", "capacity", "data", "readers", "writers"],
+    "shm": ["data", "size"],
+    "sem": ["hold", "post", "value", "wait"],
+}
+
+# x86-64 numbers of the system calls a child is seen blocked in
+# (/proc/PID/syscall).
+SYSCALLS = {"read": "0", "write": "1", "open": "2", "poll": "7",
+            "openat": "257"}
 
 # ---------------------------------------------------------------------------
 # Native POSIX message queues
@@ -192,6 +213,29 @@ def _mounted_fstype(path):
     return found
 
 
+def _rmdir_patiently(path, tries=50):
+    """rmdir PATH, trying again a moment later while it is busy (it was
+    just unmounted): True once it is gone."""
+    for _ in range(tries):
+        try:
+            os.rmdir(path)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def _sanitizer_at(text):
+    """Where in TEXT (a daemon's output) the first sanitizer report's
+    marker is, or -1 if it has none."""
+    for m in SANITIZER_MARKERS:
+        if m in text:
+            return text.index(m)
+    return -1
+
+
 def errname(e):
     return errno.errorcode.get(e, str(e))
 
@@ -199,6 +243,68 @@ def errname(e):
 def _fmt(x, limit=200):
     s = repr(x)
     return s if len(s) <= limit else s[:limit] + "...(%d)" % len(s)
+
+
+# ---------------------------------------------------------------------------
+# Native POSIX named semaphores
+
+
+def _load_sem():
+    lib = ctypes.CDLL("libc.so.6", use_errno=True)
+    lib.sem_open.restype = ctypes.c_void_p
+    lib.sem_close.argtypes = [ctypes.c_void_p]
+    lib.sem_close.restype = ctypes.c_int
+    lib.sem_post.argtypes = [ctypes.c_void_p]
+    lib.sem_post.restype = ctypes.c_int
+    lib.sem_getvalue.argtypes = [ctypes.c_void_p,
+                                 ctypes.POINTER(ctypes.c_int)]
+    lib.sem_getvalue.restype = ctypes.c_int
+    lib.sem_unlink.argtypes = [ctypes.c_char_p]
+    lib.sem_unlink.restype = ctypes.c_int
+    return lib
+
+
+_sem = _load_sem()
+
+
+@contextlib.contextmanager
+def sem_opened(name, flags=0, mode=0o600, value=0):
+    """A native sem_t * of semaphore NAME ("/..."), closed afterwards."""
+    s = _sem.sem_open(os.fsencode(name), flags, ctypes.c_uint(mode),
+                      ctypes.c_uint(value))
+    if not s:
+        raise _oserror("sem_open %s" % name)
+    try:
+        yield s
+    finally:
+        _sem.sem_close(s)
+
+
+def sem_create(name, value=0, mode=0o600):
+    """Make semaphore NAME natively (O_EXCL), of VALUE."""
+    with sem_opened(name, os.O_CREAT | os.O_EXCL, mode, value):
+        pass
+
+
+def sem_post(name, n=1):
+    with sem_opened(name) as s:
+        for _ in range(n):
+            if _sem.sem_post(s) < 0:
+                raise _oserror("sem_post %s" % name)
+
+
+def sem_value(name):
+    """The value of semaphore NAME, natively (not through a tree)."""
+    v = ctypes.c_int(-1)
+    with sem_opened(name) as s:
+        if _sem.sem_getvalue(s, ctypes.byref(v)) < 0:
+            raise _oserror("sem_getvalue %s" % name)
+    return v.value
+
+
+def sem_unlink(name):
+    if _sem.sem_unlink(os.fsencode(name)) < 0:
+        raise _oserror("sem_unlink %s" % name)
 
 
 # ---------------------------------------------------------------------------
@@ -246,10 +352,11 @@ sys.stdout.buffer.write(b)
 
 
 class Harness:
-    def __init__(self, name, **opts):
+    def __init__(self, name, prefix=None, **opts):
         self.name = name
-        self.prefix = "t%d_%s_" % (os.getpid(), name)
-        self.opts = opts                # mq_maxmsg=, mq_msgsize=
+        self.prefix = "t%d_%s_" % (os.getpid(), name) if prefix is None \
+            else prefix
+        self.opts = opts                # mq_maxmsg=, mq_msgsize=, ...
         self.tests = []
         self.ipcfs = os.environ.get("IPCFS") or os.path.join(ROOT, "build",
                                                              "ipcfs")
@@ -262,8 +369,12 @@ class Harness:
         self.stderr_off = 0
         self.procs = []                 # children still to reap
         self.stuck = []                 # children a SIGKILL did not end
-        self.queues = set()             # names the current test made
-        self.mqds = []                  # native descriptors to close
+        # What the current test made, by kind, and holds: the teardown
+        # removes, closes and unmounts it.
+        self.made = {kind: set() for kind in KIND_FILES}
+        self.mqds = []                  # native queue descriptors
+        self.fds = []                   # descriptors of files in the tree
+        self.extra = []                 # extra trees (Harness objects)
         self.current = None
         self.passed = self.failed = self.skipped = 0
         self.timers = []                # [(deadline, what)]
@@ -388,6 +499,23 @@ class Harness:
     def py(self, code, *args, **kw):
         return self.spawn([sys.executable, "-c", code] + list(args), **kw)
 
+    def sh(self, script, *args, timeout=5):
+        """sh -c SCRIPT with $1... = ARGS: (rc, stdout, stderr).
+
+        timeout=None: the script runs on; its stdin is a pipe, so a `read`
+        in it waits until the caller finishes it (the returned Popen)."""
+        argv = ["sh", "-c", script, "sh"] + list(args)
+        if timeout is None:
+            return self.spawn(argv, stdin=PIPE)
+        return self.run(argv, timeout=timeout)
+
+    def need(self, program):
+        """The path of PROGRAM; the test is skipped where it is missing."""
+        path = shutil.which(program) or os.path.join("/usr/bin", program)
+        if not os.access(path, os.X_OK):
+            self.skip("%s is not installed" % program)
+        return path
+
     def finish(self, p, timeout, input=None):
         """Wait for a child: (returncode, stdout, stderr). Fail on timeout."""
         try:
@@ -466,7 +594,7 @@ class Harness:
 
     def wait_blocked(self, p, call, timeout=5.0):
         """Wait until child p sleeps in syscall `call` (read/write/openat)."""
-        nr = {"read": "0", "write": "1", "open": "2", "openat": "257"}[call]
+        nr = SYSCALLS[call]
         end = time.monotonic() + timeout
         seen = 0
         while time.monotonic() < end:
@@ -489,26 +617,184 @@ class Harness:
         raise Fail("`%s` not blocked in %s after %gs (state %s, syscall %s)"
                    % (p.what, call, timeout, state, sc))
 
-    # -- queues ----------------------------------------------------------------
+    def wait_all_blocked(self, procs, call, timeout, what=None):
+        """wait_blocked for many children at once: each of procs sleeps in
+        syscall `call` within `timeout` s, or the test fails with `what`."""
+        nr = SYSCALLS[call]
+        end = time.monotonic() + timeout
+        left = list(procs)
+        while True:
+            for p in list(left):
+                if p.poll() is not None:
+                    raise Fail("`%s` ended (status %s) instead of blocking in "
+                               "%s" % (p.what, p.returncode, call))
+                state, sc = self.proc_state(p.pid)
+                if sc == nr and state in "SD":
+                    left.remove(p)
+            if not left or time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        self.true(not left, what or "all %d children blocked in %s" % (
+            len(procs), call), "%d not after %gs, e.g. (state, syscall) %s" %
+            (len(left), timeout, [self.proc_state(p.pid) for p in left[:3]]))
+
+    def kill9(self, p, what, within=2.0):
+        """kill -9 child p, blocked somewhere in the tree: a wait the daemon
+        holds must not keep a killed process, so it is reaped within
+        `within` s or the test fails. Its returncode."""
+        t0 = time.monotonic()
+        os.kill(p.pid, signal.SIGKILL)
+        rc = self.wait_exit(p, within)
+        el = time.monotonic() - t0
+        self.true(rc is not None, "kill -9 of %s reaped in < %g s" % (
+            what, within), "not reaped after %.2fs (state, syscall) %s" % (
+                el, self.proc_state(p.pid)))
+        return rc
+
+    def run_interrupted(self, args, what):
+        """Run ARGS under `timeout -s INT 1`: whatever it waits in must end
+        at the SIGINT, so it returns within 2 s or the test fails `what`.
+        (rc, stdout, stderr)."""
+        t0 = time.monotonic()
+        rc, out, err = self.run(["timeout", "-s", "INT", "1"] + list(args),
+                                timeout=6)
+        el = time.monotonic() - t0
+        self.true(el < 2, "%s returns in < 2 s" % what, "%.2fs" % el)
+        return rc, out, err
+
+    def kill_parked_writers(self, data):
+        """With a writer parked on the full DATA (a queue's or a channel's),
+        park two more -- another process's open and write(2), and a
+        shell's `echo x > data` -- and kill -9 both: each is reaped within
+        2 s (a check line each). A daemon that gets this wrong leaves them
+        in D state until the connection is aborted."""
+        b = self.py(WRITER, data, "B")
+        s = self.spawn(["sh", "-c", 'echo x > "$1"', "sh", data])
+        self.wait_blocked(b, "write")
+        self.wait_blocked(s, "write")
+        before = {b: self.proc_state(b.pid), s: self.proc_state(s.pid)}
+        t0 = time.monotonic()
+        os.kill(b.pid, signal.SIGKILL)
+        os.kill(s.pid, signal.SIGKILL)
+        for what, p in (("second writer (own open, write(2))", b),
+                        ("sh -c 'echo x > data'", s)):
+            rc = self.wait_exit(p, max(0.0, t0 + 2 - time.monotonic()))
+            self.check("%s killed by kill -9 in < 2 s" % what, rc is not None,
+                       "not reaped after %.2fs; before the kill (state, "
+                       "syscall) %s, now %s" % (time.monotonic() - t0,
+                                                before[p],
+                                                self.proc_state(p.pid)))
+
+    def thread_count(self, pid=None):
+        """How many threads process PID (the daemon) has; -1 if it is gone."""
+        try:
+            return len(os.listdir("/proc/%d/task" % (
+                self.daemon.pid if pid is None else pid)))
+        except OSError:
+            return -1
+
+    def thread_waits(self, pid=None):
+        """{kernel function a thread sleeps in: how many} of process PID
+        (the daemon), once none of its threads is running (wchan "0") or
+        after 3 s."""
+        pid = self.daemon.pid if pid is None else pid
+        end = time.monotonic() + 3
+        while True:
+            waits = {}
+            for tid in os.listdir("/proc/%d/task" % pid):
+                try:
+                    with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
+                        w = f.read().strip() or "?"
+                except OSError:
+                    w = "?"
+                waits[w] = waits.get(w, 0) + 1
+            if "0" not in waits or time.monotonic() > end:
+                return waits
+            time.sleep(0.05)
+
+    def wait_value(self, fn, want, timeout, step=0.02):
+        """fn() again and again until it returns `want` or `timeout` s have
+        passed: its last value. For what the daemon sees a moment after a
+        call returns (a close, a kill) or a native change."""
+        end = time.monotonic() + timeout
+        got = fn()
+        while got != want and time.monotonic() < end:
+            time.sleep(step)
+            got = fn()
+        return got
+
+    # -- objects -------------------------------------------------------------
 
     def posix(self, name):
+        """The native name of NAME, of any kind: "/PREFIXNAME"."""
         return "/" + self.prefix + name
 
-    def qpath(self, name, *rest):
-        return os.path.join(self.mnt, "queues", name, *rest)
+    def path(self, kind, name, *rest):
+        return os.path.join(self.mnt, kind, name, *rest)
 
-    def mkq(self, name, mode=0o600):
-        """mkdir queues/NAME (tracked: the test's teardown removes it)."""
-        path = self.qpath(name)
-        with self.within(5, "mkdir %s" % path):
+    def qpath(self, name, *rest):
+        return self.path("queues", name, *rest)
+
+    def mkobj(self, kind, name, mode=0o600):
+        """mkdir KIND/NAME (tracked: the test's teardown removes it)."""
+        path = self.path(kind, name)
+        with self.within(5, "mkdir %s/%s" % (kind, name)):
             os.mkdir(path, mode)
-        self.queues.add(name)
+        self.made[kind].add(name)
         return path
 
+    def rmobj(self, kind, name):
+        with self.within(5, "rmdir %s/%s" % (kind, name)):
+            os.rmdir(self.path(kind, name))
+        self.made[kind].discard(name)
+
+    def mkq(self, name, mode=0o600):
+        return self.mkobj("queues", name, mode)
+
     def rmq(self, name):
-        with self.within(5, "rmdir queues/%s" % name):
-            os.rmdir(self.qpath(name))
-        self.queues.discard(name)
+        self.rmobj("queues", name)
+
+    def shm_file(self, kind, name):
+        """The file in /dev/shm behind segment or semaphore KIND/NAME."""
+        return os.path.join(SHM_DIR, {"shm": "", "sem": "sem."}[kind] +
+                            self.prefix + name)
+
+    def unlink_native(self, kind, name):
+        """Unlink the native object behind KIND/NAME if there still is one
+        (a channel lives in the daemon: nothing)."""
+        with contextlib.suppress(OSError):
+            if kind == "queues":
+                mq_unlink(self.posix(name))
+            elif kind in ("shm", "sem"):
+                os.unlink(self.shm_file(kind, name))
+
+    def check_kind_dir(self, kind):
+        """KIND is listed in the root of the tree, and is a directory."""
+        with self.within(5, "ls MNT"):
+            self.true(kind in os.listdir(self.mnt), "%s in the root" % kind)
+            st = os.stat(os.path.join(self.mnt, kind))
+            self.true(stat.S_ISDIR(st.st_mode), "%s is a directory" % kind)
+
+    def check_mkdir_modes(self, kind):
+        """mkdir KIND/m640 with mode 0640, and KIND/um with 0777 under
+        umask 027, for segments and semaphores: the files in /dev/shm get
+        those modes, and our owner."""
+        os.umask(0)
+        self.mkobj(kind, "m640", 0o640)
+        st = os.lstat(self.shm_file(kind, "m640"))
+        self.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o640), "native mode")
+        self.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()),
+                "native owner")
+        old = os.umask(0o027)
+        try:
+            self.mkobj(kind, "um", 0o777)
+        finally:
+            os.umask(old)
+        st = os.lstat(self.shm_file(kind, "um"))
+        self.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o750),
+                "native mode of mkdir 0777 under umask 027")
+
+    # -- native queues -------------------------------------------------------
 
     def native(self, name, flags=os.O_RDWR, **kw):
         """A native descriptor of queue NAME (closed by the teardown)."""
@@ -521,39 +807,36 @@ class Harness:
                       mode, maxmsg or self.opts.get("mq_maxmsg", 10),
                       msgsize or self.opts.get("mq_msgsize", 8192))
         self.mqds.append(mqd)
-        self.queues.add(name)
+        self.made["queues"].add(name)
         return mqd
 
-    def send(self, name, data, prio=0):
+    @contextlib.contextmanager
+    def _native_once(self, name):
+        """A native descriptor of queue NAME for the body of a with."""
         mqd = self.native(name)
         try:
-            mq_send(mqd, data, prio, timeout=2)
+            yield mqd
         finally:
             self.mqds.remove(mqd)
             mq_close(mqd)
 
+    def send(self, name, data, prio=0):
+        with self._native_once(name) as mqd:
+            mq_send(mqd, data, prio, timeout=2)
+
     def recv(self, name, timeout=2.0):
-        mqd = self.native(name)
-        try:
+        with self._native_once(name) as mqd:
             return mq_receive(mqd, timeout)
-        finally:
-            self.mqds.remove(mqd)
-            mq_close(mqd)
 
     def count(self, name):
         """mq_curmsgs, natively (not through the tree)."""
-        mqd = self.native(name)
-        try:
+        with self._native_once(name) as mqd:
             return mq_getattr(mqd).mq_curmsgs
-        finally:
-            self.mqds.remove(mqd)
-            mq_close(mqd)
 
     def drain(self, name):
         """Take every waiting message natively: [(bytes, prio)]."""
-        mqd = self.native(name)
         got = []
-        try:
+        with self._native_once(name) as mqd:
             while True:
                 try:
                     got.append(mq_receive(mqd, timeout=0))
@@ -561,20 +844,54 @@ class Harness:
                     if e.errno in (errno.ETIMEDOUT, errno.EAGAIN):
                         return got
                     raise
-        finally:
-            self.mqds.remove(mqd)
-            mq_close(mqd)
 
-    def read_file(self, path, size=65536, timeout=5):
-        with self.within(timeout, "read %s" % path):
-            fd = os.open(path, os.O_RDONLY)
+    # -- files in the tree ---------------------------------------------------
+
+    def open(self, path, flags, timeout=2.0):
+        """os.open under a step timer; the teardown closes what is left."""
+        with self.within(timeout, "open %s" % path):
+            fd = os.open(path, flags)
+        self.fds.append(fd)
+        return fd
+
+    def close(self, fd):
+        self.fds.remove(fd)
+        with self.within(5, "close"):
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def opened(self, path, flags=os.O_RDONLY, timeout=5, what=None):
+        """A descriptor of PATH for the body of a with: the open, the body
+        and the close all under one step timer of `timeout` s."""
+        with self.within(timeout, what or "open %s" % path):
+            fd = os.open(path, flags)
             try:
-                return os.read(fd, size)
+                yield fd
             finally:
                 os.close(fd)
 
+    def read_file(self, path, size=65536, timeout=5, flags=os.O_RDONLY):
+        """One read(2) of a fresh open of PATH."""
+        with self.opened(path, flags, timeout, "read %s" % path) as fd:
+            return os.read(fd, size)
+
+    def write_file(self, path, data, flags=os.O_WRONLY, timeout=5):
+        """One write(2) of DATA to a fresh open of PATH: what it returned
+        (an errno comes back as OSError)."""
+        with self.opened(path, flags, timeout,
+                         "write %s to %s" % (_fmt(data, 40), path)) as fd:
+            return os.write(fd, data)
+
     def attr(self, name, attr):
         return self.read_file(self.qpath(name, attr)).decode()
+
+    def revents(self, fd, events, timeout_ms=0):
+        """poll(2) FD for EVENTS under a step timer: its revents (0: none
+        within `timeout_ms`)."""
+        with self.within(timeout_ms / 1000.0 + 3, "poll"):
+            p = select.poll()
+            p.register(fd, events)
+            return dict(p.poll(timeout_ms)).get(fd, 0)
 
     # -- mount / unmount -----------------------------------------------------------
 
@@ -592,20 +909,30 @@ class Harness:
         return new
 
     def mount(self):
+        """Make the mount point and the daemon's log; mount the tree."""
         self.mnt = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-%s-" %
                                                      self.name))
         fd, self.stderr_path = tempfile.mkstemp(prefix="ipcfs-%s-" % self.name,
                                                 suffix=".log")
+        os.close(fd)
+        self.start_daemon()
+
+    def start_daemon(self):
+        """Start `$IPCFS -f` on the mount point (self.daemon), its output
+        appended to the log, and wait until the tree is mounted. A test
+        that killed the daemon calls it to mount the same tree again."""
         opts = ["prefix=" + self.prefix]
         opts += ["%s=%s" % kv for kv in sorted(self.opts.items())]
         cmd = [self.ipcfs, "-f", "-o", ",".join(opts), self.mnt]
         self.note("mount: " + " ".join(cmd))
         if not os.access(self.ipcfs, os.X_OK):
-            os.close(fd)
             raise Fail("no daemon at %s (set $IPCFS)" % self.ipcfs)
-        self.daemon = subprocess.Popen(cmd, stdin=DEVNULL, stdout=fd,
-                                       stderr=fd, start_new_session=True)
-        os.close(fd)
+        fd = os.open(self.stderr_path, os.O_WRONLY | os.O_APPEND)
+        try:
+            self.daemon = subprocess.Popen(cmd, stdin=DEVNULL, stdout=fd,
+                                           stderr=fd, start_new_session=True)
+        finally:
+            os.close(fd)
         end = time.monotonic() + 10
         while _mounted_fstype(self.mnt) is None:
             if self.daemon.poll() is not None:
@@ -617,8 +944,8 @@ class Harness:
         with self.within(5, "stat of the mount point"):
             st = os.stat(self.mnt)
             self.true(os.path.ismount(self.mnt), "os.path.ismount")
-        if os.major(st.st_dev) == 0:
-            self.conn = str(os.minor(st.st_dev))
+        self.conn = str(os.minor(st.st_dev)) if os.major(st.st_dev) == 0 \
+            else None
 
     def abort_connection(self):
         if not self.conn:
@@ -677,17 +1004,146 @@ class Harness:
             self.note("umount -l failed: %s" % msg)
         return False
 
+    def _stop_daemon(self):
+        """Unmount the tree and wait for the daemon to exit by itself, else
+        kill it: what went wrong, or None."""
+        clean = self.unmount()
+        rc = self.wait_exit(self.daemon, 5)
+        if rc is None:
+            self.daemon.kill()
+            self.wait_exit(self.daemon, 5)
+            return "still running 5 s after unmount; killed"
+        if not clean:
+            return "unmount needed an abort; daemon status %s" % rc
+        if rc != 0:
+            return "exit status %s" % rc
+        return None
+
+    def unmount_dir(self, d):
+        """Unmount whatever is mounted on D: fusermount3 -u, else umount -l.
+        True if nothing is mounted there any more."""
+        if _mounted_fstype(d) is None:
+            return True
+        rc, msg = self._quiet_run(["fusermount3", "-u", d], 10)
+        if rc != 0 or _mounted_fstype(d) is not None:
+            self.note("fusermount3 -u %s: %s %s; umount -l" % (d, rc, msg))
+            rc, msg = self._quiet_run(["umount", "-l", d], 10)
+            if rc != 0:
+                self.note("umount -l %s: %s" % (d, msg))
+        return _mounted_fstype(d) is None
+
     def unlink_prefix(self):
+        """Unlink every native object under the prefix, whatever made it
+        (the tree, a native call, a child, another tree): queues /PFX*,
+        segments /dev/shm/PFX*, semaphores /dev/shm/sem.PFX*. The names."""
+        if not self.prefix:
+            return []                   # a tree over everything: not ours
         try:
             names = mq_list()
         except (OSError, subprocess.SubprocessError) as e:
             self.note("cannot list native queues: %s" % e)
-            names = [self.prefix + q for q in self.queues]
+            names = [self.prefix + q for q in self.made["queues"]]
         left = [n for n in names if n.startswith(self.prefix)]
         for n in left:
             with contextlib.suppress(OSError):
                 mq_unlink("/" + n)
+        try:
+            files = os.listdir(SHM_DIR)
+        except OSError:
+            files = []
+        for n in files:
+            if n.startswith((self.prefix, "sem." + self.prefix)):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(SHM_DIR, n))
+                left.append(n)
         return left
+
+    # -- other trees ---------------------------------------------------------
+
+    def extra_mount(self, tag, prefix=None, **opts):
+        """Mount another tree: its own daemon, mount point and options, and
+        PREFIX (by default one of its own). A Harness (.mnt, .daemon); the
+        teardown unmounts it if the test does not (extra_unmount)."""
+        m = Harness(tag, prefix=prefix, **opts)
+        m.timers = self.timers          # one SIGALRM handler serves both
+        self.extra.append(m)
+        m.mount()
+        return m
+
+    def extra_unmount(self, m):
+        """Unmount an extra tree: a list of what went wrong (its daemon did
+        not exit 0 by itself, the unmount needed an abort, a sanitizer
+        report in its output)."""
+        errs = []
+        if m in self.extra:
+            self.extra.remove(m)
+        if m.daemon is not None:
+            problem = m._stop_daemon()
+            if problem:
+                errs.append("extra daemon: %s" % problem)
+            text = m._daemon_stderr()
+            i = _sanitizer_at(text)
+            if i >= 0:
+                errs.append("extra daemon stderr: %s" %
+                            text[max(0, i - 100):i + 400])
+            m.daemon = None
+        else:
+            m.unmount()
+        if m.mnt and not _rmdir_patiently(m.mnt):
+            self.note("cannot remove %s" % m.mnt)
+        if m.stderr_path:
+            with contextlib.suppress(OSError):
+                os.unlink(m.stderr_path)
+            m.stderr_path = None
+        return errs
+
+    @contextlib.contextmanager
+    def extra_tree(self, tag, prefix=None, **opts):
+        """extra_mount for the body of a with: the tree is unmounted on the
+        way out, and what extra_unmount finds wrong fails the test."""
+        m = self.extra_mount(tag, prefix, **opts)
+        try:
+            yield m
+        finally:
+            errs = self.extra_unmount(m)
+        if errs:
+            raise Fail("; ".join(errs))
+
+    def start_refused(self, opts, foreground=True, timeout=10):
+        """`$IPCFS [-f] -o OPTS` on a fresh directory, expected to refuse:
+        (status, stdout, stderr, mounted), the output decoded. Whatever it
+        does, it is left neither running nor mounted."""
+        d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-refused-"))
+        logs = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        mounted = False
+        try:
+            argv = [self.ipcfs] + ["-f"] * foreground + ["-o", opts, d]
+            p = self.spawn(argv, stdout=logs[0], stderr=logs[1])
+            end = time.monotonic() + timeout
+            while p.poll() is None and time.monotonic() < end:
+                if _mounted_fstype(d) is not None:
+                    mounted = True
+                    self.unmount_dir(d)
+                time.sleep(0.02)
+            if _mounted_fstype(d) is not None:
+                mounted = True
+            rc = p.poll()
+            if rc is None:
+                self.unmount_dir(d)
+                self.kill(p)
+                raise Fail("-o %s: still running after %gs (mounted: %s)" % (
+                    opts, timeout, mounted))
+            self.finish(p, 2)
+            out = []
+            for f in logs:
+                f.seek(0)
+                out.append(f.read().decode(errors="replace"))
+            return rc, out[0], out[1], mounted
+        finally:
+            self.unmount_dir(d)
+            for f in logs:
+                f.close()
+            _rmdir_patiently(d)
 
     def set_sysctl(self, path, value):
         """Write a sysctl; the cleanup restores the first value seen."""
@@ -786,7 +1242,9 @@ class Harness:
         raise Abort(self.aborting)
 
     def _teardown(self):
-        """After each test: kill its children, close, remove its queues."""
+        """After each test: kill its children, close what it holds, remove
+        what it made (through the tree, then natively if still there),
+        unmount its extra trees. A list of what went wrong."""
         errs = []
         for p in list(self.procs):
             if not self.kill(p):
@@ -794,24 +1252,32 @@ class Harness:
         for mqd in self.mqds:
             mq_close(mqd)
         self.mqds = []
-        for q in sorted(self.queues):
+        for fd in self.fds:
             try:
-                self.rmq(q)
-            except FileNotFoundError:
-                pass
-            except (OSError, StepTimeout) as e:
-                errs.append("rmdir queues/%s: %s" % (q, e))
-            with contextlib.suppress(OSError):
-                mq_unlink(self.posix(q))
-            self.queues.discard(q)
+                with self.within(5, "close of a held descriptor"):
+                    os.close(fd)
+            except Exception as e:
+                errs.append("close: %s" % e)
+        self.fds = []
+        for kind, names in self.made.items():
+            for n in sorted(names):
+                try:
+                    self.rmobj(kind, n)
+                except FileNotFoundError:
+                    pass
+                except (OSError, Fail, StepTimeout) as e:
+                    errs.append("rmdir %s/%s: %s" % (kind, n, e))
+                self.unlink_native(kind, n)
+            names.clear()
+        for m in list(self.extra):
+            errs += self.extra_unmount(m)
         return errs
 
     def _daemon_trouble(self):
         new = self._new_stderr()
-        for m in SANITIZER_MARKERS:
-            if m in new:
-                i = new.index(m)
-                return "daemon stderr: %s" % new[max(0, i - 100):i + 300]
+        i = _sanitizer_at(new)
+        if i >= 0:
+            return "daemon stderr: %s" % new[max(0, i - 100):i + 300]
         if self.daemon is not None and self.daemon.poll() is not None:
             return "daemon exited with status %s" % self.daemon.returncode
         return None
@@ -926,38 +1392,32 @@ class Harness:
         for mqd in self.mqds:
             mq_close(mqd)
         self.mqds = []
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
+        for m in list(self.extra):
+            with contextlib.suppress(Exception):
+                for e in self.extra_unmount(m):
+                    self.note("extra tree %s: %s" % (m.mnt, e))
         self.restore_sysctls()
         if self.daemon is not None:
-            clean = self.unmount()
-            rc = self.wait_exit(self.daemon, 5)
-            if rc is None:
-                self.daemon.kill()
-                self.wait_exit(self.daemon, 5)
-                self._fail("daemon exits by itself after unmount",
-                           "still running 5 s after unmount; killed")
-            elif not clean:
-                self._fail("daemon exits by itself after unmount",
-                           "unmount needed an abort; daemon status %s" % rc)
-            elif rc != 0:
-                self._fail("daemon exits by itself after unmount",
-                           "exit status %s" % rc)
+            problem = self._stop_daemon()
+            if problem:
+                self._fail("daemon exits by itself after unmount", problem)
             else:
                 self._ok("daemon exits by itself after unmount")
             text = self._daemon_stderr()
-            bad = [m for m in SANITIZER_MARKERS if m in text]
-            if bad:
-                i = text.index(bad[0])
+            i = _sanitizer_at(text)
+            if i >= 0:
                 self._fail("daemon stderr has no sanitizer report",
                            text[max(0, i - 100):i + 400])
-            else:
-                self._ok("daemon stderr has no sanitizer report")
-            if bad:
-                i = text.rfind("\n", 0, text.index(bad[0])) + 1
-                report = text[i:].splitlines()[:80]
+                report = text[text.rfind("\n", 0, i) + 1:].splitlines()[:80]
                 self.note("daemon stderr from the first sanitizer report:")
                 self.note("\n".join("  " + line for line in report))
-            elif self.failed:
-                tail = text.strip().splitlines()[-40:]
+            else:
+                self._ok("daemon stderr has no sanitizer report")
+                tail = text.strip().splitlines()[-40:] if self.failed else []
                 if tail:
                     self.note("daemon stderr (last %d lines):" % len(tail))
                     self.note("\n".join("  " + line for line in tail))
@@ -965,7 +1425,7 @@ class Harness:
             self.unmount()
         left = self.unlink_prefix()
         if left:
-            self.note("unlinked %d leftover queues: %s%s" % (
+            self.note("unlinked %d leftover objects: %s%s" % (
                 len(left), " ".join(left[:10]), " ..." if len(left) > 10
                 else ""))
         if self.mnt:

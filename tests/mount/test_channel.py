@@ -9,7 +9,6 @@ leaves exactly what it reported; 1000 parked readers cost no thread; the
 mount-wide cap gives ENOSPC. Extra trees are mounted (and unmounted by the
 teardown) for the mount options."""
 
-import contextlib
 import errno
 import hashlib
 import os
@@ -20,52 +19,27 @@ import stat
 import tempfile
 import time
 
-from ipcfs_harness import Harness, Fail, WRITER, SANITIZER_MARKERS, \
-    DEVNULL, PIPE, errname, _mounted_fstype
+from ipcfs_harness import Harness, Fail, WRITER, KIND_FILES, DEVNULL, PIPE, \
+    errname
 
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
 WR_NB = os.O_WRONLY | os.O_NONBLOCK
-FILES = ["bytes", "capacity", "data", "readers", "writers"]
+FILES = KIND_FILES["channels"]
 SEQ = b"".join(b"%d\n" % i for i in range(1, 1001))     # `seq 1 1000`
 
 
 class ChannelHarness(Harness):
-    """The shared harness, plus what channels need: channel directories,
-    descriptors the test process holds and extra mounts, all undone after
-    each test (and by the final cleanup)."""
-
-    def __init__(self, name, **opts):
-        super().__init__(name, **opts)
-        self.channels = set()           # names the current test made
-        self.fds = []                   # descriptors the current test holds
-        self.extra = []                 # extra mounts (Harness objects)
+    """The shared harness, plus what channels need: paths in channels/ and
+    their attribute files."""
 
     def cpath(self, name, *rest):
-        return os.path.join(self.mnt, "channels", name, *rest)
+        return self.path("channels", name, *rest)
 
     def mkch(self, name, mode=0o600):
-        path = self.cpath(name)
-        with self.within(5, "mkdir %s" % path):
-            os.mkdir(path, mode)
-        self.channels.add(name)
-        return path
+        return self.mkobj("channels", name, mode)
 
     def rmch(self, name):
-        with self.within(5, "rmdir channels/%s" % name):
-            os.rmdir(self.cpath(name))
-        self.channels.discard(name)
-
-    def open(self, path, flags, timeout=2.0):
-        """os.open under a step timer; the teardown closes what is left."""
-        with self.within(timeout, "open %s" % path):
-            fd = os.open(path, flags)
-        self.fds.append(fd)
-        return fd
-
-    def close(self, fd):
-        self.fds.remove(fd)
-        with self.within(5, "close"):
-            os.close(fd)
+        self.rmobj("channels", name)
 
     def cattr(self, name, attr):
         return self.read_file(self.cpath(name, attr)).decode()
@@ -73,69 +47,17 @@ class ChannelHarness(Harness):
     def set_cattr(self, name, attr, value):
         """One write(2) of `value` to an attribute file (no O_TRUNC): the
         setter's errno comes back as OSError."""
-        path = self.cpath(name, attr)
         if isinstance(value, str):
             value = value.encode()
-        with self.within(5, "write %r to %s" % (value, path)):
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                return os.write(fd, value)
-            finally:
-                os.close(fd)
+        return self.write_file(self.cpath(name, attr), value)
 
     def wait_cattr(self, name, attr, want, timeout=2.0):
         """Attribute `attr` becomes `want` within `timeout` (a close is
         seen by the daemon a moment after close(2) returns)."""
-        end = time.monotonic() + timeout
-        while True:
-            got = self.cattr(name, attr)
-            if got == want:
-                return
-            if time.monotonic() > end:
-                raise Fail("channels/%s/%s: %r, expected %r (waited %gs)" % (
-                    name, attr, got, want, timeout))
-            time.sleep(0.02)
-
-    def _teardown(self):
-        errs = super()._teardown()      # kills the children first
-        for fd in self.fds:
-            try:
-                with self.within(5, "close of a held descriptor"):
-                    os.close(fd)
-            except Exception as e:
-                errs.append("close: %s" % e)
-        self.fds = []
-        for c in sorted(self.channels):
-            try:
-                self.rmch(c)
-            except FileNotFoundError:
-                pass
-            except Exception as e:
-                errs.append("rmdir channels/%s: %s" % (c, e))
-            self.channels.discard(c)
-        for m in list(self.extra):
-            errs += extra_unmount(self, m)
-        return errs
-
-    def cleanup(self):
-        if self.cleaned:
-            return
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
-                  signal.SIGUSR1):
-            signal.signal(s, signal.SIG_IGN)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        del self.timers[:]
-        for p in list(self.procs):
-            self.kill(p)
-        for fd in self.fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.fds = []
-        for m in list(self.extra):
-            with contextlib.suppress(Exception):
-                for e in extra_unmount(self, m):
-                    self.note("extra mount %s: %s" % (m.mnt, e))
-        super().cleanup()
+        got = self.wait_value(lambda: self.cattr(name, attr), want, timeout)
+        if got != want:
+            raise Fail("channels/%s/%s: %r, expected %r (waited %gs)" % (
+                name, attr, got, want, timeout))
 
 
 H = ChannelHarness("chan")
@@ -143,53 +65,6 @@ H = ChannelHarness("chan")
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def extra_mount(t, tag, **opts):
-    """Mount another tree with other options; the teardown unmounts it."""
-    m = Harness(tag, **opts)
-    m.timers = t.timers                 # one SIGALRM handler serves both
-    t.extra.append(m)
-    m.mount()
-    t.note("extra mount %s (%s)" % (m.mnt, ",".join(
-        "%s=%s" % kv for kv in sorted(opts.items()))))
-    return m
-
-
-def extra_unmount(t, m):
-    """Unmount an extra tree: a list of what went wrong."""
-    errs = []
-    if m in t.extra:
-        t.extra.remove(m)
-    if m.daemon is not None:
-        clean = m.unmount()
-        rc = m.wait_exit(m.daemon, 5)
-        if rc is None:
-            m.daemon.kill()
-            m.wait_exit(m.daemon, 5)
-            errs.append("extra daemon still running 5 s after unmount")
-        elif not clean:
-            errs.append("extra mount needed an abort to unmount")
-        elif rc != 0:
-            errs.append("extra daemon exit status %s" % rc)
-        text = m._daemon_stderr()
-        for mark in SANITIZER_MARKERS:
-            if mark in text:
-                i = text.index(mark)
-                errs.append("extra daemon stderr: %s" %
-                            text[max(0, i - 100):i + 400])
-                break
-        m.daemon = None
-    else:
-        m.unmount()
-    if m.mnt:
-        with contextlib.suppress(OSError):
-            os.rmdir(m.mnt)
-    if m.stderr_path:
-        with contextlib.suppress(OSError):
-            os.unlink(m.stderr_path)
-        m.stderr_path = None
-    return errs
 
 
 def read_to_eof(t, fd, timeout=5.0, what="read to end-of-file", size=1 << 20):
@@ -230,14 +105,6 @@ def read_exactly(t, fd, n, timeout=5.0):
     return got
 
 
-def revents(t, fd, events, timeout_ms=0):
-    with t.within(timeout_ms / 1000.0 + 3, "poll"):
-        p = select.poll()
-        p.register(fd, events)
-        r = p.poll(timeout_ms)
-    return r[0][1] if r else 0
-
-
 def pev(ev):
     names = [n for n in ("POLLIN", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL")
              if ev & getattr(select, n)]
@@ -257,32 +124,20 @@ def fill(t, name, cap=4096, byte=b"P"):
     return byte * cap, w
 
 
+def park_writer(t, name, msg):
+    """Make channel NAME, fill it, and park a writer of MSG on it (its own
+    open and write(2)): (the bytes it was filled with, the writer)."""
+    t.mkch(name)
+    pre, w = fill(t, name)
+    t.close(w)
+    p = t.py(WRITER, t.cpath(name, "data"), msg)
+    t.wait_blocked(p, "write")
+    return pre, p
+
+
 def settle_bytes(t, name, want, what):
     time.sleep(0.4)
     t.eq(t.cattr(name, "bytes"), "%d\n" % want, what)
-
-
-def thread_waits(pid):
-    """{kernel function a thread sleeps in: how many} of a process, once
-    none of its threads is running (wchan "0") or after 3 s."""
-    end = time.monotonic() + 3
-    while True:
-        waits = {}
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
-                    w = f.read().strip() or "?"
-            except OSError:
-                w = "?"
-            waits[w] = waits.get(w, 0) + 1
-        if "0" not in waits or time.monotonic() > end:
-            return waits
-        time.sleep(0.05)
-
-
-def blocked_in_read(t, p):
-    return p.poll() is None and t.proc_state(p.pid) in (("S", "0"),
-                                                         ("D", "0"))
 
 
 # Children. A C-level write/read through ctypes: Python's os.write retries
@@ -317,21 +172,37 @@ fd = os.open(path, os.O_WRONLY if role == "w" else os.O_RDONLY)
 rnd = random.Random(role)
 ops = intr = short = 0
 got = []
+
+
+def die(msg):
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    print(msg, flush=True)
+    sys.exit(3)
+
+
+def call(f, *args):
+    """f(fd, *args), libc's read or write: what it returned, or None after
+    EINTR; any other error ends the child."""
+    global ops, intr
+    n = f(fd, *args)
+    ops += 1
+    if n >= 0:
+        return n
+    e = ctypes.get_errno()
+    if e != errno.EINTR:
+        die("%s: %s" % (f.__name__, errno.errorcode.get(e, e)))
+    intr += 1
+    return None
+
+
 signal.setitimer(signal.ITIMER_REAL, 0.001, 0.0013)
 if role == "w":
     off = 0
     while off < len(data):
         size = min(len(data) - off,
                    rnd.choice((1, 100, 4096, 5000, 20000, 70000)))
-        n = libc.write(fd, data[off:off + size], size)
-        ops += 1
-        if n < 0:
-            e = ctypes.get_errno()
-            if e != errno.EINTR:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                print("write: %s" % errno.errorcode.get(e, e), flush=True)
-                sys.exit(3)
-            intr += 1
+        n = call(libc.write, data[off:off + size], size)
+        if n is None:
             continue
         if n < size:
             short += 1
@@ -340,22 +211,13 @@ else:
     buf = ctypes.create_string_buffer(1 << 16)
     while True:
         size = rnd.choice((1, 333, 4096, 1 << 16))
-        n = libc.read(fd, buf, size)
-        ops += 1
-        if n < 0:
-            e = ctypes.get_errno()
-            if e != errno.EINTR:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                print("read: %s" % errno.errorcode.get(e, e), flush=True)
-                sys.exit(3)
-            intr += 1
+        n = call(libc.read, buf, size)
+        if n is None:
             continue
         if n == 0:
             break
         if n > size:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            print("read returned %d > %d" % (n, size), flush=True)
-            sys.exit(3)
+            die("read returned %d > %d" % (n, size))
         got.append(buf.raw[:n])
 signal.setitimer(signal.ITIMER_REAL, 0)
 if role == "r":
@@ -463,14 +325,13 @@ def bad_names(t):
 def echo_then_cat(t):
     t.mkch("e")
     data = t.cpath("e", "data")
-    rc, out, err = t.run(["sh", "-c", 'echo hello > "$1"', "sh", data])
+    rc, out, err = t.sh('echo hello > "$1"', data)
     t.eq((rc, err), (0, b""), "echo hello > data")
     t.eq(t.cattr("e", "bytes"), "6\n", "bytes after echo")
     rc, out, err = t.run(["cat", data], timeout=5)
     t.eq((rc, out, err), (0, b"hello\n", b""), "cat data (status, out, err)")
     t.eq(t.cattr("e", "bytes"), "0\n", "bytes after cat")
-    rc, out, err = t.run(["sh", "-c", 'echo hello > "$1"; cat "$1"', "sh",
-                          data], timeout=5)
+    rc, out, err = t.sh('echo hello > "$1"; cat "$1"', data)
     t.eq((rc, out, err), (0, b"hello\n", b""), "sh -c 'echo hello > data; "
          "cat data'")
 
@@ -479,11 +340,10 @@ def echo_then_cat(t):
 def producer_then_cat_and_cat_then_producer(t):
     t.mkch("pc")
     data = t.cpath("pc", "data")
-    rc, out, err = t.run(["sh", "-c", 'seq 1 1000 > "$1"; cat "$1"', "sh",
-                          data], timeout=10)
+    rc, out, err = t.sh('seq 1 1000 > "$1"; cat "$1"', data, timeout=10)
     t.eq((rc, out, err), (0, SEQ, b""), "seq 1 1000 > data; cat data")
-    rc, out, err = t.run(["sh", "-c", 'cat "$1" & seq 1 1000 > "$1"; wait',
-                          "sh", data], timeout=10)
+    rc, out, err = t.sh('cat "$1" & seq 1 1000 > "$1"; wait', data,
+                        timeout=10)
     t.eq((rc, out, err), (0, SEQ, b""), "cat data & seq 1 1000 > data; wait")
     t.eq(t.cattr("pc", "bytes"), "0\n", "bytes at the end")
 
@@ -496,7 +356,7 @@ def cat_first_waits_for_producer(t):
     t.wait_blocked(p, "read")
     time.sleep(0.5)
     t.true(p.poll() is None, "cat waits on an idle empty channel")
-    rc, out, err = t.run(["sh", "-c", 'seq 1 1000 > "$1"', "sh", data])
+    rc, out, err = t.sh('seq 1 1000 > "$1"', data)
     t.eq((rc, err), (0, b""), "seq 1 1000 > data")
     rc, out, err = t.finish(p, 5)
     t.eq((rc, out, err), (0, SEQ, b""), "the waiting cat (status, out, err)")
@@ -509,7 +369,7 @@ def producer_writing_nothing_ends_waiting_cat(t):
     data = t.cpath("nw", "data")
     p = t.spawn(["cat", data])
     t.wait_blocked(p, "read")
-    rc, out, err = t.run(["sh", "-c", ': > "$1"', "sh", data])
+    rc, out, err = t.sh(': > "$1"', data)
     t.eq((rc, err), (0, b""), ": > data")
     rc, out, err = t.finish(p, 5)
     t.eq((rc, out, err), (0, b"", b""), "the waiting cat")
@@ -518,7 +378,7 @@ def producer_writing_nothing_ends_waiting_cat(t):
     t.wait_blocked(p, "read")
     time.sleep(0.3)
     t.true(p.poll() is None, "a new cat waits again")
-    rc, out, err = t.run(["sh", "-c", 'printf two > "$1"', "sh", data])
+    rc, out, err = t.sh('printf two > "$1"', data)
     t.eq(rc, 0, "printf two > data")
     rc, out, err = t.finish(p, 5)
     t.eq((rc, out), (0, b"two"), "the second cat")
@@ -538,9 +398,8 @@ def open_never_blocks(t):
         t.close(fd)
     # In another process too, as a shell opens it.
     t0 = time.monotonic()
-    rc, out, err = t.run(["sh", "-c", 'exec 3<"$1"; exec 4>"$2"; echo ok',
-                          "sh", t.cpath("ow", "data"), t.cpath("or", "data")],
-                         timeout=5)
+    rc, out, err = t.sh('exec 3<"$1"; exec 4>"$2"; echo ok',
+                        t.cpath("ow", "data"), t.cpath("or", "data"))
     el = time.monotonic() - t0
     t.eq((rc, out), (0, b"ok\n"), "sh: exec 3<data 4>data")
     t.true(el < 1, "sh opens both ends at once", "%.2fs" % el)
@@ -597,9 +456,7 @@ def counters(t):
     # Children's opens count too, and their deaths end them.
     p = t.spawn(["sh", "-c", 'exec 3<"$1" 4>"$1" 5>"$1"; sleep 30', "sh",
                  data])
-    end = time.monotonic() + 3
-    while time.monotonic() < end and t.cattr("cnt", "writers") != "2\n":
-        time.sleep(0.02)
+    t.wait_value(lambda: t.cattr("cnt", "writers"), "2\n", 3)
     t.eq((t.cattr("cnt", "readers"), t.cattr("cnt", "writers")),
          ("1\n", "2\n"), "(readers, writers) held by a child")
     t.kill(p)
@@ -663,8 +520,7 @@ def capacity_attribute(t):
 def nonblock_capacity_4096(t):
     t.mkch("nb")
     data = t.cpath("nb", "data")
-    rc, out, err = t.run(["sh", "-c", 'echo 4096 > "$1"', "sh",
-                          t.cpath("nb", "capacity")])
+    rc, out, err = t.sh('echo 4096 > "$1"', t.cpath("nb", "capacity"))
     t.eq((rc, err), (0, b""), "echo 4096 > capacity")
     t.eq(t.cattr("nb", "capacity"), "4096\n", "capacity")
     r = t.open(data, RD_NB)
@@ -713,41 +569,41 @@ def poll_reports_readiness(t):
     t.set_cattr("pl", "capacity", "8192")
     IN, OUT = select.POLLIN, select.POLLOUT
     r = t.open(data, RD_NB)
-    ev = revents(t, r, IN)
+    ev = t.revents(r, IN)
     t.true(not ev & IN, "no POLLIN on an idle empty channel", pev(ev))
     w = t.open(data, WR_NB)
-    ev = revents(t, w, OUT)
+    ev = t.revents(w, OUT)
     t.true(ev & OUT, "POLLOUT on an empty channel", pev(ev))
-    ev = revents(t, r, IN)
+    ev = t.revents(r, IN)
     t.true(not ev & IN, "no POLLIN on an empty channel with a writer",
            pev(ev))
     with t.within(3, "write"):
         os.write(w, b"x")
-    ev = revents(t, r, IN)
+    ev = t.revents(r, IN)
     t.true(ev & IN, "POLLIN with 1 byte buffered", pev(ev))
     with t.within(3, "read"):
         t.eq(os.read(r, 10), b"x", "read")
-    ev = revents(t, r, IN)
+    ev = t.revents(r, IN)
     t.true(not ev & IN, "no POLLIN once drained", pev(ev))
     with t.within(3, "write"):
         t.eq(os.write(w, b"f" * 8192), 8192, "fill")
-    ev = revents(t, w, OUT)
+    ev = t.revents(w, OUT)
     t.true(not ev & OUT, "no POLLOUT on a full channel", pev(ev))
-    ev = revents(t, r, IN)
+    ev = t.revents(r, IN)
     t.true(ev & IN, "POLLIN on a full channel", pev(ev))
     with t.within(3, "read"):
         t.eq(os.read(r, 1), b"f", "read 1")
     # With 1 byte free a 1-byte write would not block, a 4096-byte one
     # would: either answer is truthful (a pipe says no POLLOUT).
-    t.note("POLLOUT with 1 byte free: %s" % pev(revents(t, w, OUT)))
+    t.note("POLLOUT with 1 byte free: %s" % pev(t.revents(w, OUT)))
     read_exactly(t, r, 4095)
-    ev = revents(t, w, OUT)
+    ev = t.revents(w, OUT)
     t.true(ev & OUT, "POLLOUT with 4096 of 8192 free", pev(ev))
     read_exactly(t, r, 4096)
     # Waiting in poll: woken by another process's write ...
     p = t.spawn(["sh", "-c", 'sleep 0.3; printf y > "$1"', "sh", data])
     t0 = time.monotonic()
-    ev = revents(t, r, IN, 3000)
+    ev = t.revents(r, IN, 3000)
     el = time.monotonic() - t0
     t.true(ev & IN and el < 2, "poll for POLLIN woken by a write in < 2 s",
            "%s after %.2fs" % (pev(ev), el))
@@ -759,7 +615,7 @@ def poll_reports_readiness(t):
         t.eq(os.write(w, b"g" * 8192), 8192, "fill")
     p = t.py(READ_SOME, data, "4096", "0.3")
     t0 = time.monotonic()
-    ev = revents(t, w, OUT, 3000)
+    ev = t.revents(w, OUT, 3000)
     el = time.monotonic() - t0
     t.true(ev & OUT and el < 2, "poll for POLLOUT woken by a read in < 2 s",
            "%s after %.2fs" % (pev(ev), el))
@@ -769,7 +625,7 @@ def poll_reports_readiness(t):
     # End-of-file is readable.
     t.close(w)
     t0 = time.monotonic()
-    ev = revents(t, r, IN, 3000)
+    ev = t.revents(r, IN, 3000)
     el = time.monotonic() - t0
     t.true(ev & IN and el < 2, "POLLIN at end-of-file (last writer closed) "
            "in < 2 s", "%s after %.2fs" % (pev(ev), el))
@@ -889,12 +745,8 @@ def interrupted_reader_takes_nothing(t):
     t.mkch("ir")
     data = t.cpath("ir", "data")
     w = t.open(data, os.O_WRONLY)
-    t0 = time.monotonic()
-    rc, out, err = t.run(["timeout", "-s", "INT", "1", "cat", data],
-                         timeout=6)
-    el = time.monotonic() - t0
-    t.true(el < 2, "timeout -s INT 1 cat data returns in < 2 s",
-           "%.2fs" % el)
+    rc, out, err = t.run_interrupted(["cat", data],
+                                     "timeout -s INT 1 cat data")
     t.eq((rc, out), (124, b""), "timeout -s INT 1 cat data (status, out)")
     with t.within(3, "write"):
         os.write(w, b"abc")
@@ -918,9 +770,7 @@ def interrupted_writer(t, name, drain, sig):
             took = os.read(r, drain)
         t.eq(took, pre[:drain], "read of %d while the writer is parked" %
              drain)
-        end = time.monotonic() + 1
-        while time.monotonic() < end and t.cattr(name, "bytes") != "4096\n":
-            time.sleep(0.02)
+        t.wait_value(lambda: t.cattr(name, "bytes"), "4096\n", 1)
         t.wait_blocked(p, "write")
     inside = int(t.cattr(name, "bytes"))
     t0 = time.monotonic()
@@ -963,13 +813,9 @@ def timeout_ends_blocked_shell_writer(t):
     t.mkch("iws")
     pre, w = fill(t, "iws")
     t.close(w)
-    t0 = time.monotonic()
-    rc, out, err = t.run(["timeout", "-s", "INT", "1", "sh", "-c",
-                          'echo intr > "$1"', "sh", t.cpath("iws", "data")],
-                         timeout=6)
-    el = time.monotonic() - t0
-    t.true(el < 2, "timeout -s INT 1 of a blocked writer returns in < 2 s",
-           "%.2fs" % el)
+    rc, out, err = t.run_interrupted(
+        ["sh", "-c", 'echo intr > "$1"', "sh", t.cpath("iws", "data")],
+        "timeout -s INT 1 of a blocked writer")
     t.eq(rc, 124, "status of timeout")
     settle_bytes(t, "iws", 4096, "bytes")
     r = t.open(t.cpath("iws", "data"), os.O_RDONLY)
@@ -1020,13 +866,7 @@ def kill9_blocked_reader(t):
     w = t.open(data, os.O_WRONLY)
     p = t.spawn(["cat", data])
     t.wait_blocked(p, "read")
-    t0 = time.monotonic()
-    os.kill(p.pid, signal.SIGKILL)
-    rc = t.wait_exit(p, 2)
-    el = time.monotonic() - t0
-    t.true(rc is not None, "kill -9 of a blocked cat reaped in < 2 s",
-           "not reaped after %.2fs (state, syscall) %s" % (
-               el, t.proc_state(p.pid)))
+    rc = t.kill9(p, "a blocked cat")
     t.eq(rc, -signal.SIGKILL, "status of cat")
     t.wait_cattr("k9r", "readers", "0\n")
     with t.within(3, "write"):
@@ -1039,19 +879,9 @@ def kill9_blocked_reader(t):
 
 @H.test
 def kill9_blocked_writer(t):
-    t.mkch("k9w")
     data = t.cpath("k9w", "data")
-    pre, w = fill(t, "k9w")
-    t.close(w)
-    p = t.py(WRITER, data, "killed")
-    t.wait_blocked(p, "write")
-    t0 = time.monotonic()
-    os.kill(p.pid, signal.SIGKILL)
-    rc = t.wait_exit(p, 2)
-    el = time.monotonic() - t0
-    t.true(rc is not None, "kill -9 of a blocked writer reaped in < 2 s",
-           "not reaped after %.2fs (state, syscall) %s" % (
-               el, t.proc_state(p.pid)))
+    pre, p = park_writer(t, "k9w", "killed")
+    t.kill9(p, "a blocked writer")
     t.wait_cattr("k9w", "writers", "0\n")
     settle_bytes(t, "k9w", 4096, "bytes after the kill")
     r = t.open(data, os.O_RDONLY)
@@ -1101,16 +931,14 @@ def rmdir_empty_and_full_then_mkdir_again(t):
         t.raises(errno.ENOENT, os.stat, t.cpath("re", "data"),
                  what="stat of data after rmdir")
     t.mkch("re")
-    rc, out, err = t.run(["sh", "-c", 'echo old > "$1"', "sh",
-                          t.cpath("re", "data")])
+    rc, out, err = t.sh('echo old > "$1"', t.cpath("re", "data"))
     t.eq(rc, 0, "echo old > data")
     t.set_cattr("re", "capacity", "8192")
     t.rmch("re")
     t.mkch("re")
     t.eq((t.cattr("re", "bytes"), t.cattr("re", "capacity")),
          ("0\n", "65536\n"), "(bytes, capacity) of a new channel of that name")
-    rc, out, err = t.run(["sh", "-c", 'echo new > "$1"; cat "$1"', "sh",
-                          t.cpath("re", "data")])
+    rc, out, err = t.sh('echo new > "$1"; cat "$1"', t.cpath("re", "data"))
     t.eq((rc, out), (0, b"new\n"), "echo new > data; cat data")
 
 
@@ -1126,7 +954,7 @@ def thousand_blocked_readers(t):
     t.mkq("rt")
     data = t.cpath("many", "data")
     hold = t.open(data, os.O_WRONLY)
-    waits_before = thread_waits(t.daemon.pid)
+    waits_before = t.thread_waits()
     before = sum(waits_before.values())
     procs = []
     counts = []
@@ -1134,17 +962,10 @@ def thousand_blocked_readers(t):
         with t.within(90, "spawning %d cats" % (upto - len(procs))):
             procs += [t.spawn(["cat", data], stdout=DEVNULL, stderr=DEVNULL)
                       for _ in range(upto - len(procs))]
-        end = time.monotonic() + 60
-        pending = list(procs)
-        while pending and time.monotonic() < end:
-            pending = [p for p in pending if not blocked_in_read(t, p)]
-            if pending:
-                time.sleep(0.1)
-        t.true(not pending, "all %d cats block in read" % upto,
-               "%d not blocked, e.g. %s" % (len(pending), [
-                   (p.returncode, t.proc_state(p.pid)) for p in pending[:3]]))
+        t.wait_all_blocked(procs, "read", 60,
+                           "all %d cats block in read" % upto)
         time.sleep(0.5)
-        waits_after = thread_waits(t.daemon.pid)
+        waits_after = t.thread_waits()
         counts.append(sum(waits_after.values()))
     at100, after = counts
     t.note("daemon threads: %d before, %d with 100 parked readers, %d with "
@@ -1171,16 +992,8 @@ def thousand_blocked_readers(t):
     t0 = time.monotonic()
     with t.within(10, "ls queues + queue round trip"):
         listed = os.listdir(t.qpath(""))
-        fd = os.open(t.qpath("rt", "data"), os.O_WRONLY)
-        try:
-            os.write(fd, b"ping")
-        finally:
-            os.close(fd)
-        fd = os.open(t.qpath("rt", "data"), os.O_RDONLY)
-        try:
-            got = os.read(fd, 100)
-        finally:
-            os.close(fd)
+        t.write_file(t.qpath("rt", "data"), b"ping")
+        got = t.read_file(t.qpath("rt", "data"), 100)
     el = time.monotonic() - t0
     t.check("ls MNT/queues + a queue round trip through data take < 1 s",
             el < 1 and got == b"ping" and "rt" in listed,
@@ -1188,16 +1001,9 @@ def thousand_blocked_readers(t):
     t0 = time.monotonic()
     with t.within(10, "channel round trip"):
         chans = os.listdir(t.cpath(""))
-        fd = os.open(t.cpath("other", "data"), os.O_WRONLY)
-        try:
+        with t.opened(t.cpath("other", "data"), os.O_WRONLY) as fd:
             os.write(fd, b"pong")
-            r = os.open(t.cpath("other", "data"), RD_NB)
-            try:
-                got = os.read(r, 100)
-            finally:
-                os.close(r)
-        finally:
-            os.close(fd)
+            got = t.read_file(t.cpath("other", "data"), 100, flags=RD_NB)
     el = time.monotonic() - t0
     t.check("ls channels + a round trip on another channel take < 1 s",
             el < 1 and got == b"pong" and sorted(chans) == ["many", "other"],
@@ -1205,10 +1011,8 @@ def thousand_blocked_readers(t):
     # One byte wakes one reader; the last writer's close ends them all.
     with t.within(3, "write"):
         os.write(hold, b"!")
-    end = time.monotonic() + 5
-    while time.monotonic() < end and t.cattr("many", "bytes") != "0\n":
-        time.sleep(0.05)
-    t.eq(t.cattr("many", "bytes"), "0\n", "the byte was taken")
+    t.eq(t.wait_value(lambda: t.cattr("many", "bytes"), "0\n", 5, 0.05),
+         "0\n", "the byte was taken")
     t0 = time.monotonic()
     t.close(hold)
     end = time.monotonic() + 30
@@ -1233,7 +1037,7 @@ thousand_blocked_readers.timeout = 200
 def in_cap_mount(t, tag, what, fn):
     """Run fn(channels dir) on a fresh tree mounted with -o
     chan_max_total=131072,chan_capacity=65536: one check line."""
-    m = extra_mount(t, tag, chan_max_total=131072, chan_capacity=65536)
+    m = t.extra_mount(tag, chan_max_total=131072, chan_capacity=65536)
     detail = ""
     try:
         fn(os.path.join(m.mnt, "channels"))
@@ -1242,26 +1046,20 @@ def in_cap_mount(t, tag, what, fn):
     except OSError as e:
         detail = "%s: %s" % (type(e).__name__, e)
     finally:
-        errs = extra_unmount(t, m)
+        errs = t.extra_unmount(m)
     t.check(what, not detail and not errs, "; ".join([detail] + errs))
 
 
 def cap_get(t, ch, name):
-    with t.within(5, "read capacity"):
-        with open(os.path.join(ch, name, "capacity")) as f:
-            return f.read()
+    return t.read_file(os.path.join(ch, name, "capacity")).decode()
 
 
 def cap_set(t, ch, name, v):
-    with t.within(5, "write capacity"):
-        fd = os.open(os.path.join(ch, name, "capacity"), os.O_WRONLY)
-        try:
-            return os.write(fd, v.encode())
-        except OSError as e:
-            raise OSError(e.errno, "write %s to channels/%s/capacity: %s" % (
-                v, name, os.strerror(e.errno)))
-        finally:
-            os.close(fd)
+    try:
+        return t.write_file(os.path.join(ch, name, "capacity"), v.encode())
+    except OSError as e:
+        raise OSError(e.errno, "write %s to channels/%s/capacity: %s" % (
+            v, name, os.strerror(e.errno)))
 
 
 def mk(t, ch, name):
@@ -1337,57 +1135,33 @@ def chan_max_total_gives_ENOSPC(t):
 
 @H.test
 def chan_capacity_option_and_channels_die_with_daemon(t):
-    m = extra_mount(t, "ccap", chan_capacity=8192)
-    ch = os.path.join(m.mnt, "channels")
+    m = t.extra_mount("ccap", chan_capacity=8192)
     try:
         with t.within(5, "mkdir"):
-            os.mkdir(os.path.join(ch, "x"), 0o600)
-            with open(os.path.join(ch, "x", "capacity")) as f:
+            os.mkdir(m.path("channels", "x"), 0o600)
+            with open(m.path("channels", "x", "capacity")) as f:
                 t.eq(f.read(), "8192\n", "capacity with -o chan_capacity=8192")
-            fd = os.open(os.path.join(ch, "x", "data"), WR_NB)
-            try:
-                t.eq(os.write(fd, b"k" * 9000), 8192,
-                     "O_NONBLOCK write of 9000")
-            finally:
-                os.close(fd)
+            t.eq(t.write_file(m.path("channels", "x", "data"), b"k" * 9000,
+                              WR_NB), 8192, "O_NONBLOCK write of 9000")
     finally:
-        errs = extra_unmount(t, m)
+        errs = t.extra_unmount(m)
     t.true(not errs, "extra mount unmounted cleanly", "; ".join(errs))
-    m = extra_mount(t, "ccap2", chan_capacity=8192)
+    m = t.extra_mount("ccap2", chan_capacity=8192)
     try:
         with t.within(5, "ls"):
-            t.eq(os.listdir(os.path.join(m.mnt, "channels")), [],
+            t.eq(os.listdir(m.path("channels", "")), [],
                  "channels/ of a new daemon")
     finally:
-        errs = extra_unmount(t, m)
+        errs = t.extra_unmount(m)
     t.true(not errs, "extra mount unmounted cleanly", "; ".join(errs))
-
-
-def start_refused(t, opt):
-    """Run `$IPCFS -o OPT MNT` on a fresh directory: (rc, output, mounted)."""
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-opt-"))
-    try:
-        p = t.spawn([t.ipcfs, "-o", opt, d])
-        try:
-            rc, out, err = t.finish(p, 10)
-        finally:
-            mounted = _mounted_fstype(d) is not None
-            if mounted:
-                t._quiet_run(["fusermount3", "-u", d], 10)
-                if _mounted_fstype(d) is not None:
-                    t._quiet_run(["umount", "-l", d], 10)
-        return rc, (out + err).decode(errors="replace"), mounted
-    finally:
-        time.sleep(0.1)
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
 
 
 @H.test
 def bad_channel_options_refused(t):
     for opt in ("chan_capacity=abc", "chan_capacity=-1", "chan_max_total=abc",
                 "chan_max_total=12k"):
-        rc, out, mounted = start_refused(t, opt)
+        rc, out, err, mounted = t.start_refused(opt, foreground=False)
+        out += err
         name = opt.split("=")[0]
         t.check("-o %s refused" % opt,
                 rc not in (0, None) and not mounted and name in out,
@@ -1406,30 +1180,9 @@ def bad_channel_options_refused(t):
 
 @H.test
 def parked_writer_does_not_trap_others(t):
-    t.mkch("pk")
     data = t.cpath("pk", "data")
-    pre, w = fill(t, "pk")
-    t.close(w)
-    a = t.py(WRITER, data, "A")
-    t.wait_blocked(a, "write")
-    b = t.py(WRITER, data, "B")
-    s = t.spawn(["sh", "-c", 'echo x > "$1"', "sh", data])
-    t.wait_blocked(b, "write")
-    t.wait_blocked(s, "write")
-    states = {"second writer": t.proc_state(b.pid),
-              "sh": t.proc_state(s.pid)}
-    t0 = time.monotonic()
-    os.kill(b.pid, signal.SIGKILL)
-    os.kill(s.pid, signal.SIGKILL)
-    end = t0 + 2
-    for what, p in (("second writer (own open, write(2))", b),
-                    ("sh -c 'echo x > data'", s)):
-        rc = t.wait_exit(p, max(0.0, end - time.monotonic()))
-        t.check("%s killed by kill -9 in < 2 s" % what, rc is not None,
-                "not reaped after %.2fs; before the kill (state, syscall) "
-                "%s, now %s" % (time.monotonic() - t0,
-                                states["sh" if p is s else "second writer"],
-                                t.proc_state(p.pid)))
+    pre, a = park_writer(t, "pk", "A")
+    t.kill_parked_writers(data)
     t.eq(t.cattr("pk", "bytes"), "4096\n", "bytes after the kills")
     t.true(a.poll() is None, "the first writer is still parked")
     r = t.open(data, os.O_RDONLY)

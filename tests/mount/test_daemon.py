@@ -8,283 +8,46 @@ clients end with an error, the dead mount gives ENOTCONN, and a new daemon
 on the same prefix finds every queue, segment and semaphore with its
 contents (channels, which live in the daemon, are gone).
 
-The harness cleans up queues; segments and semaphores under this file's
-prefix (/dev/shm/PFX*, /dev/shm/sem.PFX*) are removed here (DaemonHarness),
-after each test and at the end. The killed daemon is replaced by the new one
-(self.daemon), so the harness's final "exits by itself after unmount" check
-is about the remounted daemon.
+The harness removes what a test made and, at the end, every queue, segment
+and semaphore under this file's prefix; DaemonHarness does the latter after
+each test too, for what native calls and the extra trees made. The killed
+daemon is replaced by a new one (self.daemon), so the harness's final
+"exits by itself after unmount" check is about the remounted daemon.
 """
 
 import contextlib
-import ctypes
 import errno
 import os
 import select
 import signal
-import subprocess
-import tempfile
 import time
 
-from ipcfs_harness import Harness, Fail, WRITER, SANITIZER_MARKERS, \
-    DEVNULL, _fmt, _mounted_fstype, mq_open, mq_close, mq_unlink
-
-SHM_DIR = "/dev/shm"
-
-# ---------------------------------------------------------------------------
-# Native POSIX semaphores (glibc keeps /NAME in /dev/shm/sem.NAME)
-
-
-def _load_sem():
-    lib = ctypes.CDLL("libc.so.6", use_errno=True)
-    lib.sem_open.restype = ctypes.c_void_p
-    lib.sem_close.argtypes = [ctypes.c_void_p]
-    lib.sem_close.restype = ctypes.c_int
-    lib.sem_post.argtypes = [ctypes.c_void_p]
-    lib.sem_post.restype = ctypes.c_int
-    lib.sem_getvalue.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
-    lib.sem_getvalue.restype = ctypes.c_int
-    lib.sem_unlink.argtypes = [ctypes.c_char_p]
-    lib.sem_unlink.restype = ctypes.c_int
-    return lib
-
-
-_sem = _load_sem()
-
-
-def _sem_err(what):
-    e = ctypes.get_errno()
-    return OSError(e, "%s: %s" % (what, os.strerror(e)))
-
-
-def sem_create(name, value=0):
-    s = _sem.sem_open(os.fsencode(name), os.O_CREAT | os.O_EXCL,
-                      ctypes.c_uint(0o600), ctypes.c_uint(value))
-    if not s:
-        raise _sem_err("sem_open %s" % name)
-    _sem.sem_close(s)
-
-
-def sem_post(name, n=1):
-    s = _sem.sem_open(os.fsencode(name), 0)
-    if not s:
-        raise _sem_err("sem_open %s" % name)
-    try:
-        for _ in range(n):
-            if _sem.sem_post(s) < 0:
-                raise _sem_err("sem_post %s" % name)
-    finally:
-        _sem.sem_close(s)
-
-
-def sem_value(name):
-    s = _sem.sem_open(os.fsencode(name), 0)
-    if not s:
-        raise _sem_err("sem_open %s" % name)
-    try:
-        v = ctypes.c_int()
-        if _sem.sem_getvalue(s, ctypes.byref(v)) < 0:
-            raise _sem_err("sem_getvalue %s" % name)
-        return v.value
-    finally:
-        _sem.sem_close(s)
-
-
-def sem_unlink(name):
-    if _sem.sem_unlink(os.fsencode(name)) < 0:
-        raise _sem_err("sem_unlink %s" % name)
-
-
-# ---------------------------------------------------------------------------
-
-
-def fuse_unmount(t, d):
-    """Unmount D: fusermount3 -u, else umount -l. True if it is gone."""
-    if _mounted_fstype(d) is None:
-        return True
-    rc, msg = t._quiet_run(["fusermount3", "-u", d], 10)
-    if rc != 0 or _mounted_fstype(d) is not None:
-        t.note("fusermount3 -u %s: %s %s; umount -l" % (d, rc, msg))
-        rc, msg = t._quiet_run(["umount", "-l", d], 10)
-        if rc != 0:
-            t.note("umount -l %s: %s" % (d, msg))
-    return _mounted_fstype(d) is None
+from ipcfs_harness import Harness, WRITER, SANITIZER_MARKERS, SHM_DIR, \
+    _fmt, mq_open, mq_close, mq_unlink, sem_create, sem_post, sem_value, \
+    sem_unlink
 
 
 class DaemonHarness(Harness):
-    def __init__(self, name, **opts):
-        super().__init__(name, **opts)
-        self.segs = set()       # shm/ names the current test made
-        self.sems = set()       # sem/ names the current test made
-        self.channels = set()   # channels/ names the current test made
-
-    def path(self, kind, name, *rest):
-        return os.path.join(self.mnt, kind, name, *rest)
-
-    def mkobj(self, kind, name, mode=0o600):
-        with self.within(5, "mkdir %s/%s" % (kind, name)):
-            os.mkdir(self.path(kind, name), mode)
-        {"shm": self.segs, "sem": self.sems,
-         "channels": self.channels, "queues": self.queues}[kind].add(name)
-        return self.path(kind, name)
-
     def ls(self, kind, root=None):
         with self.within(5, "ls %s" % kind):
             return sorted(os.listdir(os.path.join(root or self.mnt, kind)))
-
-    def write_file(self, path, data, flags=os.O_WRONLY, timeout=5):
-        with self.within(timeout, "write %s" % path):
-            fd = os.open(path, flags)
-            try:
-                return os.write(fd, data)
-            finally:
-                os.close(fd)
 
     def sem_attr(self, name):
         return self.read_file(self.path("sem", name, "value")).decode()
 
     def _teardown(self):
         errs = super()._teardown()
-        for kind, names in (("channels", self.channels), ("shm", self.segs),
-                            ("sem", self.sems)):
-            for n in sorted(names):
-                try:
-                    with self.within(5, "rmdir %s/%s" % (kind, n)):
-                        os.rmdir(self.path(kind, n))
-                except FileNotFoundError:
-                    pass
-                except (OSError, Fail) as e:
-                    errs.append("rmdir %s/%s: %s" % (kind, n, e))
-            names.clear()
-        # Whatever was made natively, or in the extra mounts.
-        Harness.unlink_prefix(self)
-        self.unlink_shm_prefix()
+        # Whatever was made natively, or in the extra trees.
+        self.unlink_prefix()
         return errs
-
-    def unlink_shm_prefix(self):
-        left = []
-        try:
-            names = os.listdir(SHM_DIR)
-        except OSError:
-            names = []
-        for n in names:
-            if n.startswith(self.prefix) or n.startswith("sem." + self.prefix):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(SHM_DIR, n))
-                left.append(n)
-        return left
-
-    def unlink_prefix(self):
-        """Queues, then every segment and semaphore under the prefix."""
-        return super().unlink_prefix() + self.unlink_shm_prefix()
-
-    def restart_daemon(self):
-        """Start a new daemon on the same mount point and prefix, with the
-        same options, its stderr appended to the same log; it becomes
-        self.daemon (the harness's cleanup checks it exits clean)."""
-        opts = ["prefix=" + self.prefix]
-        opts += ["%s=%s" % kv for kv in sorted(self.opts.items())]
-        cmd = [self.ipcfs, "-f", "-o", ",".join(opts), self.mnt]
-        self.note("remount: " + " ".join(cmd))
-        fd = os.open(self.stderr_path, os.O_WRONLY | os.O_APPEND)
-        try:
-            self.daemon = subprocess.Popen(cmd, stdin=DEVNULL, stdout=fd,
-                                           stderr=fd, start_new_session=True)
-        finally:
-            os.close(fd)
-        end = time.monotonic() + 10
-        while _mounted_fstype(self.mnt) is None:
-            if self.daemon.poll() is not None:
-                raise Fail("new daemon exited with %s before mounting: %s" % (
-                    self.daemon.returncode, self._daemon_stderr()[-500:]))
-            if time.monotonic() > end:
-                raise Fail("new daemon: not mounted after 10 s")
-            time.sleep(0.02)
-        with self.within(5, "stat of the new mount"):
-            st = os.stat(self.mnt)
-        self.conn = str(os.minor(st.st_dev)) if os.major(st.st_dev) == 0 \
-            else None
 
 
 # sem_value=0: semaphores made by mkdir start empty, so waits block.
 H = DaemonHarness("daemon", mq_maxmsg=4, mq_msgsize=64, sem_value=0)
 
 
-@contextlib.contextmanager
-def extra_mount(t, opts):
-    """Another tree, `$IPCFS -f -o OPTS` on a fresh directory: its path. On
-    the way out: unmounted, its daemon must exit 0 with a clean stderr."""
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-daemon2-"))
-    log = tempfile.TemporaryFile()
-    p = t.spawn([t.ipcfs, "-f", "-o", opts, d], stdout=log, stderr=log)
-    problem = None
-    try:
-        end = time.monotonic() + 10
-        while _mounted_fstype(d) is None:
-            if p.poll() is not None:
-                log.seek(0)
-                raise Fail("extra daemon (-o %s) exited with %s: %s" % (
-                    opts, p.returncode, log.read()[-300:]))
-            if time.monotonic() > end:
-                raise Fail("extra tree (-o %s) not mounted after 10 s" % opts)
-            time.sleep(0.02)
-        yield d
-    finally:
-        if not fuse_unmount(t, d):
-            problem = "extra tree %s still mounted" % d
-        rc = t.wait_exit(p, 5)
-        if rc is None:
-            problem = problem or "extra daemon still running 5 s after " \
-                "unmount"
-        elif rc != 0:
-            problem = problem or "extra daemon exit status %s" % rc
-        t.kill(p)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-        log.close()
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
-        bad = [m for m in SANITIZER_MARKERS if m in text]
-        if bad:
-            problem = "extra daemon stderr: %s" % text[:600]
-    if problem:
-        raise Fail(problem)
-
-
 # ---------------------------------------------------------------------------
 # 5. Start-up errors
-
-
-def start_bad(t, opts):
-    """`$IPCFS -f -o OPTS MNT` on a fresh directory, expected to refuse:
-    (status, output, mounted). Never left running or mounted."""
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-bad-"))
-    log = tempfile.TemporaryFile()
-    mounted = False
-    try:
-        p = t.spawn([t.ipcfs, "-f", "-o", opts, d], stdout=log, stderr=log)
-        end = time.monotonic() + 10
-        while p.poll() is None and time.monotonic() < end:
-            if _mounted_fstype(d) is not None:
-                mounted = True
-                fuse_unmount(t, d)
-            time.sleep(0.02)
-        if _mounted_fstype(d) is not None:
-            mounted = True
-        rc = p.poll()
-        if rc is None:
-            fuse_unmount(t, d)
-            t.kill(p)
-            raise Fail("-o %s: still running after 10 s (mounted: %s)" % (
-                opts, mounted))
-        t.finish(p, 2)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-        return rc, text, mounted
-    finally:
-        fuse_unmount(t, d)
-        log.close()
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
 
 
 @H.test
@@ -298,7 +61,8 @@ def startup_errors_refused(t):
         (pfx + ",bogus=1", None, ["bogus"]),
     ]
     for opts, want_rc, words in cases:
-        rc, text, mounted = start_bad(t, opts)
+        rc, out, err, mounted = t.start_refused(opts)
+        text = out + err
         t.note("-o %s: exit %s: %s" % (opts, rc, text.strip()[:200]))
         ok = (rc == want_rc) if want_rc is not None else rc not in (0, None)
         t.check("-o %s: exit status %s" % (
@@ -336,9 +100,9 @@ def startup_errors_refused(t):
 def two_mounts_two_prefixes(t):
     pfx = {"A": t.prefix + "A_", "B": t.prefix + "B_"}
     kinds = ("queues", "shm", "sem", "channels")
-    with extra_mount(t, "prefix=" + pfx["A"]) as a, \
-            extra_mount(t, "prefix=" + pfx["B"]) as b:
-        roots = {"A": a, "B": b}
+    with t.extra_tree("daemon2", prefix=pfx["A"]) as a, \
+            t.extra_tree("daemon2", prefix=pfx["B"]) as b:
+        roots = {"A": a.mnt, "B": b.mnt}
         # Through each tree: "inA" in A, "inB" in B, of every kind.
         for x, root in roots.items():
             for kind in kinds:
@@ -484,53 +248,40 @@ print("then %d" % dict(po.poll(int(sys.argv[2]))).get(fd, 0), flush=True)
 def poll_sem_wait(t):
     t.mkobj("sem", "p")
     path = t.path("sem", "p", "wait")
-    with t.within(5, "open wait"):
-        fd = os.open(path, os.O_RDONLY)
-    try:
-        po = select.poll()
-        po.register(fd, select.POLLIN)
-        with t.within(5, "poll(0)"):
-            ev = dict(po.poll(0)).get(fd, 0)
-        t.true(not ev & select.POLLIN, "no POLLIN at value 0 (timeout 0)",
-               "revents %#x" % ev)
-        with t.within(5, "poll(200)"):
-            ev = dict(po.poll(200)).get(fd, 0)
-        t.true(not ev & select.POLLIN, "no POLLIN within 200 ms at value 0",
-               "revents %#x" % ev)
-        # A poller asleep in poll(2) when the unit comes: woken by the
-        # daemon's notification (it re-checks every 100 ms).
-        p = t.py(POLLER, path, "3000")
-        got = t.read_until(p, b"\n", 5)
-        t.eq(got, b"first 0\n", "the poller's poll(0) at value 0")
-        end = time.monotonic() + 5
-        while t.proc_state(p.pid) != ("S", "7"):
-            t.true(time.monotonic() < end, "the poller sleeps in poll(2)",
-                   "(state, syscall) %s" % (t.proc_state(p.pid),))
-            time.sleep(0.02)
-        time.sleep(0.3)
-        t0 = time.monotonic()
-        sem_post(t.posix("p"))
-        got = t.read_until(p, b"\n", 3)
-        el = time.monotonic() - t0
-        ev = int(got.split()[1]) if got.startswith(b"then ") else 0
-        t.true(ev & select.POLLIN, "POLLIN within 500 ms of a native sem_post",
-               "poller printed %r after %.2fs" % (got, el))
-        t.true(el < 0.5, "POLLIN within 500 ms of a native sem_post",
-               "after %.2fs" % el)
-        t.note("blocked poll woken %.3f s after sem_post" % el)
-        t.finish(p, 2)
-        with t.within(5, "poll(0)"):
-            ev = dict(po.poll(0)).get(fd, 0)
-        t.true(ev & select.POLLIN, "POLLIN at value 1 (timeout 0)",
-               "revents %#x" % ev)
-        time.sleep(0.3)
-        t.eq(sem_value(t.posix("p")), 1, "polls took nothing (native value)")
-        with t.within(5, "read wait"):
-            t.eq(os.read(fd, 64), b"", "read of wait (takes the unit)")
-        t.eq(sem_value(t.posix("p")), 0, "native value after the read")
-    finally:
-        with t.within(5, "close"):
-            os.close(fd)
+    fd = t.open(path, os.O_RDONLY, 5)
+    ev = t.revents(fd, select.POLLIN)
+    t.true(not ev & select.POLLIN, "no POLLIN at value 0 (timeout 0)",
+           "revents %#x" % ev)
+    ev = t.revents(fd, select.POLLIN, 200)
+    t.true(not ev & select.POLLIN, "no POLLIN within 200 ms at value 0",
+           "revents %#x" % ev)
+    # A poller asleep in poll(2) when the unit comes: woken by the
+    # daemon's notification (it re-checks every 100 ms).
+    p = t.py(POLLER, path, "3000")
+    got = t.read_until(p, b"\n", 5)
+    t.eq(got, b"first 0\n", "the poller's poll(0) at value 0")
+    t.wait_blocked(p, "poll")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    sem_post(t.posix("p"))
+    got = t.read_until(p, b"\n", 3)
+    el = time.monotonic() - t0
+    ev = int(got.split()[1]) if got.startswith(b"then ") else 0
+    t.true(ev & select.POLLIN, "POLLIN within 500 ms of a native sem_post",
+           "poller printed %r after %.2fs" % (got, el))
+    t.true(el < 0.5, "POLLIN within 500 ms of a native sem_post",
+           "after %.2fs" % el)
+    t.note("blocked poll woken %.3f s after sem_post" % el)
+    t.finish(p, 2)
+    ev = t.revents(fd, select.POLLIN)
+    t.true(ev & select.POLLIN, "POLLIN at value 1 (timeout 0)",
+           "revents %#x" % ev)
+    time.sleep(0.3)
+    t.eq(sem_value(t.posix("p")), 1, "polls took nothing (native value)")
+    with t.within(5, "read wait"):
+        t.eq(os.read(fd, 64), b"", "read of wait (takes the unit)")
+    t.eq(sem_value(t.posix("p")), 0, "native value after the read")
+    t.close(fd)
     time.sleep(0.3)
     t.eq(t.sem_attr("p"), "0\n", "value after close")
 
@@ -539,33 +290,9 @@ def poll_sem_wait(t):
 # 7. Waiting costs no thread
 
 
-def threads(pid):
-    try:
-        return len(os.listdir("/proc/%d/task" % pid))
-    except OSError:
-        return -1
-
-
-def wait_all_blocked(t, procs, timeout):
-    end = time.monotonic() + timeout
-    while True:
-        left = [p for p in procs if t.proc_state(p.pid)[1] != "0"]
-        dead = [p for p in procs if p.poll() is not None]
-        if dead:
-            raise Fail("%d waiters ended instead of blocking (first: `%s` "
-                       "status %s)" % (len(dead), dead[0].what,
-                                       dead[0].returncode))
-        if not left:
-            return
-        if time.monotonic() > end:
-            raise Fail("%d of %d waiters not blocked in read after %gs" % (
-                len(left), len(procs), timeout))
-        time.sleep(0.05)
-
-
 @H.test
 def thread_count_bounded(t):
-    t0 = threads(t.daemon.pid)
+    t0 = t.thread_count()
     qs = ["x%d" % i for i in range(10)]
     for q in qs:
         t.mkq(q)
@@ -574,9 +301,9 @@ def thread_count_bounded(t):
                for _ in range(10)]
     waiters = [t.spawn(["cat", t.path("sem", "many", "wait")])
                for _ in range(50)]
-    wait_all_blocked(t, readers + waiters, 30)
+    t.wait_all_blocked(readers + waiters, "read", 30)
     time.sleep(0.5)
-    n = threads(t.daemon.pid)
+    n = t.thread_count()
     t.note("daemon threads: %d idle, %d with 100 readers + 50 sem waiters"
            % (t0, n))
     t.check("daemon has < 32 threads with 150 blocked waiters", 0 < n < 32,
@@ -602,7 +329,7 @@ def thread_count_bounded(t):
     for q in qs:
         t.eq(t.count(q), 0, "count of %s" % q)
     time.sleep(0.5)
-    n = threads(t.daemon.pid)
+    n = t.thread_count()
     t.check("daemon threads after the waiters are done (%d)" % n,
             0 < n < 32, "%d threads" % n)
 
@@ -687,15 +414,15 @@ def killed_daemon_loses_nothing_but_channels(t):
             except OSError as e:
                 t.check("%s on the dead mount gives ENOTCONN" % what,
                         e.errno == errno.ENOTCONN, str(e))
-        t.check("the dead mount is unmounted", fuse_unmount(t, t.mnt))
-        t.restart_daemon()
+        t.check("the dead mount is unmounted", t.unmount_dir(t.mnt))
+        t.start_daemon()
     finally:
         # Whatever failed above: the harness must have a live daemon on the
         # mount point, not the killed one, for its checks and cleanup.
         if t.daemon is old:
-            fuse_unmount(t, t.mnt)
+            t.unmount_dir(t.mnt)
             with contextlib.suppress(Exception):
-                t.restart_daemon()
+                t.start_daemon()
     t.check("a new daemon mounted on the same prefix",
             t.daemon is not old and t.daemon.poll() is None)
 

@@ -6,11 +6,10 @@ reads, priorities, ipcctl send/recv, poll."""
 import errno
 import os
 import select
-import shutil
 import threading
 import time
 
-from ipcfs_harness import Harness, mq_open, mq_send, mq_receive, mq_close
+from ipcfs_harness import Harness
 
 H = Harness("io", mq_msgsize=1024)
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
@@ -19,6 +18,19 @@ WR_NB = os.O_WRONLY | os.O_NONBLOCK
 
 def pattern(n, seed=7):
     return bytes((i * seed + 3) % 251 for i in range(n))
+
+
+def poll_while(t, fd, events, later):
+    """poll FD for EVENTS for up to 3 s while another thread runs LATER
+    0.3 s in: (revents, seconds the poll took)."""
+    timer = threading.Timer(0.3, later)
+    timer.start()
+    try:
+        t0 = time.monotonic()
+        ev = t.revents(fd, events, 3000)
+        return ev, time.monotonic() - t0
+    finally:
+        timer.join()
 
 
 @H.test
@@ -46,13 +58,9 @@ def native_send_reaches_cat(t):
 def three_writes_three_cats(t):
     t.mkq("w3")
     data = t.qpath("w3", "data")
-    with t.within(5, "writes"):
-        fd = os.open(data, os.O_WRONLY)
-        try:
-            for m in (b"m1", b"mm2", b"mmm3"):
-                t.eq(os.write(fd, m), len(m), "write(%r)" % m)
-        finally:
-            os.close(fd)
+    with t.opened(data, os.O_WRONLY, what="writes") as fd:
+        for m in (b"m1", b"mm2", b"mmm3"):
+            t.eq(os.write(fd, m), len(m), "write(%r)" % m)
     t.eq(t.attr("w3", "count"), "3\n", "count after 3 writes on one fd")
     for m in (b"m1", b"mm2", b"mmm3"):
         rc, out, err = t.run(["cat", data])
@@ -63,28 +71,18 @@ def three_writes_three_cats(t):
 @H.test
 def three_writes_one_stream(t):
     t.mkq("s3")
-    with t.within(5, "writes"):
-        fd = os.open(t.qpath("s3", "data"), os.O_WRONLY)
-        try:
-            for m in (b"s1", b"ss2", b"sss3"):
-                os.write(fd, m)
-        finally:
-            os.close(fd)
-    with t.within(5, "stream reads"):
-        fd = os.open(t.qpath("s3", "stream"), os.O_RDONLY)
-        try:
-            got = [os.read(fd, 65536) for _ in range(3)]
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("s3", "data"), os.O_WRONLY, what="writes") as fd:
+        for m in (b"s1", b"ss2", b"sss3"):
+            os.write(fd, m)
+    with t.opened(t.qpath("s3", "stream"), what="stream reads") as fd:
+        got = [os.read(fd, 65536) for _ in range(3)]
     t.eq(got, [b"s1", b"ss2", b"sss3"], "3 reads of one stream fd")
     t.eq(t.count("s3"), 0, "count at the end")
 
 
 @H.test
 def node_readFileSync_takes_one(t):
-    node = shutil.which("node") or "/usr/bin/node"
-    if not os.access(node, os.X_OK):
-        t.skip("node is not installed")
+    node = t.need("node")
     t.mkq("node")
     t.send("node", b"first")
     t.send("node", b"second")
@@ -115,34 +113,26 @@ def python_open_read_takes_one(t):
 def too_big_is_EMSGSIZE(t):
     t.mkq("big")
     t.send("big", b"x")
-    with t.within(5, "writes"):
-        fd = os.open(t.qpath("big", "data"), os.O_WRONLY)
-        try:
-            t.raises(errno.EMSGSIZE, os.write, fd, b"y" * 1025,
-                     what="write of 1025 bytes (msgsize 1024)")
-            t.eq(t.count("big"), 1, "count after EMSGSIZE")
-            t.eq(os.write(fd, b"z" * 1024), 1024, "write of 1024 bytes")
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("big", "data"), os.O_WRONLY, what="writes") as fd:
+        t.raises(errno.EMSGSIZE, os.write, fd, b"y" * 1025,
+                 what="write of 1025 bytes (msgsize 1024)")
+        t.eq(t.count("big"), 1, "count after EMSGSIZE")
+        t.eq(os.write(fd, b"z" * 1024), 1024, "write of 1024 bytes")
     t.eq(t.drain("big"), [(b"x", 0), (b"z" * 1024, 0)], "queue contents")
 
 
 @H.test
 def nonblocking_empty_is_EAGAIN(t):
     t.mkq("nbe")
+    fd = t.open(t.qpath("nbe", "data"), RD_NB)
+    sfd = t.open(t.qpath("nbe", "stream"), RD_NB)
     with t.within(5, "nonblocking reads"):
-        fd = os.open(t.qpath("nbe", "data"), RD_NB)
-        sfd = os.open(t.qpath("nbe", "stream"), RD_NB)
-        try:
-            t.raises(errno.EAGAIN, os.read, fd, 100, what="read data")
-            t.raises(errno.EAGAIN, os.read, sfd, 100, what="read stream")
-            t.send("nbe", b"late")
-            t.send("nbe", b"later")
-            t.eq(os.read(sfd, 100), b"late", "stream read after a send")
-            got = os.read(fd, 100)
-        finally:
-            os.close(fd)
-            os.close(sfd)
+        t.raises(errno.EAGAIN, os.read, fd, 100, what="read data")
+        t.raises(errno.EAGAIN, os.read, sfd, 100, what="read stream")
+        t.send("nbe", b"late")
+        t.send("nbe", b"later")
+        t.eq(os.read(sfd, 100), b"late", "stream read after a send")
+        got = os.read(fd, 100)
     t.eq(got, b"later", "the data fd whose first read failed with EAGAIN "
          "still gets its message")
 
@@ -153,12 +143,9 @@ def nonblocking_full_is_EAGAIN(t):
     msgs = [b"f%d" % i for i in range(10)]
     for m in msgs:
         t.send("nbf", m)
-    with t.within(5, "nonblocking write"):
-        fd = os.open(t.qpath("nbf", "data"), WR_NB)
-        try:
-            t.raises(errno.EAGAIN, os.write, fd, b"more", what="write")
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("nbf", "data"), WR_NB,
+                  what="nonblocking write") as fd:
+        t.raises(errno.EAGAIN, os.write, fd, b"more", what="write")
     t.eq(t.attr("nbf", "count"), "10\n", "count")
     t.eq([m for m, _ in t.drain("nbf")], msgs, "contents unchanged")
 
@@ -169,13 +156,9 @@ def short_reads_on_data(t):
     msg = pattern(1000)
     t.send("sd", msg)
     t.send("sd", b"next")
-    with t.within(5, "reads"):
-        fd = os.open(t.qpath("sd", "data"), os.O_RDONLY)
-        try:
-            chunks = [os.read(fd, 100) for _ in range(10)]
-            tail = [os.read(fd, 100), os.read(fd, 100)]
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("sd", "data"), what="reads") as fd:
+        chunks = [os.read(fd, 100) for _ in range(10)]
+        tail = [os.read(fd, 100), os.read(fd, 100)]
     t.eq([len(c) for c in chunks], [100] * 10, "chunk sizes")
     t.eq(b"".join(chunks), msg, "the 10 chunks")
     t.eq(tail, [b"", b""], "reads after the message (EOF)")
@@ -188,13 +171,9 @@ def short_reads_on_stream(t):
     msg = pattern(1000, 11)
     t.send("ss", msg)
     t.send("ss", b"next")
-    with t.within(5, "reads"):
-        fd = os.open(t.qpath("ss", "stream"), os.O_RDONLY)
-        try:
-            chunks = [os.read(fd, 100) for _ in range(10)]
-            nxt = os.read(fd, 100)
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("ss", "stream"), what="reads") as fd:
+        chunks = [os.read(fd, 100) for _ in range(10)]
+        nxt = os.read(fd, 100)
     t.eq([len(c) for c in chunks], [100] * 10, "chunk sizes")
     t.eq(b"".join(chunks), msg, "the 10 chunks")
     t.eq(nxt, b"next", "the 11th read")
@@ -210,12 +189,8 @@ def priority_order(t):
     t.eq(got, [b"p5", b"p3", b"p1"], "cat data x3")
     for m, p in ((b"q1", 1), (b"q5", 5), (b"q3", 3), (b"q5b", 5)):
         t.send("prio", m, p)
-    with t.within(5, "stream reads"):
-        fd = os.open(t.qpath("prio", "stream"), os.O_RDONLY)
-        try:
-            got = [os.read(fd, 100) for _ in range(4)]
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("prio", "stream"), what="stream reads") as fd:
+        got = [os.read(fd, 100) for _ in range(4)]
     t.eq(got, [b"q5", b"q5b", b"q3", b"q1"], "stream reads")
 
 
@@ -238,60 +213,33 @@ def ipcctl_send_recv_priority(t):
     t.eq(t.recv("ctl"), (b"three", 3), "native receive of ipcctl send -p 3")
 
 
-def revents(fd, events, timeout_ms):
-    p = select.poll()
-    p.register(fd, events)
-    return dict(p.poll(timeout_ms)).get(fd, 0)
-
-
 @H.test
 def poll_pollin_truthful(t):
     t.mkq("pin")
-    with t.within(5, "poll"):
-        fds = {n: os.open(t.qpath("pin", n), RD_NB) for n in ("data",
-                                                              "stream")}
-        try:
-            for n, fd in sorted(fds.items()):
-                ev = revents(fd, select.POLLIN, 0)
-                t.true(not ev & select.POLLIN, "%s: no POLLIN while empty" % n,
-                       "revents %#x" % ev)
-            t.send("pin", b"ready")
-            for n, fd in sorted(fds.items()):
-                ev = revents(fd, select.POLLIN, 0)
-                t.true(ev & select.POLLIN, "%s: POLLIN with a message" % n,
-                       "revents %#x" % ev)
-        finally:
-            for fd in fds.values():
-                os.close(fd)
+    fds = {n: t.open(t.qpath("pin", n), RD_NB) for n in ("data", "stream")}
+    for n, fd in sorted(fds.items()):
+        ev = t.revents(fd, select.POLLIN)
+        t.true(not ev & select.POLLIN, "%s: no POLLIN while empty" % n,
+               "revents %#x" % ev)
+    t.send("pin", b"ready")
+    for n, fd in sorted(fds.items()):
+        ev = t.revents(fd, select.POLLIN)
+        t.true(ev & select.POLLIN, "%s: POLLIN with a message" % n,
+               "revents %#x" % ev)
+    for fd in fds.values():
+        t.close(fd)
     t.eq(t.drain("pin"), [(b"ready", 0)], "poll and close took nothing")
 
 
 @H.test
 def poll_wakes_on_send(t):
     t.mkq("pw")
-    name = t.posix("pw")
-
-    def later():
-        mqd = mq_open(name)
-        try:
-            mq_send(mqd, b"wake")
-        finally:
-            mq_close(mqd)
-
     for n in ("data", "stream"):
-        with t.within(6, "poll %s" % n):
-            fd = os.open(t.qpath("pw", n), RD_NB)
-            try:
-                t.true(not revents(fd, select.POLLIN, 0) & select.POLLIN,
-                       "%s: no POLLIN while empty" % n)
-                timer = threading.Timer(0.3, later)
-                timer.start()
-                t0 = time.monotonic()
-                ev = revents(fd, select.POLLIN, 3000)
-                el = time.monotonic() - t0
-                timer.join()
-            finally:
-                os.close(fd)
+        with t.opened(t.qpath("pw", n), RD_NB, 6, "poll %s" % n) as fd:
+            t.true(not t.revents(fd, select.POLLIN) & select.POLLIN,
+                   "%s: no POLLIN while empty" % n)
+            ev, el = poll_while(t, fd, select.POLLIN,
+                                lambda: t.send("pw", b"wake"))
         t.true(ev & select.POLLIN and el < 2, "%s: poll woken by a send" % n,
                "revents %#x after %.2fs" % (ev, el))
         t.eq(t.drain("pw"), [(b"wake", 0)], "contents")
@@ -300,34 +248,16 @@ def poll_wakes_on_send(t):
 @H.test
 def poll_pollout_truthful(t):
     t.mkq("pout")
-    name = t.posix("pout")
-    with t.within(8, "poll"):
-        fd = os.open(t.qpath("pout", "data"), WR_NB)
-        try:
-            ev = revents(fd, select.POLLOUT, 0)
-            t.true(ev & select.POLLOUT, "POLLOUT when not full",
-                   "revents %#x" % ev)
-            for i in range(10):
-                t.send("pout", b"%d" % i)
-            ev = revents(fd, select.POLLOUT, 0)
-            t.true(not ev & select.POLLOUT, "no POLLOUT when full",
-                   "revents %#x" % ev)
-
-            def later():
-                mqd = mq_open(name)
-                try:
-                    mq_receive(mqd)
-                finally:
-                    mq_close(mqd)
-
-            timer = threading.Timer(0.3, later)
-            timer.start()
-            t0 = time.monotonic()
-            ev = revents(fd, select.POLLOUT, 3000)
-            el = time.monotonic() - t0
-            timer.join()
-        finally:
-            os.close(fd)
+    with t.opened(t.qpath("pout", "data"), WR_NB, 8, "poll") as fd:
+        ev = t.revents(fd, select.POLLOUT)
+        t.true(ev & select.POLLOUT, "POLLOUT when not full",
+               "revents %#x" % ev)
+        for i in range(10):
+            t.send("pout", b"%d" % i)
+        ev = t.revents(fd, select.POLLOUT)
+        t.true(not ev & select.POLLOUT, "no POLLOUT when full",
+               "revents %#x" % ev)
+        ev, el = poll_while(t, fd, select.POLLOUT, lambda: t.recv("pout"))
     t.true(ev & select.POLLOUT and el < 2, "poll woken for POLLOUT by a "
            "receive", "revents %#x after %.2fs" % (ev, el))
 

@@ -12,10 +12,6 @@ N = 300
 QUEUES_MAX = "/proc/sys/fs/mqueue/queues_max"
 
 
-def blocked_in_read(t, p):
-    return p.poll() is None and t.proc_state(p.pid) == ("S", "0")
-
-
 @H.test
 def many_blocked_readers(t):
     try:
@@ -31,18 +27,10 @@ def many_blocked_readers(t):
                 t.mkq(n)
         t.mkq("other")
         procs = [t.spawn(["cat", t.qpath(n, "data")]) for n in names]
-        end = time.monotonic() + 60
-        pending = list(procs)
-        while pending and time.monotonic() < end:
-            pending = [p for p in pending if not blocked_in_read(t, p)]
-            if pending:
-                time.sleep(0.1)
-        t.true(not pending, "all %d cats block in read" % N,
-               "%d not blocked, e.g. %s" % (len(pending), [
-                   (p.returncode, t.proc_state(p.pid)) for p in pending[:3]]))
+        t.wait_all_blocked(procs, "read", 60, "all %d cats block in read" % N)
         t.check("%d readers parked" % N, True)
 
-        threads = len(os.listdir("/proc/%d/task" % t.daemon.pid))
+        threads = t.thread_count()
         t.check("daemon has < 32 threads with %d parked readers" % N,
                 threads < 32, "%d threads" % threads)
 
@@ -56,16 +44,8 @@ def many_blocked_readers(t):
 
         t0 = time.monotonic()
         with t.within(10, "send/receive on another queue"):
-            fd = os.open(t.qpath("other", "data"), os.O_WRONLY)
-            try:
-                os.write(fd, b"ping")
-            finally:
-                os.close(fd)
-            fd = os.open(t.qpath("other", "data"), os.O_RDONLY)
-            try:
-                got = os.read(fd, 100)
-            finally:
-                os.close(fd)
+            t.write_file(t.qpath("other", "data"), b"ping")
+            got = t.read_file(t.qpath("other", "data"), 100)
             count = t.attr(names[0], "count")
         el = time.monotonic() - t0
         t.check("send and receive on another queue take < 1 s",

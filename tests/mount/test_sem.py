@@ -8,63 +8,21 @@ interrupted by SIGINT or kill -9 taking nothing, poll), `hold` (a lock that
 a kill -9 of its holder gives back), 200 killed waiters costing no thread,
 rmdir ending blocked waiters with EIDRM, and the classic shared sum: ten
 processes adding their share of pi into shm/acc/data under sem/lock/hold.
-
-The harness cleans up queues; semaphores and segments under this file's
-prefix are removed here (SemHarness), after each test and at the end.
 """
 
 import contextlib
-import ctypes
 import errno
 import os
 import select
 import signal
 import stat
 import struct
-import tempfile
 import time
 
-from ipcfs_harness import (Harness, Fail, READER, SANITIZER_MARKERS,
-                           _mounted_fstype, DEVNULL, PIPE)
+from ipcfs_harness import (Harness, READER, DEVNULL, PIPE, SHM_DIR,
+                           sem_create, sem_post, sem_value)
 
-SHM_DIR = "/dev/shm"
 SEM_VALUE_MAX = 2147483647  # Linux, glibc
-
-
-def _load_sem():
-    lib = ctypes.CDLL("libc.so.6", use_errno=True)
-    lib.sem_open.restype = ctypes.c_void_p
-    lib.sem_close.argtypes = [ctypes.c_void_p]
-    lib.sem_post.argtypes = [ctypes.c_void_p]
-    lib.sem_getvalue.argtypes = [ctypes.c_void_p,
-                                 ctypes.POINTER(ctypes.c_int)]
-    lib.sem_unlink.argtypes = [ctypes.c_char_p]
-    return lib
-
-
-_sem = _load_sem()
-
-
-def _sem_oserror(what):
-    e = ctypes.get_errno()
-    return OSError(e, "%s: %s" % (what, os.strerror(e)))
-
-
-@contextlib.contextmanager
-def sem_opened(name, flags=0, mode=0o600, value=0):
-    """A native sem_t * of semaphore NAME ("/..."), closed afterwards."""
-    s = _sem.sem_open(os.fsencode(name), flags, ctypes.c_uint(mode),
-                      ctypes.c_uint(value))
-    if not s:
-        raise _sem_oserror("sem_open %s" % name)
-    try:
-        yield s
-    finally:
-        _sem.sem_close(s)
-
-
-def sem_unlink(name):
-    _sem.sem_unlink(os.fsencode(name))
 
 
 # Opens FILE (a hold: the open waits) and says how it went.
@@ -112,72 +70,40 @@ print(repr(s), flush=True)
 
 
 class SemHarness(Harness):
-    def __init__(self, name, **opts):
-        super().__init__(name, **opts)
-        self.sems = set()       # names the current test made under sem/
-        self.segs = set()       # and under shm/
+    """The shared harness, plus what semaphores need: their paths in sem/
+    and in /dev/shm, their native value and post, and ways to wait for a
+    value the daemon sets a moment after a call returns."""
 
     def spath(self, name, *rest):
-        return os.path.join(self.mnt, "sem", name, *rest)
+        return self.path("sem", name, *rest)
 
     def devsem(self, name):
-        return os.path.join(SHM_DIR, "sem." + self.prefix + name)
+        return self.shm_file("sem", name)
 
     def mksem(self, name, mode=0o600):
-        """mkdir sem/NAME (tracked: the test's teardown removes it)."""
-        with self.within(5, "mkdir sem/%s" % name):
-            os.mkdir(self.spath(name), mode)
-        self.sems.add(name)
-        return self.spath(name)
+        return self.mkobj("sem", name, mode)
 
     def rmsem(self, name):
-        with self.within(5, "rmdir sem/%s" % name):
-            os.rmdir(self.spath(name))
-        self.sems.discard(name)
+        self.rmobj("sem", name)
 
     def native_sem(self, name, value, mode=0o600):
         """Make semaphore NAME natively, of VALUE (tracked)."""
-        with sem_opened(self.posix(name), os.O_CREAT | os.O_EXCL, mode,
-                        value):
-            pass
-        self.sems.add(name)
+        sem_create(self.posix(name), value, mode)
+        self.made["sem"].add(name)
 
     def value(self, name):
         """The semaphore's value, natively (not through the tree)."""
-        v = ctypes.c_int(-1)
-        with sem_opened(self.posix(name)) as s:
-            if _sem.sem_getvalue(s, ctypes.byref(v)) < 0:
-                raise _sem_oserror("sem_getvalue")
-        return v.value
+        return sem_value(self.posix(name))
 
     def post(self, name, n=1):
-        with sem_opened(self.posix(name)) as s:
-            for _ in range(n):
-                if _sem.sem_post(s) < 0:
-                    raise _sem_oserror("sem_post")
+        sem_post(self.posix(name), n)
 
     def sem_attr(self, name, attr):
         return self.read_file(self.spath(name, attr)).decode()
 
     def write_post(self, name, data):
         """One write(2) of DATA to sem/NAME/post."""
-        with self.within(5, "write %r to post" % data):
-            fd = os.open(self.spath(name, "post"), os.O_WRONLY)
-            try:
-                return os.write(fd, data)
-            finally:
-                os.close(fd)
-
-    def sh(self, script, *args, timeout=5):
-        """sh -c SCRIPT with $1... = ARGS: (rc, stdout, stderr).
-
-        timeout=None: the script runs on; its stdin is a pipe, so a `read`
-        in it waits until the caller finishes it (the returned Popen)."""
-        if timeout is None:
-            return self.spawn(["sh", "-c", script, "sh"] + list(args),
-                              stdin=PIPE)
-        return self.run(["sh", "-c", script, "sh"] + list(args),
-                        timeout=timeout)
+        return self.write_file(self.spath(name, "post"), data)
 
     def settle_value(self, name, want, what, wait=0.3):
         """The value is `want` now and still after `wait` s."""
@@ -195,10 +121,8 @@ class SemHarness(Harness):
         microseconds later, so a read right after the post sees 0 in about
         one run in five. That window is allowed (50 ms), and noted."""
         t0 = time.monotonic()
-        v0 = v = self.value(name)
-        while v != 1 and time.monotonic() < t0 + 0.05:
-            time.sleep(0.001)
-            v = self.value(name)
+        v0 = self.value(name)
+        v = self.wait_value(lambda: self.value(name), 1, 0.05, 0.001)
         if v0 != 1:
             self.note("%s: %d right after the post (helper thread in "
                       "flight), %d %.1f ms later" % (
@@ -211,120 +135,16 @@ class SemHarness(Harness):
         """The value becomes `want` within `timeout` s: a hold gives its
         unit back on RELEASE, which the kernel sends after close(2) (or the
         holder's exit) has returned."""
-        end = time.monotonic() + timeout
-        v = self.value(name)
-        while v != want and time.monotonic() < end:
-            time.sleep(0.005)
-            v = self.value(name)
+        v = self.wait_value(lambda: self.value(name), want, timeout, 0.005)
         self.eq(v, want, "%s (within %g s)" % (what, timeout))
-
-    def daemon_threads(self):
-        return len(os.listdir("/proc/%d/task" % self.daemon.pid))
-
-    def _teardown(self):
-        errs = super()._teardown()
-        for s in sorted(self.sems):
-            try:
-                self.rmsem(s)
-            except FileNotFoundError:
-                pass
-            except (OSError, Fail) as e:
-                errs.append("rmdir sem/%s: %s" % (s, e))
-            sem_unlink(self.posix(s))
-            self.sems.discard(s)
-        for s in sorted(self.segs):
-            with contextlib.suppress(OSError):
-                with self.within(5, "rmdir shm/%s" % s):
-                    os.rmdir(os.path.join(self.mnt, "shm", s))
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(SHM_DIR, self.prefix + s))
-            self.segs.discard(s)
-        return errs
-
-    def unlink_prefix(self):
-        """Queues, then every semaphore and segment under the prefix."""
-        left = super().unlink_prefix()
-        try:
-            names = os.listdir(SHM_DIR)
-        except OSError:
-            names = []
-        for n in names:
-            if n.startswith(self.prefix) or n.startswith("sem." + self.prefix):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(SHM_DIR, n))
-                left.append(n)
-        return left
 
 
 H = SemHarness("sem")
 
 
-@contextlib.contextmanager
-def second_mount(t, opts):
-    """Another tree, `$IPCFS -f -o OPTS` on a fresh directory: its path
-    and the daemon's Popen."""
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-sem2-"))
-    log = tempfile.TemporaryFile()
-    p = t.spawn([t.ipcfs, "-f", "-o", opts, d], stdout=log, stderr=log)
-    try:
-        end = time.monotonic() + 10
-        while _mounted_fstype(d) is None:
-            if p.poll() is not None:
-                raise Fail("second daemon exited with %s" % p.returncode)
-            if time.monotonic() > end:
-                raise Fail("second tree not mounted after 10 s")
-            time.sleep(0.02)
-        yield d, p
-    finally:
-        if _mounted_fstype(d) is not None:
-            rc, msg = t._quiet_run(["fusermount3", "-u", d], 10)
-            if rc != 0:
-                t._quiet_run(["umount", "-l", d], 10)
-        t.wait_exit(p, 5)
-        t.kill(p)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-        log.close()
-        for _ in range(50):
-            try:
-                os.rmdir(d)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.02)
-        else:
-            t.note("cannot remove %s" % d)
-        bad = [m for m in SANITIZER_MARKERS if m in text]
-        if bad:
-            raise Fail("second daemon: %s" % text[:600])
-
-
-def wait_all_blocked(t, procs, call, timeout):
-    """Every child of procs sleeps in syscall `call` (read/openat)."""
-    nr = {"read": "0", "openat": "257"}[call]
-    end = time.monotonic() + timeout
-    left = list(procs)
-    while left and time.monotonic() < end:
-        for p in list(left):
-            if p.poll() is not None:
-                raise Fail("`%s` ended (status %s) instead of blocking" %
-                           (p.what, p.returncode))
-            state, sc = t.proc_state(p.pid)
-            if sc == nr and state in "SD":
-                left.remove(p)
-        if left:
-            time.sleep(0.05)
-    t.true(not left, "all %d children blocked in %s" % (len(procs), call),
-           "%d not after %gs" % (len(left), timeout))
-
-
 @H.test
 def kind_dir_listed(t):
-    with t.within(5, "ls MNT"):
-        t.true("sem" in os.listdir(t.mnt), "sem in the root")
-        t.true(stat.S_ISDIR(os.stat(os.path.join(t.mnt, "sem")).st_mode),
-               "sem is a directory")
+    t.check_kind_dir("sem")
 
 
 @H.test
@@ -351,18 +171,7 @@ def mkdir_rmdir_seen_natively(t):
 
 @H.test
 def mkdir_mode_honoured_natively(t):
-    os.umask(0)
-    t.mksem("m640", 0o640)
-    st = os.lstat(t.devsem("m640"))
-    t.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o640), "native mode")
-    t.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()), "native owner")
-    old = os.umask(0o027)
-    try:
-        t.mksem("um", 0o777)
-    finally:
-        os.umask(old)
-    t.eq(oct(stat.S_IMODE(os.lstat(t.devsem("um")).st_mode)), oct(0o750),
-         "native mode of mkdir 0777 under umask 027")
+    t.check_mkdir_modes("sem")
     with t.within(5, "chmod"):
         os.chmod(t.spath("m640"), 0o604)
     t.eq(oct(stat.S_IMODE(os.lstat(t.devsem("m640")).st_mode)), oct(0o604),
@@ -542,11 +351,7 @@ def sigint_ends_wait_and_takes_nothing(t):
     for f, argv in (("wait", ["cat", t.spath("int", "wait")]),
                     ("hold", ["sh", "-c", 'exec 9<"$1"', "sh",
                               t.spath("int", "hold")])):
-        t0 = time.monotonic()
-        rc, out, err = t.run(["timeout", "-s", "INT", "1"] + argv, timeout=6)
-        el = time.monotonic() - t0
-        t.true(el < 2, "timeout -s INT 1 on %s returns in < 2 s" % f,
-               "%.2fs" % el)
+        rc, out, err = t.run_interrupted(argv, "timeout -s INT 1 on %s" % f)
         t.eq((rc, out), (124, b""), "timeout -s INT 1 on %s" % f)
         t.eq(t.value("int"), 0, "value after the interrupted %s" % f)
         t.post("int")
@@ -565,13 +370,7 @@ def kill9_blocked_waiter_takes_nothing(t):
                                     t.spath("k9", "hold")], "openat")):
         p = t.spawn(argv)
         t.wait_blocked(p, call)
-        t0 = time.monotonic()
-        os.kill(p.pid, signal.SIGKILL)
-        rc = t.wait_exit(p, 2)
-        el = time.monotonic() - t0
-        t.true(rc is not None, "kill -9 of a blocked %s reaped in < 2 s" % f,
-               "not reaped after %.2fs (state, syscall) %s" % (
-                   el, t.proc_state(p.pid)))
+        rc = t.kill9(p, "a blocked %s" % f)
         t.eq(rc, -signal.SIGKILL, "status of the killed %s" % f)
         t.post("k9")
         t.value_after_interrupt("k9", "value after a post that followed "
@@ -594,12 +393,11 @@ def hold_is_a_crash_safe_lock(t):
     rc, out, err = t.finish(p, 3, input=b"\n")
     t.eq((rc, err), (0, b""), "the shell")
     # A holder that only reads its stdin (no children share its fd 9).
-    a = t.spawn(["sh", "-c", 'exec 9<"$1"; echo locked; read x', "sh", hold],
-                stdin=PIPE)
+    holder = 'exec 9<"$1"; echo locked; read x'
+    a = t.sh(holder, hold, timeout=None)
     t.eq(t.read_until(a, b"locked\n", 3), b"locked\n", "first holder")
     t.eq(t.value("lock"), 0, "value while held")
-    b = t.spawn(["sh", "-c", 'exec 9<"$1"; echo locked; read x', "sh", hold],
-                stdin=PIPE)
+    b = t.sh(holder, hold, timeout=None)
     t.wait_blocked(b, "openat")
     time.sleep(0.3)
     t.true(b.poll() is None, "second holder waits")
@@ -626,12 +424,12 @@ def killed_waiters_cost_nothing(t):
     # releases 200 kills make, and by default never shrinks; with idle
     # workers trimmed, what stays is the daemon's own threads.
     t.native_sem("many", 0)
-    with second_mount(t, "prefix=%s,max_idle_threads=2" % t.prefix) as (d, p):
-        wait = os.path.join(d, "sem", "many", "wait")
-        value = os.path.join(d, "sem", "many", "value")
+    with t.extra_tree("sem2", prefix=t.prefix, max_idle_threads=2) as m:
+        wait = m.path("sem", "many", "wait")
+        value = m.path("sem", "many", "value")
 
         def threads():
-            return len(os.listdir("/proc/%d/task" % p.pid))
+            return t.thread_count(m.daemon.pid)
 
         t.eq(t.read_file(value), b"0\n", "value file")
         time.sleep(0.3)
@@ -640,7 +438,7 @@ def killed_waiters_cost_nothing(t):
         try:
             ps += [t.spawn(["cat", wait], stdout=DEVNULL, stderr=DEVNULL)
                    for _ in range(200)]
-            wait_all_blocked(t, ps, "read", 30)
+            t.wait_all_blocked(ps, "read", 30)
             during = threads()
             with t.within(2, "value while 200 wait"):
                 t.eq(t.read_file(value), b"0\n", "value file")
@@ -692,64 +490,55 @@ def rmdir_ends_blocked_waiters_EIDRM(t):
 @H.test
 def poll_on_wait(t):
     t.native_sem("pl", 0)
-    with t.within(10, "poll on wait"):
-        fd = os.open(t.spath("pl", "wait"), os.O_RDONLY)
-        try:
-            pl = select.poll()
-            pl.register(fd, select.POLLIN)
-            t.eq(pl.poll(300), [], "poll at value 0")
-            t0 = time.monotonic()
-            t.post("pl")
-            ev = pl.poll(3000)
-            el = time.monotonic() - t0
-            t.eq(ev, [(fd, select.POLLIN)], "poll after a native post")
-            t.true(el < 1, "POLLIN within 1 s of the post", "%.2fs" % el)
-            t.eq(t.value("pl"), 1, "polling took nothing")
-            r, _, _ = select.select([fd], [], [], 1)
-            t.eq(r, [fd], "select says readable")
-            t.eq(os.read(fd, 10), b"", "read of wait")
-            t.eq(t.value("pl"), 0, "the read took the unit")
-            # This file took its unit: it stays readable (EOF).
-            t.eq(pl.poll(0), [(fd, select.POLLIN)], "poll after the read")
-        finally:
-            os.close(fd)
+    with t.opened(t.spath("pl", "wait"), os.O_RDONLY, 10,
+                  "poll on wait") as fd:
+        pl = select.poll()
+        pl.register(fd, select.POLLIN)
+        t.eq(pl.poll(300), [], "poll at value 0")
+        t0 = time.monotonic()
+        t.post("pl")
+        ev = pl.poll(3000)
+        el = time.monotonic() - t0
+        t.eq(ev, [(fd, select.POLLIN)], "poll after a native post")
+        t.true(el < 1, "POLLIN within 1 s of the post", "%.2fs" % el)
+        t.eq(t.value("pl"), 1, "polling took nothing")
+        r, _, _ = select.select([fd], [], [], 1)
+        t.eq(r, [fd], "select says readable")
+        t.eq(os.read(fd, 10), b"", "read of wait")
+        t.eq(t.value("pl"), 0, "the read took the unit")
+        # This file took its unit: it stays readable (EOF).
+        t.eq(pl.poll(0), [(fd, select.POLLIN)], "poll after the read")
 
 
 @H.test
 def mount_option_sem_value(t):
-    with second_mount(t, "prefix=%s,sem_value=5" % t.prefix) as (d, _):
+    # The second trees share the prefix: what they make is the main tree's
+    # too, so the teardown removes it.
+    with t.extra_tree("sem2", prefix=t.prefix, sem_value=5) as m:
         with t.within(5, "mkdir in the second tree"):
-            os.mkdir(os.path.join(d, "sem", "five"), 0o600)
-        t.sems.add("five")
+            os.mkdir(m.path("sem", "five"), 0o600)
+        t.made["sem"].add("five")
         t.eq(t.value("five"), 5, "native value with -o sem_value=5")
-        t.eq(t.read_file(os.path.join(d, "sem", "five", "value")), b"5\n",
+        t.eq(t.read_file(m.path("sem", "five", "value")), b"5\n",
              "value file")
         with t.within(5, "rmdir in the second tree"):
-            os.rmdir(os.path.join(d, "sem", "five"))
-        t.sems.discard("five")
-    with second_mount(t, "prefix=%s,sem_value=0" % t.prefix) as (d, _):
+            os.rmdir(m.path("sem", "five"))
+        t.made["sem"].discard("five")
+    with t.extra_tree("sem2", prefix=t.prefix, sem_value=0) as m:
         with t.within(5, "mkdir in the second tree"):
-            os.mkdir(os.path.join(d, "sem", "zero"), 0o600)
-        t.sems.add("zero")
+            os.mkdir(m.path("sem", "zero"), 0o600)
+        t.made["sem"].add("zero")
         t.eq(t.value("zero"), 0, "native value with -o sem_value=0")
     # The main tree still makes value-1 semaphores.
     t.mksem("one")
     t.eq(t.value("one"), 1, "native value in the main tree")
     for bad in ("-1", str(SEM_VALUE_MAX + 1), "abc"):
-        d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-sem3-"))
-        try:
-            p = t.spawn([t.ipcfs, "-f", "-o", "prefix=%s,sem_value=%s" % (
-                t.prefix, bad), d])
-            rc, out, err = t.finish(p, 5)
-            t.true(rc not in (0, None), "-o sem_value=%s refused" % bad,
-                   "status %s" % rc)
-            t.true(b"sem_value" in err, "the message names the option",
-                   repr(err))
-        finally:
-            if _mounted_fstype(d) is not None:
-                t._quiet_run(["fusermount3", "-u", d], 10)
-            with contextlib.suppress(OSError):
-                os.rmdir(d)
+        rc, out, err, _ = t.start_refused("prefix=%s,sem_value=%s" % (
+            t.prefix, bad), timeout=5)
+        t.true(rc not in (0, None), "-o sem_value=%s refused" % bad,
+               "status %s" % rc)
+        t.true("sem_value" in err, "the message names the option",
+               repr(err))
 
 
 def shared_sum(t, data, hold, n, parts):
@@ -785,11 +574,8 @@ def shared_sum(t, data, hold, n, parts):
 def shared_sum_of_pi_under_hold(t):
     if not os.path.isdir(os.path.join(t.mnt, "shm")):
         t.skip("no shm/ in the tree")
-    with t.within(5, "mkdir shm/acc"):
-        os.mkdir(os.path.join(t.mnt, "shm", "acc"), 0o600)
-    t.segs.add("acc")
+    data = os.path.join(t.mkobj("shm", "acc"), "data")
     t.mksem("lock")
-    data = os.path.join(t.mnt, "shm", "acc", "data")
     hold = t.spath("lock", "hold")
     n, parts = 1000000, 10
     ns = {}

@@ -5,25 +5,17 @@ mkdir/rmdir seen natively, modes, `data` by offset (echo, pwrite past the
 end, O_APPEND, truncate), the `size` attribute, coherence with a native
 mmap both ways, segments made by Python's multiprocessing.shared_memory
 listed, semaphores (sem.* in /dev/shm) not listed, names too long refused.
-
-The harness cleans up queues; segments and semaphores under this file's
-prefix are removed here (ShmHarness), after each test and at the end.
 """
 
 import contextlib
-import ctypes
 import errno
 import mmap
 import os
 import select
 import stat
 import subprocess
-import tempfile
-import time
 
-from ipcfs_harness import Harness, Fail, SANITIZER_MARKERS, _mounted_fstype
-
-SHM_DIR = "/dev/shm"
+from ipcfs_harness import Harness, SHM_DIR, sem_create, sem_unlink
 
 # multiprocessing.shared_memory in a process of its own: its resource
 # tracker belongs to that process, and it unlinks the segment when told.
@@ -41,55 +33,25 @@ print("gone", flush=True)
 '''
 
 
-def _load_sem():
-    lib = ctypes.CDLL("libc.so.6", use_errno=True)
-    lib.sem_open.restype = ctypes.c_void_p
-    lib.sem_close.argtypes = [ctypes.c_void_p]
-    lib.sem_unlink.argtypes = [ctypes.c_char_p]
-    return lib
-
-
-_sem = _load_sem()
-
-
-def sem_create(name, value=1):
-    """Make named semaphore NAME ("/...") natively; glibc puts it in
-    /dev/shm as sem.NAME."""
-    s = _sem.sem_open(os.fsencode(name), os.O_CREAT | os.O_EXCL,
-                      ctypes.c_uint(0o600), ctypes.c_uint(value))
-    if not s:
-        e = ctypes.get_errno()
-        raise OSError(e, "sem_open %s: %s" % (name, os.strerror(e)))
-    _sem.sem_close(s)
-
-
-def sem_unlink(name):
-    _sem.sem_unlink(os.fsencode(name))
-
-
 class ShmHarness(Harness):
+    """The shared harness, plus what segments need: their paths in shm/
+    and in /dev/shm, and native mappings, closed after each test."""
+
     def __init__(self, name, **opts):
         super().__init__(name, **opts)
-        self.segs = set()       # names the current test made under shm/
-        self.maps = []          # native mappings and files to close
+        self.maps = []          # native mappings to close
 
     def spath(self, name, *rest):
-        return os.path.join(self.mnt, "shm", name, *rest)
+        return self.path("shm", name, *rest)
 
     def devshm(self, name):
-        return os.path.join(SHM_DIR, self.prefix + name)
+        return self.shm_file("shm", name)
 
     def mkshm(self, name, mode=0o600):
-        """mkdir shm/NAME (tracked: the test's teardown removes it)."""
-        with self.within(5, "mkdir shm/%s" % name):
-            os.mkdir(self.spath(name), mode)
-        self.segs.add(name)
-        return self.spath(name)
+        return self.mkobj("shm", name, mode)
 
     def rmshm(self, name):
-        with self.within(5, "rmdir shm/%s" % name):
-            os.rmdir(self.spath(name))
-        self.segs.discard(name)
+        self.rmobj("shm", name)
 
     def native_map(self, name, size):
         """A native MAP_SHARED mapping of segment NAME (closed by teardown)."""
@@ -109,88 +71,23 @@ class ShmHarness(Harness):
     def native_size(self, name):
         return os.stat(self.devshm(name)).st_size
 
-    def sh(self, script, *args, timeout=5):
-        """sh -c SCRIPT with $1... = ARGS: (rc, stdout, stderr)."""
-        return self.run(["sh", "-c", script, "sh"] + list(args),
-                        timeout=timeout)
-
     def shm_attr(self, name, attr):
         return self.read_file(self.spath(name, attr)).decode()
 
     def _teardown(self):
-        errs = super()._teardown()
         for m in self.maps:
             with contextlib.suppress(Exception):
                 m.close()
         self.maps = []
-        for s in sorted(self.segs):
-            try:
-                self.rmshm(s)
-            except FileNotFoundError:
-                pass
-            except (OSError, Fail) as e:
-                errs.append("rmdir shm/%s: %s" % (s, e))
-            with contextlib.suppress(OSError):
-                os.unlink(self.devshm(s))
-            self.segs.discard(s)
-        return errs
-
-    def unlink_prefix(self):
-        """Queues, then every segment and semaphore under the prefix."""
-        left = super().unlink_prefix()
-        try:
-            names = os.listdir(SHM_DIR)
-        except OSError:
-            names = []
-        for n in names:
-            if n.startswith(self.prefix) or n.startswith("sem." + self.prefix):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(SHM_DIR, n))
-                left.append(n)
-        return left
+        return super()._teardown()
 
 
 H = ShmHarness("shm")
 
 
-@contextlib.contextmanager
-def second_mount(t, opts):
-    """Another tree, `$IPCFS -f -o OPTS` on a fresh directory: its path."""
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-shm2-"))
-    log = tempfile.TemporaryFile()
-    p = t.spawn([t.ipcfs, "-f", "-o", opts, d], stdout=log, stderr=log)
-    try:
-        end = time.monotonic() + 10
-        while _mounted_fstype(d) is None:
-            if p.poll() is not None:
-                raise Fail("second daemon exited with %s" % p.returncode)
-            if time.monotonic() > end:
-                raise Fail("second tree not mounted after 10 s")
-            time.sleep(0.02)
-        yield d
-    finally:
-        if _mounted_fstype(d) is not None:
-            rc, msg = t._quiet_run(["fusermount3", "-u", d], 10)
-            if rc != 0:
-                t._quiet_run(["umount", "-l", d], 10)
-        t.wait_exit(p, 5)
-        t.kill(p)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-        log.close()
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
-        bad = [m for m in SANITIZER_MARKERS if m in text]
-        if bad:
-            raise Fail("second daemon: %s" % text[:600])
-
-
 @H.test
 def kind_dir_listed(t):
-    with t.within(5, "ls MNT"):
-        t.true("shm" in os.listdir(t.mnt), "shm in the root")
-        t.true(stat.S_ISDIR(os.stat(os.path.join(t.mnt, "shm")).st_mode),
-               "shm is a directory")
+    t.check_kind_dir("shm")
 
 
 @H.test
@@ -227,18 +124,7 @@ def mkdir_existing_is_EEXIST(t):
 
 @H.test
 def mkdir_mode_honoured_natively(t):
-    os.umask(0)
-    t.mkshm("m640", 0o640)
-    st = os.lstat(t.devshm("m640"))
-    t.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o640), "native mode")
-    t.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()), "native owner")
-    old = os.umask(0o027)
-    try:
-        t.mkshm("um", 0o777)
-    finally:
-        os.umask(old)
-    t.eq(oct(stat.S_IMODE(os.lstat(t.devshm("um")).st_mode)), oct(0o750),
-         "native mode of mkdir 0777 under umask 027")
+    t.check_mkdir_modes("shm")
 
 
 @H.test
@@ -286,16 +172,12 @@ def echo_into_data(t):
 def pwrite_past_end_grows(t):
     t.mkshm("g")
     data = t.spath("g", "data")
-    with t.within(5, "pwrite"):
-        fd = os.open(data, os.O_RDWR)
-        try:
-            t.eq(os.pwrite(fd, b"tail!", 4096), 5, "pwrite at 4096")
-            t.eq(os.fstat(fd).st_size, 4096 + 5, "fstat st_size")
-            t.eq(os.pread(fd, 8192, 4090), b"\0" * 6 + b"tail!",
-                 "pread across the hole and the end")
-            t.eq(os.pread(fd, 100, 4096 + 5), b"", "pread at the end")
-        finally:
-            os.close(fd)
+    with t.opened(data, os.O_RDWR, what="pwrite") as fd:
+        t.eq(os.pwrite(fd, b"tail!", 4096), 5, "pwrite at 4096")
+        t.eq(os.fstat(fd).st_size, 4096 + 5, "fstat st_size")
+        t.eq(os.pread(fd, 8192, 4090), b"\0" * 6 + b"tail!",
+             "pread across the hole and the end")
+        t.eq(os.pread(fd, 100, 4096 + 5), b"", "pread at the end")
     with t.within(5, "stat"):
         t.eq(os.stat(data).st_size, 4096 + 5, "stat st_size")
     t.eq(t.native_size("g"), 4096 + 5, "native size")
@@ -306,12 +188,8 @@ def pwrite_past_end_grows(t):
 def big_write_is_one_piece(t):
     t.mkshm("big")
     blob = bytes((i * 7 + i // 4096) & 0xff for i in range(1 << 20))
-    with t.within(10, "write 1 MiB"):
-        fd = os.open(t.spath("big", "data"), os.O_WRONLY)
-        try:
-            t.eq(os.write(fd, blob), len(blob), "write(2) of 1 MiB")
-        finally:
-            os.close(fd)
+    t.eq(t.write_file(t.spath("big", "data"), blob, timeout=10), len(blob),
+         "write(2) of 1 MiB")
     t.eq(t.native_bytes("big") == blob, True, "native bytes equal")
 
 
@@ -355,13 +233,10 @@ def size_attr_refuses_garbage(t):
     rc, out, err = t.sh('echo 4096 > "$1"', size)
     t.eq(rc, 0, "echo 4096 > size")
     for junk in (b"abc\n", b"abc", b"-1\n", b"\n", b"12x\n", b"1.5\n"):
-        with t.within(5, "write %r" % junk):
-            fd = os.open(size, os.O_WRONLY | os.O_TRUNC)
-            try:
-                t.raises(errno.EINVAL, os.write, fd, junk,
-                         what="write %r to size" % junk)
-            finally:
-                os.close(fd)
+        with t.opened(size, os.O_WRONLY | os.O_TRUNC,
+                      what="write %r" % junk) as fd:
+            t.raises(errno.EINVAL, os.write, fd, junk,
+                     what="write %r to size" % junk)
         t.eq(t.native_size("bad"), 4096, "native size after %r" % junk)
     rc, out, err = t.sh('echo abc > "$1"', size)
     t.true(rc != 0, "echo abc > size fails", "exit %s" % rc)
@@ -375,21 +250,17 @@ def coherent_with_native_mmap(t):
     rc, out, err = t.sh('echo 8192 > "$1"', t.spath("mm", "size"))
     t.eq(rc, 0, "echo 8192 > size")
     m = t.native_map("mm", 8192)
-    with t.within(5, "pwrite"):
-        fd = os.open(data, os.O_RDWR)
-        try:
-            os.pwrite(fd, b"through the tree", 5000)
-            t.eq(m[5000:5016], b"through the tree",
-                 "bytes written through data, seen in the mapping")
-            m[100:112] = b"from the map"
-            t.eq(os.pread(fd, 12, 100), b"from the map",
-                 "bytes stored in the mapping, read through data")
-            # And again, so no cache of ours serves the old bytes.
-            m[100:112] = b"second store"
-            t.eq(os.pread(fd, 12, 100), b"second store",
-                 "a second store, read through data")
-        finally:
-            os.close(fd)
+    with t.opened(data, os.O_RDWR, what="pwrite") as fd:
+        os.pwrite(fd, b"through the tree", 5000)
+        t.eq(m[5000:5016], b"through the tree",
+             "bytes written through data, seen in the mapping")
+        m[100:112] = b"from the map"
+        t.eq(os.pread(fd, 12, 100), b"from the map",
+             "bytes stored in the mapping, read through data")
+        # And again, so no cache of ours serves the old bytes.
+        m[100:112] = b"second store"
+        t.eq(os.pread(fd, 12, 100), b"second store",
+             "a second store, read through data")
 
 
 @H.test
@@ -421,13 +292,14 @@ def semaphores_not_listed(t):
     # sem_open("/PFXs") is /dev/shm/sem.PFXs: outside our prefix, so a
     # tree without a prefix is what could show it by mistake.
     seg, sem = t.prefix + "seg", t.prefix + "s"
-    sem_create("/" + sem)
+    sem_create("/" + sem, 1)
     try:
         t.true(os.path.exists(os.path.join(SHM_DIR, "sem." + sem)),
                "glibc put the semaphore in /dev/shm")
         with open(os.path.join(SHM_DIR, seg), "xb") as f:
             f.write(b"x")
-        with second_mount(t, "prefix=") as d:
+        with t.extra_tree("shm2", prefix="") as m:
+            d = m.mnt
             with t.within(5, "ls shm of a tree without prefix"):
                 names = os.listdir(os.path.join(d, "shm"))
             t.true(seg in names, "a segment is listed", repr(names[:20]))
@@ -447,7 +319,8 @@ def semaphores_not_listed(t):
         t.true(os.path.exists(os.path.join(SHM_DIR, "sem." + sem)),
                "the semaphore is untouched")
     finally:
-        sem_unlink("/" + sem)
+        with contextlib.suppress(OSError):
+            sem_unlink("/" + sem)
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(SHM_DIR, seg))
     with t.within(5, "ls shm"):
@@ -472,14 +345,8 @@ def name_too_long_is_ENAMETOOLONG(t):
 @H.test
 def poll_says_ready(t):
     t.mkshm("p")
-    with t.within(5, "poll"):
-        fd = os.open(t.spath("p", "data"), os.O_RDWR)
-        try:
-            po = select.poll()
-            po.register(fd, select.POLLIN | select.POLLOUT)
-            ev = dict(po.poll(1000)).get(fd, 0)
-        finally:
-            os.close(fd)
+    with t.opened(t.spath("p", "data"), os.O_RDWR, what="poll") as fd:
+        ev = t.revents(fd, select.POLLIN | select.POLLOUT, 1000)
     t.true(ev & select.POLLIN and ev & select.POLLOUT,
            "data is readable and writable", "revents %#x" % ev)
 

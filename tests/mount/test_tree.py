@@ -6,11 +6,9 @@ import errno
 import os
 import re
 import stat
-import tempfile
-import time
 
-from ipcfs_harness import Harness, mq_open, mq_close, mq_getattr, mq_unlink, \
-    mq_send, _mounted_fstype
+from ipcfs_harness import Harness, KIND_FILES, mq_open, mq_close, \
+    mq_getattr, mq_unlink, mq_send
 
 H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
 
@@ -167,7 +165,7 @@ def native_queue_appears_and_disappears(t):
     t.eq(t.attr("nat", "maxmsg"), "2\n", "maxmsg of the native queue")
     t.eq(t.attr("nat", "msgsize"), "64\n", "msgsize of the native queue")
     mq_unlink(t.posix("nat"))
-    t.queues.discard("nat")
+    t.made["queues"].discard("nat")
     with t.within(5, "ls queues"):
         t.true("nat" not in os.listdir(t.qpath("")),
                "native mq_unlink: no longer listed")
@@ -217,32 +215,14 @@ def ipcctl_ls_does_not_consume(t):
     t.eq(t.count("lsq"), 1, "message still waiting after ipcctl ls")
 
 
-def start_refused(t, opt):
-    """Run `$IPCFS -o OPT MNT` on a fresh directory: (rc, output, mounted)."""
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-opt-"))
-    try:
-        p = t.spawn([t.ipcfs, "-o", opt, d])
-        try:
-            rc, out, err = t.finish(p, 10)
-        finally:
-            mounted = _mounted_fstype(d) is not None
-            if mounted:
-                t._quiet_run(["fusermount3", "-u", d], 10)
-                if _mounted_fstype(d) is not None:
-                    t._quiet_run(["umount", "-l", d], 10)
-        return rc, (out + err).decode(errors="replace"), mounted
-    finally:
-        time.sleep(0.1)
-        os.rmdir(d)
-
-
 @H.test
 def bad_options_refused(t):
     for opt, name in (("mq_maxmsg=abc", "mq_maxmsg"),
                       ("mq_maxmsg=0", "mq_maxmsg"),
                       ("mq_msgsize=abc", "mq_msgsize"),
                       ("no_such_option=1", "no_such_option")):
-        rc, out, mounted = start_refused(t, opt)
+        rc, out, err, mounted = t.start_refused(opt, foreground=False)
+        out += err
         # A bad value: exit 1 (the brief); an unknown option: non-zero.
         good_rc = rc == 1 if name.startswith("mq_") else rc not in (0, None)
         t.check("-o %s refused" % opt, good_rc and not mounted and name in out,
@@ -261,14 +241,6 @@ def version_and_help(t):
     t.check("--help exits 0 and names the options",
             rc == 0 and "prefix" in text and "mq_maxmsg" in text,
             "exit %s, output %r" % (rc, text[-300:]))
-
-
-KIND_FILES = {
-    "queues": ["count", "data", "maxmsg", "msgsize", "stream"],
-    "channels": ["bytes", "capacity", "data", "readers", "writers"],
-    "shm": ["data", "size"],
-    "sem": ["hold", "post", "value", "wait"],
-}
 
 
 @H.test
