@@ -20,11 +20,13 @@
  *	$ tools/bench --smoke			# mounts both, runs this, unmounts
  *	$ bench [--smoke] MNT NULLMNT		# MNT/queues/q etc. exist already
  *
- * A new row is three bench_impls and one entry in bench_cases[]; nothing
- * else here knows what a case measures.
+ * This file is the harness: options, setting the objects up, runs, checks,
+ * medians and the table. The cases themselves, the bench_impls and
+ * bench_cases[], are in cases.c; a new row is three bench_impls and one
+ * entry there, and nothing here knows what a case measures.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* CPU_COUNT, pipe2, F_SETPIPE_SZ */
+#define _GNU_SOURCE /* CPU_COUNT */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +35,6 @@
 #include <mqueue.h>
 #include <pthread.h>
 #include <sched.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -41,27 +42,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 #ifndef IPCFS_VERSION
 #define IPCFS_VERSION "unknown"
 #endif
 
 #define BENCH_MAXRUNS 101
-#define BENCH_MIB (1 << 20)
-#define BENCH_MAXLEN BENCH_MIB /* bytes per message at most */
-#define BENCH_TEXT 4096	       /* of a message, readable; then words */
+#define BENCH_TEXT 4096 /* of a message, readable; then words */
 /* Messages a streaming writer cycles through: the stream's period. */
 #define BENCH_STREAM_BUFS 8
 /* No batch (or streaming run) may take longer: a lost byte must not hang. */
 #define BENCH_WATCHDOG 30
-
-enum { BENCH_IPCFS, BENCH_NULL, BENCH_NATIVE, BENCH_NSYS };
-enum { BENCH_PUT, BENCH_GET };
 
 static const char *const bench_sys_names[BENCH_NSYS] = {
 	[BENCH_IPCFS] = "ipcfs",
@@ -71,56 +68,6 @@ static const char *const bench_sys_names[BENCH_NSYS] = {
 
 /* What nullfs's reads return. */
 static const char bench_zeros[BENCH_MAXLEN];
-
-struct bench {
-	const char *mnt, *nullmnt;
-	const char *queue, *channel, *segment, *semaphore; /* directories */
-	/* paths under the mounts and the objects' POSIX names */
-	char qdir[PATH_MAX], data[PATH_MAX], stream[PATH_MAX];
-	char chdir[PATH_MAX], chdata[PATH_MAX];
-	char shmdir[PATH_MAX], shmdata[PATH_MAX];
-	char semdir[PATH_MAX], sempost[PATH_MAX], semwait[PATH_MAX];
-	char nullfile[PATH_MAX];
-	char mqname[NAME_MAX + 2], shmname[NAME_MAX + 2], semname[NAME_MAX + 2];
-	long maxmsg, msgsize;
-	long ops, runs, warmup; /* ops per row and run, runs, warm-up ops */
-	bool smoke, verbose;
-	unsigned int only; /* systems to run, 1 << BENCH_* */
-	unsigned long seq; /* messages made so far; each carries its number */
-};
-
-/*
- * One way to do a case's operations. `put` sends `len` bytes of `msg`; `get`
- * asks for `len` bytes into `buf`, which has room for max(len, msgsize)
- * bytes (a streaming case takes fewer, and asks again). Both return the
- * bytes moved or -errno, having said what failed (naming the path) on
- * stderr. `teardown` returns 0, or -errno when the run left its object in a
- * state it should not have (also said on stderr).
- */
-struct bench_impl {
-	const char *what[2]; /* what put and get do, for the legend */
-	int (*setup)(struct bench *b, void **priv);
-	ssize_t (*put)(struct bench *b, void *priv, const char *msg,
-		       size_t len);
-	ssize_t (*get)(struct bench *b, void *priv, char *buf, size_t len);
-	int (*teardown)(struct bench *b, void *priv);
-	bool echoes; /* gets return what puts sent, else zeros */
-	bool queued; /* through the POSIX queue: len <= its msgsize */
-};
-
-struct bench_case {
-	const char *row[2]; /* row labels of put and get */
-	size_t len;	    /* bytes per message */
-	const char *msg;    /* each message is this, else a numbered one */
-	long batch;	    /* messages per batch; 0: what the queue holds */
-	long scale;	    /* runs do 1/scale of --ops, for big messages */
-	bool stream;	    /* put and get at once, in two threads */
-	bool bandwidth;	    /* shown in MiB/s */
-	double target[2];   /* aim of ipcfs/vs per row, 0: none */
-	int vs;		    /* the system the target is set against */
-	const char *note;   /* for the legend */
-	const struct bench_impl *impl[BENCH_NSYS]; /* NULL: no column */
-};
 
 static volatile sig_atomic_t bench_timed_out;
 
@@ -142,7 +89,7 @@ static int64_t bench_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int bench_err(const char *what, const char *path, int err)
+int bench_err(const char *what, const char *path, int err)
 {
 	fprintf(stderr, "bench: %s %s: %s\n", what, path, strerror(err));
 	return -err;
@@ -171,716 +118,6 @@ static void bench_fill(char *buf, size_t len, unsigned long seq)
 	if (len > n)
 		buf[len - 1] = '\n';
 }
-
-/* ------------------------------------------------------------------ */
-/* Files: write(2)/read(2) on open descriptors, or open+op+close.      */
-
-struct bench_files {
-	const char *path[2]; /* put and get */
-	int fd[2];	     /* -1: open for every operation */
-};
-
-/* Open the put and get paths whose bits (1 << BENCH_PUT, ...) are in keep. */
-static int bench_files_new(const char *put, const char *get, unsigned int keep,
-			   void **priv)
-{
-	struct bench_files *f;
-	int ret = 0;
-
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	f->path[BENCH_PUT] = put;
-	f->path[BENCH_GET] = get;
-	f->fd[BENCH_PUT] = f->fd[BENCH_GET] = -1;
-	if (keep & 1u << BENCH_PUT) {
-		f->fd[BENCH_PUT] = open(put, O_WRONLY);
-		if (f->fd[BENCH_PUT] < 0) {
-			ret = bench_err("open", put, errno);
-			goto out_free;
-		}
-	}
-	if (keep & 1u << BENCH_GET) {
-		f->fd[BENCH_GET] = open(get, O_RDONLY);
-		if (f->fd[BENCH_GET] < 0) {
-			ret = bench_err("open", get, errno);
-			goto out_close;
-		}
-	}
-	goto out;
-
-out_close:
-	if (f->fd[BENCH_PUT] >= 0)
-		close(f->fd[BENCH_PUT]);
-out_free:
-	free(f);
-	f = NULL;
-out:
-	*priv = f;
-	return ret;
-}
-
-static int bench_files_teardown(struct bench *b, void *priv)
-{
-	struct bench_files *f = priv;
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (f->fd[i] >= 0)
-			close(f->fd[i]);
-	free(f);
-	return 0;
-}
-
-#define BENCH_KEEP_BOTH (1u << BENCH_PUT | 1u << BENCH_GET)
-
-static int bench_queue_fd_setup(struct bench *b, void **priv)
-{
-	return bench_files_new(b->data, b->stream, BENCH_KEEP_BOTH, priv);
-}
-
-static int bench_queue_file_setup(struct bench *b, void **priv)
-{
-	return bench_files_new(b->data, b->data, 0, priv);
-}
-
-static int bench_channel_fd_setup(struct bench *b, void **priv)
-{
-	/* The writer first: the reader has seen one, so it waits, not ends. */
-	return bench_files_new(b->chdata, b->chdata, BENCH_KEEP_BOTH, priv);
-}
-
-static int bench_shm_fd_setup(struct bench *b, void **priv)
-{
-	return bench_files_new(b->shmdata, b->shmdata, BENCH_KEEP_BOTH, priv);
-}
-
-static int bench_null_fd_setup(struct bench *b, void **priv)
-{
-	return bench_files_new(b->nullfile, b->nullfile, BENCH_KEEP_BOTH, priv);
-}
-
-static int bench_null_file_setup(struct bench *b, void **priv)
-{
-	return bench_files_new(b->nullfile, b->nullfile, 0, priv);
-}
-
-/* As the semaphore rows: puts on an open file, gets open it each time. */
-static int bench_null_post_setup(struct bench *b, void **priv)
-{
-	return bench_files_new(b->nullfile, b->nullfile, 1u << BENCH_PUT, priv);
-}
-
-/* A kernel pipe as large as the channel, so both take 1 MiB a write. */
-static int bench_pipe_setup(struct bench *b, void **priv)
-{
-	struct bench_files *f;
-	int fds[2], ret;
-
-	ret = bench_files_new("pipe", "pipe", 0, priv);
-	if (ret < 0)
-		goto out;
-	f = *priv;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		ret = bench_err("pipe2", "", errno);
-		goto out_free;
-	}
-	f->fd[BENCH_PUT] = fds[1];
-	f->fd[BENCH_GET] = fds[0];
-	if (fcntl(fds[1], F_SETPIPE_SZ, BENCH_MIB) < 0) {
-		ret = bench_err("fcntl F_SETPIPE_SZ", "pipe", errno);
-		goto out_free;
-	}
-	goto out;
-
-out_free:
-	bench_files_teardown(b, f);
-	*priv = NULL;
-out:
-	return ret;
-}
-
-/* The segment ipcfs shows as shm/S, opened as ipcfs opens it. */
-static int bench_shm_native_setup(struct bench *b, void **priv)
-{
-	struct bench_files *f;
-	int ret;
-
-	ret = bench_files_new(b->shmname, b->shmname, 0, priv);
-	if (ret < 0)
-		goto out;
-	f = *priv;
-	f->fd[BENCH_PUT] = shm_open(b->shmname, O_RDWR, 0);
-	if (f->fd[BENCH_PUT] < 0) {
-		ret = bench_err("shm_open", b->shmname, errno);
-		goto out_free;
-	}
-	f->fd[BENCH_GET] = shm_open(b->shmname, O_RDONLY, 0);
-	if (f->fd[BENCH_GET] < 0) {
-		ret = bench_err("shm_open", b->shmname, errno);
-		goto out_free;
-	}
-	goto out;
-
-out_free:
-	bench_files_teardown(b, f);
-	*priv = NULL;
-out:
-	return ret;
-}
-
-static ssize_t bench_fd_put(struct bench *b, void *priv, const char *msg,
-			    size_t len)
-{
-	struct bench_files *f = priv;
-	ssize_t ret;
-
-	ret = write(f->fd[BENCH_PUT], msg, len);
-	if (ret < 0)
-		ret = bench_err("write", f->path[BENCH_PUT], errno);
-	return ret;
-}
-
-static ssize_t bench_fd_get(struct bench *b, void *priv, char *buf, size_t len)
-{
-	struct bench_files *f = priv;
-	ssize_t ret;
-
-	ret = read(f->fd[BENCH_GET], buf, len);
-	if (ret < 0)
-		ret = bench_err("read", f->path[BENCH_GET], errno);
-	return ret;
-}
-
-/* At offset 0, over and over: the segment stays one message large. */
-static ssize_t bench_pfd_put(struct bench *b, void *priv, const char *msg,
-			     size_t len)
-{
-	struct bench_files *f = priv;
-	ssize_t ret;
-
-	ret = pwrite(f->fd[BENCH_PUT], msg, len, 0);
-	if (ret < 0)
-		ret = bench_err("pwrite", f->path[BENCH_PUT], errno);
-	return ret;
-}
-
-static ssize_t bench_pfd_get(struct bench *b, void *priv, char *buf, size_t len)
-{
-	struct bench_files *f = priv;
-	ssize_t ret;
-
-	ret = pread(f->fd[BENCH_GET], buf, len, 0);
-	if (ret < 0)
-		ret = bench_err("pread", f->path[BENCH_GET], errno);
-	return ret;
-}
-
-/* What `echo > data` does: O_CREAT|O_TRUNC as the shell opens, one write. */
-static ssize_t bench_file_put(struct bench *b, void *priv, const char *msg,
-			      size_t len)
-{
-	struct bench_files *f = priv;
-	const char *path = f->path[BENCH_PUT];
-	ssize_t ret;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-	if (fd < 0) {
-		ret = bench_err("open", path, errno);
-		goto out;
-	}
-	ret = write(fd, msg, len);
-	if (ret < 0)
-		ret = bench_err("write", path, errno);
-	if (close(fd) < 0 && ret >= 0)
-		ret = bench_err("close", path, errno);
-out:
-	return ret;
-}
-
-/* What `cat data` does, but for the read that would see end-of-file. */
-static ssize_t bench_file_get(struct bench *b, void *priv, char *buf,
-			      size_t len)
-{
-	struct bench_files *f = priv;
-	const char *path = f->path[BENCH_GET];
-	ssize_t ret;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0) {
-		ret = bench_err("open", path, errno);
-		goto out;
-	}
-	ret = read(fd, buf, len);
-	if (ret < 0)
-		ret = bench_err("read", path, errno);
-	if (close(fd) < 0 && ret >= 0)
-		ret = bench_err("close", path, errno);
-out:
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* Native POSIX message queue, the one ipcfs shows as queues/Q.        */
-
-struct bench_mq {
-	mqd_t mq; /* (mqd_t)-1: open for every operation */
-};
-
-static int bench_mq_new(struct bench *b, bool keep_open, void **priv)
-{
-	struct bench_mq *m;
-	int ret = 0;
-
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	m->mq = (mqd_t)-1;
-	if (keep_open) {
-		m->mq = mq_open(b->mqname, O_RDWR);
-		if (m->mq == (mqd_t)-1) {
-			ret = bench_err("mq_open", b->mqname, errno);
-			free(m);
-			m = NULL;
-		}
-	}
-out:
-	*priv = m;
-	return ret;
-}
-
-static int bench_mq_setup(struct bench *b, void **priv)
-{
-	return bench_mq_new(b, true, priv);
-}
-
-static int bench_mq_open_setup(struct bench *b, void **priv)
-{
-	return bench_mq_new(b, false, priv);
-}
-
-static int bench_mq_teardown(struct bench *b, void *priv)
-{
-	struct bench_mq *m = priv;
-
-	if (m->mq != (mqd_t)-1)
-		mq_close(m->mq);
-	free(m);
-	return 0;
-}
-
-static ssize_t bench_mq_send(struct bench *b, mqd_t mq, const char *msg,
-			     size_t len)
-{
-	ssize_t ret = len;
-
-	if (mq_send(mq, msg, len, 0) < 0)
-		ret = bench_err("mq_send", b->mqname, errno);
-	return ret;
-}
-
-/* mq_receive wants room for the largest message; `buf` has it. */
-static ssize_t bench_mq_receive(struct bench *b, mqd_t mq, char *buf)
-{
-	ssize_t ret;
-
-	ret = mq_receive(mq, buf, b->msgsize, NULL);
-	if (ret < 0)
-		ret = bench_err("mq_receive", b->mqname, errno);
-	return ret;
-}
-
-static ssize_t bench_mq_put(struct bench *b, void *priv, const char *msg,
-			    size_t len)
-{
-	struct bench_mq *m = priv;
-
-	return bench_mq_send(b, m->mq, msg, len);
-}
-
-static ssize_t bench_mq_get(struct bench *b, void *priv, char *buf, size_t len)
-{
-	struct bench_mq *m = priv;
-
-	return bench_mq_receive(b, m->mq, buf);
-}
-
-static ssize_t bench_mq_open_put(struct bench *b, void *priv, const char *msg,
-				 size_t len)
-{
-	ssize_t ret;
-	mqd_t mq;
-
-	mq = mq_open(b->mqname, O_WRONLY);
-	if (mq == (mqd_t)-1) {
-		ret = bench_err("mq_open", b->mqname, errno);
-	} else {
-		ret = bench_mq_send(b, mq, msg, len);
-		mq_close(mq);
-	}
-	return ret;
-}
-
-static ssize_t bench_mq_open_get(struct bench *b, void *priv, char *buf,
-				 size_t len)
-{
-	ssize_t ret;
-	mqd_t mq;
-
-	mq = mq_open(b->mqname, O_RDONLY);
-	if (mq == (mqd_t)-1) {
-		ret = bench_err("mq_open", b->mqname, errno);
-	} else {
-		ret = bench_mq_receive(b, mq, buf);
-		mq_close(mq);
-	}
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* Semaphores: a post puts the message "\n", a wait gets it back.      */
-
-struct bench_sem {
-	sem_t *sem;		   /* the one ipcfs shows as sem/S */
-	int value;		   /* at setup: a run takes what it posts */
-	struct bench_files *files; /* ipcfs: post kept open, wait per get */
-};
-
-/*
- * Waits end with no bytes, so only the value can tell that each took its
- * unit: it is read natively before and after the run, for ipcfs too.
- */
-static int bench_sem_new(struct bench *b, struct bench_sem **sp)
-{
-	struct bench_sem *s;
-	int ret = 0;
-
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	s->sem = sem_open(b->semname, 0);
-	if (s->sem == SEM_FAILED) {
-		ret = bench_err("sem_open", b->semname, errno);
-		goto out_free;
-	}
-	if (sem_getvalue(s->sem, &s->value) < 0) {
-		ret = bench_err("sem_getvalue", b->semname, errno);
-		goto out_close;
-	}
-	goto out;
-
-out_close:
-	sem_close(s->sem);
-out_free:
-	free(s);
-	s = NULL;
-out:
-	*sp = s;
-	return ret;
-}
-
-static int bench_sem_setup(struct bench *b, void **priv)
-{
-	struct bench_sem *s;
-	int ret;
-
-	ret = bench_sem_new(b, &s);
-	*priv = s;
-	return ret;
-}
-
-static int bench_sem_files_setup(struct bench *b, void **priv)
-{
-	struct bench_sem *s;
-	void *files;
-	int ret;
-
-	ret = bench_sem_new(b, &s);
-	if (ret < 0)
-		goto out;
-	ret = bench_files_new(b->sempost, b->semwait, 1u << BENCH_PUT, &files);
-	if (ret < 0) {
-		sem_close(s->sem);
-		free(s);
-		s = NULL;
-		goto out;
-	}
-	s->files = files;
-out:
-	*priv = s;
-	return ret;
-}
-
-static int bench_sem_teardown(struct bench *b, void *priv)
-{
-	struct bench_sem *s = priv;
-	int value, ret = 0;
-
-	if (s->files)
-		bench_files_teardown(b, s->files);
-	if (sem_getvalue(s->sem, &value) < 0) {
-		ret = bench_err("sem_getvalue", b->semname, errno);
-	} else if (value != s->value) {
-		fprintf(stderr,
-			"bench: %s: value %d after a run, %d before: a post "
-			"or a wait went astray\n",
-			b->semname, value, s->value);
-		ret = -EIO;
-	}
-	sem_close(s->sem);
-	free(s);
-	return ret;
-}
-
-/* write(2) on the open post file. */
-static ssize_t bench_sem_files_put(struct bench *b, void *priv, const char *msg,
-				   size_t len)
-{
-	struct bench_sem *s = priv;
-
-	return bench_fd_put(b, s->files, msg, len);
-}
-
-/* cat sem/S/wait: end-of-file once it took its unit, the "\n" posted. */
-static ssize_t bench_sem_files_get(struct bench *b, void *priv, char *buf,
-				   size_t len)
-{
-	struct bench_sem *s = priv;
-	ssize_t ret;
-
-	ret = bench_file_get(b, s->files, buf, len);
-	if (ret > 0) {
-		fprintf(stderr, "bench: read %s: %zd bytes, want none\n",
-			b->semwait, ret);
-		ret = -EIO;
-	} else if (ret == 0) {
-		memset(buf, '\n', len);
-		ret = len;
-	}
-	return ret;
-}
-
-static ssize_t bench_sem_put(struct bench *b, void *priv, const char *msg,
-			     size_t len)
-{
-	struct bench_sem *s = priv;
-	ssize_t ret = len;
-
-	if (sem_post(s->sem) < 0)
-		ret = bench_err("sem_post", b->semname, errno);
-	return ret;
-}
-
-static ssize_t bench_sem_get(struct bench *b, void *priv, char *buf, size_t len)
-{
-	struct bench_sem *s = priv;
-	ssize_t ret = len;
-
-	if (sem_wait(s->sem) < 0)
-		ret = bench_err("sem_wait", b->semname, errno);
-	else
-		memset(buf, '\n', len);
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* The implementations and the table of cases.                         */
-
-static const struct bench_impl bench_queue_fd = {
-	.what = { "write(2) on open queues/Q/data",
-		  "read(2) on open queues/Q/stream" },
-	.setup = bench_queue_fd_setup,
-	.put = bench_fd_put,
-	.get = bench_fd_get,
-	.teardown = bench_files_teardown,
-	.echoes = true,
-	.queued = true,
-};
-
-static const struct bench_impl bench_queue_file = {
-	.what = { "open+write+close queues/Q/data",
-		  "open+read+close queues/Q/data" },
-	.setup = bench_queue_file_setup,
-	.put = bench_file_put,
-	.get = bench_file_get,
-	.teardown = bench_files_teardown,
-	.echoes = true,
-	.queued = true,
-};
-
-static const struct bench_impl bench_channel_fd = {
-	.what = { "write(2) on open channels/C/data",
-		  "read(2) on open channels/C/data" },
-	.setup = bench_channel_fd_setup,
-	.put = bench_fd_put,
-	.get = bench_fd_get,
-	.teardown = bench_files_teardown,
-	.echoes = true,
-};
-
-static const struct bench_impl bench_shm_fd = {
-	.what = { "pwrite(2) at 0 on open shm/S/data",
-		  "pread(2) at 0 on open shm/S/data" },
-	.setup = bench_shm_fd_setup,
-	.put = bench_pfd_put,
-	.get = bench_pfd_get,
-	.teardown = bench_files_teardown,
-	.echoes = true,
-};
-
-static const struct bench_impl bench_sem_files = {
-	.what = { "write(2) \"\\n\" on open sem/S/post",
-		  "open+read+close sem/S/wait" },
-	.setup = bench_sem_files_setup,
-	.put = bench_sem_files_put,
-	.get = bench_sem_files_get,
-	.teardown = bench_sem_teardown,
-	.echoes = true,
-};
-
-static const struct bench_impl bench_null_fd = {
-	.what = { "write(2) on open file", "read(2) on open file" },
-	.setup = bench_null_fd_setup,
-	.put = bench_fd_put,
-	.get = bench_fd_get,
-	.teardown = bench_files_teardown,
-};
-
-static const struct bench_impl bench_null_pfd = {
-	.what = { "pwrite(2) at 0 on open file", "pread(2) at 0 on open file" },
-	.setup = bench_null_fd_setup,
-	.put = bench_pfd_put,
-	.get = bench_pfd_get,
-	.teardown = bench_files_teardown,
-};
-
-static const struct bench_impl bench_null_file = {
-	.what = { "open+write+close file", "open+read+close file" },
-	.setup = bench_null_file_setup,
-	.put = bench_file_put,
-	.get = bench_file_get,
-	.teardown = bench_files_teardown,
-};
-
-static const struct bench_impl bench_null_post = {
-	.what = { "write(2) on open file", "open+read+close file" },
-	.setup = bench_null_post_setup,
-	.put = bench_fd_put,
-	.get = bench_file_get,
-	.teardown = bench_files_teardown,
-};
-
-static const struct bench_impl bench_mq = {
-	.what = { "mq_send", "mq_receive" },
-	.setup = bench_mq_setup,
-	.put = bench_mq_put,
-	.get = bench_mq_get,
-	.teardown = bench_mq_teardown,
-	.echoes = true,
-	.queued = true,
-};
-
-static const struct bench_impl bench_mq_open = {
-	.what = { "mq_open+mq_send+mq_close", "mq_open+mq_receive+mq_close" },
-	.setup = bench_mq_open_setup,
-	.put = bench_mq_open_put,
-	.get = bench_mq_open_get,
-	.teardown = bench_mq_teardown,
-	.echoes = true,
-	.queued = true,
-};
-
-static const struct bench_impl bench_pipe = {
-	.what = { "write(2) on a pipe", "read(2) on a pipe" },
-	.setup = bench_pipe_setup,
-	.put = bench_fd_put,
-	.get = bench_fd_get,
-	.teardown = bench_files_teardown,
-	.echoes = true,
-};
-
-static const struct bench_impl bench_shm_native = {
-	.what = { "pwrite(2) at 0 on the shm_open()ed segment",
-		  "pread(2) at 0 on the shm_open()ed segment" },
-	.setup = bench_shm_native_setup,
-	.put = bench_pfd_put,
-	.get = bench_pfd_get,
-	.teardown = bench_files_teardown,
-	.echoes = true,
-};
-
-static const struct bench_impl bench_sem = {
-	.what = { "sem_post", "sem_wait" },
-	.setup = bench_sem_setup,
-	.put = bench_sem_put,
-	.get = bench_sem_get,
-	.teardown = bench_sem_teardown,
-	.echoes = true,
-};
-
-static const struct bench_case bench_cases[] = {
-	{
-		.row = { "queue send 64 B", "queue receive 64 B" },
-		.len = 64,
-		.target = { 0.8, 0.8 },
-		.vs = BENCH_NULL,
-		.impl = { &bench_queue_fd, &bench_null_fd, &bench_mq },
-	},
-	{
-		.row = { "echo > data, 64 B", "cat data, 64 B" },
-		.len = 64,
-		.impl = { &bench_queue_file, &bench_null_file, &bench_mq_open },
-	},
-	{
-		.row = { "channel write 64 B", "channel read 64 B" },
-		.len = 64,
-		.target = { 0.8, 0.8 },
-		.vs = BENCH_NULL,
-		.impl = { &bench_channel_fd, &bench_null_fd, &bench_pipe },
-	},
-	{
-		.row = { "sem post", "sem wait (cat wait)" },
-		.len = 1,
-		.msg = "\n",
-		.target = { 0.8, 0 },
-		.vs = BENCH_NULL,
-		.impl = { &bench_sem_files, &bench_null_post, &bench_sem },
-	},
-	{
-		.row = { "channel bulk, writer", "channel bulk, reader" },
-		.len = BENCH_MIB,
-		.scale = 50,
-		.stream = true,
-		.bandwidth = true,
-		.target = { 0.5, 0.5 },
-		.vs = BENCH_NATIVE,
-		.note = "one thread writes 1 MiB at a time while another reads "
-			"(1 MiB asked) and checks every byte; each row is "
-			"timed from the start to its thread's last call, so "
-			"the reader's is end to end",
-		.impl = { &bench_channel_fd, &bench_null_fd, &bench_pipe },
-	},
-	{
-		.row = { "shm pwrite 1 MiB", "shm pread 1 MiB" },
-		.len = BENCH_MIB,
-		.batch = 1,
-		.scale = 50,
-		.bandwidth = true,
-		.target = { 0.6, 0.6 },
-		.vs = BENCH_NULL,
-		.impl = { &bench_shm_fd, &bench_null_pfd, &bench_shm_native },
-	},
-};
-
-#define BENCH_NCASES (sizeof(bench_cases) / sizeof(bench_cases[0]))
 
 /* ------------------------------------------------------------------ */
 /* Running.                                                            */
@@ -1216,7 +453,7 @@ static int bench_all(struct bench *b, double *samples)
 	int ret = 0, sys, op;
 
 	for (run = -1; run < b->runs && ret >= 0; run++) {
-		for (ci = 0; ci < BENCH_NCASES && ret >= 0; ci++) {
+		for (ci = 0; ci < bench_ncases && ret >= 0; ci++) {
 			const struct bench_case *c = &bench_cases[ci];
 
 			for (sys = 0; sys < BENCH_NSYS && ret >= 0; sys++) {
@@ -1282,7 +519,7 @@ static bool bench_print_rows(struct bench *b, double *samples, bool bandwidth)
 		printf(" %10s %9s", bandwidth ? "MiB/s" : "ops/s",
 		       bandwidth ? "µs/MiB" : "µs/op");
 	printf(" %6s  %6s\n", "null", "native");
-	for (ci = 0; ci < BENCH_NCASES; ci++) {
+	for (ci = 0; ci < bench_ncases; ci++) {
 		const struct bench_case *c = &bench_cases[ci];
 
 		if (c->bandwidth != bandwidth)
@@ -1340,7 +577,7 @@ static void bench_print(struct bench *b, double *samples)
 	uname(&u);
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
 		ncpus = CPU_COUNT(&cpus);
-	for (ci = 0; ci < BENCH_NCASES && !big; ci++)
+	for (ci = 0; ci < bench_ncases && !big; ci++)
 		if (bench_cases[ci].bandwidth)
 			big = bench_case_ops(b, &bench_cases[ci], 0);
 	printf("ipcfs %s benchmark%s\n%ld ops per row and run (%ld for the "
@@ -1357,7 +594,7 @@ static void bench_print(struct bench *b, double *samples)
 	printf("\nRatios are throughput ratios (ipcfs's ops/s or MiB/s over "
 	       "the other's).%s\n",
 	       below ? " *: below the row's target." : "");
-	for (ci = 0; ci < BENCH_NCASES; ci++) {
+	for (ci = 0; ci < bench_ncases; ci++) {
 		const struct bench_case *c = &bench_cases[ci];
 
 		for (op = 0; op < 2; op++) {
@@ -1626,7 +863,7 @@ static int bench_init(struct bench *b)
 	if (ret >= 0 && (ipcfs || !b->semname[0]))
 		ret = bench_posix_name(b->semdir, b->semname,
 				       sizeof(b->semname));
-	for (ci = 0; ci < BENCH_NCASES && ret >= 0; ci++)
+	for (ci = 0; ci < bench_ncases && ret >= 0; ci++)
 		ret = bench_case_fits(b, &bench_cases[ci]);
 	return ret;
 }
@@ -1817,7 +1054,7 @@ int main(int argc, char **argv)
 	status = 1;
 	if (bench_init(&b) < 0)
 		goto out;
-	samples = calloc(BENCH_NCASES * BENCH_NSYS * 2 * b.runs,
+	samples = calloc(bench_ncases * BENCH_NSYS * 2 * b.runs,
 			 sizeof(*samples));
 	if (!samples)
 		goto out;
