@@ -28,9 +28,10 @@ struct fs_park;
 struct ipc_watch;
 
 /*
- * A wait queue. `fd` is a descriptor the event loop polls (an mq descriptor,
- * an eventfd), or -1 when only ipc_wake() signals the queue. The rest is
- * fs/park.c's: the requests and pollers parked here.
+ * A wait queue. `fd` is a descriptor the event loop polls (an mq
+ * descriptor), or -1 when only ipc_wake() signals the queue. `idle` is the
+ * kind's to set; the rest is fs/park.c's: the requests and pollers parked
+ * here.
  */
 struct ipc_waitq {
 	int fd;
@@ -53,7 +54,8 @@ void ipc_waitq_init(struct ipc_waitq *wq, int fd);
 void ipc_waitq_destroy(struct ipc_waitq *wq);
 /*
  * Retry the waiters for `events` in arrival order until one still blocks:
- * for waiters that are all alike (any reader of a queue will do).
+ * for waiters that are all alike (any reader of a queue will do). Cheap
+ * when nobody waits: it then does nothing.
  */
 void ipc_wake(struct ipc_waitq *wq, unsigned int events);
 /* Retry every waiter: the state changed for all of them (removed, EOF). */
