@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "holds.h"
 #include "ipc.h"
 
 #define SEM_SLICE_MS 100
@@ -96,6 +97,7 @@ static int sem_init_kind(void)
 		return -errno;
 	}
 	sem_watch = ipc_watch_unlinks(sem_dirfd, sem_gone_file);
+	holds_replay();
 	return 0;
 }
 
@@ -119,6 +121,7 @@ static void sem_fini(void)
 	if (sem_dirfd >= 0)
 		close(sem_dirfd);
 	sem_dirfd = -1;
+	holds_fini();
 }
 
 static int sem_list(int (*fill)(void *ctx, const char *name), void *ctx)
@@ -509,6 +512,8 @@ static void sem_release(void *fh)
 {
 	struct sem_handle *h = fh;
 
+	if (h->taken)
+		holds_note(h->s->name, h->s->ino, -1);
 	if (h->taken && sem_post(h->s->sem) < 0)
 		ipc_log("%s: cannot give a held unit back: %s", h->s->name,
 			strerror(errno));
@@ -522,6 +527,8 @@ static int sem_hold_acquire(void *fh, struct ipc_wait *w)
 	int ret = sem_take(h->s, w);
 
 	h->taken = ret == 0;
+	if (h->taken)
+		holds_note(h->s->name, h->s->ino, +1);
 	return ret;
 }
 

@@ -338,18 +338,8 @@ thread_count_bounded.timeout = 120
 
 
 # ---------------------------------------------------------------------------
-# 2. A unit held through `hold` when the daemon dies is lost (README,
-# "Limits"): not a requirement, so not tested.
-
-
-@H.test
-def killed_daemon_loses_held_unit(t):
-    t.skip("documented limit: a unit held through hold is lost if the "
-           "daemon is killed")
-
-
-# ---------------------------------------------------------------------------
-# 1. kill -9 of the daemon, mount again: everything but channels is there.
+# 1. kill -9 of the daemon, mount again: everything but channels is there,
+# and a unit held through `hold` when the daemon died is given back.
 # Last: if the new daemon cannot be started, the tests after it could not run.
 
 SHM_BLOB = bytes((i * 31 + 7) & 0xff for i in range(10000))
@@ -372,6 +362,12 @@ def killed_daemon_loses_nothing_but_channels(t):
     t.write_file(t.path("channels", "ch", "data"), b"lost on kill")
     t.eq(t.read_file(t.path("channels", "ch", "bytes")), b"12\n",
          "channel bytes before the kill")
+    t.mkobj("sem", "held")
+    t.write_file(t.path("sem", "held", "post"), b"2\n")
+    holder = t.spawn(["sh", "-c", 'exec 9<"$1" && echo held && sleep 60',
+                      "sh", t.path("sem", "held", "hold")])
+    t.read_until(holder, b"held", 5)
+    t.eq(t.sem_attr("held"), "1\n", "value while one unit is held")
     t.mkq("empty")
     t.mkobj("sem", "zero")
     reader = t.spawn(["cat", t.qpath("empty", "data")])
@@ -414,6 +410,7 @@ def killed_daemon_loses_nothing_but_channels(t):
             except OSError as e:
                 t.check("%s on the dead mount gives ENOTCONN" % what,
                         e.errno == errno.ENOTCONN, str(e))
+        t.kill(holder)  # its hold died with the daemon
         t.check("the dead mount is unmounted", t.unmount_dir(t.mnt))
         t.start_daemon()
     finally:
@@ -449,6 +446,8 @@ def killed_daemon_loses_nothing_but_channels(t):
             repr(t.sem_attr("three")))
     t.check("the waited-on sem is still 0", t.sem_attr("zero") == "0\n",
             repr(t.sem_attr("zero")))
+    t.check("the unit held when the daemon died is given back (2)",
+            t.sem_attr("held") == "2\n", repr(t.sem_attr("held")))
     t.check("the channel is gone (channels live in the daemon)",
             "ch" not in t.ls("channels"), repr(t.ls("channels")))
     with t.within(5, "stat channels/ch"):

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* holds.h - the journal of held semaphore units (holds.c), for sem.c. */
+#ifndef IPCFS_HOLDS_H
+#define IPCFS_HOLDS_H
+
+#include <sys/types.h>
+
+void holds_replay(void);
+void holds_note(const char *name, ino_t ino, int delta);
+void holds_fini(void);
+
+#endif /* IPCFS_HOLDS_H */
