@@ -97,7 +97,7 @@ static void file_discard(struct fs_file *f)
 /* A request that may park: attempt and cancel say what it is. */
 static struct file_io *file_io_new(fuse_req_t req, struct fs_file *f, int flags,
 				   int (*attempt)(struct fs_park *),
-				   void (*cancel)(struct fs_park *, bool))
+				   void (*cancel)(struct fs_park *))
 {
 	struct file_io *io = calloc(1, sizeof(*io));
 
@@ -147,7 +147,7 @@ static int file_open_attempt(struct fs_park *p)
 	return 0;
 }
 
-static void file_open_cancel(struct fs_park *p, bool in_callback)
+static void file_open_cancel(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
 
@@ -279,7 +279,7 @@ static int file_read_attempt(struct fs_park *p)
 	return 0;
 }
 
-static void file_read_cancel(struct fs_park *p, bool in_callback)
+static void file_read_cancel(struct fs_park *p)
 {
 	fuse_reply_err(p->req, EINTR);
 	file_io_free((struct file_io *)p);
@@ -357,7 +357,7 @@ static int file_write_attempt(struct fs_park *p)
 	return 0;
 }
 
-static void file_write_cancel(struct fs_park *p, bool in_callback)
+static void file_write_cancel(struct fs_park *p)
 {
 	file_write_reply((struct file_io *)p, EINTR);
 }

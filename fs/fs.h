@@ -71,8 +71,11 @@ struct fs_park {
 	 * -EAGAIN with wait filled in.
 	 */
 	int (*attempt)(struct fs_park *p);
-	/* Reply to an interrupted request and free it. */
-	void (*cancel)(struct fs_park *p, bool in_callback);
+	/*
+	 * Reply to an interrupted request and free it. Called settled: from
+	 * the interrupt callback itself, or after fs_park_settle().
+	 */
+	void (*cancel)(struct fs_park *p);
 	unsigned char state;
 	bool interrupted;
 	bool registered;

@@ -270,7 +270,7 @@ static void park_interrupt(fuse_req_t req, void *data)
 	pthread_mutex_unlock(&park_lock);
 	if (claimed) {
 		park_idle(p->wait.wq, idle);
-		p->cancel(p, true);
+		p->cancel(p);
 	}
 }
 
@@ -310,7 +310,7 @@ static void park_enqueue(struct fs_park *p)
 	pthread_mutex_unlock(&park_lock);
 	if (cancel) {
 		fs_park_settle(p);
-		p->cancel(p, false);
+		p->cancel(p);
 	}
 }
 
@@ -394,7 +394,7 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	for (p = cancel; p; p = next) {
 		next = p->next;
 		fs_park_settle(p);
-		p->cancel(p, false);
+		p->cancel(p);
 	}
 }
 
@@ -596,7 +596,7 @@ void fs_park_stop_loop(void)
 		p->state = PARK_DONE;
 		pthread_mutex_unlock(&park_lock);
 		fs_park_settle(p);
-		p->cancel(p, false);
+		p->cancel(p);
 		pthread_mutex_lock(&park_lock);
 	}
 	park_watches = NULL;
