@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ struct channel {
 	char *buf;	      /* ring of size bytes */
 	size_t size, head, len;
 	size_t cap; /* the capacity: size, unless an unread grew it */
-	unsigned int readers, writers;
+	size_t readers, writers;
 	unsigned long writer_opens; /* ever: "a writer opened it since" */
 	bool removed;
 	mode_t mode;
@@ -489,8 +490,9 @@ static int channel_truncate(const char *name, off_t size)
 	return 0;
 }
 
-static int channel_show(const char *name, char *buf, size_t size,
-			size_t (*field)(const struct channel *))
+/* capacity, bytes, readers, writers: the size_t field at offset `field`. */
+static int channel_field_get(const char *name, size_t field, char *buf,
+			     size_t size)
 {
 	struct channel *ch = channel_get(name);
 	size_t val;
@@ -498,50 +500,10 @@ static int channel_show(const char *name, char *buf, size_t size,
 	if (!ch)
 		return -ENOENT;
 	pthread_mutex_lock(&ch->lock);
-	val = field(ch);
+	val = *(const size_t *)((const char *)ch + field);
 	pthread_mutex_unlock(&ch->lock);
 	channel_put(ch);
 	return snprintf(buf, size, "%zu\n", val);
-}
-
-static size_t channel_field_capacity(const struct channel *ch)
-{
-	return ch->cap;
-}
-
-static size_t channel_field_bytes(const struct channel *ch)
-{
-	return ch->len;
-}
-
-static size_t channel_field_readers(const struct channel *ch)
-{
-	return ch->readers;
-}
-
-static size_t channel_field_writers(const struct channel *ch)
-{
-	return ch->writers;
-}
-
-static int channel_capacity_get(const char *name, char *buf, size_t size)
-{
-	return channel_show(name, buf, size, channel_field_capacity);
-}
-
-static int channel_bytes_get(const char *name, char *buf, size_t size)
-{
-	return channel_show(name, buf, size, channel_field_bytes);
-}
-
-static int channel_readers_get(const char *name, char *buf, size_t size)
-{
-	return channel_show(name, buf, size, channel_field_readers);
-}
-
-static int channel_writers_get(const char *name, char *buf, size_t size)
-{
-	return channel_show(name, buf, size, channel_field_writers);
 }
 
 /*
@@ -600,11 +562,21 @@ static const struct ipc_file channel_files[] = {
 	{ .name = "data", .mode = 0666, .ops = &channel_data_ops },
 	{ .name = "capacity",
 	  .mode = 0666,
-	  .get = channel_capacity_get,
+	  .get = channel_field_get,
+	  .arg = offsetof(struct channel, cap),
 	  .set = channel_capacity_set },
-	{ .name = "bytes", .mode = 0444, .get = channel_bytes_get },
-	{ .name = "readers", .mode = 0444, .get = channel_readers_get },
-	{ .name = "writers", .mode = 0444, .get = channel_writers_get },
+	{ .name = "bytes",
+	  .mode = 0444,
+	  .get = channel_field_get,
+	  .arg = offsetof(struct channel, len) },
+	{ .name = "readers",
+	  .mode = 0444,
+	  .get = channel_field_get,
+	  .arg = offsetof(struct channel, readers) },
+	{ .name = "writers",
+	  .mode = 0444,
+	  .get = channel_field_get,
+	  .arg = offsetof(struct channel, writers) },
 	{ .name = NULL },
 };
 

@@ -119,13 +119,15 @@ struct ipc_stream_ops {
 
 /*
  * A file of an object directory. Attribute files have get (and set, if
- * writable): get formats "value\n" into buf and returns its length; set
- * parses one write. Data files have ops instead.
+ * writable): get formats "value\n" into buf and returns its length, given
+ * the entry's arg (say, which field to show: one getter serves several
+ * files); set parses one write. Data files have ops instead.
  */
 struct ipc_file {
 	const char *name;
 	mode_t mode; /* the permission bits the file allows at most */
-	int (*get)(const char *name, char *buf, size_t size);
+	int (*get)(const char *name, size_t arg, char *buf, size_t size);
+	size_t arg;
 	int (*set)(const char *name, const char *buf, size_t len);
 	const struct ipc_stream_ops *ops;
 };

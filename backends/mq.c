@@ -680,7 +680,8 @@ static int mq_truncate(const char *name, off_t size)
 	return 0;
 }
 
-static int mq_attr_show(const char *name, char *buf, size_t size, size_t field)
+/* count, maxmsg, msgsize: the mq_attr field at offset `field`. */
+static int mq_attr_get(const char *name, size_t field, char *buf, size_t size)
 {
 	struct mq_attr attr;
 	mqd_t mqd = mq_open(name, O_RDONLY);
@@ -693,24 +694,6 @@ static int mq_attr_show(const char *name, char *buf, size_t size, size_t field)
 	if (ret < 0)
 		return ret;
 	return snprintf(buf, size, "%ld\n", *(long *)((char *)&attr + field));
-}
-
-static int mq_count_get(const char *name, char *buf, size_t size)
-{
-	return mq_attr_show(name, buf, size,
-			    offsetof(struct mq_attr, mq_curmsgs));
-}
-
-static int mq_maxmsg_get(const char *name, char *buf, size_t size)
-{
-	return mq_attr_show(name, buf, size,
-			    offsetof(struct mq_attr, mq_maxmsg));
-}
-
-static int mq_msgsize_get(const char *name, char *buf, size_t size)
-{
-	return mq_attr_show(name, buf, size,
-			    offsetof(struct mq_attr, mq_msgsize));
 }
 
 static const struct ipc_stream_ops mq_data_ops = {
@@ -736,9 +719,18 @@ static const struct ipc_stream_ops mq_stream_ops = {
 static const struct ipc_file mq_files[] = {
 	{ .name = "data", .mode = 0666, .ops = &mq_data_ops },
 	{ .name = "stream", .mode = 0444, .ops = &mq_stream_ops },
-	{ .name = "count", .mode = 0444, .get = mq_count_get },
-	{ .name = "maxmsg", .mode = 0444, .get = mq_maxmsg_get },
-	{ .name = "msgsize", .mode = 0444, .get = mq_msgsize_get },
+	{ .name = "count",
+	  .mode = 0444,
+	  .get = mq_attr_get,
+	  .arg = offsetof(struct mq_attr, mq_curmsgs) },
+	{ .name = "maxmsg",
+	  .mode = 0444,
+	  .get = mq_attr_get,
+	  .arg = offsetof(struct mq_attr, mq_maxmsg) },
+	{ .name = "msgsize",
+	  .mode = 0444,
+	  .get = mq_attr_get,
+	  .arg = offsetof(struct mq_attr, mq_msgsize) },
 	{ .name = NULL },
 };
 

@@ -586,7 +586,7 @@ static unsigned int sem_wait_poll(void *fh, struct ipc_waitq **wq)
 	return ev;
 }
 
-static int sem_value_get(const char *name, char *buf, size_t size)
+static int sem_value_get(const char *name, size_t arg, char *buf, size_t size)
 {
 	struct sem_obj *s;
 	int ret = 0, val;

@@ -300,7 +300,7 @@ static int shm_size(const char *name, off_t *size)
 	return ret;
 }
 
-static int shm_size_get(const char *name, char *buf, size_t size)
+static int shm_size_get(const char *name, size_t arg, char *buf, size_t size)
 {
 	off_t len;
 	int ret;

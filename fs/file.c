@@ -197,7 +197,7 @@ static int file_open_attr(struct fs_file *f, int flags)
 		return 0;
 	if (!file->get)
 		return -EACCES;
-	f->len = file->get(f->node->name, buf, sizeof(buf));
+	f->len = file->get(f->node->name, file->arg, buf, sizeof(buf));
 	if (f->len < 0)
 		return f->len;
 	if ((size_t)f->len >= sizeof(buf))

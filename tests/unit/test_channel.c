@@ -177,7 +177,7 @@ static long test_channel_attr(const char *name, const char *file)
 	int n;
 
 	assert_non_null(f->get);
-	n = f->get(name, buf, sizeof(buf));
+	n = f->get(name, f->arg, buf, sizeof(buf));
 	if (n < 0)
 		fail_msg("get %s of %s: %s", file, name, strerror(-n));
 	assert_true(n >= 2 && n < (int)sizeof(buf));
@@ -428,8 +428,9 @@ static void test_channel_missing(void **state)
 	assert_int_equal(channel_kind.remove(name), -ENOENT);
 	assert_int_equal(test_channel_ops()->open(name, O_RDWR, &fh), -ENOENT);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		assert_int_equal(test_channel_file(names[i])->get(name, buf,
-								  sizeof(buf)),
+		assert_int_equal(test_channel_file(names[i])->get(
+					 name, test_channel_file(names[i])->arg,
+					 buf, sizeof(buf)),
 				 -ENOENT);
 	assert_int_equal(test_channel_set(name, "capacity", "8192"), -ENOENT);
 }

@@ -774,31 +774,30 @@ static void test_mq_attrs(void **state)
 {
 	const char *name = test_mq_name();
 	mqd_t mqd = test_mq_native(name, 3, 100, 0600);
-	int (*count)(const char *, char *, size_t) = test_mq_file("count")->get;
-	int (*maxmsg)(const char *, char *, size_t) =
-		test_mq_file("maxmsg")->get;
-	int (*msgsize)(const char *, char *, size_t) =
-		test_mq_file("msgsize")->get;
+	const struct ipc_file *count = test_mq_file("count");
+	const struct ipc_file *maxmsg = test_mq_file("maxmsg");
+	const struct ipc_file *msgsize = test_mq_file("msgsize");
 	char buf[32];
 
-	assert_non_null(count);
-	assert_non_null(maxmsg);
-	assert_non_null(msgsize);
-	assert_int_equal(count(name, buf, sizeof(buf)), 2);
+	assert_non_null(count->get);
+	assert_non_null(maxmsg->get);
+	assert_non_null(msgsize->get);
+	assert_int_equal(count->get(name, count->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "0\n");
 	test_mq_send(mqd, "a", 1, 0);
 	test_mq_send(mqd, "b", 1, 0);
-	assert_int_equal(count(name, buf, sizeof(buf)), 2);
+	assert_int_equal(count->get(name, count->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "2\n");
-	assert_int_equal(maxmsg(name, buf, sizeof(buf)), 2);
+	assert_int_equal(maxmsg->get(name, maxmsg->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "3\n");
-	assert_int_equal(msgsize(name, buf, sizeof(buf)), 4);
+	assert_int_equal(msgsize->get(name, msgsize->arg, buf, sizeof(buf)), 4);
 	assert_string_equal(buf, "100\n");
 	/* Reading the attributes takes no message. */
 	assert_int_equal(test_mq_curmsgs(mqd), 2);
 
 	name = test_mq_name();
-	assert_int_equal(count(name, buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(count->get(name, count->arg, buf, sizeof(buf)),
+			 -ENOENT);
 }
 
 /*

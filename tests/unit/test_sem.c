@@ -441,7 +441,7 @@ static void test_sem_missing(void **state)
 	assert_int_equal(
 		test_sem_ops("hold")->open(name, O_RDONLY, &(void *){ NULL }),
 		-ENOENT);
-	assert_int_equal(test_sem_file("value")->get(name, buf, sizeof(buf)),
+	assert_int_equal(test_sem_file("value")->get(name, 0, buf, sizeof(buf)),
 			 -ENOENT);
 	assert_int_equal(test_sem_post(name, "\n"), -ENOENT);
 	/* Nothing was made on the way. */
@@ -539,26 +539,26 @@ static void test_sem_list(void **state)
 static void test_sem_value_get(void **state)
 {
 	const char *name = test_sem_name();
-	int (*get)(const char *, char *, size_t) = test_sem_file("value")->get;
+	const struct ipc_file *value = test_sem_file("value");
 	sem_t *sem = test_sem_native(name, 0600, 0);
 	char buf[32];
 
-	assert_non_null(get);
+	assert_non_null(value->get);
 	assert_null(test_sem_file("value")->set);
 	assert_int_equal(test_sem_file("value")->mode, 0444);
-	assert_int_equal(get(name, buf, sizeof(buf)), 2);
+	assert_int_equal(value->get(name, value->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "0\n");
 	assert_int_equal(sem_post(sem), 0);
 	assert_int_equal(sem_post(sem), 0);
 	assert_int_equal(sem_post(sem), 0);
-	assert_int_equal(get(name, buf, sizeof(buf)), 2);
+	assert_int_equal(value->get(name, value->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "3\n");
 	assert_int_equal(test_sem_value(sem), 3);
 
 	/* A native semaphore made with a value shows it. */
 	name = test_sem_name();
 	test_sem_native(name, 0600, 1234);
-	assert_int_equal(get(name, buf, sizeof(buf)), 5);
+	assert_int_equal(value->get(name, value->arg, buf, sizeof(buf)), 5);
 	assert_string_equal(buf, "1234\n");
 }
 
@@ -972,7 +972,7 @@ static void test_sem_native_recreate(void **state)
 	assert_int_equal(test_sem_acquire(old, &w), 0);
 	assert_int_equal(sem_unlink(name), 0);
 	sem = test_sem_native(name, 0600, 2);
-	assert_int_equal(test_sem_file("value")->get(name, buf, sizeof(buf)),
+	assert_int_equal(test_sem_file("value")->get(name, 0, buf, sizeof(buf)),
 			 2);
 	assert_string_equal(buf, "2\n");
 	fh = test_sem_open("wait", name);

@@ -274,7 +274,7 @@ static void test_shm_missing(void **state)
 	assert_int_equal(ops->open(name, O_RDWR, &(void *){ NULL }), -ENOENT);
 	assert_int_equal(ops->truncate(name, 0), -ENOENT);
 	assert_int_equal(ops->size(name, &size), -ENOENT);
-	assert_int_equal(test_shm_file("size")->get(name, buf, sizeof(buf)),
+	assert_int_equal(test_shm_file("size")->get(name, 0, buf, sizeof(buf)),
 			 -ENOENT);
 	assert_int_equal(test_shm_file("size")->set(name, "1\n", 2), -ENOENT);
 	/* Nothing was made on the way. */
@@ -578,11 +578,11 @@ static void test_shm_size_attr(void **state)
 	assert_non_null(file->set);
 	assert_null(file->ops);
 	assert_true(file->mode & 0200);
-	assert_int_equal(file->get(name, buf, sizeof(buf)), 2);
+	assert_int_equal(file->get(name, file->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "0\n");
 	assert_int_equal(file->set(name, "8192\n", 5), 0);
 	assert_int_equal(test_shm_native_size(fd), 8192);
-	assert_int_equal(file->get(name, buf, sizeof(buf)), 5);
+	assert_int_equal(file->get(name, file->arg, buf, sizeof(buf)), 5);
 	assert_string_equal(buf, "8192\n");
 	assert_int_equal(file->set(name, "100", 3), 0);
 	assert_int_equal(test_shm_native_size(fd), 100);
@@ -591,7 +591,7 @@ static void test_shm_size_attr(void **state)
 			fail_msg("size set \"%s\" is not -EINVAL", bad[i]);
 		assert_int_equal(test_shm_native_size(fd), 100);
 	}
-	assert_int_equal(file->get(name, buf, sizeof(buf)), 4);
+	assert_int_equal(file->get(name, file->arg, buf, sizeof(buf)), 4);
 	assert_string_equal(buf, "100\n");
 	assert_int_equal(file->set(name, "0\n", 2), 0);
 	assert_int_equal(test_shm_native_size(fd), 0);
