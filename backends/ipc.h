@@ -38,10 +38,11 @@ struct ipc_waitq {
 	struct fs_park *parked[2]; /* 0: awaiting POLLIN, 1: POLLOUT */
 	struct fs_park **tail[2];
 	struct fs_pollh *pollers;
-	unsigned int armed;   /* events registered with epoll */
-	unsigned int pending; /* events to retry, set by ipc_wake() */
-	bool pending_all;     /* retry every waiter, not just the first */
-	bool seen;	      /* the event loop may hold a pointer to it */
+	unsigned int armed;    /* events registered with epoll */
+	unsigned int retrying; /* events whose requests are out being retried */
+	unsigned int pending;  /* events to retry, set by ipc_wake() */
+	bool pending_all;      /* retry every waiter, not just the first */
+	bool seen;	       /* the event loop may hold a pointer to it */
 	struct ipc_waitq *next_pending;
 	/* The kind's: called when the last parked request left unserved. */
 	void (*idle)(struct ipc_waitq *wq);

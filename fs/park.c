@@ -174,13 +174,15 @@ void fs_park_watch(struct ipc_waitq *wq, void (*fn)(struct ipc_waitq *wq))
 /*
  * Nobody parked or polling: nothing to do, and no need to wake the loop. A
  * request that parks later looks again once parked, and so does a poller
- * (fs_poll), so no wake-up is lost.
+ * (fs_poll), so no wake-up is lost. Requests the loop is retrying right now
+ * are not in the queue but still wait: a wake meanwhile is kept for them.
  */
 void ipc_wake(struct ipc_waitq *wq, unsigned int events)
 {
 	pthread_mutex_lock(&park_lock);
 	if (((events & POLLIN) && wq->parked[0]) ||
-	    ((events & POLLOUT) && wq->parked[1]) || wq->pollers)
+	    ((events & POLLOUT) && wq->parked[1]) || (events & wq->retrying) ||
+	    wq->pollers)
 		park_mark_pending(wq, events & (POLLIN | POLLOUT), false);
 	pthread_mutex_unlock(&park_lock);
 }
@@ -197,7 +199,7 @@ unsigned int ipc_waitq_active(struct ipc_waitq *wq)
 	unsigned int active = 0;
 
 	pthread_mutex_lock(&park_lock);
-	if (wq->parked[0] || wq->parked[1])
+	if (wq->parked[0] || wq->parked[1] || wq->retrying)
 		active |= IPC_WQ_PARKED;
 	if (wq->pollers)
 		active |= IPC_WQ_POLLED;
@@ -346,6 +348,8 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	}
 	wq->parked[dir] = NULL;
 	wq->tail[dir] = &wq->parked[dir];
+	if (list)
+		wq->retrying |= dir ? POLLOUT : POLLIN;
 	pthread_mutex_unlock(&park_lock);
 
 	for (p = list; p; p = next) {
@@ -366,6 +370,7 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	*kept_tail = NULL;
 
 	pthread_mutex_lock(&park_lock);
+	wq->retrying &= ~(dir ? POLLOUT : POLLIN);
 	/* Put the survivors back in front of those parked meanwhile. */
 	rest = wq->parked[dir];
 	rest_tail = wq->tail[dir];
