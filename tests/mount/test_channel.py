@@ -673,6 +673,37 @@ def dd_32MiB_through_a_channel(t):
 dd_32MiB_through_a_channel.timeout = 120
 
 
+@H.test
+def parked_writer_never_misses_its_wake(t):
+    """1 MiB writes into a 64 KiB channel park the writer again and again;
+    a read that frees room while the loop is retrying it must still wake
+    it. Many short rounds make that window likely (it once hung dd)."""
+    t.mkch("rounds")
+    data = t.cpath("rounds", "data")
+    d = make_tmpdir(t)
+    try:
+        src, dst = os.path.join(d, "in"), os.path.join(d, "out")
+        with open(src, "wb") as f:
+            for _ in range(32):
+                f.write(os.urandom(1 << 20))
+        for i in range(40):
+            rd = t.spawn(["dd", "if=" + data, "of=" + dst, "bs=1M"])
+            wr = t.spawn(["dd", "if=" + src, "of=" + data, "bs=1M"])
+            rcw, _, errw = t.finish(wr, 10)
+            rcr, _, errr = t.finish(rd, 10)
+            if (rcw, rcr) != (0, 0) or os.path.getsize(dst) != 32 << 20:
+                t.check("round %d of 40 delivers 32 MiB" % (i + 1), False,
+                        "writer %s %r, reader %s %r" % (
+                            rcw, errw[-200:], rcr, errr[-200:]))
+                return
+        t.check("40 rounds of 32 MiB in 1 MiB writes through 64 KiB", True)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+parked_writer_never_misses_its_wake.timeout = 120
+
+
 def two_writers(t, name, capacity, reader):
     t.mkch(name)
     data = t.cpath(name, "data")
