@@ -29,13 +29,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devshm.h"
 #include "holds.h"
 #include "ipc.h"
 
 #define HOLDS_DIR "/run/ipcfs"
+#define HOLDS_DYING_MS 5000	    /* how long a killed daemon may take */
+#define HOLDS_PF_EXITING 0x00000004 /* linux/sched.h: in do_exit() */
 
 struct holds_entry {
 	char name[NAME_MAX + 2];
@@ -51,11 +55,11 @@ static bool holds_warned;
 
 static unsigned long holds_ino(const char *name)
 {
-	char path[NAME_MAX + 16];
+	char file[DEVSHM_FILE_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/dev/shm/sem.%s", name + 1);
-	return stat(path, &st) == 0 ? st.st_ino : 0;
+	devshm_file(name, true, file, sizeof(file));
+	return devshm_stat(file, &st) == 0 ? st.st_ino : 0;
 }
 
 /* Add one line of a journal to the tally in *e (n entries). */
@@ -88,16 +92,15 @@ static int holds_tally(FILE *f, struct holds_entry **e, size_t *n)
 	return 0;
 }
 
-/* Give back what the journal at path (a dead daemon's, ours now) holds. */
-static void holds_give_back(const char *path, const char *whose)
+/* Give back what the journal f (a dead daemon's, ours now) holds. */
+static void holds_give_back(FILE *f, const char *whose)
 {
 	struct holds_entry *e = NULL;
-	FILE *f = fopen(path, "re");
 	size_t n = 0, i;
 	sem_t *sem;
 	long k;
 
-	while (f && holds_tally(f, &e, &n) == 0)
+	while (holds_tally(f, &e, &n) == 0)
 		;
 	for (i = 0; i < n; i++) {
 		if (e[i].count <= 0 || holds_ino(e[i].name) != e[i].ino)
@@ -111,55 +114,142 @@ static void holds_give_back(const char *path, const char *whose)
 		ipc_log("gave back %ld unit(s) of %s held through ipcfs %s, which died",
 			e[i].count, e[i].name, whose);
 	}
-	if (f)
-		fclose(f);
 	free(e);
-	unlink(path);
 }
 
-/* At start: take over the journals of daemons that are gone. */
+/*
+ * Is process pid on its way out (or gone) though it still holds a lock?
+ * Killed, it keeps its files for a moment after kill() returns: a SIGKILL
+ * pending, or PF_EXITING set, says the lock is about to be released.
+ */
+static bool holds_dying(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long pending;
+	unsigned int flags = 0;
+	char state = 'R';
+	bool dying = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* the lock is a leftover child's: it ends soon */
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags);
+	fclose(f);
+	if (state == 'Z' || state == 'X' || (flags & HOLDS_PF_EXITING))
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(buf, sizeof(buf), f))
+		if ((sscanf(buf, "SigPnd: %llx", &pending) == 1 ||
+		     sscanf(buf, "ShdPnd: %llx", &pending) == 1) &&
+		    (pending & (1ULL << (SIGKILL - 1))))
+			dying = true;
+	if (f)
+		fclose(f);
+	return dying;
+}
+
+/*
+ * Take the lock of a journal: 0 if we have it (its daemon is dead), -1 if
+ * its daemon lives. A daemon that is being killed is waited for, a while:
+ * whether it is dead must not depend on how soon we look.
+ */
+static int holds_lock_journal(int fd, long pid)
+{
+	int waited;
+
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 10) {
+		if (errno != EWOULDBLOCK || waited >= HOLDS_DYING_MS ||
+		    !holds_dying(pid))
+			return -1;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * At start: take over the journals of daemons that are gone. A live daemon
+ * holds a lock on its journal, which dies with it, however it dies: a
+ * zombie nobody reaps still answers kill(pid, 0), but holds no lock.
+ */
 void holds_replay(void)
 {
-	char path[PATH_MAX], mine[PATH_MAX];
+	char path[PATH_MAX];
+	struct stat st, now;
 	struct dirent *de;
 	DIR *d = opendir(HOLDS_DIR);
+	FILE *f;
 	long pid;
 	char *end;
+	int fd;
 
 	while (d && (de = readdir(d))) {
 		if (strncmp(de->d_name, "holds.", 6) != 0)
 			continue;
 		pid = strtol(de->d_name + 6, &end, 10);
-		if (*end || pid <= 0 ||
-		    (pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH)))
+		if (*end || pid <= 0 || pid == getpid())
 			continue;
-		/* Claim it: of two daemons starting at once, one renames it. */
 		snprintf(path, sizeof(path), HOLDS_DIR "/%s", de->d_name);
-		snprintf(mine, sizeof(mine), HOLDS_DIR "/replay.%d",
-			 (int)getpid());
-		if (rename(path, mine) == 0)
-			holds_give_back(mine, de->d_name + 6);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/*
+		 * Of two daemons starting at once, one takes the lock and
+		 * unlinks the journal before letting go: the other then finds
+		 * it unlinked, and leaves it.
+		 */
+		if (holds_lock_journal(fd, pid) < 0 || fstat(fd, &st) < 0 ||
+		    st.st_nlink == 0 || stat(path, &now) < 0 ||
+		    now.st_ino != st.st_ino) {
+			close(fd);
+			continue;
+		}
+		f = fdopen(fd, "re");
+		if (!f) {
+			close(fd);
+			continue;
+		}
+		holds_give_back(f, de->d_name + 6);
+		unlink(path);
+		fclose(f); /* and the lock */
 	}
 	if (d)
 		closedir(d);
 }
 
-/* Under holds_lock: our journal, opened once we know our pid for good. */
+/*
+ * Under holds_lock: our journal, opened once we know our pid for good. It
+ * is made and locked under another name, then renamed: nobody ever sees a
+ * journal of ours that is not locked.
+ */
 static int holds_open(void)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int fd;
 
 	if (holds_fd >= 0 && holds_pid == getpid())
 		return holds_fd;
 	holds_pid = getpid();
 	snprintf(path, sizeof(path), HOLDS_DIR "/holds.%d", (int)holds_pid);
+	snprintf(tmp, sizeof(tmp), HOLDS_DIR "/new.%d", (int)holds_pid);
 	if (mkdir(HOLDS_DIR, 0700) < 0 && errno != EEXIST)
 		goto out_warn;
-	holds_fd =
-		open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-		     0600);
-	if (holds_fd >= 0)
-		return holds_fd;
+	fd = open(tmp,
+		  O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW |
+			  O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		goto out_warn;
+	if (flock(fd, LOCK_EX) < 0 || rename(tmp, path) < 0) {
+		close(fd);
+		unlink(tmp);
+		goto out_warn;
+	}
+	holds_fd = fd;
+	return holds_fd;
 out_warn:
 	if (!holds_warned)
 		ipc_log("cannot journal held units in %s (%s): if ipcfs dies while a hold is open, that unit is lost",

@@ -83,7 +83,20 @@ struct ipc_wait {
 struct ipc_caller {
 	uid_t uid;
 	gid_t gid;
+	pid_t pid; /* 0: unknown */
+	int ngroups;
+	gid_t *groups; /* supplementary groups */
 };
+
+/*
+ * Run fn(arg) as the caller would natively: in a child of the daemon with
+ * the caller's uid, gid and groups and the smaller of its and our
+ * RLIMIT_MSGQUEUE, so the kernel checks, owns and charges what fn makes as
+ * the caller's. fn returns 0 or -errno, and must do nothing but system
+ * calls (the child of a threaded daemon may not take a lock). Waits only
+ * for that child.
+ */
+int ipc_as_caller(const struct ipc_caller *c, int (*fn)(void *arg), void *arg);
 
 /*
  * A data file: one handle per open file description. `open` never blocks;
@@ -127,6 +140,12 @@ struct ipc_stream_ops {
 struct ipc_file {
 	const char *name;
 	mode_t mode; /* the permission bits the file allows at most */
+	/*
+	 * What native use needs of the caller on the object beyond the
+	 * file's own bits (R_OK|W_OK: sem_open() opens read-write), checked
+	 * at open.
+	 */
+	int need;
 	int (*get)(const char *name, size_t arg, char *buf, size_t size);
 	size_t arg;
 	int (*set)(const char *name, const char *buf, size_t len);

@@ -220,7 +220,9 @@ static int mq_list(int (*fill)(void *ctx, const char *name), void *ctx)
 		return ret;
 	}
 	while (ret == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		/* ".x" is a queue like any other; only . and .. are not. */
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(name, sizeof(name), "/%s", de->d_name);
 		ret = fill(ctx, name);
@@ -237,7 +239,7 @@ static void mq_explain(int err, const char *name, const struct mq_attr *a)
 	switch (err) {
 	case EMFILE:
 		getrlimit(RLIMIT_MSGQUEUE, &rl);
-		ipc_log("mkdir %s: RLIMIT_MSGQUEUE (%lu bytes for all queues of the daemon's user) is used up, or the daemon has too many descriptors open; remove queues, mount with smaller -o mq_maxmsg/mq_msgsize, or start ipcfs under a larger `ulimit -q`",
+		ipc_log("mkdir %s: the caller's RLIMIT_MSGQUEUE (at most %lu bytes for all queues of a user) is used up; remove queues, mount with smaller -o mq_maxmsg/mq_msgsize, or raise `ulimit -q` of the caller and of ipcfs",
 			name, (unsigned long)rl.rlim_cur);
 		break;
 	case ENOSPC:
@@ -255,33 +257,48 @@ static void mq_explain(int err, const char *name, const struct mq_attr *a)
 	}
 }
 
+struct mq_create_arg {
+	const char *name;
+	mode_t mode;
+	struct mq_attr *attr;
+};
+
+/* In the caller's shoes (ipc_as_caller): a system call or two, no lock. */
+static int mq_create_as(void *arg)
+{
+	struct mq_create_arg *a = arg;
+	mqd_t mqd;
+
+	mqd = mq_open(a->name, O_RDONLY | O_CREAT | O_EXCL, a->mode, a->attr);
+	if (mqd == (mqd_t)-1)
+		return -errno;
+	mq_close(mqd);
+	return 0;
+}
+
+/*
+ * Made by the caller, not the daemon: the queue is the caller's, and the
+ * kernel charges it to the caller's RLIMIT_MSGQUEUE, so one user who uses
+ * up theirs keeps nobody else from making queues.
+ */
 static int mq_create(const char *name, mode_t mode,
 		     const struct ipc_caller *caller)
 {
-	struct mq_attr attr = { 0 }, *ap = NULL;
-	mqd_t mqd;
-	int ret = 0;
+	struct mq_attr attr = { 0 };
+	struct mq_create_arg a = { .name = name, .mode = mode };
+	int ret;
 
 	if (mq_opt_maxmsg || mq_opt_msgsize) {
 		attr.mq_maxmsg = mq_opt_maxmsg ? mq_opt_maxmsg
 					       : mq_sysctl("msg_default");
 		attr.mq_msgsize = mq_opt_msgsize ? mq_opt_msgsize
 						 : mq_sysctl("msgsize_default");
-		ap = &attr;
+		a.attr = &attr;
 	}
-	mqd = mq_open(name, O_RDONLY | O_CREAT | O_EXCL, mode, ap);
-	if (mqd == (mqd_t)-1) {
-		ret = -errno;
-		mq_explain(-ret, name, ap ? ap : &attr);
-		return ret;
-	}
-	/* The caller's object, not the daemon's (mq_overview: fchown works). */
-	if (fchown(mqd, caller->uid, caller->gid) < 0) {
-		ret = -errno;
-		mq_unlink(name);
-	}
-	mq_close(mqd);
-	if (ret == 0 && mq_dirfd < 0)
+	ret = ipc_as_caller(caller, mq_create_as, &a);
+	if (ret < 0)
+		mq_explain(-ret, name, &attr);
+	else if (mq_dirfd < 0)
 		mq_made_add(name);
 	return ret;
 }
@@ -555,7 +572,13 @@ static ssize_t mq_data_read(void *fh, char *buf, size_t size, off_t off,
 
 	pthread_mutex_lock(&h->lock);
 	h->fresh = false;
-	if (!h->have)
+	/*
+	 * Offsets count within the message this file received: before it has
+	 * one, an offset past 0 would take a message and show none of it.
+	 */
+	if (!h->have && off > 0)
+		ret = -EINVAL;
+	else if (!h->have)
 		ret = mq_take(h, w);
 	if (ret > 0 || h->have) {
 		ret = 0;

@@ -18,7 +18,7 @@
  * nobody claims (its waiter was interrupted) goes back to the semaphore.
  * poll on wait is a re-check every SEM_SLICE_MS while somebody polls.
  */
-#include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,13 +32,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devshm.h"
 #include "holds.h"
 #include "ipc.h"
 
 #define SEM_SLICE_MS 100
 /* Interrupts a helper's timed wait when its last waiter leaves. */
 #define SEM_SIGNAL SIGRTMIN
-#define SEM_PREFIX "sem." /* /NAME lives in /dev/shm/sem.NAME */
 
 struct sem_obj {
 	struct sem_obj *next;
@@ -62,7 +62,6 @@ struct sem_handle {
 };
 
 static long sem_opt_value = 1;
-static int sem_dirfd = -1;	    /* /dev/shm */
 static struct ipc_watch *sem_watch; /* unlinks in /dev/shm */
 static pthread_mutex_t sem_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sem_helpers_done = PTHREAD_COND_INITIALIZER;
@@ -72,8 +71,7 @@ static struct sem_obj *sem_objs; /* open ones, under sem_lock */
 /* "/NAME" -> "sem.NAME", the file in /dev/shm. */
 static const char *sem_file(const char *name, char *buf, size_t size)
 {
-	snprintf(buf, size, SEM_PREFIX "%s", name + 1);
-	return buf;
+	return devshm_file(name, true, buf, size);
 }
 
 static void sem_put(struct sem_obj *s);
@@ -90,13 +88,9 @@ static int sem_init_kind(void)
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SEM_SIGNAL, &sa, NULL);
-	sem_dirfd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sem_dirfd < 0) {
-		ipc_log("cannot open /dev/shm, where named semaphores live: %s",
-			strerror(errno));
-		return -errno;
-	}
-	sem_watch = ipc_watch_unlinks(sem_dirfd, sem_gone_file);
+	devshm_init();
+	if (devshm_fd() >= 0)
+		sem_watch = ipc_watch_unlinks(devshm_fd(), sem_gone_file);
 	holds_replay();
 	return 0;
 }
@@ -118,55 +112,36 @@ static void sem_fini(void)
 		pthread_mutex_lock(&sem_lock);
 	}
 	pthread_mutex_unlock(&sem_lock);
-	if (sem_dirfd >= 0)
-		close(sem_dirfd);
-	sem_dirfd = -1;
+	devshm_fini();
 	holds_fini();
 }
 
 static int sem_list(int (*fill)(void *ctx, const char *name), void *ctx)
 {
-	char name[NAME_MAX + 2];
-	struct dirent *de;
-	DIR *d;
-	int fd, ret = 0;
-
-	fd = openat(sem_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
-	while (ret == 0 && (de = readdir(d))) {
-		if (strncmp(de->d_name, SEM_PREFIX, strlen(SEM_PREFIX)) != 0 ||
-		    !de->d_name[strlen(SEM_PREFIX)])
-			continue;
-		snprintf(name, sizeof(name), "/%s",
-			 de->d_name + strlen(SEM_PREFIX));
-		ret = fill(ctx, name);
-	}
-	closedir(d);
-	return ret;
+	return devshm_list(true, fill, ctx);
 }
 
 static int sem_create(const char *name, mode_t mode,
 		      const struct ipc_caller *caller)
 {
-	char file[NAME_MAX + 1];
+	char file[DEVSHM_FILE_MAX];
 	sem_t *sem;
-	int ret = 0;
+	int ret;
 
+	/*
+	 * Made by the daemon and given to the caller: sem_open() takes a
+	 * lock of glibc's, which the child of ipc_as_caller() may not.
+	 * /dev/shm charges nobody, so who makes it matters less than for a
+	 * queue.
+	 */
 	sem = sem_open(name, O_CREAT | O_EXCL, mode,
 		       (unsigned int)sem_opt_value);
 	if (sem == SEM_FAILED)
 		return -errno;
-	if (fchownat(sem_dirfd, sem_file(name, file, sizeof(file)), caller->uid,
-		     caller->gid, 0) < 0) {
-		ret = -errno;
+	ret = devshm_chown(sem_file(name, file, sizeof(file)), caller->uid,
+			   caller->gid);
+	if (ret < 0)
 		sem_unlink(name);
-	}
 	sem_close(sem);
 	return ret;
 }
@@ -216,11 +191,11 @@ static void sem_gone(const char *name)
 /* The fs layer's watch of /dev/shm: "/sem.NAME" went, so did "/NAME". */
 static void sem_gone_file(const char *file)
 {
-	char name[NAME_MAX + 2];
+	char name[DEVSHM_FILE_MAX + 1];
 
-	if (strncmp(file + 1, SEM_PREFIX, strlen(SEM_PREFIX)) != 0)
+	if (!devshm_is_sem(file + 1))
 		return;
-	snprintf(name, sizeof(name), "/%s", file + 1 + strlen(SEM_PREFIX));
+	snprintf(name, sizeof(name), "/%s", file + 1 + strlen(DEVSHM_SEM));
 	sem_gone(name);
 }
 
@@ -232,43 +207,33 @@ static int sem_remove(const char *name)
 	return 0;
 }
 
+/* Through devshm.c: a link planted at sem.NAME is no semaphore. */
 static int sem_stat(const char *name, struct stat *st)
 {
-	char file[NAME_MAX + 1];
+	char file[DEVSHM_FILE_MAX];
 
-	if (fstatat(sem_dirfd, sem_file(name, file, sizeof(file)), st, 0) < 0)
-		return -errno;
-	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
+	return devshm_stat(sem_file(name, file, sizeof(file)), st);
 }
 
 static int sem_chmod(const char *name, mode_t mode)
 {
-	char file[NAME_MAX + 1];
+	char file[DEVSHM_FILE_MAX];
 
-	if (fchmodat(sem_dirfd, sem_file(name, file, sizeof(file)), mode, 0) <
-	    0)
-		return -errno;
-	return 0;
+	return devshm_chmod(sem_file(name, file, sizeof(file)), mode);
 }
 
 static int sem_chown(const char *name, uid_t uid, gid_t gid)
 {
-	char file[NAME_MAX + 1];
+	char file[DEVSHM_FILE_MAX];
 
-	if (fchownat(sem_dirfd, sem_file(name, file, sizeof(file)), uid, gid,
-		     0) < 0)
-		return -errno;
-	return 0;
+	return devshm_chown(sem_file(name, file, sizeof(file)), uid, gid);
 }
 
 static ino_t sem_ino(const char *name)
 {
-	char file[NAME_MAX + 1];
 	struct stat st;
 
-	if (fstatat(sem_dirfd, sem_file(name, file, sizeof(file)), &st, 0) < 0)
-		return 0;
-	return st.st_ino;
+	return sem_stat(name, &st) == 0 ? st.st_ino : 0;
 }
 
 /*
@@ -611,8 +576,10 @@ static int sem_post_set(const char *name, const char *buf, size_t len)
 
 	if (len > 1 || (len == 1 && buf[0] != '\n'))
 		ret = ipc_parse_long(buf, len, &n);
-	if (ret == -ERANGE)
-		return buf[0] == '-' ? -EINVAL : -EOVERFLOW;
+	/* Too many digits for a long is a number still: past the maximum. */
+	if (ret < 0 && len > 1 && strspn(buf, "0123456789") >= len - 1 &&
+	    (buf[len - 1] == '\n' || isdigit((unsigned char)buf[len - 1])))
+		return -EOVERFLOW;
 	if (ret == 0 && n > SEM_VALUE_MAX)
 		return -EOVERFLOW;
 	if (ret < 0 || n < 0)
@@ -647,9 +614,19 @@ static const struct ipc_stream_ops sem_hold_ops = {
 
 static const struct ipc_file sem_files[] = {
 	{ .name = "value", .mode = 0444, .get = sem_value_get },
-	{ .name = "post", .mode = 0222, .set = sem_post_set },
-	{ .name = "wait", .mode = 0444, .ops = &sem_wait_ops },
-	{ .name = "hold", .mode = 0444, .ops = &sem_hold_ops },
+	/* Each takes or gives units: sem_open() would need read and write. */
+	{ .name = "post",
+	  .mode = 0222,
+	  .need = R_OK | W_OK,
+	  .set = sem_post_set },
+	{ .name = "wait",
+	  .mode = 0444,
+	  .need = R_OK | W_OK,
+	  .ops = &sem_wait_ops },
+	{ .name = "hold",
+	  .mode = 0444,
+	  .need = R_OK | W_OK,
+	  .ops = &sem_hold_ops },
 	{ .name = NULL },
 };
 
@@ -661,7 +638,7 @@ static const struct ipc_option sem_options[] = {
 
 const struct ipc_kind sem_kind = {
 	.name = "sem",
-	.name_max = NAME_MAX - (sizeof(SEM_PREFIX) - 1),
+	.name_max = NAME_MAX - (sizeof(DEVSHM_SEM) - 1),
 	.init = sem_init_kind,
 	.fini = sem_fini,
 	.list = sem_list,

@@ -13,12 +13,11 @@
  *   6
  *
  * Segments are the regular files of /dev/shm, where glibc's shm_open() puts
- * them: they are listed, stat()ed, chmod()ed and chown()ed through a
- * descriptor of that directory, which needs no right to open the segment.
- * glibc keeps named semaphores there too, as "sem.NAME": those are sem/'s,
- * so this kind neither shows nor makes a name that starts with "sem.".
+ * them: they are listed, stat()ed, chmod()ed and chown()ed through
+ * devshm.c, which never follows a link planted there. glibc keeps named
+ * semaphores there too, as "sem.NAME": those are sem/'s, so this kind
+ * neither shows nor makes a name that starts with "sem.".
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,123 +28,69 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "devshm.h"
 #include "ipc.h"
-
-#define SHM_DIR "/dev/shm"
-#define SHM_SEM_PREFIX "sem."
 
 struct shm_handle {
 	int fd;
 };
 
-static int shm_dirfd = -1;
-
-/*
- * glibc's shm_open() needs /dev/shm as much as we do: without it shm/ is
- * empty and mkdir there fails, but the other kinds are still worth a mount.
- */
 static int shm_init(void)
 {
-	shm_dirfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (shm_dirfd < 0)
-		ipc_log("cannot open %s (%s): shm/ stays empty", SHM_DIR,
-			strerror(errno));
+	devshm_init();
 	return 0;
 }
 
 static void shm_fini(void)
 {
-	if (shm_dirfd >= 0)
-		close(shm_dirfd);
-	shm_dirfd = -1;
+	devshm_fini();
 }
 
-/* "sem.NAME" in /dev/shm is glibc's semaphore NAME, not a segment. */
+/* "/sem.NAME" is glibc's semaphore /NAME, not a segment. */
 static bool shm_is_sem(const char *name)
 {
-	return strncmp(name + 1, SHM_SEM_PREFIX, strlen(SHM_SEM_PREFIX)) == 0;
+	return devshm_is_sem(name + 1);
 }
 
-/*
- * The segment NAME's inode, not following symlinks (shm_open() does not
- * either: it opens with O_NOFOLLOW); anything but a regular file, or a
- * semaphore, is no segment.
- */
-static int shm_lstat(const char *name, struct stat *st)
+/* The segment NAME's file, if it is one (no link, no semaphore). */
+static int shm_stat(const char *name, struct stat *st)
 {
-	int ret = 0;
-
-	if (shm_dirfd < 0 || shm_is_sem(name))
-		return -ENOENT;
-	if (fstatat(shm_dirfd, name + 1, st, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = -errno;
-	else if (!S_ISREG(st->st_mode))
-		ret = -ENOENT;
-	return ret;
-}
-
-static bool shm_listed(const struct dirent *de)
-{
-	struct stat st;
-
-	if (strncmp(de->d_name, SHM_SEM_PREFIX, strlen(SHM_SEM_PREFIX)) == 0)
-		return false;
-	if (de->d_type != DT_UNKNOWN)
-		return de->d_type == DT_REG;
-	return fstatat(shm_dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(st.st_mode);
+	return shm_is_sem(name) ? -ENOENT : devshm_stat(name + 1, st);
 }
 
 static int shm_list(int (*fill)(void *ctx, const char *name), void *ctx)
 {
-	char name[NAME_MAX + 2];
-	struct dirent *de;
-	DIR *d;
-	int fd, ret = 0;
-
-	if (shm_dirfd < 0)
-		goto out;
-	/* A descriptor of our own: a DIR's position is not shareable. */
-	fd = openat(shm_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		goto out;
-	}
-	while (ret == 0 && (de = readdir(d))) {
-		if (!shm_listed(de))
-			continue;
-		snprintf(name, sizeof(name), "/%s", de->d_name);
-		ret = fill(ctx, name);
-	}
-	closedir(d);
-out:
-	return ret;
+	return devshm_list(false, fill, ctx);
 }
 
+struct shm_create_arg {
+	const char *name;
+	mode_t mode;
+};
+
+/* In the caller's shoes (ipc_as_caller): a system call or two, no lock. */
+static int shm_create_as(void *arg)
+{
+	struct shm_create_arg *a = arg;
+	int fd;
+
+	fd = shm_open(a->name, O_RDWR | O_CREAT | O_EXCL, a->mode);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Made by the caller: theirs, with their rights checked by the kernel. */
 static int shm_create(const char *name, mode_t mode,
 		      const struct ipc_caller *caller)
 {
-	int fd, ret = 0;
+	struct shm_create_arg a = { .name = name, .mode = mode };
 
 	/* sem/ would take the segment for a semaphore, and we would hide it. */
 	if (shm_is_sem(name))
 		return -EINVAL;
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, mode);
-	if (fd < 0)
-		return -errno;
-	/* The caller's object, not the daemon's. */
-	if (fchown(fd, caller->uid, caller->gid) < 0) {
-		ret = -errno;
-		shm_unlink(name);
-	}
-	close(fd);
-	return ret;
+	return ipc_as_caller(caller, shm_create_as, &a);
 }
 
 static int shm_remove(const char *name)
@@ -159,36 +104,14 @@ static int shm_remove(const char *name)
 	return ret;
 }
 
-static int shm_stat(const char *name, struct stat *st)
-{
-	return shm_lstat(name, st);
-}
-
-/*
- * Checked to be a segment first, so a symlink planted in /dev/shm never
- * lends its target's mode to the tree (fchmodat cannot refuse to follow).
- */
 static int shm_chmod(const char *name, mode_t mode)
 {
-	struct stat st;
-	int ret;
-
-	ret = shm_lstat(name, &st);
-	if (ret == 0 && fchmodat(shm_dirfd, name + 1, mode, 0) < 0)
-		ret = -errno;
-	return ret;
+	return shm_is_sem(name) ? -ENOENT : devshm_chmod(name + 1, mode);
 }
 
 static int shm_chown(const char *name, uid_t uid, gid_t gid)
 {
-	struct stat st;
-	int ret;
-
-	ret = shm_lstat(name, &st);
-	if (ret == 0 &&
-	    fchownat(shm_dirfd, name + 1, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		ret = -errno;
-	return ret;
+	return shm_is_sem(name) ? -ENOENT : devshm_chown(name + 1, uid, gid);
 }
 
 /*
@@ -202,6 +125,7 @@ static int shm_data_open(const char *name, int flags, void **fh)
 {
 	int append = flags & O_APPEND;
 	struct shm_handle *h;
+	struct stat st;
 	int ret = 0;
 
 	if (shm_is_sem(name))
@@ -216,8 +140,15 @@ static int shm_data_open(const char *name, int flags, void **fh)
 		ret = -errno;
 		goto out_free;
 	}
+	/* A FIFO swapped in after the lookup would block a worker. */
+	if (fstat(h->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = -ENOENT;
+		goto out_close;
+	}
 	*fh = h;
 	return 0;
+out_close:
+	close(h->fd);
 out_free:
 	free(h);
 	return ret;
@@ -294,7 +225,7 @@ static int shm_size(const char *name, off_t *size)
 	struct stat st;
 	int ret;
 
-	ret = shm_lstat(name, &st);
+	ret = shm_stat(name, &st);
 	if (ret == 0)
 		*size = st.st_size;
 	return ret;

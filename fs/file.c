@@ -22,6 +22,7 @@
 
 struct fs_file {
 	struct fs_file *next, **pprev; /* all open files, for shutdown */
+	struct file_user *user;	       /* whose open file it is */
 	struct fs_node *node;	     /* pinned by the kernel only while open */
 	const struct ipc_file *file; /* the kind's table entry: static */
 	void *fh;		     /* data files: the kind's handle */
@@ -42,8 +43,22 @@ struct file_io {
 	bool nonblock;
 };
 
+/*
+ * Open files per uid. Each costs the daemon memory and often a descriptor
+ * (a segment's), and its descriptors are everybody's: one user may have
+ * max_user_files open files, all users together max_files, which leaves
+ * room for listing, attributes and mkdir (main.c sets both).
+ */
+struct file_user {
+	struct file_user *next;
+	uid_t uid;
+	long files;
+};
+
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fs_file *file_all; /* under file_lock */
+static struct fs_file *file_all;     /* under file_lock */
+static struct file_user *file_users; /* under file_lock */
+static long file_count;		     /* under file_lock */
 
 static const struct ipc_stream_ops *file_ops(const struct fs_file *f)
 {
@@ -73,6 +88,56 @@ static void file_untrack(struct fs_file *f)
 	pthread_mutex_unlock(&file_lock);
 }
 
+/* Count one more open file of uid's: EMFILE past its share, for it only. */
+static int file_charge(struct fs_file *f, uid_t uid)
+{
+	struct file_user *u;
+	int ret = 0;
+
+	pthread_mutex_lock(&file_lock);
+	for (u = file_users; u && u->uid != uid; u = u->next)
+		;
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		u->uid = uid;
+		u->next = file_users;
+		file_users = u;
+	}
+	if (u->files >= fs_conf.max_user_files)
+		ret = -EMFILE;
+	else if (file_count >= fs_conf.max_files)
+		ret = -ENFILE;
+	if (ret == 0) {
+		u->files++;
+		file_count++;
+		f->user = u;
+	}
+out_unlock:
+	pthread_mutex_unlock(&file_lock);
+	return ret;
+}
+
+static void file_uncharge(struct fs_file *f)
+{
+	struct file_user **pp, *u = f->user;
+
+	if (!u)
+		return;
+	pthread_mutex_lock(&file_lock);
+	file_count--;
+	if (--u->files == 0) {
+		for (pp = &file_users; *pp != u; pp = &(*pp)->next)
+			;
+		*pp = u->next;
+		free(u);
+	}
+	pthread_mutex_unlock(&file_lock);
+}
+
 static void file_free(void *arg)
 {
 	struct fs_file *f = arg;
@@ -80,6 +145,7 @@ static void file_free(void *arg)
 	fs_park_unpoll(&f->poll);
 	if (f->fh)
 		file_ops(f)->release(f->fh);
+	file_uncharge(f);
 	free(f->val);
 	free(f);
 }
@@ -209,26 +275,49 @@ static int file_open_attr(struct fs_file *f, int flags)
 	return 0;
 }
 
+/*
+ * May the caller open n so? What the file offers at all, and then: the
+ * kernel checked the caller against the file's bits, but some files need
+ * more of the object, as native use would (file->need).
+ */
+static int file_may_open(fuse_req_t req, const struct fs_node *n, int flags)
+{
+	int acc = flags & O_ACCMODE;
+	struct ipc_caller c;
+	struct stat st;
+	int ret;
+
+	if ((acc != O_WRONLY && !(n->file->mode & 0444)) ||
+	    (acc != O_RDONLY && !(n->file->mode & 0222)))
+		return -EACCES;
+	if (!n->file->need || !fs_conf.default_permissions)
+		return 0;
+	ret = n->kind->stat(n->name, &st);
+	if (ret == 0)
+		ret = fs_caller(req, &c);
+	if (ret < 0)
+		return ret;
+	if (!fs_caller_may(&c, &st, n->file->need))
+		ret = -EACCES;
+	fs_caller_free(&c);
+	return ret;
+}
+
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_node *n = fs_node_get(ino);
 	const struct ipc_file *file = n->file;
-	int acc = fi->flags & O_ACCMODE;
-	struct fs_file *f;
+	struct fs_file *f = NULL;
 	int ret;
 
-	if (!file) {
-		fuse_reply_err(req, EISDIR);
-		return;
+	ret = file ? file_may_open(req, n, fi->flags) : -EISDIR;
+	if (ret == 0) {
+		f = calloc(1, sizeof(*f));
+		ret = f ? file_charge(f, fuse_req_ctx(req)->uid) : -ENOMEM;
 	}
-	if ((acc != O_WRONLY && !(file->mode & 0444)) ||
-	    (acc != O_RDONLY && !(file->mode & 0222))) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		fuse_reply_err(req, ENOMEM);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		free(f);
 		return;
 	}
 	f->node = n;

@@ -25,6 +25,8 @@ struct fs_conf {
 	const char *mountpoint;
 	const char *source;
 	int default_permissions;
+	long max_user_files; /* open files one uid may have */
+	long max_files;	     /* open files of everybody */
 	int show_help;
 	int show_version;
 };
@@ -116,6 +118,11 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* util.c */
 void fs_log_daemonized(void);
 char *fs_pname(const char *name);
+int fs_object_pname(const struct ipc_kind *kind, const char *name,
+		    char **pname);
+int fs_caller(fuse_req_t req, struct ipc_caller *c);
+void fs_caller_free(struct ipc_caller *c);
+bool fs_caller_may(const struct ipc_caller *c, const struct stat *st, int need);
 const char *fs_display_name(const char *pname);
 char *fs_buf(size_t size);
 int fs_reply_copy(fuse_req_t req, const char *buf, size_t len);

@@ -21,15 +21,25 @@
 
 #include "fs.h"
 
-/* Thousands of parked opens each hold a descriptor or two. */
+/*
+ * Thousands of parked opens each hold a descriptor or two. They are shared
+ * fairly: one user may have a quarter of them (-o max_user_files), and an
+ * eighth is kept for what is no open file (listing, attributes, mkdir).
+ */
 static void main_raise_nofile(void)
 {
 	struct rlimit rl;
+	long nofile = 1L << 20;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)nofile)
+		nofile = rl.rlim_cur;
+	fs_conf.max_files = nofile - nofile / 8;
+	if (!fs_conf.max_user_files)
+		fs_conf.max_user_files = nofile / 4;
 }
 
 static int main_kinds_init(void)
@@ -86,8 +96,9 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct fuse_session *se;
+	struct stat st;
 	char *mnt = NULL;
-	int ret = 1;
+	int err, ret = 1;
 
 	if (fs_options_parse(&args) < 0)
 		goto out_args;
@@ -111,10 +122,14 @@ int main(int argc, char *argv[])
 			argv[0]);
 		goto out_opts;
 	}
+	/* FUSE would mount on a file too: a tree that answers EIO. */
 	mnt = realpath(fs_conf.mountpoint, NULL);
-	if (!mnt) {
+	err = !mnt || stat(mnt, &st) < 0 ? errno
+	      : S_ISDIR(st.st_mode)	 ? 0
+					 : ENOTDIR;
+	if (err) {
 		fprintf(stderr, "ipcfs: %s: %s\n", fs_conf.mountpoint,
-			strerror(errno));
+			strerror(err));
 		goto out_opts;
 	}
 	fuse_opt_add_arg(&args, "-ofsname=ipcfs,subtype=ipcfs");

@@ -52,18 +52,6 @@ static const struct ipc_file *ops_file_named(const struct ipc_kind *kind,
 	return NULL;
 }
 
-/* The POSIX name for NAME in a kind's directory, or -errno. */
-static int ops_object_pname(const struct ipc_kind *kind, const char *name,
-			    char **pname)
-{
-	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return -EINVAL;
-	if (fs_conf.prefix_len + strlen(name) > kind->name_max)
-		return -ENAMETOOLONG;
-	*pname = fs_pname(name);
-	return *pname ? 0 : -ENOMEM;
-}
-
 /*
  * A data file with a size (a segment's) is live: never cache its
  * attributes. Others may be cached: a permission check then costs no
@@ -109,7 +97,7 @@ static int ops_find(struct fs_node *p, const char *name, struct fs_node **np)
 	if (p->file)
 		return -ENOTDIR;
 	if (!*p->name) {
-		ret = ops_object_pname(kind, name, &pname);
+		ret = fs_object_pname(kind, name, &pname);
 		if (ret < 0)
 			return ret == -ENAMETOOLONG ? -ENOENT : ret;
 		ret = kind->stat(pname, &st);
@@ -246,8 +234,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode)
 {
 	struct fs_node *p = fs_node_get(parent), *n = NULL;
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct ipc_caller caller = { .uid = ctx->uid, .gid = ctx->gid };
+	struct ipc_caller caller;
 	char *pname = NULL;
 	int ret;
 
@@ -255,9 +242,13 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	ret = ops_object_pname(p->kind, name, &pname);
+	ret = fs_object_pname(p->kind, name, &pname);
 	if (ret == 0)
+		ret = fs_caller(req, &caller);
+	if (ret == 0) {
 		ret = p->kind->create(pname, mode & 07777, &caller);
+		fs_caller_free(&caller);
+	}
 	if (ret == 0) {
 		n = fs_node_hold(p->kind, pname, NULL);
 		ret = n ? 0 : -ENOMEM;
@@ -279,7 +270,7 @@ static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, p->kind ? ENOTDIR : EPERM);
 		return;
 	}
-	ret = ops_object_pname(p->kind, name, &pname);
+	ret = fs_object_pname(p->kind, name, &pname);
 	if (ret == 0)
 		ret = p->kind->remove(pname);
 	if (ret == 0)

@@ -38,34 +38,49 @@ static const struct fuse_opt options_spec[] = {
 	FUSE_OPT_END
 };
 
-/* -o NAME=VALUE for one of the kinds' options: 1 if it was one, -1 if bad. */
+/* The numeric options of the fs layer's own, read like the kinds'. */
+static const struct ipc_option options_numbers[] = {
+	{ "max_user_files", &fs_conf.max_user_files, 1, 1L << 30,
+	  "open files one user may have (default: a quarter of the daemon's descriptors)" },
+	{ NULL },
+};
+
+/* -o NAME=VALUE if NAME is in table o: 1 if it was, -1 if the value is bad. */
+static int options_number(const struct ipc_option *o, const char *arg,
+			  size_t len)
+{
+	const char *val = arg + len + 1;
+	long n;
+
+	for (; o && o->name; o++) {
+		if (strlen(o->name) != len || strncmp(o->name, arg, len))
+			continue;
+		if (ipc_parse_long(val, strlen(val), &n) < 0 || n < o->min ||
+		    n > o->max) {
+			fprintf(stderr,
+				"ipcfs: -o %s: expected a whole number from %ld to %ld\n",
+				arg, o->min, o->max);
+			return -1;
+		}
+		*o->value = n;
+		return 1;
+	}
+	return 0;
+}
+
+/* -o NAME=VALUE for a numeric option of ours or of a kind's. */
 static int options_kind(const char *arg)
 {
-	const struct ipc_option *o;
 	const char *eq = strchr(arg, '=');
-	size_t i, len;
-	long val;
+	size_t i;
+	int ret;
 
 	if (!eq)
 		return 0;
-	len = eq - arg;
-	for (i = 0; ipc_kinds[i]; i++) {
-		for (o = ipc_kinds[i]->options; o && o->name; o++) {
-			if (strlen(o->name) != len ||
-			    strncmp(o->name, arg, len))
-				continue;
-			if (ipc_parse_long(eq + 1, strlen(eq + 1), &val) < 0 ||
-			    val < o->min || val > o->max) {
-				fprintf(stderr,
-					"ipcfs: -o %s: expected a whole number from %ld to %ld\n",
-					arg, o->min, o->max);
-				return -1;
-			}
-			*o->value = val;
-			return 1;
-		}
-	}
-	return 0;
+	ret = options_number(options_numbers, arg, eq - arg);
+	for (i = 0; ret == 0 && ipc_kinds[i]; i++)
+		ret = options_number(ipc_kinds[i]->options, arg, eq - arg);
+	return ret;
 }
 
 static int options_proc(void *data, const char *arg, int key,
@@ -123,6 +138,12 @@ void fs_options_free(void)
 	fs_conf.prefix = NULL;
 }
 
+static void options_help_line(const struct ipc_option *o)
+{
+	printf("    -o %s=N%*s%s\n", o->name, (int)(20 - strlen(o->name)), "",
+	       o->help);
+}
+
 void fs_options_help(const char *progname)
 {
 	const struct ipc_option *o;
@@ -136,9 +157,10 @@ void fs_options_help(const char *progname)
 	       "    -o no_default_permissions\n"
 	       "                           let the daemon, not the kernel, check access\n",
 	       progname);
+	for (o = options_numbers; o->name; o++)
+		options_help_line(o);
 	for (i = 0; ipc_kinds[i]; i++)
 		for (o = ipc_kinds[i]->options; o && o->name; o++)
-			printf("    -o %s=N%*s%s\n", o->name,
-			       (int)(20 - strlen(o->name)), "", o->help);
+			options_help_line(o);
 	printf("\n");
 }

@@ -46,7 +46,8 @@ void ipc_log(const char *fmt, ...)
 
 /*
  * Attribute files follow the sysfs rule (one value and a newline), so a
- * write of "42\n" is as good as "42". Anything else is EINVAL.
+ * write of "42\n" is as good as "42". Anything else is EINVAL, a number
+ * too large for a long included: every attribute answers alike.
  */
 int ipc_parse_long(const char *buf, size_t len, long *val)
 {
@@ -62,11 +63,81 @@ int ipc_parse_long(const char *buf, size_t len, long *val)
 		return -EINVAL;
 	errno = 0;
 	*val = strtol(tmp, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (*end != '\0')
+	if (errno == ERANGE || *end != '\0')
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * The POSIX name for directory NAME of a kind, or -errno: names POSIX IPC
+ * cannot carry (empty, ".", "..", a '/') are EINVAL, and one longer than
+ * the kind's objects may be is ENAMETOOLONG. Nothing is made either way.
+ */
+int fs_object_pname(const struct ipc_kind *kind, const char *name, char **pname)
+{
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strchr(name, '/'))
+		return -EINVAL;
+	if (fs_conf.prefix_len + strlen(name) > kind->name_max)
+		return -ENAMETOOLONG;
+	*pname = fs_pname(name);
+	return *pname ? 0 : -ENOMEM;
+}
+
+/*
+ * Who sent req: uid, gid, pid and supplementary groups (from /proc; none if
+ * the process is gone). Free with fs_caller_free().
+ */
+int fs_caller(fuse_req_t req, struct ipc_caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n = 32, ret;
+	gid_t *g;
+
+	*c = (struct ipc_caller){ .uid = ctx->uid,
+				  .gid = ctx->gid,
+				  .pid = ctx->pid };
+	for (;;) {
+		g = realloc(c->groups, n * sizeof(*g));
+		if (!g) {
+			fs_caller_free(c);
+			return -ENOMEM;
+		}
+		c->groups = g;
+		ret = fuse_req_getgroups(req, n, g);
+		if (ret <= n)
+			break;
+		n = ret; /* more than we had room for: again */
+	}
+	c->ngroups = ret > 0 ? ret : 0;
+	return 0;
+}
+
+void fs_caller_free(struct ipc_caller *c)
+{
+	free(c->groups);
+	c->groups = NULL;
+}
+
+/*
+ * May the caller do what `need` (R_OK|W_OK|X_OK) says to an object of
+ * owner, group and mode st, as the kernel would decide natively? Root may.
+ */
+bool fs_caller_may(const struct ipc_caller *c, const struct stat *st, int need)
+{
+	int i, bits = st->st_mode;
+
+	if (c->uid == 0)
+		return true;
+	if (c->uid == st->st_uid) {
+		bits >>= 6;
+	} else {
+		for (i = 0; i < c->ngroups && c->groups[i] != st->st_gid; i++)
+			;
+		if (c->gid == st->st_gid || i < c->ngroups)
+			bits >>= 3;
+	}
+	return (bits & need) == need;
 }
 
 /* The POSIX name of directory NAME: "/" PREFIX NAME. Caller frees. */

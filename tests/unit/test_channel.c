@@ -112,7 +112,7 @@ static long test_channel_attr(const char *name, const char *file);
 static const char *test_channel_make(void)
 {
 	const char *name = test_channel_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 
 	assert_int_equal(channel_kind.create(name, 0600, &caller), 0);
 	return name;
@@ -282,7 +282,7 @@ static void test_channel_pattern(char *buf, size_t len, unsigned int seed)
  */
 static long test_channel_reserve_free(void)
 {
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	long *capacity = test_channel_option("chan_capacity");
 	long saved = *capacity, lo = 0, hi, mid;
 	const char *probe = test_channel_name();
@@ -394,7 +394,7 @@ static void test_channel_table(void **state)
 static void test_channel_create(void **state)
 {
 	const char *name = test_channel_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 
 	assert_int_equal(channel_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(test_channel_attr(name, "capacity"),
@@ -438,7 +438,7 @@ static void test_channel_missing(void **state)
 static void test_channel_remove(void **state)
 {
 	const char *name = test_channel_make();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 
 	assert_int_equal(channel_kind.remove(name), 0);
@@ -496,7 +496,7 @@ static void test_channel_list(void **state)
 static void test_channel_stat(void **state)
 {
 	const char *name = test_channel_name();
-	struct ipc_caller caller = { 1234, 5678 };
+	struct ipc_caller caller = { .uid = 1234, .gid = 5678 };
 	struct stat st;
 
 	assert_int_equal(channel_kind.create(name, 0640, &caller), 0);
@@ -519,7 +519,7 @@ static void test_channel_stat(void **state)
 static void test_channel_chmod_chown(void **state)
 {
 	const char *name = test_channel_name();
-	struct ipc_caller caller = { 1234, 5678 };
+	struct ipc_caller caller = { .uid = 1234, .gid = 5678 };
 	struct stat st;
 
 	assert_int_equal(channel_kind.create(name, 0600, &caller), 0);
@@ -850,7 +850,7 @@ static void test_channel_capacity(void **state)
  */
 static void test_channel_capacity_reserve(void **state)
 {
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	const char *a, *b, *c;
 
 	test_channel_free_exactly(2 * TEST_CHANNEL_DEFAULT);
@@ -884,7 +884,7 @@ static void test_channel_capacity_reserve(void **state)
 /* mkdir beyond the mount-wide cap: ENOSPC, nothing made; rmdir frees it. */
 static void test_channel_create_nospc(void **state)
 {
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct test_channel_seen seen = { 0 };
 	const char *a, *c;
 	struct stat st;
@@ -1132,7 +1132,7 @@ static void test_channel_unread_full(void **state)
 static void test_channel_remove_open(void **state)
 {
 	const char *name = test_channel_make();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	void *w = test_channel_open(name, O_WRONLY);
 	void *r = test_channel_open(name, O_RDONLY);
 	void *idle = test_channel_open(name, O_RDONLY);
@@ -1254,7 +1254,7 @@ static void test_channel_unread_grow_ends(void **state)
  */
 static void test_channel_unread_reserve(void **state)
 {
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	const char *name, *big;
 	void *w, *r;
 	char *a = test_channel_in;
@@ -1286,7 +1286,7 @@ static void test_channel_unread_reserve(void **state)
 /* A channel nobody removes: the group teardown's fini must free it. */
 static void test_channel_left_for_fini(void **state)
 {
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	char name[32];
 	void *fh = NULL;
 

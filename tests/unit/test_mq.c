@@ -277,7 +277,7 @@ static int test_mq_teardown(void **state)
 static void test_mq_create(void **state)
 {
 	const char *name = test_mq_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct mq_attr attr;
 	struct stat st;
 	mqd_t mqd;
@@ -302,7 +302,7 @@ static void test_mq_create(void **state)
 static void test_mq_create_exists(void **state)
 {
 	const char *name = test_mq_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 
 	assert_int_equal(mq_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(mq_kind.create(name, 0600, &caller), -EEXIST);
@@ -327,7 +327,7 @@ static void test_mq_stat_missing(void **state)
 static void test_mq_remove(void **state)
 {
 	const char *name = test_mq_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 
 	assert_int_equal(mq_kind.create(name, 0600, &caller), 0);
@@ -697,7 +697,7 @@ static void test_mq_unread_stream(void **state)
 static void test_mq_remove_wakes(void **state)
 {
 	const char *name = test_mq_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	const struct ipc_stream_ops *data = test_mq_ops("data");
 	const struct ipc_stream_ops *stream = test_mq_ops("stream");
 	struct ipc_waitq *wq = NULL, *wq2 = NULL;

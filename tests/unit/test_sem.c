@@ -335,7 +335,7 @@ static int test_sem_teardown(void **state)
 static void test_sem_create(void **state)
 {
 	const char *name = test_sem_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 	sem_t *sem;
 
@@ -359,7 +359,7 @@ static void test_sem_create(void **state)
 static void test_sem_create_value(void **state)
 {
 	const char *name = test_sem_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	const struct ipc_option *o = &sem_kind.options[0];
 
 	assert_int_equal(o->min, 0);
@@ -379,7 +379,7 @@ static void test_sem_create_value(void **state)
 static void test_sem_create_owner(void **state)
 {
 	const char *name = test_sem_name();
-	struct ipc_caller caller = { 4321, 5432 };
+	struct ipc_caller caller = { .uid = 4321, .gid = 5432 };
 	struct stat st;
 
 	if (geteuid() != 0)
@@ -393,7 +393,7 @@ static void test_sem_create_owner(void **state)
 static void test_sem_create_exists(void **state)
 {
 	const char *name = test_sem_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	sem_t *sem;
 
 	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
@@ -413,7 +413,7 @@ static void test_sem_create_exists(void **state)
 static void test_sem_create_name_max(void **state)
 {
 	char *name = (char *)test_sem_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	size_t len = strlen(name);
 
 	assert_int_equal(sem_kind.name_max, NAME_MAX - 4);
@@ -451,7 +451,7 @@ static void test_sem_missing(void **state)
 static void test_sem_remove(void **state)
 {
 	const char *name = test_sem_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 
 	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
@@ -909,7 +909,7 @@ static void test_sem_helper_banks(void **state)
 static void test_sem_remove_wakes(void **state)
 {
 	const char *name = test_sem_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	const struct ipc_stream_ops *wait = test_sem_ops("wait");
 	struct ipc_waitq *wq, *wq2 = NULL;
 	struct ipc_wait w;

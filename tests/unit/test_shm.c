@@ -206,7 +206,7 @@ static int test_shm_teardown(void **state)
 static void test_shm_create(void **state)
 {
 	const char *name = test_shm_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 	int fd;
 
@@ -230,7 +230,7 @@ static void test_shm_create(void **state)
 static void test_shm_create_owner(void **state)
 {
 	const char *name = test_shm_name();
-	struct ipc_caller caller = { 4321, 5432 };
+	struct ipc_caller caller = { .uid = 4321, .gid = 5432 };
 	struct stat st;
 
 	if (geteuid() != 0)
@@ -244,7 +244,7 @@ static void test_shm_create_owner(void **state)
 static void test_shm_create_exists(void **state)
 {
 	const char *name = test_shm_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	int fd;
 
 	assert_int_equal(shm_kind.create(name, 0600, &caller), 0);
@@ -284,7 +284,7 @@ static void test_shm_missing(void **state)
 static void test_shm_remove(void **state)
 {
 	const char *name = test_shm_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 
 	assert_int_equal(shm_kind.create(name, 0600, &caller), 0);
@@ -361,7 +361,7 @@ static void test_shm_list(void **state)
 {
 	const char *name = test_shm_name();
 	const char *other = test_shm_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct test_shm_seen seen = { .want = { name, other } };
 
 	test_shm_native(name, 0600, 10);
@@ -384,7 +384,7 @@ static void test_shm_sem_not_listed(void **state)
 {
 	const char *name = test_shm_name();
 	const char *shadow = test_shm_name();
-	struct ipc_caller caller = { getuid(), getgid() };
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct test_shm_seen seen = { 0 };
 	char semname[80];
 	struct stat st;

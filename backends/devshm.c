@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * devshm.c - the one way kinds reach the files of /dev/shm: segments
+ * (shm/NAME is /dev/shm/NAME) and glibc's named semaphores (sem/NAME is
+ * /dev/shm/sem.NAME).
+ *
+ * /dev/shm is writable by everybody, so any user can put a symlink, a FIFO
+ * or a directory where an object's file should be, or swap one in between
+ * two calls of ours. The daemon acts as root: a chmod that followed a link
+ * would change whatever file the link names. So every look at an object's
+ * file opens it here with O_PATH|O_NOFOLLOW (which neither follows a link
+ * nor opens a device or FIFO), checks that what it got is a regular file,
+ * and works on that descriptor only: what was checked is what is changed.
+ * Anything that is not a regular file is no object (ENOENT).
+ *
+ *   $ ln -s /etc/shadow /dev/shm/sem.x; ls /mnt/ipc/sem     # no "x"
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devshm.h"
+
+static int devshm_dirfd = -1;
+static unsigned int devshm_users; /* kinds that called devshm_init() */
+
+/*
+ * glibc's shm_open() and sem_open() need /dev/shm as much as we do: without
+ * it the kinds that live there stay empty, but the others are still worth
+ * a mount.
+ */
+void devshm_init(void)
+{
+	if (devshm_users++ == 0) {
+		devshm_dirfd =
+			open(DEVSHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (devshm_dirfd < 0)
+			ipc_log("cannot open %s (%s): shm/ and sem/ stay empty",
+				DEVSHM_DIR, strerror(errno));
+	}
+}
+
+void devshm_fini(void)
+{
+	if (devshm_users && --devshm_users == 0 && devshm_dirfd >= 0) {
+		close(devshm_dirfd);
+		devshm_dirfd = -1;
+	}
+}
+
+int devshm_fd(void)
+{
+	return devshm_dirfd;
+}
+
+bool devshm_is_sem(const char *file)
+{
+	return strncmp(file, DEVSHM_SEM, strlen(DEVSHM_SEM)) == 0;
+}
+
+/* The file in /dev/shm of POSIX name NAME: "NAME", or "sem.NAME". */
+const char *devshm_file(const char *name, bool sem, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", sem ? DEVSHM_SEM : "", name + 1);
+	return buf;
+}
+
+/*
+ * An O_PATH descriptor of FILE and its stat, if FILE is a regular file:
+ * it stays the file checked, whatever is renamed or linked there later.
+ */
+static int devshm_open_path(const char *file, struct stat *st)
+{
+	int fd, ret;
+
+	if (devshm_dirfd < 0)
+		return -ENOENT;
+	fd = openat(devshm_dirfd, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOENT : -errno;
+	ret = fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -ENOENT;
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int devshm_stat(const char *file, struct stat *st)
+{
+	int fd = devshm_open_path(file, st);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/*
+ * chmod has no way to act on an O_PATH descriptor but its /proc link,
+ * which names the very inode the descriptor holds (not a path looked up
+ * again).
+ */
+int devshm_chmod(const char *file, mode_t mode)
+{
+	char proc[32];
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = devshm_open_path(file, &st);
+	if (fd < 0)
+		return fd;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (chmod(proc, mode) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int devshm_chown(const char *file, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = devshm_open_path(file, &st);
+	if (fd < 0)
+		return fd;
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Is the entry a regular file? d_type says so on tmpfs; ask otherwise. */
+static bool devshm_regular(const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_REG;
+	return fstatat(devshm_dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		       0 &&
+	       S_ISREG(st.st_mode);
+}
+
+/*
+ * Call fill with the POSIX name of each semaphore (sem) or segment (!sem):
+ * "sem.NAME" is semaphore "/NAME", any other regular file segment "/FILE".
+ */
+int devshm_list(bool sem, int (*fill)(void *ctx, const char *name), void *ctx)
+{
+	size_t skip = sem ? strlen(DEVSHM_SEM) : 0;
+	char name[NAME_MAX + 2];
+	struct dirent *de;
+	DIR *d;
+	int fd, ret = 0;
+
+	if (devshm_dirfd < 0)
+		return 0;
+	/* A descriptor of our own: a DIR's position is not shareable. */
+	fd = openat(devshm_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	while (ret == 0 && (de = readdir(d))) {
+		if (devshm_is_sem(de->d_name) != sem || !de->d_name[skip] ||
+		    !devshm_regular(de))
+			continue;
+		snprintf(name, sizeof(name), "/%s", de->d_name + skip);
+		ret = fill(ctx, name);
+	}
+	closedir(d);
+	return ret;
+}

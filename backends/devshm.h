@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * devshm.h - the files of /dev/shm, reached without following links (see
+ * devshm.c). FILE arguments are names in /dev/shm; NAME arguments POSIX
+ * names ("/x").
+ */
+#ifndef IPCFS_DEVSHM_H
+#define IPCFS_DEVSHM_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "ipc.h"
+
+#define DEVSHM_DIR "/dev/shm"
+#define DEVSHM_SEM "sem." /* glibc keeps semaphore /NAME as sem.NAME */
+#define DEVSHM_FILE_MAX (NAME_MAX + 1)
+
+void devshm_init(void);
+void devshm_fini(void);
+int devshm_fd(void);
+bool devshm_is_sem(const char *file);
+const char *devshm_file(const char *name, bool sem, char *buf, size_t size);
+int devshm_stat(const char *file, struct stat *st);
+int devshm_chmod(const char *file, mode_t mode);
+int devshm_chown(const char *file, uid_t uid, gid_t gid);
+int devshm_list(bool sem, int (*fill)(void *ctx, const char *name), void *ctx);
+
+#endif /* IPCFS_DEVSHM_H */
