@@ -283,7 +283,6 @@ static int file_open_attr(struct fs_file *f, int flags)
 static int file_may_open(fuse_req_t req, const struct fs_node *n, int flags)
 {
 	int acc = flags & O_ACCMODE;
-	struct ipc_caller c;
 	struct stat st;
 	int ret;
 
@@ -293,14 +292,7 @@ static int file_may_open(fuse_req_t req, const struct fs_node *n, int flags)
 	if (!n->file->need || !fs_conf.default_permissions)
 		return 0;
 	ret = n->kind->stat(n->name, &st);
-	if (ret == 0)
-		ret = fs_caller(req, &c);
-	if (ret < 0)
-		return ret;
-	if (!fs_caller_may(&c, &st, n->file->need))
-		ret = -EACCES;
-	fs_caller_free(&c);
-	return ret;
+	return ret < 0 ? ret : fs_caller_may(req, &st, n->file->need);
 }
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -122,7 +122,7 @@ int fs_object_pname(const struct ipc_kind *kind, const char *name,
 		    char **pname);
 int fs_caller(fuse_req_t req, struct ipc_caller *c);
 void fs_caller_free(struct ipc_caller *c);
-bool fs_caller_may(const struct ipc_caller *c, const struct stat *st, int need);
+int fs_caller_may(fuse_req_t req, const struct stat *st, int need);
 const char *fs_display_name(const char *pname);
 char *fs_buf(size_t size);
 int fs_reply_copy(fuse_req_t req, const char *buf, size_t len);

@@ -120,24 +120,33 @@ void fs_caller_free(struct ipc_caller *c)
 }
 
 /*
- * May the caller do what `need` (R_OK|W_OK|X_OK) says to an object of
- * owner, group and mode st, as the kernel would decide natively? Root may.
+ * May the sender of req do what `need` (R_OK|W_OK|X_OK) says to an object
+ * of owner, group and mode st, as the kernel would decide natively? Root
+ * may. The groups are read (from /proc) only when they decide.
  */
-bool fs_caller_may(const struct ipc_caller *c, const struct stat *st, int need)
+int fs_caller_may(fuse_req_t req, const struct stat *st, int need)
 {
-	int i, bits = st->st_mode;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct ipc_caller c = { .ngroups = 0 };
+	int i, bits = st->st_mode, ret = 0;
 
-	if (c->uid == 0)
-		return true;
-	if (c->uid == st->st_uid) {
+	if (ctx->uid == 0)
+		return 0;
+	if (ctx->uid == st->st_uid) {
 		bits >>= 6;
-	} else {
-		for (i = 0; i < c->ngroups && c->groups[i] != st->st_gid; i++)
+	} else if (ctx->gid == st->st_gid) {
+		bits >>= 3;
+	} else if ((bits & need) != need) {
+		ret = fs_caller(req, &c);
+		for (i = 0; i < c.ngroups && c.groups[i] != st->st_gid; i++)
 			;
-		if (c->gid == st->st_gid || i < c->ngroups)
+		if (i < c.ngroups)
 			bits >>= 3;
+		fs_caller_free(&c);
 	}
-	return (bits & need) == need;
+	if (ret == 0 && (bits & need) != need)
+		ret = -EACCES;
+	return ret;
 }
 
 /* The POSIX name of directory NAME: "/" PREFIX NAME. Caller frees. */
