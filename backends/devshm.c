@@ -14,18 +14,64 @@
  * Anything that is not a regular file is no object (ENOENT).
  *
  *   $ ln -s /etc/shadow /dev/shm/sem.x; ls /mnt/ipc/sem     # no "x"
+ *
+ * A mapping of a file there (a semaphore, which glibc maps) can be cut
+ * short by whoever may write the file: the next touch of it raises SIGBUS,
+ * which would kill the daemon for every user. Touches of such mappings run
+ * under a guard (devshm_guard_begin/end): a SIGBUS inside the guarded range
+ * puts a blank page in place of the lost one, and the guard reports -EIO.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "devshm.h"
 
 static int devshm_dirfd = -1;
 static unsigned int devshm_users; /* kinds that called devshm_init() */
+static uintptr_t devshm_page;	  /* the page size, for the handler */
+static __thread struct devshm_guard *devshm_guarded; /* this thread's */
+
+/*
+ * SIGBUS in a guarded range: map a blank page over the one the file lost
+ * and let the instruction run again on it. Elsewhere it is a real fault:
+ * die of it, as without the handler.
+ */
+static void devshm_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	struct devshm_guard *g = devshm_guarded;
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	if (!g || a < (uintptr_t)g->addr || a >= (uintptr_t)g->addr + g->len ||
+	    mmap((void *)(a & ~(devshm_page - 1)), devshm_page,
+		 PROT_READ | PROT_WRITE,
+		 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0) == MAP_FAILED) {
+		signal(SIGBUS, SIG_DFL);
+		return;
+	}
+	g->faulted = 1;
+}
+
+void devshm_guard_begin(struct devshm_guard *g, void *addr, size_t len)
+{
+	g->addr = addr;
+	g->len = len;
+	g->faulted = 0;
+	devshm_guarded = g;
+}
+
+int devshm_guard_end(struct devshm_guard *g)
+{
+	devshm_guarded = NULL;
+	return g->faulted ? -EIO : 0;
+}
 
 /*
  * glibc's shm_open() and sem_open() need /dev/shm as much as we do: without
@@ -34,7 +80,13 @@ static unsigned int devshm_users; /* kinds that called devshm_init() */
  */
 void devshm_init(void)
 {
+	struct sigaction sa = { .sa_sigaction = devshm_sigbus,
+				.sa_flags = SA_SIGINFO };
+
 	if (devshm_users++ == 0) {
+		devshm_page = sysconf(_SC_PAGESIZE);
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
 		devshm_dirfd =
 			open(DEVSHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (devshm_dirfd < 0)

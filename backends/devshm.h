@@ -8,6 +8,7 @@
 #define IPCFS_DEVSHM_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
@@ -26,5 +27,16 @@ int devshm_stat(const char *file, struct stat *st);
 int devshm_chmod(const char *file, mode_t mode);
 int devshm_chown(const char *file, uid_t uid, gid_t gid);
 int devshm_list(bool sem, int (*fill)(void *ctx, const char *name), void *ctx);
+
+/* Touches of [addr, addr + len), a mapping of a file anybody may cut. */
+struct devshm_guard {
+	void *addr;
+	size_t len;
+	volatile sig_atomic_t faulted;
+};
+
+void devshm_guard_begin(struct devshm_guard *g, void *addr, size_t len);
+/* 0, or -EIO if the mapping lost its file: it is a blank page now. */
+int devshm_guard_end(struct devshm_guard *g);
 
 #endif /* IPCFS_DEVSHM_H */

@@ -96,9 +96,11 @@ static int holds_tally(FILE *f, struct holds_entry **e, size_t *n)
 static void holds_give_back(FILE *f, const char *whose)
 {
 	struct holds_entry *e = NULL;
+	struct devshm_guard g;
 	size_t n = 0, i;
 	sem_t *sem;
 	long k;
+	int ret;
 
 	while (holds_tally(f, &e, &n) == 0)
 		;
@@ -108,9 +110,14 @@ static void holds_give_back(FILE *f, const char *whose)
 		sem = sem_open(e[i].name, 0);
 		if (sem == SEM_FAILED)
 			continue;
+		/* Its file may be cut short under us (devshm.c). */
+		devshm_guard_begin(&g, sem, sizeof(sem_t));
 		for (k = 0; k < e[i].count; k++)
 			sem_post(sem);
+		ret = devshm_guard_end(&g);
 		sem_close(sem);
+		if (ret < 0)
+			continue;
 		ipc_log("gave back %ld unit(s) of %s held through ipcfs %s, which died",
 			e[i].count, e[i].name, whose);
 	}

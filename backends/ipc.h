@@ -19,6 +19,7 @@
 #define IPCFS_IPC_H
 
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -183,6 +184,9 @@ extern const struct ipc_kind *const ipc_kinds[];
 
 /* Log a message on the daemon's stderr (or syslog once daemonized). */
 void ipc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Block the signals sent to the daemon, not the faults; *old: the mask. */
+void ipc_block_signals(sigset_t *old);
 
 /* Parse a whole decimal number, optionally followed by one newline. */
 int ipc_parse_long(const char *buf, size_t len, long *val);

@@ -52,6 +52,7 @@ struct sem_obj {
 	bool helper;		/* the helper thread runs */
 	pthread_t thread;	/* the helper, while it runs */
 	struct ipc_waitq wq;	/* no descriptor: the helper wakes it */
+	bool broken; /* its file was cut short under our mapping (devshm.c) */
 	char name[];
 };
 
@@ -177,7 +178,7 @@ static void sem_gone(const char *name)
 	for (s = sem_objs; s; s = s->next)
 		if (strcmp(s->name, name) == 0)
 			break;
-	if (s && s->ino != sem_ino(name))
+	if (s && (s->broken || s->ino != sem_ino(name)))
 		sem_retire(s);
 	else
 		s = NULL;
@@ -237,6 +238,63 @@ static ino_t sem_ino(const char *name)
 }
 
 /*
+ * The semaphore's own operations, each under a guard: whoever may write
+ * /dev/shm/sem.NAME may cut it short under our mapping (devshm.c). s is
+ * then broken for good: -EIO, and the next sem_get() opens NAME anew.
+ */
+static int sem_guard_end(struct sem_obj *s, struct devshm_guard *g, int ret)
+{
+	if (devshm_guard_end(g) == 0)
+		return ret;
+	if (!s->broken)
+		ipc_log("%s: its file in /dev/shm was cut short under us: no semaphore now",
+			s->name);
+	s->broken = true;
+	return -EIO;
+}
+
+static int sem_do_post(struct sem_obj *s)
+{
+	struct devshm_guard g;
+	int ret;
+
+	devshm_guard_begin(&g, s->sem, sizeof(sem_t));
+	ret = sem_post(s->sem) < 0 ? -errno : 0;
+	return sem_guard_end(s, &g, ret);
+}
+
+static int sem_do_trywait(struct sem_obj *s)
+{
+	struct devshm_guard g;
+	int ret;
+
+	devshm_guard_begin(&g, s->sem, sizeof(sem_t));
+	ret = sem_trywait(s->sem) < 0 ? -errno : 0;
+	return sem_guard_end(s, &g, ret);
+}
+
+static int sem_do_clockwait(struct sem_obj *s, const struct timespec *ts)
+{
+	struct devshm_guard g;
+	int ret;
+
+	devshm_guard_begin(&g, s->sem, sizeof(sem_t));
+	ret = sem_clockwait(s->sem, CLOCK_MONOTONIC, ts) < 0 ? -errno : 0;
+	return sem_guard_end(s, &g, ret);
+}
+
+/* The value, or -errno. */
+static int sem_do_getvalue(struct sem_obj *s)
+{
+	struct devshm_guard g;
+	int ret, val;
+
+	devshm_guard_begin(&g, s->sem, sizeof(sem_t));
+	ret = sem_getvalue(s->sem, &val) < 0 ? -errno : val;
+	return sem_guard_end(s, &g, ret);
+}
+
+/*
  * The last waiter left unserved (interrupted): stop the helper's timed wait
  * now, or it would take, and bank for nobody, a unit posted meanwhile.
  */
@@ -256,6 +314,7 @@ static struct sem_obj *sem_get(const char *name, int *err)
 {
 	size_t len = strlen(name);
 	struct sem_obj *s;
+	struct stat st;
 
 	sem_gone(name); /* a semaphore of that name we hold may be stale */
 	pthread_mutex_lock(&sem_lock);
@@ -274,9 +333,15 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	s->sem = sem_open(name, 0);
 	if (s->sem == SEM_FAILED) {
 		*err = -errno;
-		free(s);
-		s = NULL;
-		goto out_unlock;
+		goto out_free;
+	}
+	/* A file too short to hold a sem_t is none (and would fault). */
+	*err = sem_stat(name, &st);
+	if (*err == 0 && st.st_size < (off_t)sizeof(sem_t))
+		*err = -EINVAL;
+	if (*err < 0) {
+		sem_close(s->sem);
+		goto out_free;
 	}
 	/*
 	 * The table keeps a reference, so the semaphore stays mapped between
@@ -284,7 +349,7 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	 * FUSE round trip. Removal (rmdir, or the watch) drops it.
 	 */
 	s->refs = 2;
-	s->ino = sem_ino(name);
+	s->ino = st.st_ino;
 	memcpy(s->name, name, len + 1);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->claimed, NULL);
@@ -292,6 +357,10 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	s->wq.idle = sem_idle;
 	s->next = sem_objs;
 	sem_objs = s;
+	goto out_unlock;
+out_free:
+	free(s);
+	s = NULL;
 out_unlock:
 	pthread_mutex_unlock(&sem_lock);
 	return s;
@@ -344,7 +413,7 @@ static void *sem_helper(void *arg)
 	unsigned int active;
 	bool idle = false;
 	sigset_t set;
-	int val;
+	int ret;
 
 	sigemptyset(&set);
 	sigaddset(&set, SEM_SIGNAL);
@@ -361,7 +430,7 @@ static void *sem_helper(void *arg)
 			 * later.
 			 */
 			for (; s->banked; s->banked--)
-				sem_post(s->sem);
+				sem_do_post(s);
 			if (idle)
 				break;
 			idle = true;
@@ -372,21 +441,22 @@ static void *sem_helper(void *arg)
 		idle = false;
 		if (!(active & IPC_WQ_PARKED) || s->banked) {
 			/* Pollers only, or a unit awaits its taker. */
-			if (!s->banked && sem_getvalue(s->sem, &val) == 0 &&
-			    val > 0)
+			if (!s->banked && sem_do_getvalue(s) > 0)
 				ipc_wake(&s->wq, POLLIN);
 			pthread_cond_clockwait(&s->claimed, &s->lock,
 					       CLOCK_MONOTONIC, &ts);
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
-		if (sem_clockwait(s->sem, CLOCK_MONOTONIC, &ts) == 0) {
-			pthread_mutex_lock(&s->lock);
+		ret = sem_do_clockwait(s, &ts);
+		pthread_mutex_lock(&s->lock);
+		if (ret == 0) {
 			s->banked++;
 			ipc_wake(&s->wq, POLLIN);
-			continue;
+		} else if (ret == -EIO) {
+			ipc_wake_all(&s->wq); /* they get EIO */
+			break;
 		}
-		pthread_mutex_lock(&s->lock);
 	}
 	s->helper = false;
 	pthread_mutex_unlock(&s->lock);
@@ -402,7 +472,7 @@ static void *sem_helper(void *arg)
 static int sem_start_helper(struct sem_obj *s)
 {
 	pthread_attr_t attr;
-	sigset_t all, old;
+	sigset_t old;
 	int ret;
 
 	if (s->helper)
@@ -416,8 +486,7 @@ static int sem_start_helper(struct sem_obj *s)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	/* Signals are for the FUSE workers. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ipc_block_signals(&old);
 	ret = pthread_create(&s->thread, &attr, sem_helper, s);
 	if (ret != 0) {
 		ipc_log("%s: cannot start a waiter thread: %s", s->name,
@@ -444,8 +513,9 @@ static int sem_take(struct sem_obj *s, struct ipc_wait *w)
 	if (s->banked) {
 		s->banked--;
 		pthread_cond_signal(&s->claimed);
-	} else if (sem_trywait(s->sem) < 0) {
-		ret = -errno;
+	} else if (s->broken) {
+		ret = -EIO;
+	} else if ((ret = sem_do_trywait(s)) < 0) {
 		/* Nobody would wake a waiter without a helper: say so. */
 		if (ret == -EAGAIN && sem_start_helper(s) == 0) {
 			w->wq = &s->wq;
@@ -476,12 +546,13 @@ static int sem_open_handle(const char *name, int flags, void **fh)
 static void sem_release(void *fh)
 {
 	struct sem_handle *h = fh;
+	int ret;
 
 	if (h->taken)
 		holds_note(h->s->name, h->s->ino, -1);
-	if (h->taken && sem_post(h->s->sem) < 0)
+	if (h->taken && (ret = sem_do_post(h->s)) < 0)
 		ipc_log("%s: cannot give a held unit back: %s", h->s->name,
-			strerror(errno));
+			strerror(-ret));
 	sem_put(h->s);
 	free(h);
 }
@@ -528,7 +599,7 @@ static void sem_wait_unread(void *fh, const char *buf, size_t len)
 	struct sem_handle *h = fh;
 
 	if (h->fresh) {
-		sem_post(h->s->sem);
+		sem_do_post(h->s);
 		h->taken = h->fresh = false;
 	}
 }
@@ -538,12 +609,11 @@ static unsigned int sem_wait_poll(void *fh, struct ipc_waitq **wq)
 	struct sem_handle *h = fh;
 	struct sem_obj *s = h->s;
 	unsigned int ev = 0;
-	int val = 0;
 
 	*wq = &s->wq;
 	pthread_mutex_lock(&s->lock);
-	if (h->taken || s->banked || sem_removed(s) ||
-	    (sem_getvalue(s->sem, &val) == 0 && val > 0))
+	if (h->taken || s->banked || sem_removed(s) || s->broken ||
+	    sem_do_getvalue(s) > 0)
 		ev = POLLIN;
 	else
 		sem_start_helper(s); /* it re-checks for the pollers */
@@ -554,14 +624,14 @@ static unsigned int sem_wait_poll(void *fh, struct ipc_waitq **wq)
 static int sem_value_get(const char *name, size_t arg, char *buf, size_t size)
 {
 	struct sem_obj *s;
-	int ret = 0, val;
+	int ret = 0;
 
 	s = sem_get(name, &ret);
 	if (!s)
 		return ret;
-	ret = sem_getvalue(s->sem, &val) < 0 ? -errno : 0;
+	ret = sem_do_getvalue(s);
 	sem_put(s);
-	return ret < 0 ? ret : snprintf(buf, size, "%d\n", val);
+	return ret < 0 ? ret : snprintf(buf, size, "%d\n", ret);
 }
 
 /*
@@ -587,13 +657,13 @@ static int sem_post_set(const char *name, const char *buf, size_t len)
 	s = sem_get(name, &ret);
 	if (!s)
 		return ret;
-	if (sem_getvalue(s->sem, &val) < 0)
-		ret = -errno;
+	val = sem_do_getvalue(s);
+	if (val < 0)
+		ret = val;
 	else if (n > SEM_VALUE_MAX - val)
 		ret = -EOVERFLOW;
 	for (; ret == 0 && n > 0; n--)
-		if (sem_post(s->sem) < 0)
-			ret = -errno;
+		ret = sem_do_post(s);
 	sem_put(s);
 	return ret;
 }

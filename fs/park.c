@@ -547,7 +547,7 @@ int fs_park_start_loop(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	struct ipc_waitq *wq;
-	sigset_t all, old;
+	sigset_t old;
 	int ret;
 
 	park_epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -558,8 +558,7 @@ int fs_park_start_loop(void)
 		goto out_close;
 	}
 	/* Signals are for the FUSE workers: they must see them to exit. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ipc_block_signals(&old);
 	park_running = true;
 	pthread_mutex_lock(&park_lock);
 	for (wq = park_watches; wq; wq = wq->next_watch)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,23 @@ void ipc_log(const char *fmt, ...)
 		fputc('\n', stderr);
 	}
 	va_end(ap);
+}
+
+/*
+ * Block, in the calling thread (and so in the threads it starts), every
+ * signal that is sent to the daemon; not the faults a thread raises itself:
+ * a blocked SIGBUS kills, and devshm.c catches a cut mapping's.
+ */
+void ipc_block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigfillset(&set);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGILL);
+	pthread_sigmask(SIG_SETMASK, &set, old);
 }
 
 /*
@@ -119,34 +137,46 @@ void fs_caller_free(struct ipc_caller *c)
 	c->groups = NULL;
 }
 
+/* Is gid one of the caller's supplementary groups? 1, 0 or -errno. */
+static int util_in_groups(fuse_req_t req, gid_t gid)
+{
+	struct ipc_caller c;
+	int i, ret;
+
+	ret = fs_caller(req, &c);
+	for (i = 0; ret == 0 && i < c.ngroups; i++)
+		ret = c.groups[i] == gid;
+	fs_caller_free(&c);
+	return ret;
+}
+
 /*
  * May the sender of req do what `need` (R_OK|W_OK|X_OK) says to an object
  * of owner, group and mode st, as the kernel would decide natively? Root
- * may. The groups are read (from /proc) only when they decide.
+ * may. The groups are read (from /proc) only when they decide: when the
+ * group's bits and the others' give different answers.
  */
 int fs_caller_may(fuse_req_t req, const struct stat *st, int need)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct ipc_caller c = { .ngroups = 0 };
-	int i, bits = st->st_mode, ret = 0;
+	bool group = ((st->st_mode >> 3) & need) == need;
+	bool other = (st->st_mode & need) == need;
+	bool may;
+	int in;
 
 	if (ctx->uid == 0)
-		return 0;
-	if (ctx->uid == st->st_uid) {
-		bits >>= 6;
-	} else if (ctx->gid == st->st_gid) {
-		bits >>= 3;
-	} else if ((bits & need) != need) {
-		ret = fs_caller(req, &c);
-		for (i = 0; i < c.ngroups && c.groups[i] != st->st_gid; i++)
-			;
-		if (i < c.ngroups)
-			bits >>= 3;
-		fs_caller_free(&c);
-	}
-	if (ret == 0 && (bits & need) != need)
-		ret = -EACCES;
-	return ret;
+		may = true;
+	else if (ctx->uid == st->st_uid)
+		may = ((st->st_mode >> 6) & need) == need;
+	else if (ctx->gid == st->st_gid)
+		may = group;
+	else if (group == other)
+		may = other;
+	else if ((in = util_in_groups(req, st->st_gid)) < 0)
+		may = false; /* the groups cannot be read: refuse */
+	else
+		may = in ? group : other;
+	return may ? 0 : -EACCES;
 }
 
 /* The POSIX name of directory NAME: "/" PREFIX NAME. Caller frees. */

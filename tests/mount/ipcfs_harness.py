@@ -356,7 +356,7 @@ class Harness:
         self.name = name
         self.prefix = "t%d_%s_" % (os.getpid(), name) if prefix is None \
             else prefix
-        self.opts = opts                # mq_maxmsg=, mq_msgsize=, ...
+        self.opts = opts                # mq_maxmsg=, allow_other=None, ...
         self.tests = []
         self.ipcfs = os.environ.get("IPCFS") or os.path.join(ROOT, "build",
                                                              "ipcfs")
@@ -365,6 +365,12 @@ class Harness:
         self.mnt = None
         self.conn = None                # /sys/fs/fuse/connections/<conn>
         self.daemon = None
+        # The daemon runs under self.wrap (a command prefix, e.g. valgrind
+        # and its options); the waits for it to mount and to exit after
+        # unmount are mount_wait and exit_wait seconds.
+        self.wrap = []
+        self.mount_wait = 10
+        self.exit_wait = 5
         self.stderr_path = None
         self.stderr_off = 0
         self.procs = []                 # children still to reap
@@ -922,8 +928,11 @@ class Harness:
         appended to the log, and wait until the tree is mounted. A test
         that killed the daemon calls it to mount the same tree again."""
         opts = ["prefix=" + self.prefix]
-        opts += ["%s=%s" % kv for kv in sorted(self.opts.items())]
-        cmd = [self.ipcfs, "-f", "-o", ",".join(opts), self.mnt]
+        # A value of None is a bare flag: allow_other=None gives allow_other.
+        opts += [k if v is None else "%s=%s" % (k, v)
+                 for k, v in sorted(self.opts.items())]
+        cmd = list(self.wrap) + [self.ipcfs, "-f", "-o", ",".join(opts),
+                                 self.mnt]
         self.note("mount: " + " ".join(cmd))
         if not os.access(self.ipcfs, os.X_OK):
             raise Fail("no daemon at %s (set $IPCFS)" % self.ipcfs)
@@ -933,15 +942,16 @@ class Harness:
                                            stderr=fd, start_new_session=True)
         finally:
             os.close(fd)
-        end = time.monotonic() + 10
+        end = time.monotonic() + self.mount_wait
         while _mounted_fstype(self.mnt) is None:
             if self.daemon.poll() is not None:
                 raise Fail("daemon exited with %s before mounting: %s" % (
                     self.daemon.returncode, self._daemon_stderr()[-500:]))
             if time.monotonic() > end:
-                raise Fail("not mounted after 10 s")
+                raise Fail("not mounted after %g s" % self.mount_wait)
             time.sleep(0.02)
-        with self.within(5, "stat of the mount point"):
+        with self.within(max(5, self.mount_wait / 2),
+                         "stat of the mount point"):
             st = os.stat(self.mnt)
             self.true(os.path.ismount(self.mnt), "os.path.ismount")
         self.conn = str(os.minor(st.st_dev)) if os.major(st.st_dev) == 0 \
@@ -1008,11 +1018,12 @@ class Harness:
         """Unmount the tree and wait for the daemon to exit by itself, else
         kill it: what went wrong, or None."""
         clean = self.unmount()
-        rc = self.wait_exit(self.daemon, 5)
+        rc = self.wait_exit(self.daemon, self.exit_wait)
         if rc is None:
             self.daemon.kill()
             self.wait_exit(self.daemon, 5)
-            return "still running 5 s after unmount; killed"
+            return "still running %g s after unmount; killed" % \
+                self.exit_wait
         if not clean:
             return "unmount needed an abort; daemon status %s" % rc
         if rc != 0:
