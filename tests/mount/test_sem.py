@@ -488,6 +488,34 @@ def rmdir_ends_blocked_waiters_EIDRM(t):
 
 
 @H.test
+def file_cut_short_is_no_crash(t):
+    """Whoever may write /dev/shm/sem.NAME may truncate it. The daemon maps
+    it (glibc's sem_open), and its next touch used to die of SIGBUS, taking
+    the mount down for every user: an empty file planted by anybody did the
+    same. Now: a file too short for a sem_t is no semaphore (EINVAL), one
+    cut short while mapped fails its operations with EIO, its blocked
+    waiters included, and the daemon lives on."""
+    with open(t.devsem("empty"), "wb"):
+        pass
+    t.made["sem"].add("empty")
+    t.raises(errno.EINVAL, t.sem_attr, "empty", "value",
+             what="value of an empty planted file")
+    t.raises(errno.EINVAL, t.write_post, "empty", b"\n",
+             what="post to an empty planted file")
+    t.native_sem("cut", 0)
+    r = t.py(READER, t.spath("cut", "wait"))
+    t.wait_blocked(r, "read")
+    os.truncate(t.devsem("cut"), 0)
+    rc, out, err = t.finish(r, 3)
+    t.eq((rc, out), (3, b"EIO\n"), "blocked wait when the file was cut")
+    t.raises(errno.EINVAL, t.sem_attr, "cut", "value",
+             what="value once the file is cut")
+    t.eq(t.daemon.poll(), None, "the daemon still runs")
+    t.native_sem("fine", 2)
+    t.eq(t.sem_attr("fine", "value"), "2\n", "another semaphore still works")
+
+
+@H.test
 def poll_on_wait(t):
     t.native_sem("pl", 0)
     with t.opened(t.spath("pl", "wait"), os.O_RDONLY, 10,
