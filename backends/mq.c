@@ -35,6 +35,7 @@
 #include "ipc.h"
 
 #define MQ_FS_MAGIC 0x19800202
+#define MQ_RUN_DIR "/run/ipcfs" /* root's; holds.c journals there too */
 #define MQ_MSGSIZE_MAX (1 << 20) /* a message travels in one FUSE write */
 
 struct mq_queue {
@@ -120,9 +121,13 @@ static void mq_find_fs(void)
 	if (mq_dirfd >= 0)
 		close(mq_dirfd);
 	mq_dirfd = -1;
-	/* A mount point of our own, for an instant: mkdir fails if taken. */
-	snprintf(dir, sizeof(dir), "/tmp/ipcfs-mqueue.%d", (int)getpid());
-	if (mkdir(dir, 0700) < 0)
+	/*
+	 * A mount point of our own, for an instant, where nobody else may
+	 * make one first (/tmp would let any user take the name).
+	 */
+	snprintf(dir, sizeof(dir), MQ_RUN_DIR "/mqueue.%d", (int)getpid());
+	if ((mkdir(MQ_RUN_DIR, 0700) < 0 && errno != EEXIST) ||
+	    mkdir(dir, 0700) < 0)
 		goto out_warn;
 	if (mount("mqueue", dir, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) == 0) {
