@@ -39,6 +39,7 @@ struct file_io {
 	size_t done;		  /* writes: bytes accepted so far */
 	const char *data;	  /* writes: the caller's bytes */
 	char *copy;		  /* writes: our copy, once parked */
+	size_t copied;		  /* its size, charged to the file's user */
 	struct fuse_file_info fi; /* opens */
 	bool nonblock;
 };
@@ -47,12 +48,15 @@ struct file_io {
  * Open files per uid. Each costs the daemon memory and often a descriptor
  * (a segment's), and its descriptors are everybody's: one user may have
  * max_user_files open files, all users together max_files, which leaves
- * room for listing, attributes and mkdir (main.c sets both).
+ * room for listing, attributes and mkdir (main.c sets both). A parked
+ * write costs a copy of its bytes (libfuse reuses its buffer): one user's
+ * copies may take max_user_parked bytes.
  */
 struct file_user {
 	struct file_user *next;
 	uid_t uid;
 	long files;
+	long parked; /* bytes of parked writes we keep copies of */
 };
 
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -136,6 +140,42 @@ static void file_uncharge(struct fs_file *f)
 		free(u);
 	}
 	pthread_mutex_unlock(&file_lock);
+}
+
+/* Keep a copy of a write that parks, charged to its user: or ENOBUFS. */
+static int file_copy(struct file_io *io)
+{
+	struct file_user *u = io->f->user;
+	size_t len = io->size - io->done;
+	int ret = 0;
+
+	pthread_mutex_lock(&file_lock);
+	if (u->parked + (long)len > fs_conf.max_user_parked)
+		ret = -ENOBUFS;
+	else
+		u->parked += len;
+	pthread_mutex_unlock(&file_lock);
+	if (ret == 0)
+		io->copy = malloc(len);
+	if (ret == 0 && !io->copy)
+		ret = -ENOMEM;
+	if (ret < 0)
+		return ret;
+	io->copied = len;
+	memcpy(io->copy, io->data + io->done, len);
+	io->data = io->copy - io->done;
+	return 0;
+}
+
+/* Before the reply: once it is sent, the file (and its user) may go. */
+static void file_uncopy(struct file_io *io)
+{
+	if (!io->copied)
+		return;
+	pthread_mutex_lock(&file_lock);
+	io->f->user->parked -= io->copied;
+	pthread_mutex_unlock(&file_lock);
+	io->copied = 0;
 }
 
 static void file_free(void *arg)
@@ -398,6 +438,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* Finish a write: what went in counts, even if the rest failed. */
 static void file_write_reply(struct file_io *io, int err)
 {
+	file_uncopy(io);
 	if (io->done > 0 || err == 0)
 		fuse_reply_write(io->park.req, io->done);
 	else
@@ -419,18 +460,10 @@ static int file_write_attempt(struct fs_park *p)
 	if (n >= 0 && io->done < io->size && p->wait.wq)
 		n = -EAGAIN; /* the rest would block */
 	if (n == -EAGAIN && file_may_park(io)) {
-		if (!io->copy) {
-			/* libfuse reuses its buffer once we return. */
-			io->copy = malloc(io->size - io->done);
-			if (!io->copy) {
-				file_write_reply(io, ENOMEM);
-				return 0;
-			}
-			memcpy(io->copy, io->data + io->done,
-			       io->size - io->done);
-			io->data = io->copy - io->done;
-		}
-		return -EAGAIN;
+		/* libfuse reuses its buffer once we return. */
+		n = io->copy ? 0 : file_copy(io);
+		if (n == 0)
+			return -EAGAIN;
 	}
 	/* What went in stays in, interrupted or not: report it. */
 	fs_park_settle(p);

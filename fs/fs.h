@@ -25,8 +25,9 @@ struct fs_conf {
 	const char *mountpoint;
 	const char *source;
 	int default_permissions;
-	long max_user_files; /* open files one uid may have */
-	long max_files;	     /* open files of everybody */
+	long max_user_files;  /* open files one uid may have */
+	long max_files;	      /* open files of everybody */
+	long max_user_parked; /* bytes of parked writes one uid may have */
 	int show_help;
 	int show_version;
 };

@@ -20,6 +20,7 @@
 /* fuse_opt frees a string option's old value: prefix starts NULL. */
 struct fs_conf fs_conf = {
 	.default_permissions = 1,
+	.max_user_parked = 256L << 20,
 };
 
 enum {
@@ -42,6 +43,8 @@ static const struct fuse_opt options_spec[] = {
 static const struct ipc_option options_numbers[] = {
 	{ "max_user_files", &fs_conf.max_user_files, 1, 1L << 30,
 	  "open files one user may have (default: a quarter of the daemon's descriptors)" },
+	{ "max_user_parked", &fs_conf.max_user_parked, 0, 1L << 40,
+	  "bytes of blocked writes the daemon keeps for one user (default 256 MiB)" },
 	{ NULL },
 };
 

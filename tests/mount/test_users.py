@@ -35,6 +35,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 
 from ipcfs_harness import (Harness, Fail, PIPE, mq_open, mq_close,
                            sem_post, sem_value)
@@ -940,6 +941,65 @@ def max_user_files(t):
         t.eq(r["after_close"], "ok", "B's open after closing five")
         t.user_go(p)
         t.user_end(p)
+
+
+PARKER = r'''
+import threading
+fds = [os.open(ARGS["data"], os.O_WRONLY) for _ in range(ARGS["n"])]
+res = {}
+def w(i):
+    res[i] = E(os.write, fds[i], b"w" * ARGS["size"])
+th = threading.Thread(target=w, args=(0,), daemon=True)
+th.start()
+time.sleep(0.5)              # the first write parks on the full channel
+for i in range(1, ARGS["n"]):
+    w(i)
+R["more"] = [res[i] for i in range(1, ARGS["n"])]
+step("parked")
+th.join(10)
+R["first"] = res.get(0, "still blocked")
+'''
+
+
+@H.test
+def max_user_parked(t):
+    """Hole 5, memory: a write that waits keeps a copy of its bytes in the
+    daemon (libfuse reuses its buffer), so parked writes of one user could
+    fill the daemon's memory. With -o max_user_parked=3000, B's first
+    2000-byte write to a full channel parks, its second fails with ENOBUFS
+    at once (nothing written); A still parks 2000 bytes of its own; both
+    parked writes complete once the channel is read."""
+    t.ensure_users()
+    with t.extra_tree("users3", prefix=t.prefix, allow_other=None,
+                      max_user_parked=3000) as m:
+        ch = os.path.join(m.mnt, "channels", "pk")
+        with t.within(5, "mkdir"):
+            os.mkdir(ch, 0o666)
+        t.made["channels"].add("pk")
+        data = os.path.join(ch, "data")
+        rd = t.open(data, os.O_RDONLY | os.O_NONBLOCK)
+        t.eq(t.write_file(os.path.join(ch, "capacity"), b"4096\n"), 5,
+             "capacity")
+        t.eq(t.write_file(data, b"f" * 4096), 4096, "fill the channel")
+        b = t.user_start("B", PARKER, {"data": data, "n": 2, "size": 2000})
+        what, r = t.user_step(b, go=False)
+        t.eq(r["more"], ["ENOBUFS"], "B's second parked write")
+        a = t.user_start("A", PARKER, {"data": data, "n": 1, "size": 2000})
+        t.user_step(a, go=False)
+        t.eq(t.read_file(os.path.join(ch, "bytes")), b"4096\n",
+             "nothing of the refused write went in")
+        got = b""
+        with t.within(10, "draining the channel"):
+            while len(got) < 8096:
+                try:
+                    got += os.read(rd, 65536)
+                except BlockingIOError:
+                    time.sleep(0.01)
+        t.eq(len(got), 8096, "the channel gave the fill and both writes")
+        for who, p in (("B", b), ("A", a)):
+            t.user_go(p)
+            t.eq(t.user_end(p)["first"], "ok", "%s's parked write" % who)
+        t.close(rd)
 
 
 if __name__ == "__main__":
