@@ -517,6 +517,20 @@ def capacity_attribute(t):
 
 
 @H.test
+def capacity_huge_number_is_EINVAL(t):
+    """A number too large for a long is EINVAL, as for every attribute;
+    the capacity stays."""
+    t.mkch("hugecap")
+    for bad in (b"99999999999999999999\n", b"99999999999999999999",
+                b"-99999999999999999999\n", b"9223372036854775808\n"):
+        with t.within(5, "write capacity"):
+            t.raises(errno.EINVAL, t.set_cattr, "hugecap", "capacity", bad,
+                     what="write %r to capacity" % bad)
+    t.eq(t.cattr("hugecap", "capacity"), "65536\n",
+         "capacity after the refused writes")
+
+
+@H.test
 def nonblock_capacity_4096(t):
     t.mkch("nb")
     data = t.cpath("nb", "data")

@@ -20,11 +20,12 @@ import errno
 import os
 import select
 import signal
+import tempfile
 import time
 
 from ipcfs_harness import Harness, WRITER, SANITIZER_MARKERS, SHM_DIR, \
-    _fmt, mq_open, mq_close, mq_unlink, sem_create, sem_post, sem_value, \
-    sem_unlink
+    _fmt, _rmdir_patiently, mq_open, mq_close, mq_unlink, sem_create, \
+    sem_post, sem_value, sem_unlink
 
 
 class DaemonHarness(Harness):
@@ -90,6 +91,58 @@ def startup_errors_refused(t):
     t.true(not any(n.startswith(t.prefix + "bad_")
                    for n in os.listdir(SHM_DIR)),
            "nothing made by the refused daemons")
+
+
+def mounted_in_proc_mounts(path):
+    """Whether /proc/mounts has an entry for PATH (absolute, no spaces)."""
+    with open("/proc/mounts") as f:
+        return any(line.split()[1] == path for line in f)
+
+
+@H.test
+def mountpoint_not_a_directory_refused(t):
+    """A regular file as the mount point: exit 1, a message naming it and
+    "Not a directory", nothing mounted (FUSE would mount on a file: a tree
+    answering EIO). With -f and without."""
+    for foreground in (True, False):
+        how = "ipcfs%s FILE" % (" -f" if foreground else "")
+        fd, f = tempfile.mkstemp(prefix="ipcfs-notdir-")
+        os.close(fd)
+        f = os.path.realpath(f)
+        logs = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        mounted = False
+        try:
+            argv = [t.ipcfs] + ["-f"] * foreground + [
+                "-o", "prefix=%snotdir_" % t.prefix, f]
+            p = t.spawn(argv, stdout=logs[0], stderr=logs[1])
+            end = time.monotonic() + 5
+            while p.poll() is None and time.monotonic() < end:
+                mounted = mounted or mounted_in_proc_mounts(f)
+                time.sleep(0.02)
+            time.sleep(0.2)     # a daemonized child may mount a moment later
+            mounted = mounted or mounted_in_proc_mounts(f)
+            rc = p.poll()
+            if rc is None:
+                t.kill(p)
+            else:
+                t.finish(p, 2)
+            out = []
+            for lf in logs:
+                lf.seek(0)
+                out.append(lf.read().decode(errors="replace"))
+            t.note("%s: exit %s, stderr %s" % (how, rc, out[1].strip()[:200]))
+            t.check("%s: exits 1" % how, rc == 1,
+                    "exit %s (None: still running after 5 s)" % rc)
+            t.check("%s: nothing mounted (/proc/mounts)" % how, not mounted)
+            t.check("%s: stderr names the path and says Not a directory" % how,
+                    f in out[1] and "Not a directory" in out[1], _fmt(out[1]))
+        finally:
+            if mounted_in_proc_mounts(f):
+                t.unmount_dir(f)
+            for lf in logs:
+                lf.close()
+            with contextlib.suppress(OSError):
+                os.unlink(f)
 
 
 # ---------------------------------------------------------------------------
@@ -335,6 +388,168 @@ def thread_count_bounded(t):
 
 
 thread_count_bounded.timeout = 120
+
+
+# ---------------------------------------------------------------------------
+# 8. Held units given back after kill -9 of a daemon nobody has reaped yet:
+# a zombie, or a process still exiting, is no live daemon. The new daemon
+# must tell by something that dies with the process (a lock on its journal),
+# not by kill(pid, 0), which succeeds on a zombie.
+
+HOLDER = r'''
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print("held", flush=True)
+time.sleep(300)
+'''
+
+HOLD_VALUE = 2
+
+
+def unstarted_tree(t, tag, prefix):
+    """An extra tree with its mount point and log made but no daemon yet:
+    start_daemon() starts it at once. The teardown unmounts it."""
+    m = Harness(tag, prefix=prefix)
+    m.timers = t.timers
+    t.extra.append(m)
+    m.mnt = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-%s-" % tag))
+    fd, m.stderr_path = tempfile.mkstemp(prefix="ipcfs-%s-" % tag,
+                                         suffix=".log")
+    os.close(fd)
+    return m
+
+
+def hold_one(t, m, name):
+    """Make semaphore NAME (value HOLD_VALUE), natively, and a child holding
+    one unit of it through tree M. Each round has a semaphore of its own,
+    so the journal of an earlier round's daemon, given back late, cannot
+    pass for this round's."""
+    sem_create(t.posix(name), HOLD_VALUE)
+    h = t.py(HOLDER, os.path.join(m.mnt, "sem", name, "hold"))
+    got = t.read_until(h, b"held\n", 5)
+    t.true(got == b"held\n", "the holder opened hold", _fmt(got))
+    t.eq(sem_value(t.posix(name)), HOLD_VALUE - 1, "value while one is held")
+    return h
+
+
+def discard_killed_tree(t, m):
+    """Unmount tree M, whose daemon was killed, and reap that daemon."""
+    ok = t.unmount_dir(m.mnt)
+    if m in t.extra:
+        t.extra.remove(m)
+    _rmdir_patiently(m.mnt)
+    with contextlib.suppress(OSError):
+        os.unlink(m.stderr_path)
+    with contextlib.suppress(Exception):
+        m.daemon.wait(5)
+    return ok
+
+
+def reap(procs):
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.wait(5)
+
+
+@H.test
+def held_unit_given_back_after_kill_of_unreaped_daemon(t):
+    """5 rounds: hold a unit, kill -9 the daemon without reaping it (a
+    zombie), unmount, start a new daemon at once: the unit is back within
+    2 s."""
+    zombies = []
+    back = 0
+    try:
+        with t.extra_tree("hold6", prefix=t.prefix) as m:
+            for r in range(1, 6):
+                name = "z6_%d" % r
+                h = hold_one(t, m, name)
+                old = m.daemon
+                zombies.append(old)         # never wait()ed nor poll()ed
+                os.kill(old.pid, signal.SIGKILL)
+                t.kill(h)                   # its hold died with the daemon
+                t.true(t.unmount_dir(m.mnt), "round %d: the dead mount is "
+                       "unmounted" % r)
+                t0 = time.monotonic()
+                m.start_daemon()
+                v = t.wait_value(lambda: sem_value(t.posix(name)), HOLD_VALUE,
+                                 2.0 - (time.monotonic() - t0))
+                el = time.monotonic() - t0
+                state = t.proc_state(old.pid)[0]
+                t.note("round %d: value %d %.2f s after the new daemon's "
+                       "start; the killed daemon's state %s" % (r, v, el,
+                                                               state))
+                if t.check("round %d: the held unit is back within 2 s "
+                           "(value %d)" % (r, HOLD_VALUE), v == HOLD_VALUE,
+                           "value %d after %.2fs (the killed daemon, "
+                           "unreaped, is in state %s)" % (v, el, state)):
+                    back += 1
+    finally:
+        reap(zombies)
+    t.note("held units given back in %d of 5 rounds" % back)
+
+
+held_unit_given_back_after_kill_of_unreaped_daemon.timeout = 120
+
+
+@H.test
+def held_unit_given_back_when_new_daemon_races_the_kill(t):
+    """5 rounds: hold a unit through tree A, send SIGKILL to A's daemon and
+    start a daemon B (same prefix, its own mount point) at once, no sleep:
+    the unit is back within 2 s of the kill. Then A stopped (SIGSTOP) while
+    B starts: a live daemon's unit is not taken from it; once A is killed
+    (not reaped), the next daemon to start gives it back within 2 s."""
+    dead = []
+    try:
+        a = t.extra_mount("race6a", prefix=t.prefix)
+        for r in range(1, 6):
+            name = "r6_%d" % r
+            h = hold_one(t, a, name)
+            b = unstarted_tree(t, "race6b", t.prefix)
+            t0 = time.monotonic()
+            os.kill(a.daemon.pid, signal.SIGKILL)
+            b.start_daemon()
+            v = t.wait_value(lambda: sem_value(t.posix(name)), HOLD_VALUE,
+                             2.0 - (time.monotonic() - t0))
+            el = time.monotonic() - t0
+            t.check("round %d: the unit is back within 2 s of a kill "
+                    "racing the new daemon's start" % r, v == HOLD_VALUE,
+                    "value %d after %.2fs" % (v, el))
+            t.kill(h)
+            dead.append(a)
+            discard_killed_tree(t, a)
+            a = b
+        # A stopped daemon lives: a new daemon B leaves its unit alone.
+        # Killed later (and left unreaped), the next daemon to start, C,
+        # gives it back.
+        name = "r6_stop"
+        h = hold_one(t, a, name)
+        os.kill(a.daemon.pid, signal.SIGSTOP)
+        b = unstarted_tree(t, "race6b", t.prefix)
+        try:
+            b.start_daemon()
+            time.sleep(0.5)
+            v = sem_value(t.posix(name))
+            t.check("a stopped (live) daemon's held unit is not given back "
+                    "by a new daemon", v == HOLD_VALUE - 1, "value %d" % v)
+        finally:
+            os.kill(a.daemon.pid, signal.SIGKILL)
+            os.kill(a.daemon.pid, signal.SIGCONT)
+        t.kill(h)
+        c = unstarted_tree(t, "race6c", t.prefix)
+        t0 = time.monotonic()
+        c.start_daemon()
+        v = t.wait_value(lambda: sem_value(t.posix(name)), HOLD_VALUE,
+                         2.0 - (time.monotonic() - t0))
+        el = time.monotonic() - t0
+        t.check("killed once a new daemon ran, and unreaped: the unit is "
+                "back within 2 s of the next daemon's start", v == HOLD_VALUE,
+                "value %d after %.2fs" % (v, el))
+        discard_killed_tree(t, a)
+    finally:
+        reap([m.daemon for m in dead])
+
+
+held_unit_given_back_when_new_daemon_races_the_kill.timeout = 120
 
 
 # ---------------------------------------------------------------------------

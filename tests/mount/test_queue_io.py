@@ -181,6 +181,55 @@ def short_reads_on_stream(t):
 
 
 @H.test
+def first_read_at_an_offset_is_EINVAL_and_takes_nothing(t):
+    """Before an open file of data has received a message, a read at an
+    offset past 0 has nothing to read from: EINVAL, and the message stays
+    in the queue (it was taken and shown to nobody)."""
+    t.mkq("off")
+    msg = pattern(700)
+    t.send("off", msg)
+    data = t.qpath("off", "data")
+    with t.opened(data, what="pread at 1000, then at 0") as fd:
+        t.raises(errno.EINVAL, os.pread, fd, 100, 1000,
+                 what="first pread(fd, 100, 1000)")
+        t.eq(t.count("off"), 1, "count after the refused pread")
+        t.raises(errno.EINVAL, os.pread, fd, 100, 1,
+                 what="a second pread(fd, 100, 1)")
+        t.eq(t.count("off"), 1, "count after the second refused pread")
+        # The same open file, at offset 0: a first read like any other.
+        t.eq(os.pread(fd, 1000, 0), msg, "pread(fd, 1000, 0) afterwards")
+    t.eq(t.count("off"), 0, "count after the read at 0")
+    t.send("off", b"second")
+    with t.opened(data, what="lseek 1000 then read") as fd:
+        os.lseek(fd, 1000, os.SEEK_SET)
+        t.raises(errno.EINVAL, os.read, fd, 100,
+                 what="read after lseek(fd, 1000)")
+    t.eq(t.count("off"), 1, "count after lseek + read")
+    rc, out, err = t.run(["cat", data])
+    t.eq((rc, out, err), (0, b"second", b""), "cat data gets the message")
+    t.eq(t.count("off"), 0, "count after cat")
+
+
+@H.test
+def reads_at_offsets_after_a_first_read(t):
+    """Once an open file of data has its message, reads at any offset read
+    within it, as before."""
+    t.mkq("offs")
+    msg = pattern(1000, 13)
+    t.send("offs", msg)
+    t.send("offs", b"next")
+    with t.opened(t.qpath("offs", "data"), what="reads at offsets") as fd:
+        t.eq(os.read(fd, 100), msg[:100], "first read at 0")
+        t.eq(os.pread(fd, 100, 500), msg[500:600], "pread at 500")
+        t.eq(os.pread(fd, 100, 950), msg[950:], "pread at 950 (the end)")
+        t.eq(os.pread(fd, 100, 2000), b"", "pread past the message")
+        os.lseek(fd, 300, os.SEEK_SET)
+        t.eq(os.read(fd, 50), msg[300:350], "read after lseek(fd, 300)")
+        t.eq(os.pread(fd, 100, 0), msg[:100], "pread at 0 again")
+    t.eq(t.drain("offs"), [(b"next", 0)], "only one message taken")
+
+
+@H.test
 def priority_order(t):
     t.mkq("prio")
     for m, p in ((b"p1", 1), (b"p5", 5), (b"p3", 3)):

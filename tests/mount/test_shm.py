@@ -244,6 +244,27 @@ def size_attr_refuses_garbage(t):
 
 
 @H.test
+def size_attr_huge_number_is_EINVAL(t):
+    """A number too large for a long is EINVAL, as the README says (and as
+    every attribute answers), not ERANGE; the size stays."""
+    t.mkshm("huge")
+    size = t.spath("huge", "size")
+    rc, out, err = t.sh('echo 4096 > "$1"', size)
+    t.eq(rc, 0, "echo 4096 > size")
+    for junk in (b"99999999999999999999\n", b"99999999999999999999",
+                 b"-99999999999999999999\n", b"9223372036854775808\n"):
+        with t.opened(size, os.O_WRONLY | os.O_TRUNC,
+                      what="write %r" % junk) as fd:
+            t.raises(errno.EINVAL, os.write, fd, junk,
+                     what="write %r to size" % junk)
+        t.eq(t.native_size("huge"), 4096, "native size after %r" % junk)
+    rc, out, err = t.sh('echo 99999999999999999999 > "$1"', size)
+    t.true(rc != 0, "echo 99999999999999999999 > size fails",
+           "exit %s" % rc)
+    t.eq(t.shm_attr("huge", "size"), "4096\n", "size unchanged")
+
+
+@H.test
 def coherent_with_native_mmap(t):
     t.mkshm("mm")
     data = t.spath("mm", "data")

@@ -2,12 +2,13 @@
 """The tree: mkdir/rmdir of queues, names, modes, owners, prefixes, native
 visibility both ways, attribute files, ipcctl ls, and the daemon's options."""
 
+import contextlib
 import errno
 import os
 import re
 import stat
 
-from ipcfs_harness import Harness, KIND_FILES, mq_open, mq_close, \
+from ipcfs_harness import Harness, KIND_FILES, SHM_DIR, mq_open, mq_close, \
     mq_getattr, mq_unlink, mq_send
 
 H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
@@ -265,6 +266,117 @@ def remade_object_lists_its_files(t):
                 os.close(fd)
             if os.path.isdir(d):
                 os.rmdir(d)
+
+
+def use_through_tree(t, root, kind, name):
+    """A round trip through KIND/NAME of the tree at ROOT: what comes back
+    (bytes), to compare with what use_want says."""
+    d = os.path.join(root, kind, name)
+    with t.within(5, "use %s" % d):
+        if kind == "queues":
+            t.write_file(os.path.join(d, "data"), b"dot")
+            return t.read_file(os.path.join(d, "data"))
+        if kind == "shm":
+            t.write_file(os.path.join(d, "data"), b"dot")
+            return t.read_file(os.path.join(d, "data"))
+        if kind == "sem":
+            t.write_file(os.path.join(d, "post"), b"2\n")
+            t.read_file(os.path.join(d, "wait"))
+            return t.read_file(os.path.join(d, "value"))
+        w = os.open(os.path.join(d, "data"), os.O_WRONLY | os.O_NONBLOCK)
+        r = os.open(os.path.join(d, "data"), os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            os.write(w, b"dot")
+            return os.read(r, 100)
+        finally:
+            os.close(w)
+            os.close(r)
+
+
+# sem: mkdir makes value 1 (the default sem_value), post 2, wait 1: 2.
+USE_WANT = {"queues": b"dot", "shm": b"dot", "sem": b"2\n", "channels": b"dot"}
+
+
+def unlink_any(kind, name):
+    """Unlink the native object /NAME of KIND, if there is one."""
+    with contextlib.suppress(OSError):
+        if kind == "queues":
+            mq_unlink("/" + name)
+        elif kind == "shm":
+            os.unlink(os.path.join(SHM_DIR, name))
+        elif kind == "sem":
+            os.unlink(os.path.join(SHM_DIR, "sem." + name))
+
+
+def check_dot_names(t, root, names, what):
+    """mkdir KIND/NAME for each kind in the tree at ROOT, NAME starting
+    with a dot: listed by os.listdir(KIND), usable, and gone after
+    rmdir."""
+    for kind in KIND_FILES:
+        name = names[kind]
+        d = os.path.join(root, kind, name)
+        with t.within(5, "mkdir %s" % d):
+            os.mkdir(d, 0o600)
+        try:
+            with t.within(5, "ls %s" % kind):
+                listed = os.listdir(os.path.join(root, kind))
+            t.check("%s: %s/%s is listed" % (what, kind, name),
+                    name in listed, "not among %d names" % len(listed))
+            with t.within(5, "ls %s" % d):
+                files = sorted(os.listdir(d))
+            t.check("%s: %s/%s has its files" % (what, kind, name),
+                    files == KIND_FILES[kind], repr(files))
+            got = use_through_tree(t, root, kind, name)
+            t.check("%s: %s/%s is usable" % (what, kind, name),
+                    got == USE_WANT[kind], "got %r" % got)
+        finally:
+            with t.within(5, "rmdir %s" % d):
+                os.rmdir(d)
+        with t.within(5, "ls %s" % kind):
+            t.check("%s: %s/%s not listed after rmdir" % (what, kind, name),
+                    name not in os.listdir(os.path.join(root, kind)))
+
+
+@H.test
+def names_starting_with_a_dot(t):
+    """KIND/.NAME is an object like any other: listed, usable, removable.
+    In this tree the native name starts with the prefix; in a tree without
+    a prefix it starts with the dot itself, as in /dev/mqueue/.NAME."""
+    check_dot_names(t, t.mnt, {k: ".d" + k for k in KIND_FILES}, "prefix")
+    names = {k: ".%s%s" % (t.prefix, k) for k in KIND_FILES}
+    try:
+        with t.extra_tree("tree-noprefix", prefix="") as m:
+            check_dot_names(t, m.mnt, names, "no prefix")
+    finally:
+        for kind, name in names.items():
+            unlink_any(kind, name)
+
+
+@H.test
+def attribute_parsers_agree_on_huge_numbers(t):
+    """A number too large for a long is as wrong as any other bad value:
+    EINVAL from shm size and channels capacity (not ERANGE); sem post says
+    EOVERFLOW for any number past SEM_VALUE_MAX, however many digits."""
+    huge = b"99999999999999999999\n"
+    for kind in ("shm", "channels", "sem"):
+        t.mkobj(kind, "big")
+    cases = [("shm", "size", huge, errno.EINVAL),
+             ("shm", "size", b"-" + huge, errno.EINVAL),
+             ("channels", "capacity", huge, errno.EINVAL),
+             ("channels", "capacity", b"-" + huge, errno.EINVAL),
+             ("sem", "post", huge, errno.EOVERFLOW),
+             ("sem", "post", huge[:-1], errno.EOVERFLOW),
+             ("sem", "post", b"-" + huge, errno.EINVAL)]
+    for kind, attr, value, eno in cases:
+        path = t.path(kind, "big", attr)
+        t.raises(eno, t.write_file, path, value,
+                 what="write %r to %s/big/%s" % (value, kind, attr))
+    t.eq(t.read_file(t.path("shm", "big", "size")), b"0\n",
+         "shm size unchanged")
+    t.eq(t.read_file(t.path("channels", "big", "capacity")), b"65536\n",
+         "channel capacity unchanged")
+    t.eq(t.read_file(t.path("sem", "big", "value")), b"1\n",
+         "sem value unchanged")
 
 
 if __name__ == "__main__":
