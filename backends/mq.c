@@ -35,7 +35,7 @@
 #include "ipc.h"
 
 #define MQ_FS_MAGIC 0x19800202
-#define MQ_RUN_DIR "/run/ipcfs" /* root's; holds.c journals there too */
+#define MQ_RUN_DIR "/run/ipcfs"	 /* root's; holds.c journals there too */
 #define MQ_MSGSIZE_MAX (1 << 20) /* a message travels in one FUSE write */
 
 struct mq_queue {

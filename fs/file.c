@@ -155,13 +155,12 @@ static int file_copy(struct file_io *io)
 	else
 		u->parked += len;
 	pthread_mutex_unlock(&file_lock);
-	if (ret == 0)
-		io->copy = malloc(len);
-	if (ret == 0 && !io->copy)
-		ret = -ENOMEM;
 	if (ret < 0)
 		return ret;
-	io->copied = len;
+	io->copied = len; /* charged: file_uncopy() gives it back */
+	io->copy = malloc(len);
+	if (!io->copy)
+		return -ENOMEM;
 	memcpy(io->copy, io->data + io->done, len);
 	io->data = io->copy - io->done;
 	return 0;
