@@ -37,11 +37,12 @@ static int devshm_dirfd = -1;
 static unsigned int devshm_users; /* kinds that called devshm_init() */
 static uintptr_t devshm_page;	  /* the page size, for the handler */
 static __thread struct devshm_guard *devshm_guarded; /* this thread's */
+static struct sigaction devshm_prev; /* SIGBUS's handler before ours */
 
 /*
  * SIGBUS in a guarded range: map a blank page over the one the file lost
  * and let the instruction run again on it. Elsewhere it is a real fault:
- * die of it, as without the handler.
+ * it goes to the handler we replaced (a sanitizer's), or kills.
  */
 static void devshm_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -53,7 +54,8 @@ static void devshm_sigbus(int sig, siginfo_t *si, void *uc)
 		 PROT_READ | PROT_WRITE,
 		 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		 0) == MAP_FAILED) {
-		signal(SIGBUS, SIG_DFL);
+		/* Whoever handled it before (a sanitizer), or the default. */
+		sigaction(SIGBUS, &devshm_prev, NULL);
 		return;
 	}
 	g->faulted = 1;
@@ -86,7 +88,7 @@ void devshm_init(void)
 	if (devshm_users++ == 0) {
 		devshm_page = sysconf(_SC_PAGESIZE);
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, NULL);
+		sigaction(SIGBUS, &sa, &devshm_prev);
 		devshm_dirfd =
 			open(DEVSHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (devshm_dirfd < 0)

@@ -634,6 +634,19 @@ static int sem_value_get(const char *name, size_t arg, char *buf, size_t size)
 	return ret < 0 ? ret : snprintf(buf, size, "%d\n", ret);
 }
 
+/* Is the write's buffer digits only, with an optional newline? */
+static bool sem_digits(const char *buf, size_t len)
+{
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (!len)
+		return false;
+	while (len--)
+		if (!isdigit((unsigned char)buf[len]))
+			return false;
+	return true;
+}
+
 /*
  * One write posts: once for an empty line, N times for a decimal N. A value
  * past SEM_VALUE_MAX is EOVERFLOW and posts nothing.
@@ -647,8 +660,7 @@ static int sem_post_set(const char *name, const char *buf, size_t len)
 	if (len > 1 || (len == 1 && buf[0] != '\n'))
 		ret = ipc_parse_long(buf, len, &n);
 	/* Too many digits for a long is a number still: past the maximum. */
-	if (ret < 0 && len > 1 && strspn(buf, "0123456789") >= len - 1 &&
-	    (buf[len - 1] == '\n' || isdigit((unsigned char)buf[len - 1])))
+	if (ret < 0 && sem_digits(buf, len))
 		return -EOVERFLOW;
 	if (ret == 0 && n > SEM_VALUE_MAX)
 		return -EOVERFLOW;

@@ -64,25 +64,31 @@ void ipc_block_signals(sigset_t *old)
 
 /*
  * Attribute files follow the sysfs rule (one value and a newline), so a
- * write of "42\n" is as good as "42". Anything else is EINVAL, a number
- * too large for a long included: every attribute answers alike.
+ * write of "42\n" is as good as "42": an optional '-', digits, and one
+ * optional newline. Anything else is EINVAL, a number too large for a long
+ * included: every attribute answers alike. The buffer is a write's, not a
+ * string: nothing past len is read.
  */
 int ipc_parse_long(const char *buf, size_t len, long *val)
 {
-	char tmp[32], *end;
+	unsigned long n = 0, max;
+	bool neg;
+	size_t i;
+	int d;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (len == 0 || len >= sizeof(tmp) || memchr(buf, '\0', len))
+	neg = len && buf[0] == '-';
+	max = neg ? (unsigned long)LONG_MAX + 1 : LONG_MAX;
+	if (len == (size_t)neg)
 		return -EINVAL;
-	memcpy(tmp, buf, len);
-	tmp[len] = '\0';
-	if (tmp[0] == '+' || tmp[0] == ' ' || tmp[0] == '\t')
-		return -EINVAL;
-	errno = 0;
-	*val = strtol(tmp, &end, 10);
-	if (errno == ERANGE || *end != '\0')
-		return -EINVAL;
+	for (i = neg; i < len; i++) {
+		d = buf[i] - '0';
+		if (d < 0 || d > 9 || n > (max - d) / 10)
+			return -EINVAL;
+		n = n * 10 + d;
+	}
+	*val = neg && n ? -(long)(n - 1) - 1 : (long)n;
 	return 0;
 }
 
