@@ -115,6 +115,7 @@ void fs_files_release_all(void);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops fs_ops;
+void fs_dirs_release_all(void);
 
 /* util.c */
 void fs_log_daemonized(void);

@@ -163,6 +163,7 @@ int main(int argc, char *argv[])
 	ret = main_loop(se, &opts) != 0;
 	fs_park_stop_loop();
 	fs_files_release_all();
+	fs_dirs_release_all();
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -316,13 +316,52 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, EPERM);
 }
 
-/* A directory listing, built at opendir and served by offset. */
+/*
+ * A directory listing, built at opendir and served by offset. Open ones
+ * are kept in a list: the kernel sends RELEASEDIR in the background, and
+ * an unmount right after a closedir() can drop it.
+ */
 struct ops_dir {
+	struct ops_dir *next, **pprev; /* under ops_dirs_lock */
 	char *buf;
 	size_t len, cap;
 	fuse_req_t req;
 	const struct ipc_kind *kind;
 };
+
+static pthread_mutex_t ops_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ops_dir *ops_dirs;
+
+static void ops_dir_track(struct ops_dir *d)
+{
+	pthread_mutex_lock(&ops_dirs_lock);
+	d->next = ops_dirs;
+	d->pprev = &ops_dirs;
+	if (ops_dirs)
+		ops_dirs->pprev = &d->next;
+	ops_dirs = d;
+	pthread_mutex_unlock(&ops_dirs_lock);
+}
+
+static void ops_dir_free(struct ops_dir *d)
+{
+	pthread_mutex_lock(&ops_dirs_lock);
+	if (d->pprev) {
+		*d->pprev = d->next;
+		if (d->next)
+			d->next->pprev = d->pprev;
+	}
+	pthread_mutex_unlock(&ops_dirs_lock);
+	free(d->buf);
+	free(d);
+}
+
+/* At exit: the kernel will send no more releases. */
+void fs_dirs_release_all(void)
+{
+	while (ops_dirs)
+		ops_dir_free(ops_dirs);
+}
 
 static int ops_dir_add(struct ops_dir *d, const char *name, mode_t mode,
 		       uint64_t ino)
@@ -402,16 +441,14 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (ret == 0)
 		ret = ops_dir_fill(d, n);
 	if (ret < 0) {
-		free(d->buf);
-		free(d);
+		ops_dir_free(d);
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0) {
-		free(d->buf);
-		free(d);
-	}
+	ops_dir_track(d);
+	if (fuse_reply_open(req, fi) != 0)
+		ops_dir_free(d);
 }
 
 static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -434,10 +471,7 @@ static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ops_releasedir(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
-	struct ops_dir *d = (struct ops_dir *)(uintptr_t)fi->fh;
-
-	free(d->buf);
-	free(d);
+	ops_dir_free((struct ops_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
