@@ -116,8 +116,11 @@ static void holds_give_back(FILE *f, const char *whose)
 			sem_post(sem);
 		ret = devshm_guard_end(&g);
 		sem_close(sem);
-		if (ret < 0)
+		if (ret < 0) {
+			ipc_log("%s: its file in /dev/shm was cut short: no semaphore to give units back to",
+				e[i].name);
 			continue;
+		}
 		ipc_log("gave back %ld unit(s) of %s held through ipcfs %s, which died",
 			e[i].count, e[i].name, whose);
 	}
@@ -197,7 +200,8 @@ void holds_replay(void)
 		if (strncmp(de->d_name, "holds.", 6) != 0)
 			continue;
 		pid = strtol(de->d_name + 6, &end, 10);
-		if (*end || pid <= 0 || pid == getpid())
+		/* Ours is made at our first hold: one of our pid is a dead one. */
+		if (*end || pid <= 0)
 			continue;
 		snprintf(path, sizeof(path), HOLDS_DIR "/%s", de->d_name);
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
