@@ -1,23 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * holds.c - a journal of the semaphore units that sem/NAME/hold files hold.
+ * holds.c - a journal of the semaphore units the daemon keeps.
  *
  * The daemon takes a unit for each open `hold` and gives it back when the
- * file is released, however the holder dies. If the daemon itself dies, its
- * open files die with it and nobody gives those units back: the semaphore
- * would stay low for good. So each daemon notes what it holds in
- * /run/ipcfs/holds.PID, and any later daemon gives back the units of a
- * journal whose daemon is gone.
+ * file is released, however the holder dies; and its semaphore helpers take
+ * units for waiters before the waiters claim them (sem.c). If the daemon
+ * itself dies, nobody gives those units back: the semaphore would stay low
+ * for good. So each daemon keeps a count of its units per semaphore in
+ * /run/ipcfs/holds.PID, which it keeps locked (flock) while it lives, and
+ * any later daemon that can take the lock gives back what that journal
+ * counts: the lock goes with the daemon's last descriptor, however it dies.
  *
  *   $ exec 9<sem/lock/hold; kill -9 $(pgrep ipcfs)      # value 0, for now
  *   $ fusermount3 -u /mnt/ipc; ipcfs /mnt/ipc; cat /mnt/ipc/sem/lock/value
  *   1
  *
- * A line is "+ INO LEN NAME" (taken) or "- INO LEN NAME" (given back); the
- * inode tells a semaphore from a later one of the same name. The journal is
- * emptied whenever nothing is held. A unit is noted after it is taken and
- * before it is given back, so a crash between the two can only lose it, as
- * without the journal, never post it twice.
+ * The journal is a table of slots (inode, count, name) mapped shared: a
+ * count changes with one store to memory, which the kernel keeps when the
+ * daemon is killed, so the window between taking a unit and counting it is
+ * a few instructions, not a system call. The inode tells a semaphore from
+ * a later one of the same name. A unit is counted after it is taken and
+ * uncounted before it is given back, so a crash between the two can only
+ * lose it, as without the journal, never post it twice.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,10 +30,12 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,20 +44,35 @@
 #include "ipc.h"
 
 #define HOLDS_DIR "/run/ipcfs"
-#define HOLDS_DYING_MS 5000	    /* how long a killed daemon may take */
-#define HOLDS_PF_EXITING 0x00000004 /* linux/sched.h: in do_exit() */
+#define HOLDS_MAGIC "ipcfs holds 2\n" /* the slot table below */
+#define HOLDS_SLOTS 64		      /* at first; doubled when full */
+#define HOLDS_DYING_MS 5000	      /* how long a killed daemon may take */
+#define HOLDS_PF_EXITING 0x00000004   /* linux/sched.h: in do_exit() */
 
-struct holds_entry {
+/* One semaphore's units kept by a daemon; count 0: a free slot. */
+struct holds_slot {
+	uint64_t ino;
+	int64_t count;
 	char name[NAME_MAX + 2];
-	unsigned long ino;
-	long count;
+};
+
+struct holds_table {
+	char magic[16];
+	struct holds_slot slot[];
 };
 
 static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
-static int holds_fd = -1;     /* our journal, opened at the first hold */
-static pid_t holds_pid;	      /* whose journal holds_fd is */
-static unsigned long holds_n; /* units held now */
+static int holds_fd = -1;	    /* our journal, made before any unit */
+static pid_t holds_pid;		    /* whose journal holds_fd is */
+static struct holds_table *holds_t; /* mapped, shared */
+static size_t holds_nslots;
+static long holds_n; /* units kept now */
 static bool holds_warned;
+
+static size_t holds_size(size_t nslots)
+{
+	return sizeof(struct holds_table) + nslots * sizeof(struct holds_slot);
+}
 
 static unsigned long holds_ino(const char *name)
 {
@@ -62,76 +83,58 @@ static unsigned long holds_ino(const char *name)
 	return devshm_stat(file, &st) == 0 ? st.st_ino : 0;
 }
 
-/* Add one line of a journal to the tally in *e (n entries). */
-static int holds_tally(FILE *f, struct holds_entry **e, size_t *n)
+/* Post n units of name back, if it is still the semaphore of inode ino. */
+static void holds_post(const char *name, uint64_t ino, long n,
+		       const char *whose)
 {
-	struct holds_entry *grown, *it;
-	char op, name[NAME_MAX + 2];
-	unsigned long ino;
-	size_t len, i;
-
-	if (fscanf(f, "%c %lu %zu ", &op, &ino, &len) != 3 || len == 0 ||
-	    len > NAME_MAX + 1 || fread(name, 1, len, f) != len ||
-	    fgetc(f) != '\n' || (op != '+' && op != '-'))
-		return -1;
-	name[len] = '\0';
-	for (i = 0; i < *n; i++)
-		if ((*e)[i].ino == ino && strcmp((*e)[i].name, name) == 0)
-			break;
-	if (i == *n) {
-		grown = realloc(*e, (*n + 1) * sizeof(**e));
-		if (!grown)
-			return -1;
-		*e = grown;
-		it = &grown[(*n)++];
-		memcpy(it->name, name, len + 1);
-		it->ino = ino;
-		it->count = 0;
-	}
-	(*e)[i].count += op == '+' ? 1 : -1;
-	return 0;
-}
-
-/* Give back what the journal f (a dead daemon's, ours now) holds. */
-static void holds_give_back(FILE *f, const char *whose)
-{
-	struct holds_entry *e = NULL;
 	struct devshm_guard g;
-	size_t n = 0, i;
 	sem_t *sem;
-	long k;
 	int ret;
 
-	while (holds_tally(f, &e, &n) == 0)
-		;
-	for (i = 0; i < n; i++) {
-		if (e[i].count <= 0 || holds_ino(e[i].name) != e[i].ino)
-			continue; /* none held, or the semaphore was remade */
-		sem = sem_open(e[i].name, 0);
-		if (sem == SEM_FAILED)
-			continue;
-		/* Its file may be cut short under us (devshm.c). */
-		devshm_guard_begin(&g, sem, sizeof(sem_t));
-		for (k = 0; k < e[i].count; k++)
-			sem_post(sem);
-		ret = devshm_guard_end(&g);
-		sem_close(sem);
-		if (ret < 0) {
-			ipc_log("%s: its file in /dev/shm was cut short: no semaphore to give units back to",
-				e[i].name);
-			continue;
-		}
-		ipc_log("gave back %ld unit(s) of %s held through ipcfs %s, which died",
-			e[i].count, e[i].name, whose);
-	}
-	free(e);
+	if (holds_ino(name) != ino)
+		return; /* the semaphore was removed, or remade */
+	sem = sem_open(name, 0);
+	if (sem == SEM_FAILED)
+		return;
+	/* Its file may be cut short under us (devshm.c). */
+	devshm_guard_begin(&g, sem, sizeof(sem_t));
+	while (n-- > 0)
+		sem_post(sem);
+	ret = devshm_guard_end(&g);
+	sem_close(sem);
+	if (ret < 0)
+		ipc_log("%s: its file in /dev/shm was cut short: no semaphore to give units back to",
+			name);
+	else
+		ipc_log("gave back unit(s) of %s kept by ipcfs %s, which died",
+			name, whose);
 }
 
-/*
- * Is process pid on its way out (or gone) though it still holds a lock?
- * Killed, it keeps its files for a moment after kill() returns: a SIGKILL
- * pending, or PF_EXITING set, says the lock is about to be released.
- */
+/* Give back what the journal fd (a dead daemon's, ours now) counts. */
+static void holds_give_back(int fd, const char *whose)
+{
+	struct holds_table *t;
+	struct stat st;
+	size_t i, n;
+
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < holds_size(0))
+		return;
+	t = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (t == MAP_FAILED)
+		return;
+	n = (st.st_size - holds_size(0)) / sizeof(struct holds_slot);
+	if (memcmp(t->magic, HOLDS_MAGIC, sizeof(HOLDS_MAGIC)) != 0)
+		n = 0; /* not one of ours: an older ipcfs's, or nothing */
+	for (i = 0; i < n; i++) {
+		if (t->slot[i].count <= 0 ||
+		    !memchr(t->slot[i].name, '\0', sizeof(t->slot[i].name)))
+			continue;
+		holds_post(t->slot[i].name, t->slot[i].ino, t->slot[i].count,
+			   whose);
+	}
+	munmap(t, st.st_size);
+}
+
 static bool holds_dying(long pid)
 {
 	char path[64], buf[1024], *p;
@@ -162,11 +165,6 @@ static bool holds_dying(long pid)
 	return dying;
 }
 
-/*
- * Take the lock of a journal: 0 if we have it (its daemon is dead), -1 if
- * its daemon lives. A daemon that is being killed is waited for, a while:
- * whether it is dead must not depend on how soon we look.
- */
 static int holds_lock_journal(int fd, long pid)
 {
 	int waited;
@@ -180,6 +178,26 @@ static int holds_lock_journal(int fd, long pid)
 	return 0;
 }
 
+static void holds_unlink_unborn(const char *file)
+{
+	char path[PATH_MAX];
+	long pid;
+	char *end;
+	int fd;
+
+	if (strncmp(file, "new.", 4) != 0)
+		return;
+	pid = strtol(file + 4, &end, 10);
+	if (*end || pid <= 0)
+		return;
+	snprintf(path, sizeof(path), HOLDS_DIR "/%s", file);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlink(path);
+	if (fd >= 0)
+		close(fd);
+}
+
 /*
  * At start: take over the journals of daemons that are gone. A live daemon
  * holds a lock on its journal, which dies with it, however it dies: a
@@ -191,16 +209,16 @@ void holds_replay(void)
 	struct stat st, now;
 	struct dirent *de;
 	DIR *d = opendir(HOLDS_DIR);
-	FILE *f;
 	long pid;
 	char *end;
 	int fd;
 
 	while (d && (de = readdir(d))) {
+		holds_unlink_unborn(de->d_name);
 		if (strncmp(de->d_name, "holds.", 6) != 0)
 			continue;
 		pid = strtol(de->d_name + 6, &end, 10);
-		/* Ours is made at our first hold: one of our pid is a dead one. */
+		/* Ours is made after this: one of our pid is a dead one. */
 		if (*end || pid <= 0)
 			continue;
 		snprintf(path, sizeof(path), HOLDS_DIR "/%s", de->d_name);
@@ -212,81 +230,148 @@ void holds_replay(void)
 		 * unlinks the journal before letting go: the other then finds
 		 * it unlinked, and leaves it.
 		 */
-		if (holds_lock_journal(fd, pid) < 0 || fstat(fd, &st) < 0 ||
-		    st.st_nlink == 0 || stat(path, &now) < 0 ||
-		    now.st_ino != st.st_ino) {
-			close(fd);
-			continue;
+		if (holds_lock_journal(fd, pid) == 0 && fstat(fd, &st) == 0 &&
+		    st.st_nlink > 0 && stat(path, &now) == 0 &&
+		    now.st_ino == st.st_ino) {
+			holds_give_back(fd, de->d_name + 6);
+			unlink(path);
 		}
-		f = fdopen(fd, "re");
-		if (!f) {
-			close(fd);
-			continue;
-		}
-		holds_give_back(f, de->d_name + 6);
-		unlink(path);
-		fclose(f); /* and the lock */
+		close(fd); /* and the lock */
 	}
 	if (d)
 		closedir(d);
 }
 
+/* Under holds_lock: map the first nslots slots of our journal. */
+static int holds_map(size_t nslots)
+{
+	void *t;
+
+	if (ftruncate(holds_fd, holds_size(nslots)) < 0)
+		return -1;
+	t = holds_t ? mremap(holds_t, holds_size(holds_nslots),
+			     holds_size(nslots), MREMAP_MAYMOVE)
+		    : mmap(NULL, holds_size(nslots), PROT_READ | PROT_WRITE,
+			   MAP_SHARED, holds_fd, 0);
+	if (t == MAP_FAILED)
+		return -1;
+	holds_t = t;
+	holds_nslots = nslots;
+	return 0;
+}
+
 /*
- * Under holds_lock: our journal, opened once we know our pid for good. It
- * is made and locked under another name, then renamed: nobody ever sees a
- * journal of ours that is not locked.
+ * In the child of a fork: the journal is the parent's. Forgotten here, so
+ * that holds_open() need not ask getpid() at every note (a system call in
+ * the moment between taking a unit and counting it).
+ */
+static void holds_forked(void)
+{
+	if (holds_t)
+		munmap(holds_t, holds_size(holds_nslots));
+	if (holds_fd >= 0)
+		close(holds_fd);
+	holds_t = NULL;
+	holds_fd = -1;
+	holds_n = 0;
+}
+
+/*
+ * Under holds_lock: our journal, made once we know our pid for good. It is
+ * made and locked under another name, then renamed: nobody ever sees a
+ * journal of ours that is not locked and whole.
  */
 static int holds_open(void)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd;
 
-	if (holds_fd >= 0 && holds_pid == getpid())
-		return holds_fd;
+	if (holds_fd >= 0)
+		return 0; /* no getpid() here: see holds_forked() */
+	if (!holds_pid)
+		pthread_atfork(NULL, NULL, holds_forked);
 	holds_pid = getpid();
 	snprintf(path, sizeof(path), HOLDS_DIR "/holds.%d", (int)holds_pid);
 	snprintf(tmp, sizeof(tmp), HOLDS_DIR "/new.%d", (int)holds_pid);
 	if (mkdir(HOLDS_DIR, 0700) < 0 && errno != EEXIST)
 		goto out_warn;
-	fd = open(tmp,
-		  O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW |
-			  O_CLOEXEC,
-		  0600);
-	if (fd < 0)
+	holds_fd = open(
+		tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (holds_fd < 0)
 		goto out_warn;
-	if (flock(fd, LOCK_EX) < 0 || rename(tmp, path) < 0) {
-		close(fd);
-		unlink(tmp);
-		goto out_warn;
-	}
-	holds_fd = fd;
-	return holds_fd;
+	if (flock(holds_fd, LOCK_EX) < 0 || holds_map(HOLDS_SLOTS) < 0)
+		goto out_close;
+	memcpy(holds_t->magic, HOLDS_MAGIC, sizeof(HOLDS_MAGIC));
+	if (rename(tmp, path) < 0)
+		goto out_close;
+	return 0;
+out_close:
+	if (holds_t)
+		munmap(holds_t, holds_size(holds_nslots));
+	holds_t = NULL;
+	close(holds_fd);
+	holds_fd = -1;
+	unlink(tmp);
 out_warn:
 	if (!holds_warned)
-		ipc_log("cannot journal held units in %s (%s): if ipcfs dies while a hold is open, that unit is lost",
+		ipc_log("cannot journal kept units in %s (%s): if ipcfs dies while it keeps a unit (a hold is open), that unit is lost",
 			HOLDS_DIR, strerror(errno));
 	holds_warned = true;
 	return -1;
 }
 
+/*
+ * Make our journal before the first unit is taken (sem.c calls it when it
+ * opens a semaphore): made at the first note, a kill while making it would
+ * lose the unit just taken.
+ */
+void holds_ready(void)
+{
+	pthread_mutex_lock(&holds_lock);
+	holds_open();
+	pthread_mutex_unlock(&holds_lock);
+}
+
+/*
+ * Under holds_lock: the slot of (name, ino), or if make, a free one to make
+ * it.
+ */
+static struct holds_slot *holds_slot(const char *name, ino_t ino, bool make)
+{
+	struct holds_slot *s, *free = NULL;
+	size_t i;
+
+	for (i = 0; i < holds_nslots; i++) {
+		s = &holds_t->slot[i];
+		if (s->count && s->ino == ino && strcmp(s->name, name) == 0)
+			return s;
+		if (!s->count && !free)
+			free = s;
+	}
+	if (!make)
+		return NULL;
+	if (!free && holds_map(2 * holds_nslots) == 0)
+		free = &holds_t->slot[i];
+	if (free) {
+		/* Named before it counts: a reader sees it whole or free. */
+		free->ino = ino;
+		snprintf(free->name, sizeof(free->name), "%s", name);
+	}
+	return free;
+}
+
 /* delta units of name (inode ino) were taken (+1) or are given back (-1). */
 void holds_note(const char *name, ino_t ino, int delta)
 {
-	char line[NAME_MAX + 64];
-	int len;
+	struct holds_slot *s;
 
-	len = snprintf(line, sizeof(line), "%c %lu %zu %s\n",
-		       delta > 0 ? '+' : '-', (unsigned long)ino, strlen(name),
-		       name);
 	pthread_mutex_lock(&holds_lock);
 	holds_n += delta;
-	if (holds_open() >= 0) {
-		/* Nothing held: start afresh rather than grow forever. */
-		if (holds_n == 0 ? ftruncate(holds_fd, 0) < 0
-				 : write(holds_fd, line, len) != len)
-			ipc_log("cannot journal a held unit of %s: %s", name,
-				strerror(errno));
-	}
+	s = holds_open() == 0 ? holds_slot(name, ino, delta > 0) : NULL;
+	if (s)
+		__atomic_store_n(&s->count, s->count + delta, __ATOMIC_RELEASE);
+	else if (holds_fd >= 0)
+		ipc_log("cannot journal a kept unit of %s: %s", name,
+			strerror(errno));
 	pthread_mutex_unlock(&holds_lock);
 }
 
@@ -301,6 +386,10 @@ void holds_fini(void)
 			 (int)holds_pid);
 		unlink(path);
 	}
+	if (holds_t)
+		munmap(holds_t, holds_size(holds_nslots));
+	holds_t = NULL;
+	holds_nslots = 0;
 	if (holds_fd >= 0)
 		close(holds_fd);
 	holds_fd = -1;

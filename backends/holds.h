@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 void holds_replay(void);
+void holds_ready(void);
 void holds_note(const char *name, ino_t ino, int delta);
 void holds_fini(void);
 

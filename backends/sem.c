@@ -317,6 +317,7 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	struct stat st;
 
 	sem_gone(name); /* a semaphore of that name we hold may be stale */
+	holds_ready();	/* before any unit is taken */
 	pthread_mutex_lock(&sem_lock);
 	for (s = sem_objs; s; s = s->next)
 		if (strcmp(s->name, name) == 0)
@@ -429,8 +430,10 @@ static void *sem_helper(void *arg)
 			 * their park (or a retry): look once more a slice
 			 * later.
 			 */
-			for (; s->banked; s->banked--)
+			for (; s->banked; s->banked--) {
+				holds_note(s->name, s->ino, -1);
 				sem_do_post(s);
+			}
 			if (idle)
 				break;
 			idle = true;
@@ -449,12 +452,18 @@ static void *sem_helper(void *arg)
 		}
 		pthread_mutex_unlock(&s->lock);
 		ret = sem_do_clockwait(s, &ts);
+		/* Ours now: back to the semaphore if we die. At once. */
+		if (ret == 0)
+			holds_note(s->name, s->ino, +1);
 		pthread_mutex_lock(&s->lock);
 		if (ret == 0) {
 			s->banked++;
 			ipc_wake(&s->wq, POLLIN);
 		} else if (ret == -EIO) {
-			ipc_wake_all(&s->wq); /* they get EIO */
+			/* They get EIO; the banked units went with the file. */
+			for (; s->banked; s->banked--)
+				holds_note(s->name, s->ino, -1);
+			ipc_wake_all(&s->wq);
 			break;
 		}
 	}
@@ -502,8 +511,13 @@ static int sem_start_helper(struct sem_obj *s)
 	return -ret;
 }
 
-/* Take one unit now: a banked one, or straight from the semaphore. */
-static int sem_take(struct sem_obj *s, struct ipc_wait *w)
+/*
+ * Take one unit now: a banked one, or straight from the semaphore. Every
+ * unit the daemon keeps is in the journal (holds.c), so that it goes back
+ * to the semaphore if the daemon dies: a banked one already is. A hold
+ * (keep) keeps it there until its release; a wait consumes it.
+ */
+static int sem_take(struct sem_obj *s, struct ipc_wait *w, bool keep)
 {
 	int ret = 0;
 
@@ -513,9 +527,14 @@ static int sem_take(struct sem_obj *s, struct ipc_wait *w)
 	if (s->banked) {
 		s->banked--;
 		pthread_cond_signal(&s->claimed);
+		if (!keep)
+			holds_note(s->name, s->ino, -1);
 	} else if (s->broken) {
 		ret = -EIO;
-	} else if ((ret = sem_do_trywait(s)) < 0) {
+	} else if ((ret = sem_do_trywait(s)) == 0) {
+		if (keep)
+			holds_note(s->name, s->ino, +1);
+	} else {
 		/* Nobody would wake a waiter without a helper: say so. */
 		if (ret == -EAGAIN && sem_start_helper(s) == 0) {
 			w->wq = &s->wq;
@@ -560,11 +579,9 @@ static void sem_release(void *fh)
 static int sem_hold_acquire(void *fh, struct ipc_wait *w)
 {
 	struct sem_handle *h = fh;
-	int ret = sem_take(h->s, w);
+	int ret = sem_take(h->s, w, true);
 
 	h->taken = ret == 0;
-	if (h->taken)
-		holds_note(h->s->name, h->s->ino, +1);
 	return ret;
 }
 
@@ -586,7 +603,7 @@ static ssize_t sem_wait_read(void *fh, char *buf, size_t size, off_t off,
 	h->fresh = false;
 	if (h->taken)
 		return 0;
-	ret = sem_take(h->s, w);
+	ret = sem_take(h->s, w, false);
 	if (ret < 0)
 		return ret;
 	h->taken = h->fresh = true;

@@ -452,6 +452,44 @@ def reap(procs):
 
 
 @H.test
+def unit_taken_for_a_waiter_comes_back_after_kill(t):
+    """20 rounds: a holder waits in open of hold at value 0, a native post,
+    and at once kill -9 of the daemon. Whether the daemon's helper had
+    taken the unit for the waiter or handed it over, the unit is the
+    daemon's: the next daemon gives it back (value 1 within 2 s). The
+    helper's taken-but-unclaimed units used to be in no journal: 7 of 20
+    rounds lost theirs (tools/soak --kill-daemon: 6 units in 138 kills).
+    A unit is counted a few instructions after it is taken, and this test
+    aims its kill at that very moment: 1 round in about 80 still loses
+    one, so up to 2 of 20 pass (the old daemon passes that 1 run in 80)."""
+    lost = []
+    m = t.extra_mount("bank", prefix=t.prefix)
+    try:
+        for r in range(1, 21):
+            name = "bk_%d" % r
+            sem_create(t.posix(name), 0)
+            h = t.py(HOLDER, os.path.join(m.mnt, "sem", name, "hold"))
+            t.wait_blocked(h, "openat")
+            sem_post(t.posix(name))
+            os.kill(m.daemon.pid, signal.SIGKILL)
+            # Dead before the waiter goes: its end is no interrupt then.
+            t.wait_exit(m.daemon, 5)
+            t.kill(h)
+            discard_killed_tree(t, m)
+            m = unstarted_tree(t, "bank", t.prefix)
+            m.start_daemon()
+            v = t.wait_value(lambda: sem_value(t.posix(name)), 1, 2.0)
+            if v != 1:
+                lost.append("round %d: value %d" % (r, v))
+    finally:
+        t.extra_unmount(m)
+    t.true(len(lost) <= 2, "at most 2 of 20 rounds lose the unit",
+           "; ".join(lost))
+    if lost:
+        t.note("lost in the take-then-count window: " + "; ".join(lost))
+
+
+@H.test
 def held_unit_given_back_after_kill_of_unreaped_daemon(t):
     """5 rounds: hold a unit, kill -9 the daemon without reaping it (a
     zombie), unmount, start a new daemon at once: the unit is back within
