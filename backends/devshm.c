@@ -7,11 +7,12 @@
  * /dev/shm is writable by everybody, so any user can put a symlink, a FIFO
  * or a directory where an object's file should be, or swap one in between
  * two calls of ours. The daemon acts as root: a chmod that followed a link
- * would change whatever file the link names. So every look at an object's
- * file opens it here with O_PATH|O_NOFOLLOW (which neither follows a link
- * nor opens a device or FIFO), checks that what it got is a regular file,
- * and works on that descriptor only: what was checked is what is changed.
- * Anything that is not a regular file is no object (ENOENT).
+ * would change whatever file the link names. So every change of an
+ * object's file opens it here with O_PATH|O_NOFOLLOW (which neither follows
+ * a link nor opens a device or FIFO), checks that what it got is a regular
+ * file, and works on that descriptor only: what was checked is what is
+ * changed. Looks use fstatat() without following links. Anything that is
+ * not a regular file is no object (ENOENT).
  *
  *   $ ln -s /etc/shadow /dev/shm/sem.x; ls /mnt/ipc/sem     # no "x"
  *
@@ -143,14 +144,17 @@ static int devshm_open_path(const char *file, struct stat *st)
 	return fd;
 }
 
+/*
+ * A look needs no descriptor: what fstatat() finds there without following
+ * a link is what a later look would be checked against anyway.
+ */
 int devshm_stat(const char *file, struct stat *st)
 {
-	int fd = devshm_open_path(file, st);
-
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
+	if (devshm_dirfd < 0)
+		return -ENOENT;
+	if (fstatat(devshm_dirfd, file, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -ENOENT;
 }
 
 /*
