@@ -110,21 +110,32 @@ static void holds_post(const char *name, uint64_t ino, long n,
 			name, whose);
 }
 
-/* Give back what the journal fd (a dead daemon's, ours now) counts. */
-static void holds_give_back(int fd, const char *whose)
+/*
+ * Give back what the journal fd (a dead daemon's, ours now) counts: 0, or
+ * -1 if it is no journal we can read (an older ipcfs's), to be left alone.
+ */
+static int holds_give_back(int fd, const char *whose)
 {
 	struct holds_table *t;
 	struct stat st;
 	size_t i, n;
 
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size < holds_size(0))
-		return;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size == 0)
+		return 0; /* made, never mapped: holds nothing */
+	if ((size_t)st.st_size < holds_size(0))
+		return -1;
 	t = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (t == MAP_FAILED)
-		return;
+		return -1;
+	if (memcmp(t->magic, HOLDS_MAGIC, sizeof(HOLDS_MAGIC)) != 0) {
+		munmap(t, st.st_size);
+		ipc_log("ipcfs %s left a journal this ipcfs cannot read; left as it is",
+			whose);
+		return -1;
+	}
 	n = (st.st_size - holds_size(0)) / sizeof(struct holds_slot);
-	if (memcmp(t->magic, HOLDS_MAGIC, sizeof(HOLDS_MAGIC)) != 0)
-		n = 0; /* not one of ours: an older ipcfs's, or nothing */
 	for (i = 0; i < n; i++) {
 		if (t->slot[i].count <= 0 ||
 		    !memchr(t->slot[i].name, '\0', sizeof(t->slot[i].name)))
@@ -133,6 +144,7 @@ static void holds_give_back(int fd, const char *whose)
 			   whose);
 	}
 	munmap(t, st.st_size);
+	return 0;
 }
 
 static bool holds_dying(long pid)
@@ -232,10 +244,9 @@ void holds_replay(void)
 		 */
 		if (holds_lock_journal(fd, pid) == 0 && fstat(fd, &st) == 0 &&
 		    st.st_nlink > 0 && stat(path, &now) == 0 &&
-		    now.st_ino == st.st_ino) {
-			holds_give_back(fd, de->d_name + 6);
+		    now.st_ino == st.st_ino &&
+		    holds_give_back(fd, de->d_name + 6) == 0)
 			unlink(path);
-		}
 		close(fd); /* and the lock */
 	}
 	if (d)
