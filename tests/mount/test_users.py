@@ -15,7 +15,8 @@ of issue 7 it guards, or says it is a standing check:
   * hole 4: sem wait/hold need read and write, as sem_open does
   * hole 5: queues made by mkdir are charged to the caller's RLIMIT_MSGQUEUE
     (the smaller of the daemon's and the caller's); -o max_user_files caps
-    the open files of one uid, and nobody else feels it
+    the open files of one uid, -o max_user_parked the bytes of its waiting
+    writes, and nobody else feels it
   * standing: the permission matrix of every kind (0600 and 0644 objects of
     A, as B), compared with the native API's answer where there is one, and
     objects made by a user are that user's
