@@ -89,6 +89,7 @@ static void holds_post(const char *name, uint64_t ino, long n,
 {
 	struct devshm_guard g;
 	sem_t *sem;
+	long k;
 	int ret;
 
 	if (holds_ino(name) != ino)
@@ -98,7 +99,7 @@ static void holds_post(const char *name, uint64_t ino, long n,
 		return;
 	/* Its file may be cut short under us (devshm.c). */
 	devshm_guard_begin(&g, sem, sizeof(sem_t));
-	while (n-- > 0)
+	for (k = 0; k < n; k++)
 		sem_post(sem);
 	ret = devshm_guard_end(&g);
 	sem_close(sem);
@@ -106,8 +107,8 @@ static void holds_post(const char *name, uint64_t ino, long n,
 		ipc_log("%s: its file in /dev/shm was cut short: no semaphore to give units back to",
 			name);
 	else
-		ipc_log("gave back unit(s) of %s kept by ipcfs %s, which died",
-			name, whose);
+		ipc_log("gave back %ld unit(s) of %s kept by ipcfs %s, which died",
+			n, name, whose);
 }
 
 /*

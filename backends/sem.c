@@ -317,7 +317,6 @@ static struct sem_obj *sem_get(const char *name, int *err)
 	struct stat st;
 
 	sem_gone(name); /* a semaphore of that name we hold may be stale */
-	holds_ready();	/* before any unit is taken */
 	pthread_mutex_lock(&sem_lock);
 	for (s = sem_objs; s; s = s->next)
 		if (strcmp(s->name, name) == 0)
@@ -326,6 +325,8 @@ static struct sem_obj *sem_get(const char *name, int *err)
 		s->refs++;
 		goto out_unlock;
 	}
+	/* Units are taken only through an object: journal them from now. */
+	holds_ready();
 	s = calloc(1, sizeof(*s) + len + 1);
 	if (!s) {
 		*err = -ENOMEM;
