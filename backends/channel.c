@@ -34,21 +34,17 @@
 #define CHANNEL_ATOMIC 4096 /* PIPE_BUF: writes up to this never interleave */
 
 struct channel {
-	struct channel *next;
-	unsigned int refs;    /* under channel_lock: the table's + handles' */
+	struct ipc_obj obj;   /* readers wait POLLIN, writers POLLOUT */
 	pthread_mutex_t lock; /* everything below */
 	char *buf;	      /* ring of size bytes */
 	size_t size, head, len;
 	size_t cap; /* the capacity: size, unless an unread grew it */
 	size_t readers, writers;
 	unsigned long writer_opens; /* ever: "a writer opened it since" */
-	bool removed;
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
 	struct timespec atime, mtime, ctime;
-	struct ipc_waitq wq; /* readers POLLIN, writers POLLOUT */
-	char name[];
 };
 
 struct channel_handle {
@@ -60,9 +56,13 @@ struct channel_handle {
 
 static long channel_opt_capacity = 65536;
 static long channel_opt_max_total = 256L << 20;
+static void channel_free(struct ipc_obj *o);
+/* Channels exist only in the daemon: no native object to open. */
+static struct ipc_registry channels =
+	IPC_REGISTRY_INIT(NULL, NULL, channel_free);
+/* The reserve: taken before a channel's lock, with the registry's inside. */
 static pthread_mutex_t channel_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct channel *channel_all; /* under channel_lock */
-static size_t channel_reserved;	    /* sum of capacities, under channel_lock */
+static size_t channel_reserved; /* sum of capacities, under channel_lock */
 
 static void channel_now(struct timespec *ts)
 {
@@ -108,41 +108,31 @@ static int channel_ring_resize(struct channel *ch, size_t size)
 	return 0;
 }
 
-static struct channel *channel_find(const char *name) /* under channel_lock */
-{
-	struct channel *ch;
-
-	for (ch = channel_all; ch; ch = ch->next)
-		if (strcmp(ch->name, name) == 0)
-			return ch;
-	return NULL;
-}
-
 static struct channel *channel_get(const char *name)
 {
-	struct channel *ch;
+	int err;
+	struct ipc_obj *o = ipc_obj_get(&channels, name, &err);
 
-	pthread_mutex_lock(&channel_lock);
-	ch = channel_find(name);
-	if (ch)
-		ch->refs++;
-	pthread_mutex_unlock(&channel_lock);
-	return ch;
+	return (struct channel *)o; /* obj comes first */
 }
 
 static void channel_put(struct channel *ch)
 {
-	unsigned int refs;
+	ipc_obj_put(&ch->obj);
+}
 
-	pthread_mutex_lock(&channel_lock);
-	refs = --ch->refs;
-	pthread_mutex_unlock(&channel_lock);
-	if (refs)
-		return;
-	ipc_waitq_destroy(&ch->wq);
+static void channel_free(struct ipc_obj *o)
+{
+	struct channel *ch = (struct channel *)o;
+
 	pthread_mutex_destroy(&ch->lock);
 	free(ch->buf);
 	free(ch);
+}
+
+static bool channel_removed(struct channel *ch)
+{
+	return ipc_obj_removed(&ch->obj);
 }
 
 static int channel_init(void)
@@ -158,90 +148,72 @@ static int channel_init(void)
 /* At exit: the daemon's channels go with it. */
 static void channel_fini(void)
 {
-	struct channel *ch;
-
-	while ((ch = channel_all)) {
-		channel_all = ch->next;
-		channel_reserved -= ch->cap;
-		channel_put(ch);
-	}
+	ipc_obj_clear(&channels);
+	channel_reserved = 0;
 }
 
 static int channel_list(int (*fill)(void *ctx, const char *name), void *ctx)
 {
-	struct channel *ch;
-	int ret = 0;
-
-	pthread_mutex_lock(&channel_lock);
-	for (ch = channel_all; ch && ret == 0; ch = ch->next)
-		ret = fill(ctx, ch->name);
-	pthread_mutex_unlock(&channel_lock);
-	return ret;
+	return ipc_obj_list(&channels, fill, ctx);
 }
 
 static int channel_create(const char *name, mode_t mode,
 			  const struct ipc_caller *caller)
 {
-	size_t len = strlen(name), cap = channel_opt_capacity;
-	struct channel *ch = calloc(1, sizeof(*ch) + len + 1);
-	int ret = 0;
+	size_t cap = channel_opt_capacity;
+	struct channel *ch = calloc(1, sizeof(*ch));
+	int ret;
 
 	if (!ch || !(ch->buf = malloc(cap))) {
 		free(ch);
 		return -ENOMEM;
 	}
-	memcpy(ch->name, name, len + 1);
+	ret = ipc_obj_init(&ch->obj, name, -1);
+	if (ret < 0) {
+		free(ch->buf);
+		free(ch);
+		return ret;
+	}
 	ch->cap = ch->size = cap;
 	ch->mode = mode & 07777;
 	ch->uid = caller->uid;
 	ch->gid = caller->gid;
 	channel_now(&ch->ctime);
 	ch->atime = ch->mtime = ch->ctime;
-	ch->refs = 1;
 	pthread_mutex_init(&ch->lock, NULL);
-	ipc_waitq_init(&ch->wq, -1);
 
 	pthread_mutex_lock(&channel_lock);
-	if (channel_find(name))
-		ret = -EEXIST;
-	else if (channel_reserved + cap > (size_t)channel_opt_max_total)
+	if (channel_reserved + cap > (size_t)channel_opt_max_total)
 		ret = -ENOSPC;
-	if (ret == 0) {
+	else if ((ret = ipc_obj_add(&channels, &ch->obj)) == 0)
 		channel_reserved += cap;
-		ch->next = channel_all;
-		channel_all = ch;
-	}
 	pthread_mutex_unlock(&channel_lock);
 	if (ret == -ENOSPC)
 		ipc_log("mkdir %s: channels may hold %ld bytes in all (-o chan_max_total) and %zu are reserved",
 			name, channel_opt_max_total, channel_reserved);
-	if (ret < 0)
+	if (ret < 0) {
+		ch->obj.reg = &channels;
+		ch->obj.refs = 1;
 		channel_put(ch);
+	}
 	return ret;
 }
 
 /* Readers drain what is left, then see EOF; writers get EPIPE. */
 static int channel_remove(const char *name)
 {
-	struct channel *ch, **pp;
+	struct channel *ch = channel_get(name);
+	int ret;
 
-	pthread_mutex_lock(&channel_lock);
-	for (pp = &channel_all; (ch = *pp); pp = &ch->next)
-		if (strcmp(ch->name, name) == 0)
-			break;
-	if (ch) {
-		*pp = ch->next;
-		channel_reserved -= ch->cap;
-	}
-	pthread_mutex_unlock(&channel_lock);
 	if (!ch)
 		return -ENOENT;
-	pthread_mutex_lock(&ch->lock);
-	ch->removed = true;
-	pthread_mutex_unlock(&ch->lock);
-	ipc_wake_all(&ch->wq);
+	pthread_mutex_lock(&channel_lock);
+	ret = ipc_obj_remove(&channels, name);
+	if (ret == 0)
+		channel_reserved -= ch->cap;
+	pthread_mutex_unlock(&channel_lock);
 	channel_put(ch);
-	return 0;
+	return ret;
 }
 
 /* Run fn on channel NAME under its lock. */
@@ -353,7 +325,7 @@ static void channel_release(void *fh)
 	pthread_mutex_unlock(&ch->lock);
 	/* Waiting readers may have reached their end. */
 	if (last_writer)
-		ipc_wake_all(&ch->wq);
+		ipc_wake_all(ch->obj.wq);
 	channel_put(ch);
 	free(h);
 }
@@ -385,15 +357,15 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 		/* Back to its capacity once an unread's surplus is read. */
 		if (ch->size > ch->cap && ch->len <= ch->cap)
 			channel_ring_resize(ch, ch->cap);
-	} else if (!ch->removed &&
+	} else if (!channel_removed(ch) &&
 		   (ch->writers > 0 || !channel_saw_writer(h))) {
-		w->wq = &ch->wq;
+		w->wq = ch->obj.wq;
 		w->events = POLLIN;
 		ret = -EAGAIN;
 	}
 	pthread_mutex_unlock(&ch->lock);
 	if (ret > 0)
-		ipc_wake(&ch->wq, POLLOUT);
+		ipc_wake(ch->obj.wq, POLLOUT);
 	return ret;
 }
 
@@ -412,7 +384,7 @@ static void channel_unread(void *fh, const char *buf, size_t len)
 	if (ch->size - ch->len < len &&
 	    channel_ring_resize(ch, ch->len + len) < 0) {
 		ipc_log("%s: lost %zu bytes an interrupted reader gave back",
-			ch->name, len);
+			ch->obj.name, len);
 		goto out_unlock;
 	}
 	ch->head = (ch->head + ch->size - len % ch->size) % ch->size;
@@ -424,7 +396,7 @@ static void channel_unread(void *fh, const char *buf, size_t len)
 		       len - (ch->size - ch->head));
 out_unlock:
 	pthread_mutex_unlock(&ch->lock);
-	ipc_wake(&ch->wq, POLLIN);
+	ipc_wake(ch->obj.wq, POLLIN);
 }
 
 /*
@@ -440,7 +412,7 @@ static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
 	ssize_t ret;
 
 	pthread_mutex_lock(&ch->lock);
-	if (ch->removed) {
+	if (channel_removed(ch)) {
 		ret = -EPIPE;
 		goto out_unlock;
 	}
@@ -454,14 +426,14 @@ static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
 		channel_now(&ch->mtime);
 	}
 	if (n < size) {
-		w->wq = &ch->wq;
+		w->wq = ch->obj.wq;
 		w->events = POLLOUT;
 	}
 	ret = n || !size ? (ssize_t)n : -EAGAIN;
 out_unlock:
 	pthread_mutex_unlock(&ch->lock);
 	if (n > 0)
-		ipc_wake(&ch->wq, POLLIN);
+		ipc_wake(ch->obj.wq, POLLIN);
 	return ret;
 }
 
@@ -471,9 +443,9 @@ static unsigned int channel_poll(void *fh, struct ipc_waitq **wq)
 	struct channel *ch = h->ch;
 	unsigned int ev = 0;
 
-	*wq = &ch->wq;
+	*wq = ch->obj.wq;
 	pthread_mutex_lock(&ch->lock);
-	if (ch->removed)
+	if (channel_removed(ch))
 		ev |= POLLIN | POLLOUT | POLLHUP;
 	if (ch->len > 0 || (ch->writers == 0 && channel_saw_writer(h)))
 		ev |= POLLIN;
@@ -482,12 +454,6 @@ static unsigned int channel_poll(void *fh, struct ipc_waitq **wq)
 		ev |= POLLOUT;
 	pthread_mutex_unlock(&ch->lock);
 	return ev;
-}
-
-/* `echo x > data` truncates first; a channel has nothing to truncate. */
-static int channel_truncate(const char *name, off_t size)
-{
-	return 0;
 }
 
 /* capacity, bytes, readers, writers: the size_t field at offset `field`. */
@@ -535,14 +501,14 @@ static int channel_capacity_set(const char *name, const char *buf, size_t len)
 	else if ((size_t)cap != ch->size)
 		ret = channel_ring_resize(ch, cap);
 	if (ret == 0) {
-		if (!ch->removed)
+		if (!channel_removed(ch))
 			channel_reserved = channel_reserved - ch->cap + cap;
 		ch->cap = cap;
 	}
 	pthread_mutex_unlock(&ch->lock);
 	pthread_mutex_unlock(&channel_lock);
 	if (ret == 0)
-		ipc_wake(&ch->wq, POLLOUT);
+		ipc_wake(ch->obj.wq, POLLOUT);
 	channel_put(ch);
 	return ret;
 }
@@ -554,8 +520,7 @@ static const struct ipc_stream_ops channel_data_ops = {
 	.unread = channel_unread,
 	.write = channel_write,
 	.poll = channel_poll,
-	.truncate = channel_truncate,
-	.flags = IPC_OWN_INODE | IPC_STREAM,
+	.flags = IPC_OWN_INODE | IPC_STREAM | IPC_READ_TAKES,
 };
 
 static const struct ipc_file channel_files[] = {

@@ -193,47 +193,43 @@ int devshm_chown(const char *file, uid_t uid, gid_t gid)
 }
 
 /* Is the entry a regular file? d_type says so on tmpfs; ask otherwise. */
-static bool devshm_regular(const struct dirent *de)
+static bool devshm_regular(int dirfd, const struct dirent *de)
 {
 	struct stat st;
 
 	if (de->d_type != DT_UNKNOWN)
 		return de->d_type == DT_REG;
-	return fstatat(devshm_dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		       0 &&
+	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       S_ISREG(st.st_mode);
 }
 
-/*
- * Call fill with the POSIX name of each semaphore (sem) or segment (!sem):
- * "sem.NAME" is semaphore "/NAME", any other regular file segment "/FILE".
- */
-int devshm_list(bool sem, int (*fill)(void *ctx, const char *name), void *ctx)
+/* "sem.NAME" is semaphore "/NAME", any other regular file segment "/FILE". */
+static const char *devshm_object(int dirfd, const struct dirent *de, bool sem)
 {
 	size_t skip = sem ? strlen(DEVSHM_SEM) : 0;
-	char name[NAME_MAX + 2];
-	struct dirent *de;
-	DIR *d;
-	int fd, ret = 0;
 
+	if (devshm_is_sem(de->d_name) != sem || !de->d_name[skip] ||
+	    !devshm_regular(dirfd, de))
+		return NULL;
+	return de->d_name + skip;
+}
+
+static const char *devshm_sem_object(int dirfd, const struct dirent *de)
+{
+	return devshm_object(dirfd, de, true);
+}
+
+static const char *devshm_segment_object(int dirfd, const struct dirent *de)
+{
+	return devshm_object(dirfd, de, false);
+}
+
+/* Call fill with the POSIX name of each semaphore (sem) or segment (!sem). */
+int devshm_list(bool sem, int (*fill)(void *ctx, const char *name), void *ctx)
+{
 	if (devshm_dirfd < 0)
 		return 0;
-	/* A descriptor of our own: a DIR's position is not shareable. */
-	fd = openat(devshm_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
-	while (ret == 0 && (de = readdir(d))) {
-		if (devshm_is_sem(de->d_name) != sem || !de->d_name[skip] ||
-		    !devshm_regular(de))
-			continue;
-		snprintf(name, sizeof(name), "/%s", de->d_name + skip);
-		ret = fill(ctx, name);
-	}
-	closedir(d);
-	return ret;
+	return ipc_list_dir(devshm_dirfd,
+			    sem ? devshm_sem_object : devshm_segment_object,
+			    fill, ctx);
 }

@@ -12,48 +12,31 @@
  * block returns -EAGAIN and fills a `struct ipc_wait`: the wait queue to park
  * on and the readiness to await (POLLIN or POLLOUT). fs/ answers EAGAIN to
  * O_NONBLOCK callers; it parks everybody else and calls the operation again
- * when the wait queue fires. Wait queues are embedded in the kind's objects,
- * as wait_queue_head_t is in the kernel's.
+ * when the wait queue fires. A kind keeps one wait queue per object.
  */
 #ifndef IPCFS_IPC_H
 #define IPCFS_IPC_H
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
-struct fs_park;
-struct ipc_watch;
+struct ipc_waitq;  /* fs/park.c's */
+struct ipc_watch;  /* fs/watch.c's */
+struct ipc_helper; /* fs/helper.c's */
 
 /*
- * A wait queue. `fd` is a descriptor the event loop polls (an mq
- * descriptor), or -1 when only ipc_wake() signals the queue. `idle` is the
- * kind's to set; the rest is fs/park.c's: the requests and pollers parked
- * here.
+ * A wait queue. fd is a descriptor the event loop polls for its waiters (an
+ * mq descriptor), or -1 when only ipc_wake() signals it. NULL: no memory.
  */
-struct ipc_waitq {
-	int fd;
-	struct fs_park *parked[2]; /* 0: awaiting POLLIN, 1: POLLOUT */
-	struct fs_park **tail[2];
-	struct fs_pollh *pollers;
-	unsigned int armed;    /* events registered with epoll */
-	unsigned int retrying; /* events whose requests are out being retried */
-	unsigned int pending;  /* events to retry, set by ipc_wake() */
-	bool pending_all;      /* retry every waiter, not just the first */
-	bool seen;	       /* the event loop may hold a pointer to it */
-	struct ipc_waitq *next_pending;
-	/* The kind's: called when the last parked request left unserved. */
-	void (*idle)(struct ipc_waitq *wq);
-	void (*watch)(struct ipc_waitq *wq); /* see fs_park_watch() */
-	struct ipc_waitq *next_watch;
-};
-
-void ipc_waitq_init(struct ipc_waitq *wq, int fd);
-/* Call with no request parked on wq, and without holding the kind's locks. */
-void ipc_waitq_destroy(struct ipc_waitq *wq);
+struct ipc_waitq *ipc_waitq_new(int fd);
+/* Call with nobody parked or polling on wq, and without the kind's locks. */
+void ipc_waitq_free(struct ipc_waitq *wq);
 /*
  * Retry the waiters for `events` in arrival order until one still blocks:
  * for waiters that are all alike (any reader of a queue will do). Cheap
@@ -62,6 +45,25 @@ void ipc_waitq_destroy(struct ipc_waitq *wq);
 void ipc_wake(struct ipc_waitq *wq, unsigned int events);
 /* Retry every waiter: the state changed for all of them (removed, EOF). */
 void ipc_wake_all(struct ipc_waitq *wq);
+/* Who waits on wq now: IPC_WQ_PARKED requests, IPC_WQ_POLLED pollers. */
+unsigned int ipc_waitq_active(struct ipc_waitq *wq);
+#define IPC_WQ_PARKED 0x1
+#define IPC_WQ_POLLED 0x2
+/* Call idle(arg) when the last parked request leaves unserved. */
+void ipc_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg),
+		       void *arg);
+
+/*
+ * The daemon's own work that must wait (a message given back to a full
+ * queue): run(arg, false) is called from the event loop whenever wq fires
+ * for `events`, ahead of the requests parked for them, until it returns
+ * anything but -EAGAIN; it must not block. If the daemon stops first,
+ * run(arg, true) is called once, with the loop stopped (it may then wait a
+ * little).
+ */
+int ipc_job_park(struct ipc_waitq *wq, unsigned int events,
+		 int (*run)(void *arg, bool stopping), void *arg);
+
 /*
  * Call gone("/NAME") from the event loop whenever an entry NAME of the
  * directory dirfd is removed, by anybody (inotify): how a kind learns that
@@ -70,11 +72,43 @@ void ipc_wake_all(struct ipc_waitq *wq);
  */
 struct ipc_watch *ipc_watch_unlinks(int dirfd, void (*gone)(const char *name));
 void ipc_unwatch(struct ipc_watch *w);
-/* Who waits on wq now: IPC_WQ_PARKED requests, IPC_WQ_POLLED pollers. */
-unsigned int ipc_waitq_active(struct ipc_waitq *wq);
-#define IPC_WQ_PARKED 0x1
-#define IPC_WQ_POLLED 0x2
 
+/*
+ * The wait source of what has no descriptor (a semaphore): while requests
+ * wait on wq, a helper thread makes blocking calls for them, and banks what
+ * each brings; a waiter's retry claims one banked item. So waiting costs one
+ * thread per object that has waiters, never one per waiter.
+ *
+ * block(arg, deadline) makes one blocking call (sem_clockwait() on
+ * CLOCK_MONOTONIC) and returns 1 when it got an item, 0 when it did not
+ * (interrupted, timed out), -errno to give up: every waiter is then retried
+ * and must see the error. The helper blocks only while nothing is banked,
+ * holds a reference to obj meanwhile (ipc_obj_hold), and runs with every
+ * signal blocked but the one fs/helper.c owns, which interrupts the call
+ * when the last waiter leaves. give_back(arg) returns one banked item
+ * nobody claimed. peek(arg) > 0 says an item could be had now without
+ * taking it: while only pollers wait, there is no event to wait for, so the
+ * helper peeks every IPC_HELPER_PERIOD_MS and wakes them.
+ */
+#define IPC_HELPER_PERIOD_MS 100
+struct ipc_obj;
+struct ipc_registry;
+struct ipc_helper_ops {
+	int (*block)(void *arg, const struct timespec *deadline);
+	void (*give_back)(void *arg);
+	int (*peek)(void *arg);
+};
+struct ipc_helper *ipc_helper_new(struct ipc_waitq *wq, struct ipc_obj *obj,
+				  const struct ipc_helper_ops *ops, void *arg);
+void ipc_helper_free(struct ipc_helper *h);
+/* A waiter is about to park (or a poller to poll): make sure it is served. */
+int ipc_helper_start(struct ipc_helper *h);
+/* Take one banked item: true if there was one. */
+bool ipc_helper_claim(struct ipc_helper *h);
+/* Items banked now (a poller's readiness). */
+unsigned int ipc_helper_banked(struct ipc_helper *h);
+
+/* What a request that would block waits for: wq to fire for events. */
 struct ipc_wait {
 	struct ipc_waitq *wq;
 	unsigned int events;
@@ -102,12 +136,27 @@ int ipc_as_caller(const struct ipc_caller *c, int (*fn)(void *arg), void *arg);
 /*
  * A data file: one handle per open file description. `open` never blocks;
  * `acquire`, if present, is what an open waits for (a semaphore unit) and
- * `release` gives it back. `read` and `write` return a byte count; a write that returns less than asked would block for
- * the rest, and fills *w (fs/ parks the rest unless O_NONBLOCK). `unread`
- * undoes the last read of this handle (which returned len bytes, maybe
- * none) when the reply could not be delivered (interrupted meanwhile), so an
- * interrupted read takes nothing. `poll` returns the ready events and the wait queue that will
- * signal a change.
+ * `release` gives it back. `read` and `write` return a byte count; a write
+ * that returns less than asked would block for the rest, and fills *w (fs/
+ * parks the rest unless O_NONBLOCK). `unread` undoes the last read of this
+ * handle (which returned len bytes, maybe none) when the reply could not be
+ * delivered (interrupted meanwhile), so an interrupted read takes nothing.
+ * `poll` returns the ready events and the wait queue that will signal a
+ * change. `truncate` and `size` act on the object by name.
+ *
+ * What a NULL op means, decided here and in fs/file.c only (fs/ refuses a
+ * table that breaks these rules at start, fs_kind_check()):
+ *   open, release  required: a data file has a handle.
+ *   acquire        the open never waits.
+ *   read           end-of-file at once (a file whose open is the act: hold).
+ *   unread         reads take nothing (a segment), so there is nothing to
+ *                  give back. Required when read takes: say so with
+ *                  IPC_READ_TAKES.
+ *   write          EPERM (the file's mode should not let a writer open it).
+ *   poll           always ready for reading and writing: nothing waits.
+ *   truncate       success, nothing changes: a stream has no size to set,
+ *                  and `echo x > data` truncates before it writes.
+ *   size           st_size 0.
  */
 struct ipc_stream_ops {
 	int (*open)(const char *name, int flags, void **fh);
@@ -131,6 +180,8 @@ struct ipc_stream_ops {
 #define IPC_OWN_INODE 0x1
 /* Offsets mean nothing: the file reads like a pipe (nonseekable). */
 #define IPC_STREAM 0x2
+/* A read takes what it returns (a message, bytes, a unit): unread needed. */
+#define IPC_READ_TAKES 0x4
 
 /*
  * A file of an object directory. Attribute files have get (and set, if
@@ -181,6 +232,70 @@ struct ipc_kind {
 
 /* backends/kinds.c: every kind, NULL-terminated. */
 extern const struct ipc_kind *const ipc_kinds[];
+
+/*
+ * backends/object.c: the objects a kind has open, by name, shared by all
+ * the open files of the tree. One ownership rule for every kind: the
+ * registry holds one reference to each object it lists and each user one
+ * more; removal (ipc_obj_gone) takes the object out of the registry, marks
+ * it removed, retries all its waiters (they see end-of-file or EIDRM) and
+ * drops the registry's reference; the last reference frees it.
+ */
+struct ipc_obj {
+	struct ipc_obj *next;
+	struct ipc_registry *reg;
+	unsigned int refs; /* under reg->lock */
+	bool removed;	   /* under reg->lock */
+	struct ipc_waitq *wq;
+	char *name;
+};
+
+struct ipc_registry {
+	pthread_mutex_t lock;
+	struct ipc_obj *objs;
+	/*
+	 * The kind's: open the native object NAME into a new object (or
+	 * NULL: objects exist only once added, as channels); is o no longer
+	 * the object called so (removed or replaced natively); free it.
+	 */
+	int (*open)(const char *name, struct ipc_obj **o);
+	bool (*stale)(struct ipc_obj *o);
+	void (*free)(struct ipc_obj *o);
+};
+
+#define IPC_REGISTRY_INIT(open_, stale_, free_)                                \
+	{                                                                      \
+		.lock = PTHREAD_MUTEX_INITIALIZER, .open = open_,              \
+		.stale = stale_, .free = free_                                 \
+	}
+
+/* Fill in the common part of a new object: a wait queue on fd (or -1). */
+int ipc_obj_init(struct ipc_obj *o, const char *name, int fd);
+/* NAME's object, counted: found, else opened; NULL with *err. */
+struct ipc_obj *ipc_obj_get(struct ipc_registry *r, const char *name, int *err);
+int ipc_obj_add(struct ipc_registry *r, struct ipc_obj *o); /* -EEXIST */
+void ipc_obj_hold(struct ipc_obj *o);
+void ipc_obj_put(struct ipc_obj *o);
+bool ipc_obj_removed(struct ipc_obj *o);
+/* NAME was removed (by rmdir or anybody): retire its object if stale. */
+void ipc_obj_gone(struct ipc_registry *r, const char *name);
+/* Retire NAME's object whatever stale says; -ENOENT if there is none. */
+int ipc_obj_remove(struct ipc_registry *r, const char *name);
+int ipc_obj_list(struct ipc_registry *r,
+		 int (*fill)(void *ctx, const char *name), void *ctx);
+/* At exit: drop the registry's references. */
+void ipc_obj_clear(struct ipc_registry *r);
+
+/*
+ * The one lister of objects that are files in a directory (the mqueue file
+ * system, /dev/shm): calls fill("/OBJECT") for each entry but . and ..,
+ * where object(dirfd, de) names the entry's object, or NULL when the entry
+ * is none (NULL object: the entry's name). Stops when fill is non-zero.
+ */
+struct dirent;
+int ipc_list_dir(int dirfd,
+		 const char *(*object)(int dirfd, const struct dirent *de),
+		 int (*fill)(void *ctx, const char *name), void *ctx);
 
 /* Log a message on the daemon's stderr (or syslog once daemonized). */
 void ipc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

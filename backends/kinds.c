@@ -5,18 +5,18 @@
  */
 #include "ipc.h"
 
-extern const struct ipc_kind mq_kind;
+extern const struct ipc_kind mqueue_kind;
 extern const struct ipc_kind channel_kind;
-extern const struct ipc_kind shm_kind;
-extern const struct ipc_kind sem_kind;
+extern const struct ipc_kind segment_kind;
+extern const struct ipc_kind semaphore_kind;
 
 /* One line per kind. */
 /* clang-format off */
 const struct ipc_kind *const ipc_kinds[] = {
-	&mq_kind,
+	&mqueue_kind,
 	&channel_kind,
-	&shm_kind,
-	&sem_kind,
+	&segment_kind,
+	&semaphore_kind,
 	NULL,
 };
 /* clang-format on */

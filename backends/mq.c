@@ -34,22 +34,29 @@
 
 #include "ipc.h"
 
-#define MQ_FS_MAGIC 0x19800202
-#define MQ_RUN_DIR "/run/ipcfs"	 /* root's; holds.c journals there too */
-#define MQ_MSGSIZE_MAX (1 << 20) /* a message travels in one FUSE write */
+#define MQUEUE_FS_MAGIC 0x19800202
+#define MQUEUE_RUN_DIR "/run/ipcfs"  /* root's; holds.c journals there too */
+#define MQUEUE_MSGSIZE_MAX (1 << 20) /* a message travels in one FUSE write */
 
-struct mq_queue {
-	struct mq_queue *next;
-	unsigned int refs; /* under mq_lock */
-	bool removed;	   /* under mq_lock; readers see EOF, writers EIDRM */
+struct mqueue {
+	struct ipc_obj obj; /* its wait queue polls mqd */
 	mqd_t mqd;
 	long maxmsg, msgsize;
-	struct ipc_waitq wq;
-	char name[];
+	pthread_mutex_t lock; /* back */
+	struct mqueue_msg
+		*back; /* given back, waiting for room: oldest first */
 };
 
-struct mq_handle {
-	struct mq_queue *q;
+/* A message an interrupted reader gave back (mqueue_give_back()). */
+struct mqueue_msg {
+	struct mqueue_msg *next;
+	unsigned int prio;
+	size_t len;
+	char data[];
+};
+
+struct mqueue_handle {
+	struct mqueue *q;
 	pthread_mutex_t lock; /* threads may share an open file */
 	bool stream;
 	bool have;  /* msg holds a message not all read yet */
@@ -59,22 +66,33 @@ struct mq_handle {
 	char *msg;
 };
 
-static long mq_opt_maxmsg;
-static long mq_opt_msgsize;
-static int mq_dirfd = -1;
-static struct ipc_watch *mq_watch; /* unlinks in the mqueue fs */
-static pthread_mutex_t mq_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mq_queue *mq_queues; /* open ones, not removed; under mq_lock */
+static long mqueue_opt_maxmsg;
+static long mqueue_opt_msgsize;
+static int mqueue_dirfd = -1;
+static struct ipc_watch *mqueue_watch; /* unlinks in the mqueue fs */
 
-struct mq_name {
-	struct mq_name *next;
+static int mqueue_open(const char *name, struct ipc_obj **o);
+static bool mqueue_stale(struct ipc_obj *o);
+static void mqueue_free(struct ipc_obj *o);
+static struct ipc_registry mqueues =
+	IPC_REGISTRY_INIT(mqueue_open, mqueue_stale, mqueue_free);
+
+struct mqueue_name {
+	struct mqueue_name *next;
 	char name[];
 };
 
-static struct mq_name *mq_made; /* no mqueue fs: what mkdir made; mq_lock */
+/* No mqueue fs: what mkdir made; under mqueue_made_lock. */
+static pthread_mutex_t mqueue_made_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mqueue_name *mqueue_made;
+
+static struct mqueue *mqueue_of(struct ipc_obj *o)
+{
+	return (struct mqueue *)o; /* obj comes first */
+}
 
 /* Read one number from /proc/sys/fs/mqueue, or -1. */
-static long mq_sysctl(const char *name)
+static long mqueue_sysctl(const char *name)
 {
 	char path[64];
 	long val = -1;
@@ -94,7 +112,7 @@ static long mq_sysctl(const char *name)
  * The default RLIMIT_MSGQUEUE (800 KiB a user) holds nine default-sized
  * queues. Raise ours as far as we may; say what is left.
  */
-static void mq_raise_rlimit(void)
+static void mqueue_raise_rlimit(void)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 
@@ -106,92 +124,93 @@ static void mq_raise_rlimit(void)
 	}
 }
 
-static void mq_gone(const char *name);
+static void mqueue_gone(const char *name);
 
 /* Find the mqueue filesystem of our IPC namespace, or mount a private one. */
-static void mq_find_fs(void)
+static void mqueue_find_fs(void)
 {
 	struct statfs sfs;
 	char dir[64];
 
-	mq_dirfd = open("/dev/mqueue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mq_dirfd >= 0 && fstatfs(mq_dirfd, &sfs) == 0 &&
-	    sfs.f_type == MQ_FS_MAGIC)
+	mqueue_dirfd = open("/dev/mqueue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mqueue_dirfd >= 0 && fstatfs(mqueue_dirfd, &sfs) == 0 &&
+	    sfs.f_type == MQUEUE_FS_MAGIC)
 		return;
-	if (mq_dirfd >= 0)
-		close(mq_dirfd);
-	mq_dirfd = -1;
+	if (mqueue_dirfd >= 0)
+		close(mqueue_dirfd);
+	mqueue_dirfd = -1;
 	/*
 	 * A mount point of our own, for an instant, where nobody else may
 	 * make one first (/tmp would let any user take the name).
 	 */
-	snprintf(dir, sizeof(dir), MQ_RUN_DIR "/mqueue.%d", (int)getpid());
-	if ((mkdir(MQ_RUN_DIR, 0700) < 0 && errno != EEXIST) ||
+	snprintf(dir, sizeof(dir), MQUEUE_RUN_DIR "/mqueue.%d", (int)getpid());
+	if ((mkdir(MQUEUE_RUN_DIR, 0700) < 0 && errno != EEXIST) ||
 	    mkdir(dir, 0700) < 0)
 		goto out_warn;
 	if (mount("mqueue", dir, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) == 0) {
-		mq_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		/* Detached, it stays usable through mq_dirfd, and only there. */
+		mqueue_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* Detached, it stays usable through mqueue_dirfd, and only there. */
 		umount2(dir, MNT_DETACH);
 	}
 	rmdir(dir);
-	if (mq_dirfd >= 0)
+	if (mqueue_dirfd >= 0)
 		return;
 out_warn:
 	ipc_log("cannot mount an mqueue filesystem (%s): queues/ lists only the queues made through this mount; mount -t mqueue none /dev/mqueue to see them all",
 		strerror(errno));
 }
 
-static int mq_init(void)
+static int mqueue_init(void)
 {
-	mq_raise_rlimit();
-	mq_find_fs();
-	if (mq_dirfd >= 0)
-		mq_watch = ipc_watch_unlinks(mq_dirfd, mq_gone);
+	mqueue_raise_rlimit();
+	mqueue_find_fs();
+	if (mqueue_dirfd >= 0)
+		mqueue_watch = ipc_watch_unlinks(mqueue_dirfd, mqueue_gone);
 	return 0;
 }
 
-static void mq_fini(void)
+static void mqueue_fini(void)
 {
-	struct mq_name *m;
+	struct mqueue_name *m;
 
-	while ((m = mq_made)) {
-		mq_made = m->next;
+	while ((m = mqueue_made)) {
+		mqueue_made = m->next;
 		free(m);
 	}
-	ipc_unwatch(mq_watch);
-	mq_watch = NULL;
-	if (mq_dirfd >= 0)
-		close(mq_dirfd);
-	mq_dirfd = -1;
+	ipc_unwatch(mqueue_watch);
+	mqueue_watch = NULL;
+	ipc_obj_clear(&mqueues);
+	if (mqueue_dirfd >= 0)
+		close(mqueue_dirfd);
+	mqueue_dirfd = -1;
 }
 
 /*
  * Without an mqueue file system nothing lists queues: remember the ones
  * this mount made, and show those that still exist.
  */
-static void mq_made_add(const char *name)
+static void mqueue_made_add(const char *name)
 {
-	struct mq_name *m = malloc(sizeof(*m) + strlen(name) + 1);
+	struct mqueue_name *m = malloc(sizeof(*m) + strlen(name) + 1);
 
 	if (!m)
 		return;
 	strcpy(m->name, name);
-	pthread_mutex_lock(&mq_lock);
-	m->next = mq_made;
-	mq_made = m;
-	pthread_mutex_unlock(&mq_lock);
+	pthread_mutex_lock(&mqueue_made_lock);
+	m->next = mqueue_made;
+	mqueue_made = m;
+	pthread_mutex_unlock(&mqueue_made_lock);
 }
 
-static int mq_list_made(int (*fill)(void *ctx, const char *name), void *ctx)
+static int mqueue_list_made(int (*fill)(void *ctx, const char *name), void *ctx)
 {
-	struct mq_name *m, **pp;
+	struct mqueue_name *m, **pp;
 	int ret = 0;
 	mqd_t mqd;
 
-	pthread_mutex_lock(&mq_lock);
-	for (pp = &mq_made; ret == 0 && (m = *pp);) {
+	pthread_mutex_lock(&mqueue_made_lock);
+	for (pp = &mqueue_made; ret == 0 && (m = *pp);) {
 		mqd = mq_open(m->name, O_RDONLY);
 		if (mqd == (mqd_t)-1 && errno == ENOENT) {
 			*pp = m->next; /* removed meanwhile */
@@ -203,41 +222,20 @@ static int mq_list_made(int (*fill)(void *ctx, const char *name), void *ctx)
 		ret = fill(ctx, m->name);
 		pp = &m->next;
 	}
-	pthread_mutex_unlock(&mq_lock);
+	pthread_mutex_unlock(&mqueue_made_lock);
 	return ret;
 }
 
-static int mq_list(int (*fill)(void *ctx, const char *name), void *ctx)
+/* ".x" is a queue like any other. */
+static int mqueue_list(int (*fill)(void *ctx, const char *name), void *ctx)
 {
-	struct dirent *de;
-	char name[NAME_MAX + 2];
-	DIR *d;
-	int fd, ret = 0;
-
-	if (mq_dirfd < 0)
-		return mq_list_made(fill, ctx);
-	fd = openat(mq_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
-	while (ret == 0 && (de = readdir(d))) {
-		/* ".x" is a queue like any other; only . and .. are not. */
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(name, sizeof(name), "/%s", de->d_name);
-		ret = fill(ctx, name);
-	}
-	closedir(d);
-	return ret;
+	if (mqueue_dirfd < 0)
+		return mqueue_list_made(fill, ctx);
+	return ipc_list_dir(mqueue_dirfd, NULL, fill, ctx);
 }
 
 /* Say which kernel limit refused a queue, and how to raise it. */
-static void mq_explain(int err, const char *name, const struct mq_attr *a)
+static void mqueue_explain(int err, const char *name, const struct mq_attr *a)
 {
 	struct rlimit rl;
 
@@ -249,12 +247,12 @@ static void mq_explain(int err, const char *name, const struct mq_attr *a)
 		break;
 	case ENOSPC:
 		ipc_log("mkdir %s: fs.mqueue.queues_max (%ld) queues exist; raise it with sysctl fs.mqueue.queues_max=N",
-			name, mq_sysctl("queues_max"));
+			name, mqueue_sysctl("queues_max"));
 		break;
 	case EINVAL:
 		ipc_log("mkdir %s: %ld messages of %ld bytes exceed fs.mqueue.msg_max (%ld) or fs.mqueue.msgsize_max (%ld); raise them with sysctl, or mount with smaller -o mq_maxmsg/mq_msgsize",
-			name, a->mq_maxmsg, a->mq_msgsize, mq_sysctl("msg_max"),
-			mq_sysctl("msgsize_max"));
+			name, a->mq_maxmsg, a->mq_msgsize,
+			mqueue_sysctl("msg_max"), mqueue_sysctl("msgsize_max"));
 		break;
 	case ENOMEM:
 		ipc_log("mkdir %s: out of memory", name);
@@ -262,16 +260,16 @@ static void mq_explain(int err, const char *name, const struct mq_attr *a)
 	}
 }
 
-struct mq_create_arg {
+struct mqueue_create_arg {
 	const char *name;
 	mode_t mode;
 	struct mq_attr *attr;
 };
 
 /* In the caller's shoes (ipc_as_caller): a system call or two, no lock. */
-static int mq_create_as(void *arg)
+static int mqueue_create_as(void *arg)
 {
-	struct mq_create_arg *a = arg;
+	struct mqueue_create_arg *a = arg;
 	mqd_t mqd;
 
 	mqd = mq_open(a->name, O_RDONLY | O_CREAT | O_EXCL, a->mode, a->attr);
@@ -286,51 +284,32 @@ static int mq_create_as(void *arg)
  * kernel charges it to the caller's RLIMIT_MSGQUEUE, so one user who uses
  * up theirs keeps nobody else from making queues.
  */
-static int mq_create(const char *name, mode_t mode,
-		     const struct ipc_caller *caller)
+static int mqueue_create(const char *name, mode_t mode,
+			 const struct ipc_caller *caller)
 {
 	struct mq_attr attr = { 0 };
-	struct mq_create_arg a = { .name = name, .mode = mode };
+	struct mqueue_create_arg a = { .name = name, .mode = mode };
 	int ret;
 
-	if (mq_opt_maxmsg || mq_opt_msgsize) {
-		attr.mq_maxmsg = mq_opt_maxmsg ? mq_opt_maxmsg
-					       : mq_sysctl("msg_default");
-		attr.mq_msgsize = mq_opt_msgsize ? mq_opt_msgsize
-						 : mq_sysctl("msgsize_default");
+	if (mqueue_opt_maxmsg || mqueue_opt_msgsize) {
+		attr.mq_maxmsg = mqueue_opt_maxmsg
+					 ? mqueue_opt_maxmsg
+					 : mqueue_sysctl("msg_default");
+		attr.mq_msgsize = mqueue_opt_msgsize
+					  ? mqueue_opt_msgsize
+					  : mqueue_sysctl("msgsize_default");
 		a.attr = &attr;
 	}
-	ret = ipc_as_caller(caller, mq_create_as, &a);
+	ret = ipc_as_caller(caller, mqueue_create_as, &a);
 	if (ret < 0)
-		mq_explain(-ret, name, &attr);
-	else if (mq_dirfd < 0)
-		mq_made_add(name);
+		mqueue_explain(-ret, name, &attr);
+	else if (mqueue_dirfd < 0)
+		mqueue_made_add(name);
 	return ret;
 }
 
-static void mq_put(struct mq_queue *q);
-
-/*
- * The queue NAME is gone: its open files see end-of-file or EIDRM, and a
- * queue made anew under the name is another one. Under mq_lock; the caller
- * wakes and puts q once it drops the lock.
- */
-static void mq_retire(struct mq_queue *q)
-{
-	struct mq_queue **pp;
-
-	for (pp = &mq_queues; *pp; pp = &(*pp)->next) {
-		if (*pp == q) {
-			*pp = q->next;
-			break;
-		}
-	}
-	q->removed = true;
-	q->refs++;
-}
-
 /* Is q still the queue called NAME? It may have been unlinked natively. */
-static bool mq_current(struct mq_queue *q)
+static bool mqueue_current(struct mqueue *q)
 {
 	struct stat a, b;
 	mqd_t mqd;
@@ -338,10 +317,10 @@ static bool mq_current(struct mq_queue *q)
 
 	if (fstat(q->mqd, &a) < 0)
 		return false;
-	if (mq_dirfd >= 0)
-		return fstatat(mq_dirfd, q->name + 1, &b, 0) == 0 &&
+	if (mqueue_dirfd >= 0)
+		return fstatat(mqueue_dirfd, q->obj.name + 1, &b, 0) == 0 &&
 		       a.st_ino == b.st_ino;
-	mqd = mq_open(q->name, O_RDONLY);
+	mqd = mq_open(q->obj.name, O_RDONLY);
 	if (mqd == (mqd_t)-1)
 		return false;
 	ret = fstat(mqd, &b);
@@ -349,35 +328,26 @@ static bool mq_current(struct mq_queue *q)
 	return ret == 0 && a.st_ino == b.st_ino;
 }
 
+static bool mqueue_stale(struct ipc_obj *o)
+{
+	return !mqueue_current(mqueue_of(o));
+}
+
 /*
  * NAME was unlinked, by rmdir or by anybody (the fs layer's watch): if we
  * have the queue that was called so open, its readers see end-of-file and
  * its writers EIDRM.
  */
-static void mq_gone(const char *name)
+static void mqueue_gone(const char *name)
 {
-	struct mq_queue *q;
-
-	pthread_mutex_lock(&mq_lock);
-	for (q = mq_queues; q; q = q->next)
-		if (strcmp(q->name, name) == 0)
-			break;
-	if (q && !mq_current(q))
-		mq_retire(q);
-	else
-		q = NULL;
-	pthread_mutex_unlock(&mq_lock);
-	if (q) {
-		ipc_wake_all(&q->wq);
-		mq_put(q);
-	}
+	ipc_obj_gone(&mqueues, name);
 }
 
-static int mq_remove(const char *name)
+static int mqueue_remove(const char *name)
 {
 	if (mq_unlink(name) < 0)
 		return -errno;
-	mq_gone(name);
+	mqueue_gone(name);
 	return 0;
 }
 
@@ -386,18 +356,19 @@ static int mq_remove(const char *name)
  * right to open the queue), else through a descriptor (mq_overview(7):
  * fstat, fchmod and fchown work on an mqd_t).
  */
-static int mq_meta(const char *name, struct stat *st, mode_t mode, uid_t uid,
-		   gid_t gid)
+static int mqueue_meta(const char *name, struct stat *st, mode_t mode,
+		       uid_t uid, gid_t gid)
 {
 	bool chown = uid != (uid_t)-1 || gid != (gid_t)-1;
 	mqd_t mqd = (mqd_t)-1;
 	int ret = 0;
 
-	if (mq_dirfd >= 0) {
-		if ((st && fstatat(mq_dirfd, name + 1, st, 0) < 0) ||
+	if (mqueue_dirfd >= 0) {
+		if ((st && fstatat(mqueue_dirfd, name + 1, st, 0) < 0) ||
 		    (mode != (mode_t)-1 &&
-		     fchmodat(mq_dirfd, name + 1, mode, 0) < 0) ||
-		    (chown && fchownat(mq_dirfd, name + 1, uid, gid, 0) < 0))
+		     fchmodat(mqueue_dirfd, name + 1, mode, 0) < 0) ||
+		    (chown &&
+		     fchownat(mqueue_dirfd, name + 1, uid, gid, 0) < 0))
 			ret = -errno;
 		return ret;
 	}
@@ -412,127 +383,101 @@ static int mq_meta(const char *name, struct stat *st, mode_t mode, uid_t uid,
 	return ret;
 }
 
-static int mq_stat(const char *name, struct stat *st)
+static int mqueue_stat(const char *name, struct stat *st)
 {
-	return mq_meta(name, st, (mode_t)-1, (uid_t)-1, (gid_t)-1);
+	return mqueue_meta(name, st, (mode_t)-1, (uid_t)-1, (gid_t)-1);
 }
 
-static int mq_chmod(const char *name, mode_t mode)
+static int mqueue_chmod(const char *name, mode_t mode)
 {
-	return mq_meta(name, NULL, mode, (uid_t)-1, (gid_t)-1);
+	return mqueue_meta(name, NULL, mode, (uid_t)-1, (gid_t)-1);
 }
 
-static int mq_chown(const char *name, uid_t uid, gid_t gid)
+static int mqueue_chown(const char *name, uid_t uid, gid_t gid)
 {
-	return mq_meta(name, NULL, (mode_t)-1, uid, gid);
+	return mqueue_meta(name, NULL, (mode_t)-1, uid, gid);
 }
 
-/* The daemon's shared descriptor for queue NAME, counted. */
-static struct mq_queue *mq_get(const char *name, int *err)
+/* The registry's: the daemon's one descriptor for queue NAME. */
+static int mqueue_open(const char *name, struct ipc_obj **o)
 {
+	struct mqueue *q = calloc(1, sizeof(*q));
 	struct mq_attr attr;
-	struct mq_queue *q;
-	size_t len = strlen(name);
+	int ret;
 
-	mq_gone(name); /* a queue of that name we hold may be stale */
-	pthread_mutex_lock(&mq_lock);
-	for (q = mq_queues; q; q = q->next)
-		if (strcmp(q->name, name) == 0)
-			break;
-	if (q) {
-		q->refs++;
-		goto out_unlock;
-	}
-	q = calloc(1, sizeof(*q) + len + 1);
-	if (!q) {
-		*err = -ENOMEM;
-		goto out_unlock;
-	}
+	if (!q)
+		return -ENOMEM;
 	q->mqd = mq_open(name, O_RDWR | O_NONBLOCK);
 	if (q->mqd == (mqd_t)-1 || mq_getattr(q->mqd, &attr) < 0) {
-		*err = errno == EINVAL ? -ENOENT : -errno;
+		ret = errno == EINVAL ? -ENOENT : -errno;
 		if (q->mqd != (mqd_t)-1)
 			mq_close(q->mqd);
 		free(q);
-		q = NULL;
-		goto out_unlock;
+		return ret;
 	}
-	q->refs = 1;
+	ret = ipc_obj_init(&q->obj, name, q->mqd);
+	if (ret < 0) {
+		mq_close(q->mqd);
+		free(q);
+		return ret;
+	}
 	q->maxmsg = attr.mq_maxmsg;
 	q->msgsize = attr.mq_msgsize;
-	memcpy(q->name, name, len + 1);
-	ipc_waitq_init(&q->wq, q->mqd);
-	q->next = mq_queues;
-	mq_queues = q;
-out_unlock:
-	pthread_mutex_unlock(&mq_lock);
-	return q;
+	pthread_mutex_init(&q->lock, NULL);
+	*o = &q->obj;
+	return 0;
 }
 
-static void mq_put(struct mq_queue *q)
+static void mqueue_free(struct ipc_obj *o)
 {
-	struct mq_queue **pp;
+	struct mqueue *q = mqueue_of(o);
+	struct mqueue_msg *m;
 
-	pthread_mutex_lock(&mq_lock);
-	if (--q->refs > 0) {
-		pthread_mutex_unlock(&mq_lock);
-		return;
+	while ((m = q->back)) {
+		q->back = m->next;
+		free(m);
 	}
-	for (pp = &mq_queues; *pp; pp = &(*pp)->next) {
-		if (*pp == q) {
-			*pp = q->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&mq_lock);
-	ipc_waitq_destroy(&q->wq);
+	pthread_mutex_destroy(&q->lock);
 	mq_close(q->mqd);
 	free(q);
 }
 
-static bool mq_removed(struct mq_queue *q)
+static int mqueue_open_handle(const char *name, int flags, void **fh,
+			      bool stream)
 {
-	bool removed;
-
-	pthread_mutex_lock(&mq_lock);
-	removed = q->removed;
-	pthread_mutex_unlock(&mq_lock);
-	return removed;
-}
-
-static int mq_open_handle(const char *name, int flags, void **fh, bool stream)
-{
-	struct mq_handle *h = calloc(1, sizeof(*h));
+	struct mqueue_handle *h = calloc(1, sizeof(*h));
+	struct ipc_obj *o;
 	int ret = 0;
 
 	if (!h)
 		return -ENOMEM;
-	h->q = mq_get(name, &ret);
-	if (!h->q) {
+	o = ipc_obj_get(&mqueues, name, &ret);
+	if (!o) {
 		free(h);
 		return ret;
 	}
+	h->q = mqueue_of(o);
 	h->stream = stream;
 	pthread_mutex_init(&h->lock, NULL);
 	*fh = h;
 	return 0;
 }
 
-static int mq_data_open(const char *name, int flags, void **fh)
+static int mqueue_data_open(const char *name, int flags, void **fh)
 {
-	return mq_open_handle(name, flags, fh, false);
+	return mqueue_open_handle(name, flags, fh, false);
 }
 
-static int mq_stream_open(const char *name, int flags, void **fh)
+static int mqueue_stream_open(const char *name, int flags, void **fh)
 {
-	return mq_open_handle(name, flags, fh, true);
+	return mqueue_open_handle(name, flags, fh, true);
 }
 
-static void mq_release(void *fh)
+static void mqueue_release(void *fh)
 {
-	struct mq_handle *h = fh;
+	struct mqueue_handle *h = fh;
 
-	mq_put(h->q);
+	ipc_obj_put(&h->q->obj);
 	pthread_mutex_destroy(&h->lock);
 	free(h->msg);
 	free(h);
@@ -542,12 +487,13 @@ static void mq_release(void *fh)
  * Receive the next message into the handle: 1, 0 at end (queue removed),
  * or -errno (-EAGAIN with *w filled in).
  */
-static int mq_take(struct mq_handle *h, struct ipc_wait *w) /* under h->lock */
+static int mqueue_take(struct mqueue_handle *h,
+		       struct ipc_wait *w) /* under h->lock */
 {
-	struct mq_queue *q = h->q;
+	struct mqueue *q = h->q;
 	ssize_t n;
 
-	if (mq_removed(q))
+	if (ipc_obj_removed(&q->obj))
 		return 0;
 	if (!h->msg) {
 		h->msg = malloc(q->msgsize);
@@ -557,7 +503,7 @@ static int mq_take(struct mq_handle *h, struct ipc_wait *w) /* under h->lock */
 	n = mq_receive(q->mqd, h->msg, q->msgsize, &h->prio);
 	if (n < 0) {
 		if (errno == EAGAIN) {
-			w->wq = &q->wq;
+			w->wq = q->obj.wq;
 			w->events = POLLIN;
 		}
 		return -errno;
@@ -569,10 +515,10 @@ static int mq_take(struct mq_handle *h, struct ipc_wait *w) /* under h->lock */
 	return 1;
 }
 
-static ssize_t mq_data_read(void *fh, char *buf, size_t size, off_t off,
-			    struct ipc_wait *w)
+static ssize_t mqueue_data_read(void *fh, char *buf, size_t size, off_t off,
+				struct ipc_wait *w)
 {
-	struct mq_handle *h = fh;
+	struct mqueue_handle *h = fh;
 	ssize_t ret = 0;
 
 	pthread_mutex_lock(&h->lock);
@@ -584,7 +530,7 @@ static ssize_t mq_data_read(void *fh, char *buf, size_t size, off_t off,
 	if (!h->have && off > 0)
 		ret = -EINVAL;
 	else if (!h->have)
-		ret = mq_take(h, w);
+		ret = mqueue_take(h, w);
 	if (ret > 0 || h->have) {
 		ret = 0;
 		if ((size_t)off < h->len) {
@@ -596,10 +542,10 @@ static ssize_t mq_data_read(void *fh, char *buf, size_t size, off_t off,
 	return ret;
 }
 
-static ssize_t mq_stream_read(void *fh, char *buf, size_t size, off_t off,
-			      struct ipc_wait *w)
+static ssize_t mqueue_stream_read(void *fh, char *buf, size_t size, off_t off,
+				  struct ipc_wait *w)
 {
-	struct mq_handle *h = fh;
+	struct mqueue_handle *h = fh;
 	ssize_t ret = 1;
 
 	pthread_mutex_lock(&h->lock);
@@ -607,7 +553,7 @@ static ssize_t mq_stream_read(void *fh, char *buf, size_t size, off_t off,
 	/* An empty message cannot be told from end-of-file here: skip it. */
 	while (ret > 0 && (!h->have || h->pos == h->len)) {
 		h->have = false;
-		ret = mq_take(h, w);
+		ret = mqueue_take(h, w);
 	}
 	if (ret > 0) {
 		ret = h->len - h->pos < size ? h->len - h->pos : size;
@@ -620,37 +566,127 @@ static ssize_t mq_stream_read(void *fh, char *buf, size_t size, off_t off,
 }
 
 /*
- * Give back a message the reader will never see (its read was interrupted
- * before the reply got through). It goes back with its priority, but behind
- * the messages of that priority sent meanwhile: that is the one ordering an
- * interrupt can change. If the queue filled up meanwhile, wait a little for
- * room rather than lose the message.
+ * At exit, with the loop stopped: wait a little for room rather than lose
+ * the message.
  */
-static void mq_resend(struct mq_handle *h)
+static int mqueue_send_at_exit(struct mqueue *q, struct mqueue_msg *m)
 {
 	struct timespec ts;
 	mqd_t mqd;
+	int ret;
 
-	if (mq_send(h->q->mqd, h->msg, h->len, h->prio) == 0 || errno != EAGAIN)
-		return;
-	mqd = mq_open(h->q->name, O_WRONLY);
+	mqd = mq_open(q->obj.name, O_WRONLY);
+	if (mqd == (mqd_t)-1)
+		return -errno;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 1;
-	if (mqd == (mqd_t)-1 ||
-	    mq_timedsend(mqd, h->msg, h->len, h->prio, &ts) < 0)
-		ipc_log("%s: lost a message an interrupted reader gave back: %s",
-			h->q->name, strerror(errno));
-	if (mqd != (mqd_t)-1)
-		mq_close(mqd);
+	ret = mq_timedsend(mqd, m->data, m->len, m->prio, &ts) < 0 ? -errno : 0;
+	mq_close(mqd);
+	return ret;
 }
 
-static void mq_unread(void *fh, const char *buf, size_t len)
+/*
+ * The event loop's job while q has messages given back: send them, oldest
+ * first, as room comes (the job runs ahead of parked writers). Never
+ * blocks: a full queue leaves them for the next time it has room.
+ */
+static int mqueue_resend(void *arg, bool stopping)
 {
-	struct mq_handle *h = fh;
+	struct mqueue *q = arg;
+	struct mqueue_msg *m;
+	int ret = 0, err;
+
+	pthread_mutex_lock(&q->lock);
+	while ((m = q->back)) {
+		err = 0;
+		/* A removed queue took its messages with it: this one too. */
+		if (!ipc_obj_removed(&q->obj) &&
+		    mq_send(q->mqd, m->data, m->len, m->prio) < 0)
+			err = errno;
+		if (err == EAGAIN && !stopping) {
+			ret = -EAGAIN;
+			break;
+		}
+		if (err == EAGAIN)
+			err = -mqueue_send_at_exit(q, m);
+		if (err)
+			ipc_log("%s: lost a message an interrupted reader gave back: %s",
+				q->obj.name, strerror(err));
+		q->back = m->next;
+		free(m);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (ret == 0)
+		ipc_obj_put(&q->obj); /* the job's */
+	return ret;
+}
+
+static void mqueue_drop_back(struct mqueue *q)
+{
+	struct mqueue_msg *m;
+
+	pthread_mutex_lock(&q->lock);
+	while ((m = q->back)) {
+		ipc_log("%s: lost a message an interrupted reader gave back: %s",
+			q->obj.name, strerror(ENOMEM));
+		q->back = m->next;
+		free(m);
+	}
+	pthread_mutex_unlock(&q->lock);
+	ipc_obj_put(&q->obj);
+}
+
+/*
+ * Give back a message the reader will never see (its read was interrupted
+ * before the reply got through). It goes back with its priority, but behind
+ * the messages of that priority sent meanwhile: that is the one ordering an
+ * interrupt can change. If the queue filled up meanwhile, the daemon keeps
+ * it and a job of the event loop sends it when room comes: nothing here
+ * waits (this runs on the loop thread too).
+ */
+static void mqueue_give_back(struct mqueue_handle *h)
+{
+	struct mqueue *q = h->q;
+	struct mqueue_msg *m, **pp;
+	bool first;
+
+	pthread_mutex_lock(&q->lock);
+	first = !q->back; /* else behind those given back before */
+	if (first && mq_send(q->mqd, h->msg, h->len, h->prio) == 0) {
+		pthread_mutex_unlock(&q->lock);
+		return;
+	}
+	m = first && errno != EAGAIN ? NULL : malloc(sizeof(*m) + h->len);
+	if (m) {
+		m->next = NULL;
+		m->prio = h->prio;
+		m->len = h->len;
+		memcpy(m->data, h->msg, h->len);
+		for (pp = &q->back; *pp; pp = &(*pp)->next)
+			;
+		*pp = m;
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (!m) {
+		ipc_log("%s: lost a message an interrupted reader gave back: %s",
+			q->obj.name, strerror(errno));
+		return;
+	}
+	if (!first)
+		return;
+	ipc_obj_hold(&q->obj);
+	if (ipc_job_park(q->obj.wq, POLLOUT, mqueue_resend, q) < 0 &&
+	    mqueue_resend(q, false) == -EAGAIN)
+		mqueue_drop_back(q); /* no memory to wait with */
+}
+
+static void mqueue_unread(void *fh, const char *buf, size_t len)
+{
+	struct mqueue_handle *h = fh;
 
 	pthread_mutex_lock(&h->lock);
 	if (h->fresh) {
-		mq_resend(h);
+		mqueue_give_back(h);
 		h->have = false;
 		h->fresh = false;
 	} else if (h->stream) {
@@ -660,19 +696,19 @@ static void mq_unread(void *fh, const char *buf, size_t len)
 	pthread_mutex_unlock(&h->lock);
 }
 
-static ssize_t mq_data_write(void *fh, const char *buf, size_t size, off_t off,
-			     struct ipc_wait *w)
+static ssize_t mqueue_data_write(void *fh, const char *buf, size_t size,
+				 off_t off, struct ipc_wait *w)
 {
-	struct mq_handle *h = fh;
-	struct mq_queue *q = h->q;
+	struct mqueue_handle *h = fh;
+	struct mqueue *q = h->q;
 
-	if (mq_removed(q))
+	if (ipc_obj_removed(&q->obj))
 		return -EIDRM;
 	if ((long)size > q->msgsize)
 		return -EMSGSIZE;
 	if (mq_send(q->mqd, buf, size, 0) < 0) {
 		if (errno == EAGAIN) {
-			w->wq = &q->wq;
+			w->wq = q->obj.wq;
 			w->events = POLLOUT;
 		}
 		return -errno;
@@ -680,14 +716,14 @@ static ssize_t mq_data_write(void *fh, const char *buf, size_t size, off_t off,
 	return size;
 }
 
-static unsigned int mq_poll(void *fh, struct ipc_waitq **wq)
+static unsigned int mqueue_poll(void *fh, struct ipc_waitq **wq)
 {
-	struct mq_handle *h = fh;
+	struct mqueue_handle *h = fh;
 	struct mq_attr attr;
 	unsigned int ev = 0;
 
-	*wq = &h->q->wq;
-	if (mq_removed(h->q))
+	*wq = h->q->obj.wq;
+	if (ipc_obj_removed(&h->q->obj))
 		return POLLIN | POLLOUT | POLLHUP;
 	pthread_mutex_lock(&h->lock);
 	if (h->have && (!h->stream || h->pos < h->len))
@@ -702,14 +738,9 @@ static unsigned int mq_poll(void *fh, struct ipc_waitq **wq)
 	return ev;
 }
 
-/* `echo x > data` truncates first: there is nothing to truncate. */
-static int mq_truncate(const char *name, off_t size)
-{
-	return 0;
-}
-
 /* count, maxmsg, msgsize: the mq_attr field at offset `field`. */
-static int mq_attr_get(const char *name, size_t field, char *buf, size_t size)
+static int mqueue_attr_get(const char *name, size_t field, char *buf,
+			   size_t size)
 {
 	struct mq_attr attr;
 	mqd_t mqd = mq_open(name, O_RDONLY);
@@ -724,63 +755,62 @@ static int mq_attr_get(const char *name, size_t field, char *buf, size_t size)
 	return snprintf(buf, size, "%ld\n", *(long *)((char *)&attr + field));
 }
 
-static const struct ipc_stream_ops mq_data_ops = {
-	.open = mq_data_open,
-	.release = mq_release,
-	.read = mq_data_read,
-	.unread = mq_unread,
-	.write = mq_data_write,
-	.poll = mq_poll,
-	.truncate = mq_truncate,
-	.flags = IPC_OWN_INODE,
+static const struct ipc_stream_ops mqueue_data_ops = {
+	.open = mqueue_data_open,
+	.release = mqueue_release,
+	.read = mqueue_data_read,
+	.unread = mqueue_unread,
+	.write = mqueue_data_write,
+	.poll = mqueue_poll,
+	.flags = IPC_OWN_INODE | IPC_READ_TAKES,
 };
 
-static const struct ipc_stream_ops mq_stream_ops = {
-	.open = mq_stream_open,
-	.release = mq_release,
-	.read = mq_stream_read,
-	.unread = mq_unread,
-	.poll = mq_poll,
-	.flags = IPC_STREAM,
+static const struct ipc_stream_ops mqueue_stream_ops = {
+	.open = mqueue_stream_open,
+	.release = mqueue_release,
+	.read = mqueue_stream_read,
+	.unread = mqueue_unread,
+	.poll = mqueue_poll,
+	.flags = IPC_STREAM | IPC_READ_TAKES,
 };
 
-static const struct ipc_file mq_files[] = {
-	{ .name = "data", .mode = 0666, .ops = &mq_data_ops },
-	{ .name = "stream", .mode = 0444, .ops = &mq_stream_ops },
+static const struct ipc_file mqueue_files[] = {
+	{ .name = "data", .mode = 0666, .ops = &mqueue_data_ops },
+	{ .name = "stream", .mode = 0444, .ops = &mqueue_stream_ops },
 	{ .name = "count",
 	  .mode = 0444,
-	  .get = mq_attr_get,
+	  .get = mqueue_attr_get,
 	  .arg = offsetof(struct mq_attr, mq_curmsgs) },
 	{ .name = "maxmsg",
 	  .mode = 0444,
-	  .get = mq_attr_get,
+	  .get = mqueue_attr_get,
 	  .arg = offsetof(struct mq_attr, mq_maxmsg) },
 	{ .name = "msgsize",
 	  .mode = 0444,
-	  .get = mq_attr_get,
+	  .get = mqueue_attr_get,
 	  .arg = offsetof(struct mq_attr, mq_msgsize) },
 	{ .name = NULL },
 };
 
-static const struct ipc_option mq_options[] = {
-	{ "mq_maxmsg", &mq_opt_maxmsg, 1, 65536,
+static const struct ipc_option mqueue_options[] = {
+	{ "mq_maxmsg", &mqueue_opt_maxmsg, 1, 65536,
 	  "capacity of queues made by mkdir (default: fs.mqueue.msg_default)" },
-	{ "mq_msgsize", &mq_opt_msgsize, 1, MQ_MSGSIZE_MAX,
+	{ "mq_msgsize", &mqueue_opt_msgsize, 1, MQUEUE_MSGSIZE_MAX,
 	  "largest message of queues made by mkdir (default: fs.mqueue.msgsize_default)" },
 	{ NULL },
 };
 
-const struct ipc_kind mq_kind = {
+const struct ipc_kind mqueue_kind = {
 	.name = "queues",
 	.name_max = NAME_MAX,
-	.init = mq_init,
-	.fini = mq_fini,
-	.list = mq_list,
-	.create = mq_create,
-	.remove = mq_remove,
-	.stat = mq_stat,
-	.chmod = mq_chmod,
-	.chown = mq_chown,
-	.files = mq_files,
-	.options = mq_options,
+	.init = mqueue_init,
+	.fini = mqueue_fini,
+	.list = mqueue_list,
+	.create = mqueue_create,
+	.remove = mqueue_remove,
+	.stat = mqueue_stat,
+	.chmod = mqueue_chmod,
+	.chown = mqueue_chown,
+	.files = mqueue_files,
+	.options = mqueue_options,
 };

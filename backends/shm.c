@@ -31,47 +31,47 @@
 #include "devshm.h"
 #include "ipc.h"
 
-struct shm_handle {
+struct segment_handle {
 	int fd;
 };
 
-static int shm_init(void)
+static int segment_init(void)
 {
 	devshm_init();
 	return 0;
 }
 
-static void shm_fini(void)
+static void segment_fini(void)
 {
 	devshm_fini();
 }
 
 /* "/sem.NAME" is glibc's semaphore /NAME, not a segment. */
-static bool shm_is_sem(const char *name)
+static bool segment_is_sem(const char *name)
 {
 	return devshm_is_sem(name + 1);
 }
 
 /* The segment NAME's file, if it is one (no link, no semaphore). */
-static int shm_stat(const char *name, struct stat *st)
+static int segment_stat(const char *name, struct stat *st)
 {
-	return shm_is_sem(name) ? -ENOENT : devshm_stat(name + 1, st);
+	return segment_is_sem(name) ? -ENOENT : devshm_stat(name + 1, st);
 }
 
-static int shm_list(int (*fill)(void *ctx, const char *name), void *ctx)
+static int segment_list(int (*fill)(void *ctx, const char *name), void *ctx)
 {
 	return devshm_list(false, fill, ctx);
 }
 
-struct shm_create_arg {
+struct segment_create_arg {
 	const char *name;
 	mode_t mode;
 };
 
 /* In the caller's shoes (ipc_as_caller): a system call or two, no lock. */
-static int shm_create_as(void *arg)
+static int segment_create_as(void *arg)
 {
-	struct shm_create_arg *a = arg;
+	struct segment_create_arg *a = arg;
 	int fd;
 
 	fd = shm_open(a->name, O_RDWR | O_CREAT | O_EXCL, a->mode);
@@ -82,36 +82,37 @@ static int shm_create_as(void *arg)
 }
 
 /* Made by the caller: theirs, with their rights checked by the kernel. */
-static int shm_create(const char *name, mode_t mode,
-		      const struct ipc_caller *caller)
+static int segment_create(const char *name, mode_t mode,
+			  const struct ipc_caller *caller)
 {
-	struct shm_create_arg a = { .name = name, .mode = mode };
+	struct segment_create_arg a = { .name = name, .mode = mode };
 
 	/* sem/ would take the segment for a semaphore, and we would hide it. */
-	if (shm_is_sem(name))
+	if (segment_is_sem(name))
 		return -EINVAL;
-	return ipc_as_caller(caller, shm_create_as, &a);
+	return ipc_as_caller(caller, segment_create_as, &a);
 }
 
-static int shm_remove(const char *name)
+static int segment_remove(const char *name)
 {
 	int ret = 0;
 
-	if (shm_is_sem(name))
+	if (segment_is_sem(name))
 		return -ENOENT;
 	if (shm_unlink(name) < 0)
 		ret = -errno;
 	return ret;
 }
 
-static int shm_chmod(const char *name, mode_t mode)
+static int segment_chmod(const char *name, mode_t mode)
 {
-	return shm_is_sem(name) ? -ENOENT : devshm_chmod(name + 1, mode);
+	return segment_is_sem(name) ? -ENOENT : devshm_chmod(name + 1, mode);
 }
 
-static int shm_chown(const char *name, uid_t uid, gid_t gid)
+static int segment_chown(const char *name, uid_t uid, gid_t gid)
 {
-	return shm_is_sem(name) ? -ENOENT : devshm_chown(name + 1, uid, gid);
+	return segment_is_sem(name) ? -ENOENT
+				    : devshm_chown(name + 1, uid, gid);
 }
 
 /*
@@ -121,14 +122,14 @@ static int shm_chown(const char *name, uid_t uid, gid_t gid)
  * O_APPEND is kept: the kernel picks an append's offset from the size it
  * last saw, and a native program may have resized the segment since.
  */
-static int shm_data_open(const char *name, int flags, void **fh)
+static int segment_data_open(const char *name, int flags, void **fh)
 {
 	int append = flags & O_APPEND;
-	struct shm_handle *h;
+	struct segment_handle *h;
 	struct stat st;
 	int ret = 0;
 
-	if (shm_is_sem(name))
+	if (segment_is_sem(name))
 		return -ENOENT;
 	h = malloc(sizeof(*h));
 	if (!h)
@@ -154,18 +155,18 @@ out_free:
 	return ret;
 }
 
-static void shm_data_release(void *fh)
+static void segment_data_release(void *fh)
 {
-	struct shm_handle *h = fh;
+	struct segment_handle *h = fh;
 
 	close(h->fd);
 	free(h);
 }
 
-static ssize_t shm_data_read(void *fh, char *buf, size_t size, off_t off,
-			     struct ipc_wait *w)
+static ssize_t segment_data_read(void *fh, char *buf, size_t size, off_t off,
+				 struct ipc_wait *w)
 {
-	struct shm_handle *h = fh;
+	struct segment_handle *h = fh;
 	ssize_t ret;
 
 	ret = pread(h->fd, buf, size, off);
@@ -174,21 +175,16 @@ static ssize_t shm_data_read(void *fh, char *buf, size_t size, off_t off,
 	return ret;
 }
 
-/* A read took nothing from the segment: there is nothing to give back. */
-static void shm_data_unread(void *fh, const char *buf, size_t len)
-{
-}
-
 /*
  * All of it or an error: fs/ takes a short count for "the rest would
  * block", and a segment never blocks. So a write that fills /dev/shm
  * midway reports ENOSPC although its first part went in, as the segment's
  * bytes are not ours to take back.
  */
-static ssize_t shm_data_write(void *fh, const char *buf, size_t size, off_t off,
-			      struct ipc_wait *w)
+static ssize_t segment_data_write(void *fh, const char *buf, size_t size,
+				  off_t off, struct ipc_wait *w)
 {
-	struct shm_handle *h = fh;
+	struct segment_handle *h = fh;
 	size_t done = 0;
 	ssize_t n;
 
@@ -203,13 +199,13 @@ static ssize_t shm_data_write(void *fh, const char *buf, size_t size, off_t off,
 	return done;
 }
 
-static int shm_truncate(const char *name, off_t size)
+static int segment_truncate(const char *name, off_t size)
 {
 	int fd, ret = 0;
 
 	if (size < 0)
 		return -EINVAL;
-	if (shm_is_sem(name))
+	if (segment_is_sem(name))
 		return -ENOENT;
 	fd = shm_open(name, O_RDWR, 0);
 	if (fd < 0)
@@ -220,29 +216,30 @@ static int shm_truncate(const char *name, off_t size)
 	return ret;
 }
 
-static int shm_size(const char *name, off_t *size)
+static int segment_size(const char *name, off_t *size)
 {
 	struct stat st;
 	int ret;
 
-	ret = shm_stat(name, &st);
+	ret = segment_stat(name, &st);
 	if (ret == 0)
 		*size = st.st_size;
 	return ret;
 }
 
-static int shm_size_get(const char *name, size_t arg, char *buf, size_t size)
+static int segment_size_get(const char *name, size_t arg, char *buf,
+			    size_t size)
 {
 	off_t len;
 	int ret;
 
-	ret = shm_size(name, &len);
+	ret = segment_size(name, &len);
 	if (ret == 0)
 		ret = snprintf(buf, size, "%jd\n", (intmax_t)len);
 	return ret;
 }
 
-static int shm_size_set(const char *name, const char *buf, size_t len)
+static int segment_size_set(const char *name, const char *buf, size_t len)
 {
 	long val;
 	int ret;
@@ -251,41 +248,39 @@ static int shm_size_set(const char *name, const char *buf, size_t len)
 	if (ret == 0 && val < 0)
 		ret = -EINVAL;
 	if (ret == 0)
-		ret = shm_truncate(name, val);
+		ret = segment_truncate(name, val);
 	return ret;
 }
 
 /* Writes never park, so data needs no inode of its own (DESIGN §3). */
-static const struct ipc_stream_ops shm_data_ops = {
-	.open = shm_data_open,
-	.release = shm_data_release,
-	.read = shm_data_read,
-	.unread = shm_data_unread,
-	.write = shm_data_write,
-	.truncate = shm_truncate,
-	.size = shm_size,
-	.flags = 0,
+static const struct ipc_stream_ops segment_data_ops = {
+	.open = segment_data_open,
+	.release = segment_data_release,
+	.read = segment_data_read,
+	.write = segment_data_write,
+	.truncate = segment_truncate,
+	.size = segment_size,
 };
 
-static const struct ipc_file shm_files[] = {
-	{ .name = "data", .mode = 0666, .ops = &shm_data_ops },
+static const struct ipc_file segment_files[] = {
+	{ .name = "data", .mode = 0666, .ops = &segment_data_ops },
 	{ .name = "size",
 	  .mode = 0666,
-	  .get = shm_size_get,
-	  .set = shm_size_set },
+	  .get = segment_size_get,
+	  .set = segment_size_set },
 	{ .name = NULL },
 };
 
-const struct ipc_kind shm_kind = {
+const struct ipc_kind segment_kind = {
 	.name = "shm",
 	.name_max = NAME_MAX,
-	.init = shm_init,
-	.fini = shm_fini,
-	.list = shm_list,
-	.create = shm_create,
-	.remove = shm_remove,
-	.stat = shm_stat,
-	.chmod = shm_chmod,
-	.chown = shm_chown,
-	.files = shm_files,
+	.init = segment_init,
+	.fini = segment_fini,
+	.list = segment_list,
+	.create = segment_create,
+	.remove = segment_remove,
+	.stat = segment_stat,
+	.chmod = segment_chmod,
+	.chown = segment_chown,
+	.files = segment_files,
 };

@@ -193,8 +193,8 @@ static void file_free(void *arg)
 static void file_discard(struct fs_file *f)
 {
 	file_untrack(f);
-	if (fs_park_in_loop())
-		fs_park_defer(file_free, f);
+	if (fs_loop_in_thread())
+		fs_loop_defer(file_free, f);
 	else
 		file_free(f);
 }
@@ -371,6 +371,15 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/* NULL unread: the read took nothing (ipc.h). */
+static void file_unread(struct file_io *io, const char *buf, size_t n)
+{
+	const struct ipc_stream_ops *ops = file_ops(io->f);
+
+	if (ops->unread)
+		ops->unread(io->f->fh, buf, n);
+}
+
 static int file_read_attempt(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
@@ -388,13 +397,13 @@ static int file_read_attempt(struct fs_park *p)
 	 * file): hand back whatever a read took, even an empty one.
 	 */
 	if (fs_park_settle(p) && n >= 0) {
-		ops->unread(io->f->fh, buf, n);
+		file_unread(io, buf, n);
 		n = -EINTR;
 	}
 	if (n < 0)
 		fuse_reply_err(p->req, -n);
 	else if (fuse_reply_buf(p->req, buf, n) != 0)
-		ops->unread(io->f->fh, buf, n); /* interrupted meanwhile */
+		file_unread(io, buf, n); /* interrupted meanwhile */
 	file_io_free(io);
 	return 0;
 }
@@ -550,4 +559,43 @@ void fs_files_release_all(void)
 
 	while ((f = file_all))
 		file_discard(f);
+}
+
+/* The rules of ipc.h for NULL ops: which one file breaks, or NULL. */
+static const char *file_check(const struct ipc_file *file)
+{
+	const struct ipc_stream_ops *ops = file->ops;
+
+	if (!ops)
+		return file->get || file->set ? NULL : "neither get nor set";
+	if (file->get || file->set)
+		return "both ops and get/set";
+	if (!ops->open || !ops->release)
+		return "a data file without open or release";
+	if ((ops->flags & IPC_READ_TAKES) && (!ops->read || !ops->unread))
+		return "reads that take, without read and unread";
+	if (ops->read && !ops->unread && (ops->flags & IPC_STREAM))
+		return "a stream whose reads take nothing (IPC_READ_TAKES?)";
+	return NULL;
+}
+
+/* At start: refuse a kind whose table fs/ could not serve. */
+int fs_kind_check(const struct ipc_kind *kind)
+{
+	const struct ipc_file *file;
+	const char *why;
+
+	if (!kind->list || !kind->create || !kind->remove || !kind->stat) {
+		ipc_log("kind %s: no list, create, remove or stat", kind->name);
+		return -EINVAL;
+	}
+	for (file = kind->files; file->name; file++) {
+		why = file_check(file);
+		if (why) {
+			ipc_log("kind %s, file %s: %s", kind->name, file->name,
+				why);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

@@ -63,7 +63,7 @@ uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 		     const struct ipc_file *file);
 int fs_node_stat(const struct fs_node *n, struct stat *st);
 
-/* park.c: requests waiting on ipc_waitqs, served by one event loop. */
+/* park.c: requests waiting on ipc_waitqs, served by the event loop. */
 struct fs_park {
 	struct fs_park *next, **pprev; /* in its wait queue */
 	struct fs_park *all_next, **all_pprev;
@@ -84,6 +84,29 @@ struct fs_park {
 	bool registered;
 };
 
+/* loop.c: the event loop thread and its wake sources. */
+struct fs_source {
+	int fd;
+	/* Called from the loop with POLLIN and/or POLLOUT: fd is ready. */
+	void (*fire)(struct fs_source *src, unsigned int events);
+	unsigned int armed; /* the events epoll reports */
+	bool seen;	    /* the loop may hold a pointer to it */
+};
+
+/* A wait queue: the requests and pollers waiting on one thing of a kind's. */
+struct ipc_waitq {
+	struct fs_source src;	   /* fd: the kind's descriptor, or -1 */
+	struct fs_park *parked[2]; /* 0: awaiting POLLIN, 1: POLLOUT */
+	struct fs_park **tail[2];
+	struct fs_pollh *pollers;
+	unsigned int retrying; /* events whose requests are out being retried */
+	unsigned int pending;  /* events to retry, set by ipc_wake() */
+	bool pending_all;      /* retry every waiter, not just the first */
+	struct ipc_waitq *next_pending;
+	void (*idle)(void *arg); /* the last parked request left unserved */
+	void *idle_arg;
+};
+
 struct fs_pollh {
 	struct fs_pollh *next;
 	struct ipc_waitq *wq;
@@ -95,12 +118,23 @@ int fs_park_start_loop(void);
 void fs_park_stop_loop(void);
 void fs_park_submit(struct fs_park *p);
 bool fs_park_settle(struct fs_park *p);
-bool fs_park_in_loop(void);
-void fs_park_defer(void (*fn)(void *), void *arg);
 void fs_park_poll(struct fs_pollh *h, struct ipc_waitq *wq,
 		  struct fuse_pollhandle *ph, unsigned int events);
 void fs_park_unpoll(struct fs_pollh *h);
-void fs_park_watch(struct ipc_waitq *wq, void (*fn)(struct ipc_waitq *wq));
+
+/* loop.c */
+int fs_loop_init(void);
+void fs_loop_fini(void);
+int fs_loop_start(void (*round)(void));
+void fs_loop_stop(void);
+void fs_loop_arm(struct fs_source *src, unsigned int events);
+void fs_loop_forget(struct fs_source *src);
+void fs_loop_kick(void);
+bool fs_loop_in_thread(void);
+void fs_loop_defer(void (*fn)(void *), void *arg);
+
+/* helper.c */
+void fs_helpers_drain(void);
 
 /* file.c: open files. */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
@@ -112,6 +146,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	     struct fuse_pollhandle *ph);
 void fs_files_release_all(void);
+int fs_kind_check(const struct ipc_kind *kind);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -48,7 +48,9 @@ static int main_kinds_init(void)
 	int ret;
 
 	for (i = 0; ipc_kinds[i]; i++) {
-		ret = ipc_kinds[i]->init ? ipc_kinds[i]->init() : 0;
+		ret = fs_kind_check(ipc_kinds[i]);
+		if (ret == 0 && ipc_kinds[i]->init)
+			ret = ipc_kinds[i]->init();
 		if (ret < 0) {
 			fprintf(stderr, "ipcfs: cannot set up %s: %s\n",
 				ipc_kinds[i]->name, strerror(-ret));
@@ -139,8 +141,12 @@ int main(int argc, char *argv[])
 	/* Objects get exactly the mode mkdir asked for. */
 	umask(0);
 	main_raise_nofile();
-	if (main_kinds_init() < 0)
+	if (fs_loop_init() < 0) {
+		ipc_log("cannot make the event loop: %s", strerror(errno));
 		goto out_opts;
+	}
+	if (main_kinds_init() < 0)
+		goto out_loop;
 	fs_node_init();
 
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
@@ -162,6 +168,7 @@ int main(int argc, char *argv[])
 	}
 	ret = main_loop(se, &opts) != 0;
 	fs_park_stop_loop();
+	fs_helpers_drain();
 	fs_files_release_all();
 	fs_dirs_release_all();
 out_unmount:
@@ -173,6 +180,8 @@ out_session:
 out_kinds:
 	fs_node_fini();
 	main_kinds_fini();
+out_loop:
+	fs_loop_fini();
 out_opts:
 	free(mnt);
 	free(opts.mountpoint);

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * park.c - requests that must wait, and the one thread that serves them.
+ * park.c - requests that must wait, on wait queues the event loop serves.
  *
  * A FUSE worker tries an operation once. When the kind answers "would
  * block", the request is parked on the kind's wait queue and the worker goes
- * back to the kernel: waiting costs a struct, never a thread. One event loop
- * thread epolls the wait queues that have a descriptor (an mq descriptor is
- * pollable) and an eventfd that ipc_wake() kicks; when a queue fires it
- * retries its parked requests in arrival order.
+ * back to the kernel: waiting costs a struct, never a thread. A wait queue
+ * with a descriptor (an mq descriptor) is a wake source of the event loop
+ * (loop.c); ipc_wake() marks a queue pending and kicks the loop. Either way
+ * the loop retries the queue's parked requests in arrival order.
  *
  * States: a request is RUNNING while exactly one thread (a worker, or the
  * loop during a retry) owns it, PARKED while it sits in a wait queue, DONE
@@ -19,17 +19,13 @@
  * kinds' locks come before park_lock; park_lock is never held while calling
  * into a kind or libfuse's interrupt API.
  *
- * Freeing a wait queue: the loop may hold a pointer to it from epoll_wait
- * or the pending list. ipc_waitq_destroy() unhooks it and, if the loop ever
- * saw it, waits for the loop to finish its current round (park_round).
+ * The daemon's own work that must wait (a message given back to a full
+ * queue) parks too, as a job without a request, ahead of the requests.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "fs.h"
 
@@ -37,66 +33,36 @@ enum { PARK_RUNNING, PARK_PARKED, PARK_DONE };
 
 #define PARK_EVENTS 64
 
-struct park_deferred {
-	struct park_deferred *next;
-	void (*fn)(void *);
+/* The daemon's own work parked like a request (ipc_job_park). */
+struct park_job {
+	struct fs_park park;
+	int (*run)(void *arg, bool stopping);
 	void *arg;
 };
 
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
-static int park_epfd = -1;
-static int park_kickfd = -1;
-static pthread_t park_thread;
-static bool park_running; /* the loop thread exists */
 static bool park_stopping;
-static unsigned long park_round;	    /* rounds the loop finished */
-static struct ipc_waitq *park_pending;	    /* woken, awaiting a retry */
-static struct fs_park *park_all;	    /* every parked request */
-static struct park_deferred *park_deferred; /* loop thread only */
-static struct ipc_waitq *park_watches; /* fs_park_watch()ed, armed at start */
-static struct epoll_event *park_batch; /* loop thread: this round's events */
-static int park_batch_len;
-static char park_dead; /* a batch entry whose queue is gone */
+static struct ipc_waitq *park_pending; /* woken, awaiting a retry */
+static struct fs_park *park_all;       /* every parked request */
 
 static int park_dir(unsigned int events)
 {
 	return (events & POLLOUT) ? 1 : 0;
 }
 
-static void park_kick(void)
-{
-	uint64_t one = 1;
-
-	if (park_kickfd >= 0 && write(park_kickfd, &one, sizeof(one)) < 0 &&
-	    errno != EAGAIN)
-		ipc_log("cannot wake the event loop: %s", strerror(errno));
-}
-
-/* Register with epoll what the queue's waiters and pollers await. */
+/* Ask the loop for what the queue's waiters and pollers await. */
 static void park_arm(struct ipc_waitq *wq) /* under park_lock */
 {
-	struct epoll_event ev = { .data.ptr = wq };
 	struct fs_pollh *h;
 	unsigned int want = 0;
-	int op;
 
-	if (wq->fd < 0 || park_epfd < 0)
-		return;
-	if (wq->parked[0] || wq->watch)
-		want |= EPOLLIN;
+	if (wq->parked[0])
+		want |= POLLIN;
 	if (wq->parked[1])
-		want |= EPOLLOUT;
+		want |= POLLOUT;
 	for (h = wq->pollers; h; h = h->next)
-		want |= h->events & (EPOLLIN | EPOLLOUT);
-	if (want == wq->armed)
-		return;
-	op = !wq->armed ? EPOLL_CTL_ADD : want ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
-	ev.events = want;
-	if (epoll_ctl(park_epfd, op, wq->fd, &ev) < 0)
-		ipc_log("epoll_ctl on fd %d: %s", wq->fd, strerror(errno));
-	wq->armed = want;
-	wq->seen = true; /* the loop may now hold a pointer to it */
+		want |= h->events;
+	fs_loop_arm(&wq->src, want);
 }
 
 static void park_mark_pending(struct ipc_waitq *wq, unsigned int events,
@@ -111,24 +77,37 @@ static void park_mark_pending(struct ipc_waitq *wq, unsigned int events,
 	}
 	wq->pending |= events;
 	wq->pending_all |= all;
-	wq->seen = true;
-	park_kick();
+	wq->src.seen = true;
+	fs_loop_kick();
 }
 
-void ipc_waitq_init(struct ipc_waitq *wq, int fd)
+static void park_source_fire(struct fs_source *src, unsigned int events);
+
+struct ipc_waitq *ipc_waitq_new(int fd)
 {
-	memset(wq, 0, sizeof(*wq));
-	wq->fd = fd;
+	struct ipc_waitq *wq = calloc(1, sizeof(*wq));
+
+	if (!wq)
+		return NULL;
+	wq->src.fd = fd;
+	wq->src.fire = park_source_fire;
 	wq->tail[0] = &wq->parked[0];
 	wq->tail[1] = &wq->parked[1];
+	return wq;
 }
 
-void ipc_waitq_destroy(struct ipc_waitq *wq)
+void ipc_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg), void *arg)
+{
+	wq->idle = idle;
+	wq->idle_arg = arg;
+}
+
+void ipc_waitq_free(struct ipc_waitq *wq)
 {
 	struct ipc_waitq **pp;
-	unsigned long round;
-	int i;
 
+	if (!wq)
+		return;
 	pthread_mutex_lock(&park_lock);
 	for (pp = &park_pending; *pp; pp = &(*pp)->next_pending) {
 		if (*pp == wq) {
@@ -136,39 +115,10 @@ void ipc_waitq_destroy(struct ipc_waitq *wq)
 			break;
 		}
 	}
-	for (pp = &park_watches; wq->watch && *pp; pp = &(*pp)->next_watch) {
-		if (*pp == wq) {
-			*pp = wq->next_watch;
-			break;
-		}
-	}
-	if (wq->armed && park_epfd >= 0 &&
-	    epoll_ctl(park_epfd, EPOLL_CTL_DEL, wq->fd, NULL) < 0)
-		ipc_log("epoll_ctl del fd %d: %s", wq->fd, strerror(errno));
-	wq->armed = 0;
-	if (wq->seen && park_running && !fs_park_in_loop()) {
-		round = park_round;
-		park_kick();
-		while (park_round == round && park_running)
-			pthread_cond_wait(&park_cond, &park_lock);
-	} else if (fs_park_in_loop()) {
-		/* The rest of this round must not touch it. */
-		for (i = 0; i < park_batch_len; i++)
-			if (park_batch[i].data.ptr == wq)
-				park_batch[i].data.ptr = &park_dead;
-	}
+	fs_loop_arm(&wq->src, 0);
 	pthread_mutex_unlock(&park_lock);
-}
-
-/* Call fn from the loop whenever wq's descriptor is readable. */
-void fs_park_watch(struct ipc_waitq *wq, void (*fn)(struct ipc_waitq *wq))
-{
-	pthread_mutex_lock(&park_lock);
-	wq->watch = fn;
-	wq->next_watch = park_watches;
-	park_watches = wq;
-	park_arm(wq);
-	pthread_mutex_unlock(&park_lock);
+	fs_loop_forget(&wq->src);
+	free(wq);
 }
 
 /*
@@ -226,11 +176,19 @@ static void park_link(struct fs_park *p) /* under park_lock */
 {
 	struct ipc_waitq *wq = p->wait.wq;
 	int dir = park_dir(p->wait.events);
+	struct fs_park **pos = wq->tail[dir];
 
-	p->next = NULL;
-	p->pprev = wq->tail[dir];
-	*wq->tail[dir] = p;
-	wq->tail[dir] = &p->next;
+	/* Jobs go ahead of requests, in their own order. */
+	if (!p->req)
+		for (pos = &wq->parked[dir]; *pos && !(*pos)->req;)
+			pos = &(*pos)->next;
+	p->next = *pos;
+	p->pprev = pos;
+	if (*pos)
+		(*pos)->pprev = &p->next;
+	else
+		wq->tail[dir] = &p->next;
+	*pos = p;
 	p->all_next = park_all;
 	p->all_pprev = &park_all;
 	if (park_all)
@@ -251,7 +209,7 @@ static bool park_empty(const struct ipc_waitq *wq) /* under park_lock */
 static void park_idle(struct ipc_waitq *wq, bool idle)
 {
 	if (idle && wq->idle)
-		wq->idle(wq);
+		wq->idle(wq->idle_arg);
 }
 
 static void park_interrupt(fuse_req_t req, void *data)
@@ -284,6 +242,8 @@ static void park_interrupt(fuse_req_t req, void *data)
  */
 bool fs_park_settle(struct fs_park *p)
 {
+	if (!p->req)
+		return false; /* a job: nobody to interrupt it */
 	if (p->registered) {
 		fuse_req_interrupt_func(p->req, NULL, NULL);
 		p->registered = false;
@@ -434,10 +394,6 @@ static void park_notify(struct ipc_waitq *wq, unsigned int events)
 
 static void park_fire(struct ipc_waitq *wq, unsigned int events, bool all)
 {
-	if (wq->watch) {
-		wq->watch(wq);
-		return;
-	}
 	if (events & POLLIN)
 		park_retry(wq, 0, all);
 	if (events & POLLOUT)
@@ -468,114 +424,15 @@ static void park_run_pending(void)
 	}
 }
 
-static void park_run_deferred(void)
+static void park_source_fire(struct fs_source *src, unsigned int events)
 {
-	struct park_deferred *d;
-
-	while ((d = park_deferred)) {
-		park_deferred = d->next;
-		d->fn(d->arg);
-		free(d);
-	}
-}
-
-/* From the loop thread: run fn once the round is over (it may free queues). */
-void fs_park_defer(void (*fn)(void *), void *arg)
-{
-	struct park_deferred *d = malloc(sizeof(*d));
-
-	if (!d) {
-		fn(arg); /* better a rare race than a leak of the object */
-		return;
-	}
-	d->fn = fn;
-	d->arg = arg;
-	d->next = park_deferred;
-	park_deferred = d;
-}
-
-bool fs_park_in_loop(void)
-{
-	return park_running && pthread_equal(pthread_self(), park_thread);
-}
-
-static void *park_loop(void *arg)
-{
-	struct epoll_event ev[PARK_EVENTS];
-	unsigned int events;
-	uint64_t count;
-	bool stop = false;
-	int i, n;
-
-	while (!stop) {
-		n = epoll_wait(park_epfd, ev, PARK_EVENTS, -1);
-		if (n < 0 && errno != EINTR) {
-			ipc_log("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		park_batch = ev;
-		park_batch_len = n;
-		for (i = 0; i < n; i++) {
-			if (ev[i].data.ptr == &park_dead)
-				continue;
-			if (!ev[i].data.ptr) {
-				if (read(park_kickfd, &count, sizeof(count)) <
-				    0)
-					count = 0;
-				continue;
-			}
-			events = 0;
-			if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				events |= POLLIN;
-			if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-				events |= POLLOUT;
-			park_fire(ev[i].data.ptr, events, false);
-		}
-		park_batch_len = 0;
-		park_run_pending();
-		park_run_deferred();
-		pthread_mutex_lock(&park_lock);
-		park_round++;
-		stop = park_stopping;
-		pthread_cond_broadcast(&park_cond);
-		pthread_mutex_unlock(&park_lock);
-	}
-	return arg;
+	park_fire((struct ipc_waitq *)src, events, false);
 }
 
 int fs_park_start_loop(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-	struct ipc_waitq *wq;
-	sigset_t old;
-	int ret;
-
-	park_epfd = epoll_create1(EPOLL_CLOEXEC);
-	park_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (park_epfd < 0 || park_kickfd < 0 ||
-	    epoll_ctl(park_epfd, EPOLL_CTL_ADD, park_kickfd, &ev) < 0) {
-		ret = -errno;
-		goto out_close;
-	}
-	/* Signals are for the FUSE workers: they must see them to exit. */
-	ipc_block_signals(&old);
-	park_running = true;
-	pthread_mutex_lock(&park_lock);
-	for (wq = park_watches; wq; wq = wq->next_watch)
-		park_arm(wq);
-	pthread_mutex_unlock(&park_lock);
-	ret = -pthread_create(&park_thread, NULL, park_loop, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret == 0)
-		return 0;
-	park_running = false;
-out_close:
-	if (park_kickfd >= 0)
-		close(park_kickfd);
-	if (park_epfd >= 0)
-		close(park_epfd);
-	park_kickfd = park_epfd = -1;
-	return ret;
+	park_stopping = false;
+	return fs_loop_start(park_run_pending);
 }
 
 /* Stop the loop and answer whatever is still parked. */
@@ -585,17 +442,10 @@ void fs_park_stop_loop(void)
 
 	pthread_mutex_lock(&park_lock);
 	park_stopping = true;
-	park_kick();
 	pthread_mutex_unlock(&park_lock);
-	if (park_running)
-		pthread_join(park_thread, NULL);
+	fs_loop_stop();
 	pthread_mutex_lock(&park_lock);
-	park_running = false;
-	pthread_cond_broadcast(&park_cond);
-	for (;;) {
-		p = park_all;
-		if (!p)
-			break;
+	while ((p = park_all)) {
 		park_unlink(p);
 		p->state = PARK_DONE;
 		pthread_mutex_unlock(&park_lock);
@@ -603,14 +453,43 @@ void fs_park_stop_loop(void)
 		p->cancel(p);
 		pthread_mutex_lock(&park_lock);
 	}
-	park_watches = NULL;
 	pthread_mutex_unlock(&park_lock);
-	park_run_deferred();
-	if (park_kickfd >= 0)
-		close(park_kickfd);
-	if (park_epfd >= 0)
-		close(park_epfd);
-	park_kickfd = park_epfd = -1;
+}
+
+static int park_job_attempt(struct fs_park *p)
+{
+	struct park_job *job = (struct park_job *)p;
+	int ret = job->run(job->arg, false);
+
+	if (ret != -EAGAIN)
+		free(job);
+	return ret;
+}
+
+static void park_job_cancel(struct fs_park *p)
+{
+	struct park_job *job = (struct park_job *)p;
+
+	job->run(job->arg, true);
+	free(job);
+}
+
+int ipc_job_park(struct ipc_waitq *wq, unsigned int events,
+		 int (*run)(void *arg, bool stopping), void *arg)
+{
+	struct park_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return -ENOMEM;
+	job->run = run;
+	job->arg = arg;
+	job->park.attempt = park_job_attempt;
+	job->park.cancel = park_job_cancel;
+	job->park.wait.wq = wq;
+	job->park.wait.events = events & POLLOUT ? POLLOUT : POLLIN;
+	job->park.state = PARK_RUNNING;
+	park_enqueue(&job->park);
+	return 0;
 }
 
 /*

@@ -23,21 +23,21 @@
 #include "fs.h"
 
 struct ipc_watch {
-	struct ipc_waitq wq; /* the inotify descriptor */
+	struct fs_source src; /* the inotify descriptor */
 	void (*gone)(const char *name);
 };
 
-static void watch_ready(struct ipc_waitq *wq)
+static void watch_ready(struct fs_source *src, unsigned int events)
 {
 	char buf[4096]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	struct ipc_watch *w = (struct ipc_watch *)wq;
+	struct ipc_watch *w = (struct ipc_watch *)src;
 	const struct inotify_event *ev;
 	char name[NAME_MAX + 2];
 	ssize_t n;
 	char *p;
 
-	while ((n = read(wq->fd, buf, sizeof(buf))) > 0) {
+	while ((n = read(src->fd, buf, sizeof(buf))) > 0) {
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
 			if (!ev->len)
@@ -67,9 +67,10 @@ struct ipc_watch *ipc_watch_unlinks(int dirfd, void (*gone)(const char *name))
 		free(w);
 		return NULL;
 	}
-	ipc_waitq_init(&w->wq, fd);
+	w->src.fd = fd;
+	w->src.fire = watch_ready;
 	w->gone = gone;
-	fs_park_watch(&w->wq, watch_ready);
+	fs_loop_arm(&w->src, POLLIN);
 	return w;
 }
 
@@ -77,7 +78,8 @@ void ipc_unwatch(struct ipc_watch *w)
 {
 	if (!w)
 		return;
-	ipc_waitq_destroy(&w->wq);
-	close(w->wq.fd);
+	fs_loop_arm(&w->src, 0);
+	fs_loop_forget(&w->src);
+	close(w->src.fd);
 	free(w);
 }

@@ -2,7 +2,7 @@
 /*
  * test_sem.c - unit tests of sem/NAME (backends/sem.c), no mount.
  *
- * Each test calls sem_kind's operations directly (create, remove, stat,
+ * Each test calls semaphore_kind's operations directly (create, remove, stat,
  * chmod, chown, list, the value and post attribute files, the wait and hold
  * handles) and checks the result on the other side with the native API:
  * sem_open, sem_getvalue, sem_post, and /dev/shm/sem.NAME itself. Exact
@@ -15,8 +15,8 @@
  *
  * The wait queue machinery (fs/park.c) works without its event loop: a
  * -EAGAIN starts the semaphore's helper thread, which with nobody parked
- * ends within a slice or two (100 ms each), and sem_kind.fini() waits for
- * helpers. Threads are counted in /proc/self/task. Every name a test makes
+ * ends within a period or two (100 ms each), and fs_helpers_drain() waits
+ * for helpers. Threads are counted in /proc/self/task. Every name a test makes
  * is /ut<pid>_sem_<n>; the teardown unlinks it as a semaphore and as a shm
  * segment, whatever the test did.
  */
@@ -38,9 +38,9 @@
 
 #include <cmocka.h>
 
-#include "ipc.h"
+#include "fs.h"
 
-extern const struct ipc_kind sem_kind;
+extern const struct ipc_kind semaphore_kind;
 
 #define TEST_SEM_NAMES 4
 #define TEST_SEM_HANDLES 16
@@ -70,7 +70,7 @@ static char test_sem_fake_park;
 /* The sem_value mount option: the value mkdir gives. */
 static long *test_sem_option(void)
 {
-	const struct ipc_option *o = &sem_kind.options[0];
+	const struct ipc_option *o = &semaphore_kind.options[0];
 
 	assert_non_null(o->name);
 	assert_string_equal(o->name, "sem_value");
@@ -82,10 +82,10 @@ static const struct ipc_file *test_sem_file(const char *name)
 {
 	const struct ipc_file *f;
 
-	for (f = sem_kind.files; f->name; f++)
+	for (f = semaphore_kind.files; f->name; f++)
 		if (strcmp(f->name, name) == 0)
 			return f;
-	fail_msg("sem_kind has no file %s", name);
+	fail_msg("semaphore_kind has no file %s", name);
 	return NULL;
 }
 
@@ -138,7 +138,7 @@ static sem_t *test_sem_native(const char *name, mode_t mode, unsigned int value)
 	return test_sem_track(sem);
 }
 
-/* Open an existing semaphore natively (made by sem_kind.create). */
+/* Open an existing semaphore natively (made by semaphore_kind.create). */
 static sem_t *test_sem_native_open(const char *name)
 {
 	sem_t *sem = sem_open(name, 0);
@@ -288,12 +288,13 @@ static int test_sem_group_setup(void **state)
 	umask(0);
 	test_sem_saved_value = *test_sem_option();
 	test_sem_base_threads = test_sem_threads();
-	return sem_kind.init();
+	return semaphore_kind.init();
 }
 
 static int test_sem_group_teardown(void **state)
 {
-	sem_kind.fini();
+	fs_helpers_drain();
+	semaphore_kind.fini();
 	*test_sem_option() = test_sem_saved_value;
 	return 0;
 }
@@ -327,8 +328,9 @@ static int test_sem_teardown(void **state)
 	*test_sem_option() = test_sem_saved_value;
 	memset(f, 0, sizeof(*f));
 	/* No helper outlives its test: thread counts start afresh. */
-	sem_kind.fini();
-	return sem_kind.init();
+	fs_helpers_drain();
+	semaphore_kind.fini();
+	return semaphore_kind.init();
 }
 
 /* create makes a semaphore of value 1 (the default), the mode asked. */
@@ -340,7 +342,7 @@ static void test_sem_create(void **state)
 	sem_t *sem;
 
 	assert_int_equal(*test_sem_option(), 1);
-	assert_int_equal(sem_kind.create(name, 0640, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0640, &caller), 0);
 	sem = test_sem_native_open(name);
 	assert_int_equal(test_sem_value(sem), 1);
 	assert_int_equal(stat(test_sem_path(name), &st), 0);
@@ -350,7 +352,7 @@ static void test_sem_create(void **state)
 	assert_int_equal(st.st_gid, caller.gid);
 
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(sem_kind.stat(name, &st), 0);
+	assert_int_equal(semaphore_kind.stat(name, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 	assert_int_equal(st.st_uid, caller.uid);
 }
@@ -360,17 +362,17 @@ static void test_sem_create_value(void **state)
 {
 	const char *name = test_sem_name();
 	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
-	const struct ipc_option *o = &sem_kind.options[0];
+	const struct ipc_option *o = &semaphore_kind.options[0];
 
 	assert_int_equal(o->min, 0);
 	assert_int_equal(o->max, SEM_VALUE_MAX);
 	*test_sem_option() = 5;
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(test_sem_value(test_sem_native_open(name)), 5);
 
 	name = test_sem_name();
 	*test_sem_option() = 0;
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(test_sem_value(test_sem_native_open(name)), 0);
 	*test_sem_option() = test_sem_saved_value;
 }
@@ -384,7 +386,7 @@ static void test_sem_create_owner(void **state)
 
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(stat(test_sem_path(name), &st), 0);
 	assert_int_equal(st.st_uid, 4321);
 	assert_int_equal(st.st_gid, 5432);
@@ -396,17 +398,17 @@ static void test_sem_create_exists(void **state)
 	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	sem_t *sem;
 
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	sem = test_sem_native_open(name);
 	assert_int_equal(sem_post(sem), 0);
 	*test_sem_option() = 7;
-	assert_int_equal(sem_kind.create(name, 0644, &caller), -EEXIST);
+	assert_int_equal(semaphore_kind.create(name, 0644, &caller), -EEXIST);
 	/* The refused mkdir left it alone. */
 	assert_int_equal(test_sem_value(sem), 2);
 	/* A native semaphore of that name is as good as one made through us. */
 	name = test_sem_name();
 	test_sem_native(name, 0600, 0);
-	assert_int_equal(sem_kind.create(name, 0600, &caller), -EEXIST);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), -EEXIST);
 }
 
 /* The longest name the kind allows fits /dev/shm's NAME_MAX. */
@@ -416,11 +418,11 @@ static void test_sem_create_name_max(void **state)
 	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	size_t len = strlen(name);
 
-	assert_int_equal(sem_kind.name_max, NAME_MAX - 4);
-	memset(name + len, 'n', sem_kind.name_max - (len - 1));
-	name[sem_kind.name_max + 1] = '\0';
-	assert_int_equal(strlen(name), sem_kind.name_max + 1);
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.name_max, NAME_MAX - 4);
+	memset(name + len, 'n', semaphore_kind.name_max - (len - 1));
+	name[semaphore_kind.name_max + 1] = '\0';
+	assert_int_equal(strlen(name), semaphore_kind.name_max + 1);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(access(test_sem_path(name), F_OK), 0);
 	assert_int_equal(test_sem_value(test_sem_native_open(name)), 1);
 }
@@ -431,10 +433,11 @@ static void test_sem_missing(void **state)
 	struct stat st;
 	char buf[16];
 
-	assert_int_equal(sem_kind.stat(name, &st), -ENOENT);
-	assert_int_equal(sem_kind.chmod(name, 0600), -ENOENT);
-	assert_int_equal(sem_kind.chown(name, getuid(), getgid()), -ENOENT);
-	assert_int_equal(sem_kind.remove(name), -ENOENT);
+	assert_int_equal(semaphore_kind.stat(name, &st), -ENOENT);
+	assert_int_equal(semaphore_kind.chmod(name, 0600), -ENOENT);
+	assert_int_equal(semaphore_kind.chown(name, getuid(), getgid()),
+			 -ENOENT);
+	assert_int_equal(semaphore_kind.remove(name), -ENOENT);
 	assert_int_equal(
 		test_sem_ops("wait")->open(name, O_RDONLY, &(void *){ NULL }),
 		-ENOENT);
@@ -454,13 +457,13 @@ static void test_sem_remove(void **state)
 	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
-	assert_int_equal(sem_kind.remove(name), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.remove(name), 0);
 	assert_ptr_equal(sem_open(name, 0), SEM_FAILED);
 	assert_int_equal(errno, ENOENT);
 	assert_int_equal(access(test_sem_path(name), F_OK), -1);
-	assert_int_equal(sem_kind.stat(name, &st), -ENOENT);
-	assert_int_equal(sem_kind.remove(name), -ENOENT);
+	assert_int_equal(semaphore_kind.stat(name, &st), -ENOENT);
+	assert_int_equal(semaphore_kind.remove(name), -ENOENT);
 }
 
 static void test_sem_chmod(void **state)
@@ -469,14 +472,14 @@ static void test_sem_chmod(void **state)
 	struct stat st;
 
 	test_sem_native(name, 0600, 0);
-	assert_int_equal(sem_kind.chmod(name, 0604), 0);
+	assert_int_equal(semaphore_kind.chmod(name, 0604), 0);
 	assert_int_equal(stat(test_sem_path(name), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0604);
-	assert_int_equal(sem_kind.stat(name, &st), 0);
+	assert_int_equal(semaphore_kind.stat(name, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0604);
-	assert_int_equal(sem_kind.chown(name, getuid(), getgid()), 0);
+	assert_int_equal(semaphore_kind.chown(name, getuid(), getgid()), 0);
 	if (geteuid() == 0) {
-		assert_int_equal(sem_kind.chown(name, 1234, 2345), 0);
+		assert_int_equal(semaphore_kind.chown(name, 1234, 2345), 0);
 		assert_int_equal(stat(test_sem_path(name), &st), 0);
 		assert_int_equal(st.st_uid, 1234);
 		assert_int_equal(st.st_gid, 2345);
@@ -519,19 +522,19 @@ static void test_sem_list(void **state)
 	fd = shm_open(seg, O_RDWR | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(sem_kind.list(test_sem_fill, &seen), 0);
+	assert_int_equal(semaphore_kind.list(test_sem_fill, &seen), 0);
 	assert_int_equal(seen.found, 1);
 	assert_int_equal(seen.found_unwanted, 0);
 
 	/* A non-zero fill stops the walk, and list returns what fill did. */
 	seen = (struct test_sem_seen){ .want = name, .stop = 42 };
-	assert_int_equal(sem_kind.list(test_sem_fill, &seen), 42);
+	assert_int_equal(semaphore_kind.list(test_sem_fill, &seen), 42);
 	assert_int_equal(seen.calls, 1);
 
 	/* Gone once unlinked. */
 	assert_int_equal(sem_unlink(name), 0);
 	seen = (struct test_sem_seen){ .want = name };
-	assert_int_equal(sem_kind.list(test_sem_fill, &seen), 0);
+	assert_int_equal(semaphore_kind.list(test_sem_fill, &seen), 0);
 	assert_int_equal(seen.found, 0);
 }
 
@@ -679,7 +682,7 @@ static void test_sem_wait_empty(void **state)
 	assert_non_null(w.wq);
 	assert_int_equal(w.events, POLLIN);
 	/* No descriptor: the helper wakes it. */
-	assert_int_equal(w.wq->fd, -1);
+	assert_int_equal(w.wq->src.fd, -1);
 	ops->poll(fh, &pwq);
 	assert_ptr_equal(pwq, w.wq);
 	assert_int_equal(test_sem_value(sem), 0);
@@ -839,7 +842,10 @@ static void test_sem_helper_thread(void **state)
 	test_sem_release(fh[1]);
 }
 
-/* fini waits for the helpers, so none outlives the daemon's cleanup. */
+/*
+ * fs_helpers_drain() (main.c calls it before the kinds' fini) waits for the
+ * helpers, so none outlives the daemon's cleanup.
+ */
 static void test_sem_fini_waits(void **state)
 {
 	const char *name = test_sem_name();
@@ -852,13 +858,11 @@ static void test_sem_fini_waits(void **state)
 	assert_int_equal(test_sem_read(fh, &w), -EAGAIN);
 	test_sem_release(fh);
 	assert_int_equal(test_sem_threads(), before + 1);
-	sem_kind.fini();
-	/*
-	 * The helper has said it is done; its thread ends at once, not after
-	 * the slice or two it would idle without fini.
-	 */
+	fs_helpers_drain();
+	semaphore_kind.fini();
+	/* The helper has said it is done; its thread ends at once. */
 	assert_int_equal(test_sem_threads_settle(before, 30), before);
-	assert_int_equal(sem_kind.init(), 0);
+	assert_int_equal(semaphore_kind.init(), 0);
 }
 
 /*
@@ -917,7 +921,7 @@ static void test_sem_remove_wakes(void **state)
 	sem_t *sem;
 
 	*test_sem_option() = 0;
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	wfh = test_sem_open("wait", name);
 	hfh = test_sem_open("hold", name);
 	assert_int_equal(test_sem_read(wfh, &w), -EAGAIN);
@@ -927,7 +931,7 @@ static void test_sem_remove_wakes(void **state)
 	assert_ptr_equal(w.wq, wq);
 	assert_false(wq->pending_all);
 
-	assert_int_equal(sem_kind.remove(name), 0);
+	assert_int_equal(semaphore_kind.remove(name), 0);
 	/* Every waiter is retried (fs/park.c marks the queue pending). */
 	assert_true(wq->pending_all);
 	assert_int_equal(test_sem_read(wfh, &w), -EIDRM);
@@ -940,7 +944,7 @@ static void test_sem_remove_wakes(void **state)
 
 	/* One made anew under that name is another one. */
 	*test_sem_option() = 1;
-	assert_int_equal(sem_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(semaphore_kind.create(name, 0600, &caller), 0);
 	held = test_sem_open("hold", name);
 	assert_int_equal(test_sem_acquire(held, &w), 0);
 	assert_int_equal(test_sem_read(wfh, &w), -EIDRM);

@@ -2,7 +2,7 @@
 /*
  * test_shm.c - unit tests of shm/NAME (backends/shm.c), no mount.
  *
- * Each test calls shm_kind's operations directly (create, remove, stat,
+ * Each test calls segment_kind's operations directly (create, remove, stat,
  * chmod, chown, list, and the ops and attribute files of its file table)
  * and checks the result on the other side with the native API: shm_open,
  * fstat, mmap, sem_open, and /dev/shm itself. Exact bytes, sizes, modes and
@@ -36,7 +36,7 @@
 
 #include "ipc.h"
 
-extern const struct ipc_kind shm_kind;
+extern const struct ipc_kind segment_kind;
 
 #define TEST_SHM_NAMES 4
 #define TEST_SHM_HANDLES 4
@@ -61,10 +61,10 @@ static const struct ipc_file *test_shm_file(const char *name)
 {
 	const struct ipc_file *f;
 
-	for (f = shm_kind.files; f->name; f++)
+	for (f = segment_kind.files; f->name; f++)
 		if (strcmp(f->name, name) == 0)
 			return f;
-	fail_msg("shm_kind has no file %s", name);
+	fail_msg("segment_kind has no file %s", name);
 	return NULL;
 }
 
@@ -166,12 +166,12 @@ static int test_shm_group_setup(void **state)
 {
 	/* Modes must come out as asked, as under the daemon (main.c). */
 	umask(0);
-	return shm_kind.init();
+	return segment_kind.init();
 }
 
 static int test_shm_group_teardown(void **state)
 {
-	shm_kind.fini();
+	segment_kind.fini();
 	return 0;
 }
 
@@ -210,7 +210,7 @@ static void test_shm_create(void **state)
 	struct stat st;
 	int fd;
 
-	assert_int_equal(shm_kind.create(name, 0640, &caller), 0);
+	assert_int_equal(segment_kind.create(name, 0640, &caller), 0);
 	fd = test_shm_native_open(name);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -220,7 +220,7 @@ static void test_shm_create(void **state)
 	assert_int_equal(st.st_size, 0);
 
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(shm_kind.stat(name, &st), 0);
+	assert_int_equal(segment_kind.stat(name, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 	assert_int_equal(st.st_uid, caller.uid);
 	assert_int_equal(test_shm_size(name), 0);
@@ -235,7 +235,7 @@ static void test_shm_create_owner(void **state)
 
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(shm_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(segment_kind.create(name, 0600, &caller), 0);
 	assert_int_equal(stat(test_shm_path(name), &st), 0);
 	assert_int_equal(st.st_uid, 4321);
 	assert_int_equal(st.st_gid, 5432);
@@ -247,16 +247,16 @@ static void test_shm_create_exists(void **state)
 	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	int fd;
 
-	assert_int_equal(shm_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(segment_kind.create(name, 0600, &caller), 0);
 	fd = test_shm_native_open(name);
 	assert_int_equal(write(fd, "keep", 4), 4);
-	assert_int_equal(shm_kind.create(name, 0644, &caller), -EEXIST);
+	assert_int_equal(segment_kind.create(name, 0644, &caller), -EEXIST);
 	/* The refused mkdir left it alone. */
 	assert_int_equal(test_shm_native_size(fd), 4);
 	/* A native segment of that name is as good as one made through us. */
 	name = test_shm_name();
 	test_shm_native(name, 0600, 0);
-	assert_int_equal(shm_kind.create(name, 0600, &caller), -EEXIST);
+	assert_int_equal(segment_kind.create(name, 0600, &caller), -EEXIST);
 }
 
 static void test_shm_missing(void **state)
@@ -267,10 +267,10 @@ static void test_shm_missing(void **state)
 	off_t size;
 	char buf[16];
 
-	assert_int_equal(shm_kind.stat(name, &st), -ENOENT);
-	assert_int_equal(shm_kind.chmod(name, 0600), -ENOENT);
-	assert_int_equal(shm_kind.chown(name, getuid(), getgid()), -ENOENT);
-	assert_int_equal(shm_kind.remove(name), -ENOENT);
+	assert_int_equal(segment_kind.stat(name, &st), -ENOENT);
+	assert_int_equal(segment_kind.chmod(name, 0600), -ENOENT);
+	assert_int_equal(segment_kind.chown(name, getuid(), getgid()), -ENOENT);
+	assert_int_equal(segment_kind.remove(name), -ENOENT);
 	assert_int_equal(ops->open(name, O_RDWR, &(void *){ NULL }), -ENOENT);
 	assert_int_equal(ops->truncate(name, 0), -ENOENT);
 	assert_int_equal(ops->size(name, &size), -ENOENT);
@@ -287,12 +287,12 @@ static void test_shm_remove(void **state)
 	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
 	struct stat st;
 
-	assert_int_equal(shm_kind.create(name, 0600, &caller), 0);
-	assert_int_equal(shm_kind.remove(name), 0);
+	assert_int_equal(segment_kind.create(name, 0600, &caller), 0);
+	assert_int_equal(segment_kind.remove(name), 0);
 	assert_int_equal(shm_open(name, O_RDONLY, 0), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(shm_kind.stat(name, &st), -ENOENT);
-	assert_int_equal(shm_kind.remove(name), -ENOENT);
+	assert_int_equal(segment_kind.stat(name, &st), -ENOENT);
+	assert_int_equal(segment_kind.remove(name), -ENOENT);
 }
 
 /* An open file keeps a removed segment, as a native descriptor would. */
@@ -306,7 +306,7 @@ static void test_shm_remove_open(void **state)
 
 	test_shm_native(name, 0600, 0);
 	fh = test_shm_open(name, O_RDWR);
-	assert_int_equal(shm_kind.remove(name), 0);
+	assert_int_equal(segment_kind.remove(name), 0);
 	assert_int_equal(ops->write(fh, "still", 5, 0, &w), 5);
 	assert_int_equal(ops->read(fh, buf, sizeof(buf), 0, &w), 5);
 	assert_memory_equal(buf, "still", 5);
@@ -318,19 +318,19 @@ static void test_shm_chmod(void **state)
 	int fd = test_shm_native(name, 0600, 0);
 	struct stat st;
 
-	assert_int_equal(shm_kind.chmod(name, 0604), 0);
+	assert_int_equal(segment_kind.chmod(name, 0604), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0604);
-	assert_int_equal(shm_kind.stat(name, &st), 0);
+	assert_int_equal(segment_kind.stat(name, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0604);
 	/* The owner may chown to what it already is, root to anyone. */
-	assert_int_equal(shm_kind.chown(name, getuid(), getgid()), 0);
+	assert_int_equal(segment_kind.chown(name, getuid(), getgid()), 0);
 	if (geteuid() == 0) {
-		assert_int_equal(shm_kind.chown(name, 1234, 2345), 0);
+		assert_int_equal(segment_kind.chown(name, 1234, 2345), 0);
 		assert_int_equal(fstat(fd, &st), 0);
 		assert_int_equal(st.st_uid, 1234);
 		assert_int_equal(st.st_gid, 2345);
-		assert_int_equal(shm_kind.chown(name, (uid_t)-1, 3456), 0);
+		assert_int_equal(segment_kind.chown(name, (uid_t)-1, 3456), 0);
 		assert_int_equal(fstat(fd, &st), 0);
 		assert_int_equal(st.st_uid, 1234);
 		assert_int_equal(st.st_gid, 3456);
@@ -365,14 +365,14 @@ static void test_shm_list(void **state)
 	struct test_shm_seen seen = { .want = { name, other } };
 
 	test_shm_native(name, 0600, 10);
-	assert_int_equal(shm_kind.create(other, 0600, &caller), 0);
-	assert_int_equal(shm_kind.list(test_shm_fill, &seen), 0);
+	assert_int_equal(segment_kind.create(other, 0600, &caller), 0);
+	assert_int_equal(segment_kind.list(test_shm_fill, &seen), 0);
 	assert_int_equal(seen.found[0], 1);
 	assert_int_equal(seen.found[1], 1);
 
 	/* A non-zero fill stops the walk, and list returns what fill did. */
 	seen = (struct test_shm_seen){ .want = { name }, .stop = 42 };
-	assert_int_equal(shm_kind.list(test_shm_fill, &seen), 42);
+	assert_int_equal(segment_kind.list(test_shm_fill, &seen), 42);
 	assert_int_equal(seen.calls, 1);
 }
 
@@ -399,12 +399,12 @@ static void test_shm_sem_not_listed(void **state)
 
 	seen.want[0] = semname;
 	seen.want[1] = name;
-	assert_int_equal(shm_kind.list(test_shm_fill, &seen), 0);
+	assert_int_equal(segment_kind.list(test_shm_fill, &seen), 0);
 	assert_int_equal(seen.found[0], 0);
 	assert_int_equal(seen.found[1], 0);
-	assert_int_equal(shm_kind.stat(semname, &st), -ENOENT);
-	assert_int_equal(shm_kind.stat(name, &st), -ENOENT);
-	assert_int_equal(shm_kind.remove(semname), -ENOENT);
+	assert_int_equal(segment_kind.stat(semname, &st), -ENOENT);
+	assert_int_equal(segment_kind.stat(name, &st), -ENOENT);
+	assert_int_equal(segment_kind.remove(semname), -ENOENT);
 	assert_int_equal(
 		test_shm_ops()->open(semname, O_RDWR, &(void *){ NULL }),
 		-ENOENT);
@@ -413,7 +413,7 @@ static void test_shm_sem_not_listed(void **state)
 
 	/* mkdir shm/sem.X would make something sem/ takes for a semaphore. */
 	snprintf(semname, sizeof(semname), "/sem.%s", shadow + 1);
-	assert_int_equal(shm_kind.create(semname, 0600, &caller), -EINVAL);
+	assert_int_equal(segment_kind.create(semname, 0600, &caller), -EINVAL);
 	assert_int_equal(access(test_shm_path(semname), F_OK), -1);
 }
 
@@ -434,15 +434,15 @@ static void test_shm_not_regular(void **state)
 	if (symlink(target, test_shm_path(link)) < 0)
 		fail_msg("symlink %s: %s", test_shm_path(link),
 			 strerror(errno));
-	assert_int_equal(shm_kind.list(test_shm_fill, &seen), 0);
+	assert_int_equal(segment_kind.list(test_shm_fill, &seen), 0);
 	assert_int_equal(seen.found[0], 0);
 	assert_int_equal(seen.found[1], 0);
 	assert_int_equal(seen.found[2], 1);
-	assert_int_equal(shm_kind.stat(dir, &st), -ENOENT);
-	assert_int_equal(shm_kind.stat(link, &st), -ENOENT);
+	assert_int_equal(segment_kind.stat(dir, &st), -ENOENT);
+	assert_int_equal(segment_kind.stat(link, &st), -ENOENT);
 	/* chmod through the symlink must not reach the segment. */
-	assert_int_equal(shm_kind.chmod(link, 0666), -ENOENT);
-	assert_int_equal(shm_kind.stat(seg, &st), 0);
+	assert_int_equal(segment_kind.chmod(link, 0666), -ENOENT);
+	assert_int_equal(segment_kind.stat(seg, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 }
 
@@ -620,8 +620,8 @@ static void test_shm_coherent_mmap(void **state)
 }
 
 /*
- * A read whose reply could not be delivered took nothing: unread leaves
- * the segment as it was, and the next read sees the same bytes.
+ * A read takes nothing from a segment: no unread op (ipc.h), and the next
+ * read sees the same bytes.
  */
 static void test_shm_unread(void **state)
 {
@@ -633,9 +633,9 @@ static void test_shm_unread(void **state)
 	char buf[8];
 
 	assert_int_equal(pwrite(fd, "hello", 5, 0), 5);
-	assert_non_null(ops->unread);
+	assert_null(ops->unread);
+	assert_false(ops->flags & IPC_READ_TAKES);
 	assert_int_equal(ops->read(fh, buf, sizeof(buf), 0, &w), 5);
-	ops->unread(fh, buf, 5);
 	assert_int_equal(test_shm_native_size(fd), 5);
 	assert_int_equal(ops->read(fh, buf, sizeof(buf), 0, &w), 5);
 	assert_memory_equal(buf, "hello", 5);
@@ -649,8 +649,8 @@ static void test_shm_table(void **state)
 {
 	const struct ipc_stream_ops *ops = test_shm_ops();
 
-	assert_string_equal(shm_kind.name, "shm");
-	assert_int_equal(shm_kind.name_max, NAME_MAX);
+	assert_string_equal(segment_kind.name, "shm");
+	assert_int_equal(segment_kind.name_max, NAME_MAX);
 	assert_null(ops->poll);
 	assert_null(ops->acquire);
 	assert_int_equal(ops->flags, 0);
@@ -693,9 +693,10 @@ static void test_shm_perm_child(const char *ro, const char *none, int pipefd)
 	ret[2] = ops->open(ro, O_RDWR, &fh);
 	if (ret[2] == 0)
 		ops->release(fh);
-	ret[3] = shm_kind.stat(none, &st);
-	ret[4] = shm_kind.chmod(none, 0600);
-	ret[5] = shm_kind.stat(none, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+	ret[3] = segment_kind.stat(none, &st);
+	ret[4] = segment_kind.chmod(none, 0600);
+	ret[5] = segment_kind.stat(none, &st) == 0 ? (int)(st.st_mode & 07777)
+						   : -1;
 out:
 	if (write(pipefd, ret, sizeof(ret)) != sizeof(ret))
 		_exit(1);
