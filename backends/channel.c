@@ -191,11 +191,8 @@ static int channel_create(const char *name, mode_t mode,
 	if (ret == -ENOSPC)
 		ipc_log("mkdir %s: channels may hold %ld bytes in all (-o chan_max_total) and %zu are reserved",
 			name, channel_opt_max_total, channel_reserved);
-	if (ret < 0) {
-		ch->obj.reg = &channels;
-		ch->obj.refs = 1;
-		channel_put(ch);
-	}
+	if (ret < 0)
+		ipc_obj_discard(&channels, &ch->obj);
 	return ret;
 }
 

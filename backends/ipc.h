@@ -45,13 +45,6 @@ void ipc_waitq_free(struct ipc_waitq *wq);
 void ipc_wake(struct ipc_waitq *wq, unsigned int events);
 /* Retry every waiter: the state changed for all of them (removed, EOF). */
 void ipc_wake_all(struct ipc_waitq *wq);
-/* Who waits on wq now: IPC_WQ_PARKED requests, IPC_WQ_POLLED pollers. */
-unsigned int ipc_waitq_active(struct ipc_waitq *wq);
-#define IPC_WQ_PARKED 0x1
-#define IPC_WQ_POLLED 0x2
-/* Call idle(arg) when the last parked request leaves unserved. */
-void ipc_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg),
-		       void *arg);
 
 /*
  * The daemon's own work that must wait (a message given back to a full
@@ -75,7 +68,7 @@ void ipc_unwatch(struct ipc_watch *w);
 
 /*
  * The wait source of what has no descriptor (a semaphore): while requests
- * wait on wq, a helper thread makes blocking calls for them, and banks what
+ * wait on obj's wait queue, a helper thread makes blocking calls for them, and banks what
  * each brings; a waiter's retry claims one banked item. So waiting costs one
  * thread per object that has waiters, never one per waiter.
  *
@@ -98,7 +91,7 @@ struct ipc_helper_ops {
 	void (*give_back)(void *arg);
 	int (*peek)(void *arg);
 };
-struct ipc_helper *ipc_helper_new(struct ipc_waitq *wq, struct ipc_obj *obj,
+struct ipc_helper *ipc_helper_new(struct ipc_obj *obj,
 				  const struct ipc_helper_ops *ops, void *arg);
 void ipc_helper_free(struct ipc_helper *h);
 /* A waiter is about to park (or a poller to poll): make sure it is served. */
@@ -274,6 +267,8 @@ int ipc_obj_init(struct ipc_obj *o, const char *name, int fd);
 /* NAME's object, counted: found, else opened; NULL with *err. */
 struct ipc_obj *ipc_obj_get(struct ipc_registry *r, const char *name, int *err);
 int ipc_obj_add(struct ipc_registry *r, struct ipc_obj *o); /* -EEXIST */
+/* Free an object ipc_obj_init() made that was never added. */
+void ipc_obj_discard(struct ipc_registry *r, struct ipc_obj *o);
 void ipc_obj_hold(struct ipc_obj *o);
 void ipc_obj_put(struct ipc_obj *o);
 bool ipc_obj_removed(struct ipc_obj *o);

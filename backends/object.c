@@ -114,12 +114,16 @@ struct ipc_obj *ipc_obj_get(struct ipc_registry *r, const char *name, int *err)
 		r->objs = o;
 	}
 	pthread_mutex_unlock(&r->lock);
-	if (made) {
-		made->reg = r;
-		made->refs = 1;
-		ipc_obj_put(made);
-	}
+	if (made)
+		ipc_obj_discard(r, made);
 	return o;
+}
+
+void ipc_obj_discard(struct ipc_registry *r, struct ipc_obj *o)
+{
+	ipc_waitq_free(o->wq);
+	free(o->name);
+	r->free(o);
 }
 
 void ipc_obj_hold(struct ipc_obj *o)
@@ -140,9 +144,7 @@ void ipc_obj_put(struct ipc_obj *o)
 	if (refs)
 		return;
 	/* Never listed by now: the registry's reference went first. */
-	ipc_waitq_free(o->wq);
-	free(o->name);
-	r->free(o);
+	ipc_obj_discard(r, o);
 }
 
 bool ipc_obj_removed(struct ipc_obj *o)

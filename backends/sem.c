@@ -302,8 +302,7 @@ static int semaphore_open(const char *name, struct ipc_obj **o)
 	if (ret == 0)
 		ret = ipc_obj_init(&s->obj, name, -1);
 	if (ret == 0) {
-		s->helper = ipc_helper_new(s->obj.wq, &s->obj,
-					   &semaphore_helper_ops, s);
+		s->helper = ipc_helper_new(&s->obj, &semaphore_helper_ops, s);
 		ret = s->helper ? 0 : -ENOMEM;
 	}
 	if (ret < 0) {

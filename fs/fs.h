@@ -121,6 +121,12 @@ bool fs_park_settle(struct fs_park *p);
 void fs_park_poll(struct fs_pollh *h, struct ipc_waitq *wq,
 		  struct fuse_pollhandle *ph, unsigned int events);
 void fs_park_unpoll(struct fs_pollh *h);
+/* Who waits on wq now: FS_WQ_PARKED requests, FS_WQ_POLLED pollers. */
+unsigned int fs_waitq_active(struct ipc_waitq *wq);
+#define FS_WQ_PARKED 0x1
+#define FS_WQ_POLLED 0x2
+/* Call idle(arg) when the last parked request leaves unserved. */
+void fs_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg), void *arg);
 
 /* loop.c */
 int fs_loop_init(void);

@@ -77,7 +77,7 @@ static void helper_idle(void *arg)
 	pthread_mutex_unlock(&h->lock);
 }
 
-struct ipc_helper *ipc_helper_new(struct ipc_waitq *wq, struct ipc_obj *obj,
+struct ipc_helper *ipc_helper_new(struct ipc_obj *obj,
 				  const struct ipc_helper_ops *ops, void *arg)
 {
 	struct ipc_helper *h = calloc(1, sizeof(*h));
@@ -85,13 +85,13 @@ struct ipc_helper *ipc_helper_new(struct ipc_waitq *wq, struct ipc_obj *obj,
 	if (!h)
 		return NULL;
 	pthread_once(&helper_once, helper_install);
-	h->wq = wq;
+	h->wq = obj->wq;
 	h->obj = obj;
 	h->ops = ops;
 	h->arg = arg;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	ipc_waitq_on_idle(wq, helper_idle, h);
+	fs_waitq_on_idle(h->wq, helper_idle, h);
 	return h;
 }
 
@@ -156,7 +156,7 @@ static void *helper_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		active = ipc_obj_removed(h->obj) ? 0 : ipc_waitq_active(h->wq);
+		active = ipc_obj_removed(h->obj) ? 0 : fs_waitq_active(h->wq);
 		if (!active) {
 			helper_give_back(h);
 			if (quiet)
@@ -166,7 +166,7 @@ static void *helper_main(void *arg)
 			continue;
 		}
 		quiet = false;
-		if (!(active & IPC_WQ_PARKED) || h->banked) {
+		if (!(active & FS_WQ_PARKED) || h->banked) {
 			/* Pollers only, or an item awaits its taker. */
 			if (!h->banked && h->ops->peek(h->arg) > 0)
 				ipc_wake(h->wq, POLLIN);

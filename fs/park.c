@@ -96,7 +96,7 @@ struct ipc_waitq *ipc_waitq_new(int fd)
 	return wq;
 }
 
-void ipc_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg), void *arg)
+void fs_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg), void *arg)
 {
 	wq->idle = idle;
 	wq->idle_arg = arg;
@@ -144,15 +144,15 @@ void ipc_wake_all(struct ipc_waitq *wq)
 	pthread_mutex_unlock(&park_lock);
 }
 
-unsigned int ipc_waitq_active(struct ipc_waitq *wq)
+unsigned int fs_waitq_active(struct ipc_waitq *wq)
 {
 	unsigned int active = 0;
 
 	pthread_mutex_lock(&park_lock);
 	if (wq->parked[0] || wq->parked[1] || wq->retrying)
-		active |= IPC_WQ_PARKED;
+		active |= FS_WQ_PARKED;
 	if (wq->pollers)
-		active |= IPC_WQ_POLLED;
+		active |= FS_WQ_POLLED;
 	pthread_mutex_unlock(&park_lock);
 	return active;
 }
