@@ -179,8 +179,23 @@ struct ipc_kind {
 	const struct ipc_option *options; /* ends with a NULL name */
 };
 
-/* backends/kinds.c: every kind, NULL-terminated. */
-extern const struct ipc_kind *const ipc_kinds[];
+/*
+ * Where the objects live: a table of kinds and what the whole table needs
+ * set up first (a connection). `-o engine=NAME` picks one at start; fs/
+ * walks the chosen engine's kinds and names none of them.
+ */
+struct ipc_engine {
+	const char *name;
+	const struct ipc_kind *const *kinds; /* NULL-terminated, root order */
+	int (*init)(void);
+	void (*fini)(void);
+};
+
+/* backends/engines.c: every engine, the default first, NULL-terminated. */
+extern const struct ipc_engine *const ipc_engines[];
+
+/* backends/local.c: the kinds of this host's IPC (backends/local.def). */
+extern const struct ipc_engine local_engine;
 
 /* Log a message on the daemon's stderr (or syslog once daemonized). */
 void ipc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

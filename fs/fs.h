@@ -22,6 +22,8 @@
 struct fs_conf {
 	const char *prefix;
 	size_t prefix_len;
+	const char *engine_name;	 /* -o engine=NAME */
+	const struct ipc_engine *engine; /* its kinds are the tree's */
 	const char *mountpoint;
 	const char *source;
 	int default_permissions;

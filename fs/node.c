@@ -67,11 +67,11 @@ void fs_node_init(void)
 
 	node_root.ino = FUSE_ROOT_ID;
 	clock_gettime(CLOCK_REALTIME, &node_born);
-	while (ipc_kinds[nkinds])
+	while (fs_conf.engine->kinds[nkinds])
 		nkinds++;
 	node_kinds = calloc(nkinds + 1, sizeof(*node_kinds));
 	for (i = 0; i < nkinds; i++)
-		node_kinds[i] = node_new(ipc_kinds[i], "", NULL);
+		node_kinds[i] = node_new(fs_conf.engine->kinds[i], "", NULL);
 }
 
 void fs_node_fini(void)

@@ -2,10 +2,10 @@
 /*
  * ops.c - the tree: lookup, attributes, listing, mkdir/rmdir, xattrs.
  *
- * The root holds one directory per kind (ipc_kinds[]); a kind's directory
- * lists the objects whose POSIX names carry the mount's prefix; an object's
- * directory lists the kind's file table. fs/ never names a kind: everything
- * below the root is a walk over those tables.
+ * The root holds one directory per kind of the chosen engine; a kind's
+ * directory lists the objects whose POSIX names carry the mount's prefix; an
+ * object's directory lists the kind's file table. fs/ never names a kind:
+ * everything below the root is a walk over those tables.
  *
  *   $ mkdir queues/jobs          # mq_open("/jobs", O_CREAT|O_EXCL, 0755)
  *   $ getfattr -n user.ipcfs.name queues/jobs   # "/jobs"
@@ -35,9 +35,9 @@ static const struct ipc_kind *ops_kind_named(const char *name)
 {
 	size_t i;
 
-	for (i = 0; ipc_kinds[i]; i++)
-		if (strcmp(ipc_kinds[i]->name, name) == 0)
-			return ipc_kinds[i];
+	for (i = 0; fs_conf.engine->kinds[i]; i++)
+		if (strcmp(fs_conf.engine->kinds[i]->name, name) == 0)
+			return fs_conf.engine->kinds[i];
 	return NULL;
 }
 
@@ -405,9 +405,10 @@ static int ops_dir_fill(struct ops_dir *d, struct fs_node *n)
 	if (ret < 0)
 		return ret;
 	if (!n->kind) {
-		for (i = 0; ipc_kinds[i] && ret == 0; i++)
-			ret = ops_dir_add(d, ipc_kinds[i]->name, S_IFDIR,
-					  fs_node_kind(ipc_kinds[i])->ino);
+		for (i = 0; fs_conf.engine->kinds[i] && ret == 0; i++)
+			ret = ops_dir_add(
+				d, fs_conf.engine->kinds[i]->name, S_IFDIR,
+				fs_node_kind(fs_conf.engine->kinds[i])->ino);
 		return ret;
 	}
 	d->kind = n->kind;

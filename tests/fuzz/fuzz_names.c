@@ -4,9 +4,10 @@
  * turns the name of a mkdir, rmdir or lookup under a kind's directory into
  * the object's POSIX name, or refuses it.
  *
- * The first byte of an input picks the kind (ipc_kinds[]) and the mount's
- * prefix (none, a short one, or the longest allowed); the rest, up to its
- * first NUL, is the name, as the kernel hands it over. The contract checked:
+ * The first byte of an input picks the kind (of the default engine) and the
+ * mount's prefix (none, a short one, or the longest allowed); the rest, up to
+ * its first NUL, is the name, as the kernel hands it over. The contract
+ * checked:
  * the answer is 0, -EINVAL, -ENAMETOOLONG or -ENOMEM; on 0 the POSIX name
  * is "/" PREFIX NAME, with no other '/' and at most name_max characters
  * after its '/'; on -ENAMETOOLONG the prefix and the name together are
@@ -33,7 +34,7 @@ static size_t fuzz_names_nkinds;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	memset(fuzz_names_long, 'p', FUZZ_NAMES_PREFIX_MAX);
-	while (ipc_kinds[fuzz_names_nkinds])
+	while (ipc_engines[0]->kinds[fuzz_names_nkinds])
 		fuzz_names_nkinds++;
 	return 0;
 }
@@ -82,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name = strndup((const char *)data + 1, size - 1);
 	if (!name)
 		abort();
-	fuzz_names_check(ipc_kinds[pick % fuzz_names_nkinds], name);
+	fuzz_names_check(ipc_engines[0]->kinds[pick % fuzz_names_nkinds], name);
 	free(name);
 	fs_conf.prefix = NULL;
 	fs_conf.prefix_len = 0;
