@@ -783,4 +783,5 @@ const struct ipc_kind mq_kind = {
 	.chown = mq_chown,
 	.files = mq_files,
 	.options = mq_options,
+	.prefixed = true,
 };

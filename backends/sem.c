@@ -749,4 +749,5 @@ const struct ipc_kind sem_kind = {
 	.chown = sem_chown,
 	.files = sem_files,
 	.options = sem_options,
+	.prefixed = true,
 };

@@ -288,4 +288,5 @@ const struct ipc_kind shm_kind = {
 	.chmod = shm_chmod,
 	.chown = shm_chown,
 	.files = shm_files,
+	.prefixed = true,
 };

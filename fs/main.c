@@ -154,7 +154,12 @@ int main(int argc, char *argv[])
 	main_raise_nofile();
 	if (main_kinds_init() < 0)
 		goto out_opts;
-	fs_node_init();
+	err = fs_node_init();
+	if (err < 0) {
+		fprintf(stderr, "ipcfs: cannot make the tree: %s\n",
+			strerror(-err));
+		goto out_kinds;
+	}
 
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
 	if (!se)
