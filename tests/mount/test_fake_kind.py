@@ -12,7 +12,7 @@ from the table.
 Standalone: its own fixture mounts `$IPCFS_TEST -f -o prefix=...,fake_value=5
 MNT` on a fresh directory and, whatever happens, unmounts it (fusermount3 -u,
 else umount -l), kills the daemon and removes the directory; every wait is
-bounded.
+bounded. The daemon's output must hold no sanitizer report.
 
   $ IPCFS_TEST=build/tests/ipcfs-test python3 -m pytest -q tests/mount/test_fake_kind.py
 """
@@ -34,6 +34,7 @@ IPCCTL = os.environ.get("IPCCTL") or os.path.join(BUILD, "ipcctl")
 PREFIX = "t%d_fake_" % os.getpid()
 POSIX_KINDS = ["queues", "channels", "shm", "sem"]
 XATTR = "user.ipcfs.name"
+SANITIZER_MARKERS = ("AddressSanitizer", "runtime error", "LeakSanitizer")
 
 
 def mounted(path):
@@ -102,7 +103,12 @@ def mnt():
         else:
             unmount(d)
         os.rmdir(d)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
         log.close()
+    # A sanitizer build's daemon reports what it found on its way out.
+    for marker in SANITIZER_MARKERS:
+        assert marker not in text, text
 
 
 def errno_of(fn, *args):
