@@ -54,7 +54,8 @@ uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 
 	if (!kind)
 		return FUSE_ROOT_ID;
-	h = node_hash(h, kind->name);
+	/* The path: unique in the tree, where two kinds may share a name. */
+	h = node_hash(h, kind->path ? kind->path : kind->name);
 	h = node_hash(h, pname);
 	if (file)
 		h = node_hash(h, file->name);
