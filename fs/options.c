@@ -209,8 +209,8 @@ void fs_options_help(const char *progname)
 	const struct ipc_option *o;
 
 	printf("usage: %s [options] MOUNTPOINT\n\n"
-	       "Mounts POSIX message queues, shared memory and semaphores, and\n"
-	       "byte channels, as a tree of directories and files.\n\n"
+	       "Mounts IPC objects as a tree: every object a directory, every\n"
+	       "operation on it a file operation.\n\n"
 	       "ipcfs options:\n"
 	       "    -o prefix=PREFIX       show and create only objects named /PREFIX...\n"
 	       "    -o no_default_permissions\n"
@@ -221,7 +221,10 @@ void fs_options_help(const char *progname)
 	printf(" (default %s)\n", ipc_engines[0]->name);
 	for (o = options_numbers; o->name; o++)
 		options_help_line(o);
-	printf("\noptions of the %s engine's kinds:\n", fs_conf.engine->name);
+	printf("\nkinds of the %s engine:", fs_conf.engine->name);
+	for (k = fs_conf.engine->kinds; *k; k++)
+		printf(" %s/", (*k)->path ? (*k)->path : (*k)->name);
+	printf("\n");
 	for (k = fs_conf.engine->kinds; *k; k++)
 		for (o = (*k)->options; o && o->name; o++)
 			options_help_line(o);

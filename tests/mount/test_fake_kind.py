@@ -240,20 +240,35 @@ def test_ipcctl_ls_learns_the_kind(mnt):
         os.rmdir(obj)
 
 
-def test_help_lists_engines_and_options():
+def test_help_lists_engines_kinds_and_options():
     rc, out, err = run([IPCFS_TEST, "--help"])
     assert rc == 0, err
     assert "engine=NAME" in out and "local" in out
-    assert "fake_value" in out
+    assert " test/fake/" in out and "fake_value" in out
+    assert "mq_maxmsg" in out
 
 
-def test_unknown_engine_is_refused():
+# The installed daemon ($IPCFS) refuses alike, and has no fake kind.
+DAEMONS = [IPCFS_TEST] + ([os.environ["IPCFS"]] if os.environ.get("IPCFS")
+                          else [])
+
+
+@pytest.mark.parametrize("daemon", DAEMONS)
+def test_unknown_engine_is_refused(daemon):
     d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-fake-engine-"))
     try:
-        rc, out, err = run([IPCFS_TEST, "-f", "-o", "engine=nope", d])
+        rc, out, err = run([daemon, "-f", "-o", "engine=nope", d])
         assert rc not in (0, -1)
         assert "engine=nope" in err and "known engines: local" in err
         assert not mounted(d)
     finally:
         unmount(d)
         os.rmdir(d)
+
+
+def test_only_the_test_daemon_has_the_fake_kind():
+    if not os.environ.get("IPCFS"):
+        pytest.skip("no $IPCFS")
+    rc, out, err = run([os.environ["IPCFS"], "--help"])
+    assert rc == 0, err
+    assert "fake" not in out and "mq_maxmsg" in out
