@@ -563,4 +563,5 @@ const struct ipc_kind channel_kind = {
 	.chown = channel_chown,
 	.files = channel_files,
 	.options = channel_options,
+	.prefixed = true,
 };

@@ -5,8 +5,9 @@
  * A kind (backends/mq.c, ...) exports one `struct ipc_kind`: how to list,
  * create, remove and describe its objects, and a table of the files each
  * object directory holds. Objects are named by their full POSIX name
- * ("/PREFIXNAME"); fs/ adds and strips the mount's prefix, so no kind knows
- * about it.
+ * ("/PREFIXNAME"), or as the kind's name_in says; fs/ adds and strips the
+ * mount's prefix for the kinds it applies to, so no kind knows about it.
+ * An engine (backends/local.c) is a table of kinds.
  *
  * Every operation returns >= 0 or -errno and never sleeps. One that would
  * block returns -EAGAIN and fills a `struct ipc_wait`: the wait queue to park
@@ -206,11 +207,33 @@ struct ipc_option {
 };
 
 struct ipc_kind {
-	const char *name; /* directory under the root */
-	size_t name_max;  /* longest POSIX name, not counting the '/' */
+	const char *name; /* directory under the root, unless path says */
+	/*
+	 * Where the kind's directory sits, if not at the root: "sysv/msg".
+	 * The directories above it ("sysv") are fs/'s own, read-only, and
+	 * there for as long as some kind sits under them.
+	 */
+	const char *path;
+	size_t name_max; /* longest object name, not counting the '/' */
+	/*
+	 * How a directory name maps to the object's name and back, when not
+	 * by the POSIX rule ("jobs" <-> "/jobs", at most name_max characters
+	 * after the '/'). name_in writes the object name for DIRNAME into
+	 * obj (size bytes: name_max + 2) or returns -EINVAL (no object can
+	 * have that name) or -ENAMETOOLONG; name_out writes the directory
+	 * name of object OBJ, or returns non-zero to hide the object. fs/
+	 * has already refused "", ".", ".." and names with a '/'.
+	 */
+	int (*name_in)(const char *dirname, char *obj, size_t size);
+	int (*name_out)(const char *obj, char *dirname, size_t size);
+	/*
+	 * The mount's -o prefix= applies: directory NAME is object PREFIXNAME
+	 * (mapped as above), and objects outside the prefix are not listed.
+	 */
+	bool prefixed;
 	int (*init)(void);
 	void (*fini)(void);
-	/* Calls fill for each object's POSIX name; stops when fill is non-zero. */
+	/* Calls fill for each object's name; stops when fill is non-zero. */
 	int (*list)(int (*fill)(void *ctx, const char *name), void *ctx);
 	int (*create)(const char *name, mode_t mode,
 		      const struct ipc_caller *caller);
@@ -223,8 +246,23 @@ struct ipc_kind {
 	const struct ipc_option *options; /* ends with a NULL name */
 };
 
-/* backends/kinds.c: every kind, NULL-terminated. */
-extern const struct ipc_kind *const ipc_kinds[];
+/*
+ * Where the objects live: a table of kinds and what the whole table needs
+ * set up first (a connection). `-o engine=NAME` picks one at start; fs/
+ * walks the chosen engine's kinds and names none of them.
+ */
+struct ipc_engine {
+	const char *name;
+	const struct ipc_kind *const *kinds; /* NULL-terminated, root order */
+	int (*init)(void);
+	void (*fini)(void);
+};
+
+/* backends/engines.c: every engine, the default first, NULL-terminated. */
+extern const struct ipc_engine *const ipc_engines[];
+
+/* backends/local.c: the kinds of this host's IPC (backends/local.def). */
+extern const struct ipc_engine local_engine;
 
 /*
  * backends/object.c: the objects a kind has open, by name, shared by all

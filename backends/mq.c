@@ -813,4 +813,5 @@ const struct ipc_kind mqueue_kind = {
 	.chown = mqueue_chown,
 	.files = mqueue_files,
 	.options = mqueue_options,
+	.prefixed = true,
 };

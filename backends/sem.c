@@ -574,4 +574,5 @@ const struct ipc_kind semaphore_kind = {
 	.chown = semaphore_chown,
 	.files = semaphore_files,
 	.options = semaphore_options,
+	.prefixed = true,
 };

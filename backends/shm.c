@@ -283,4 +283,5 @@ const struct ipc_kind segment_kind = {
 	.chmod = segment_chmod,
 	.chown = segment_chown,
 	.files = segment_files,
+	.prefixed = true,
 };

@@ -3,10 +3,12 @@
  * fs.h - the FUSE layer's own declarations: nodes, open files, parking.
  *
  * The tree has four levels: the root, one directory per kind, one per
- * object, and the object's files. A node names one of them. Directories and
- * attribute files keep one node (and node id) for as long as the kernel
- * remembers them; files that can park a writer get a node per lookup
- * (IPC_OWN_INODE), so no two opens share the kernel's inode lock.
+ * object, and the object's files; a kind's path may put read-only
+ * directories between the root and its own ("sysv" above "sysv/msg"). A
+ * node names one of them. Directories and attribute files keep one node
+ * (and node id) for as long as the kernel remembers them; files that can
+ * park a writer get a node per lookup (IPC_OWN_INODE), so no two opens
+ * share the kernel's inode lock.
  */
 #ifndef IPCFS_FS_H
 #define IPCFS_FS_H
@@ -22,6 +24,8 @@
 struct fs_conf {
 	const char *prefix;
 	size_t prefix_len;
+	const char *engine_name;	 /* -o engine=NAME */
+	const struct ipc_engine *engine; /* its kinds are the tree's */
 	const char *mountpoint;
 	const char *source;
 	int default_permissions;
@@ -44,17 +48,26 @@ struct fs_node {
 	struct fs_node *hnext;
 	uint64_t nlookup;
 	uint64_t ino; /* st_ino: the same for every node of a path */
-	const struct ipc_kind *kind; /* NULL: the root */
+	const struct ipc_kind *kind; /* NULL: the root, or above kinds */
 	const struct ipc_file *file; /* NULL: a directory */
 	bool own; /* not findable: an inode of its own, or retired by rmdir */
-	char name[]; /* the object's POSIX name; "" above objects */
+	/*
+	 * The object's name; "" for the root and kind directories; the path
+	 * of a directory above kinds ("sysv").
+	 */
+	char name[];
 };
 
-void fs_node_init(void);
+int fs_node_init(void);
 void fs_node_fini(void);
 struct fs_node *fs_node_get(fuse_ino_t id);
 fuse_ino_t fs_node_id(const struct fs_node *n);
 struct fs_node *fs_node_kind(const struct ipc_kind *kind);
+struct fs_node *fs_node_child(const struct fs_node *dir, const char *name);
+int fs_node_children(const struct fs_node *dir,
+		     int (*fill)(void *ctx, const char *name,
+				 const struct fs_node *n),
+		     void *ctx);
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 			     const struct ipc_file *file);
 void fs_node_forget(struct fs_node *n, uint64_t nlookup);
@@ -160,13 +173,13 @@ void fs_dirs_release_all(void);
 
 /* util.c */
 void fs_log_daemonized(void);
-char *fs_pname(const char *name);
 int fs_object_pname(const struct ipc_kind *kind, const char *name,
 		    char **pname);
 int fs_caller(fuse_req_t req, struct ipc_caller *c);
 void fs_caller_free(struct ipc_caller *c);
 int fs_caller_may(fuse_req_t req, const struct stat *st, int need);
-const char *fs_display_name(const char *pname);
+const char *fs_display_name(const struct ipc_kind *kind, const char *pname,
+			    char *buf, size_t size);
 char *fs_buf(size_t size);
 int fs_reply_copy(fuse_req_t req, const char *buf, size_t len);
 

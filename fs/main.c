@@ -42,21 +42,31 @@ static void main_raise_nofile(void)
 		fs_conf.max_user_files = nofile / 4;
 }
 
+/* The engine, then its kinds; on failure, what was set up is undone. */
 static int main_kinds_init(void)
 {
+	const struct ipc_engine *e = fs_conf.engine;
 	size_t i;
 	int ret;
 
-	for (i = 0; ipc_kinds[i]; i++) {
-		ret = fs_kind_check(ipc_kinds[i]);
-		if (ret == 0 && ipc_kinds[i]->init)
-			ret = ipc_kinds[i]->init();
+	ret = e->init ? e->init() : 0;
+	if (ret < 0) {
+		fprintf(stderr, "ipcfs: cannot set up the %s engine: %s\n",
+			e->name, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; e->kinds[i]; i++) {
+		ret = fs_kind_check(e->kinds[i]);
+		if (ret == 0 && e->kinds[i]->init)
+			ret = e->kinds[i]->init();
 		if (ret < 0) {
 			fprintf(stderr, "ipcfs: cannot set up %s: %s\n",
-				ipc_kinds[i]->name, strerror(-ret));
+				e->kinds[i]->name, strerror(-ret));
 			while (i--)
-				if (ipc_kinds[i]->fini)
-					ipc_kinds[i]->fini();
+				if (e->kinds[i]->fini)
+					e->kinds[i]->fini();
+			if (e->fini)
+				e->fini();
 			return ret;
 		}
 	}
@@ -65,11 +75,14 @@ static int main_kinds_init(void)
 
 static void main_kinds_fini(void)
 {
+	const struct ipc_engine *e = fs_conf.engine;
 	size_t i;
 
-	for (i = 0; ipc_kinds[i]; i++)
-		if (ipc_kinds[i]->fini)
-			ipc_kinds[i]->fini();
+	for (i = 0; e->kinds[i]; i++)
+		if (e->kinds[i]->fini)
+			e->kinds[i]->fini();
+	if (e->fini)
+		e->fini();
 }
 
 static int main_loop(struct fuse_session *se, struct fuse_cmdline_opts *opts)
@@ -147,7 +160,12 @@ int main(int argc, char *argv[])
 	}
 	if (main_kinds_init() < 0)
 		goto out_loop;
-	fs_node_init();
+	err = fs_node_init();
+	if (err < 0) {
+		fprintf(stderr, "ipcfs: cannot make the tree: %s\n",
+			strerror(-err));
+		goto out_kinds;
+	}
 
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), NULL);
 	if (!se)

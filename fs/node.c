@@ -8,8 +8,14 @@
  * remembers it (a shell's cwd must survive revalidation). Files flagged
  * IPC_OWN_INODE get a new node at every lookup; all nodes of one path show
  * the same st_ino. A node lives until the kernel forgets every lookup of it.
+ *
+ * The directories above objects are fixed at start, from the chosen
+ * engine's kinds: the root, one per kind, and those a kind's path puts in
+ * between ("sysv" for "sysv/msg"), which live as long as the mount.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,11 +24,20 @@
 
 #define NODE_BUCKETS 4096
 
+/* A directory of the fixed part of the tree, and where it sits. */
+struct node_dir {
+	struct fs_node *node;
+	const struct fs_node *parent;
+	const char *leaf; /* its name in parent */
+	size_t leaf_len;
+};
+
 static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fs_node *node_table[NODE_BUCKETS]; /* under node_lock */
 static struct fs_node node_root;
-static struct fs_node **node_kinds;
-static struct timespec node_born; /* times of the root and kind directories */
+static struct node_dir *node_dirs; /* kind directories and those above */
+static size_t node_ndirs;
+static struct timespec node_born; /* times of the fixed directories */
 
 /* FNV-1a, over the kind, the name and the file: stable across mounts. */
 static uint64_t node_hash(uint64_t h, const char *s)
@@ -39,7 +54,8 @@ uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 
 	if (!kind)
 		return FUSE_ROOT_ID;
-	h = node_hash(h, kind->name);
+	/* The path: unique in the tree, where two kinds may share a name. */
+	h = node_hash(h, kind->path ? kind->path : kind->name);
 	h = node_hash(h, pname);
 	if (file)
 		h = node_hash(h, file->name);
@@ -61,17 +77,111 @@ static struct fs_node *node_new(const struct ipc_kind *kind, const char *pname,
 	return n;
 }
 
-void fs_node_init(void)
+/* A directory above kinds: its path ("sysv") hashed apart from any kind. */
+static struct fs_node *node_new_above(const char *path, size_t len)
 {
-	size_t i, nkinds = 0;
+	struct fs_node *n = calloc(1, sizeof(*n) + len + 1);
+
+	if (!n)
+		return NULL;
+	memcpy(n->name, path, len);
+	n->ino = node_hash(node_hash(0xcbf29ce484222325ULL, "/"), n->name);
+	if (n->ino <= FUSE_ROOT_ID)
+		n->ino += 2;
+	return n;
+}
+
+static struct node_dir *node_dir_child(const struct fs_node *parent,
+				       const char *leaf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < node_ndirs; i++)
+		if (node_dirs[i].parent == parent &&
+		    node_dirs[i].leaf_len == len &&
+		    strncmp(node_dirs[i].leaf, leaf, len) == 0)
+			return &node_dirs[i];
+	return NULL;
+}
+
+static void node_dir_add(struct fs_node *n, const struct fs_node *parent,
+			 const char *leaf, size_t len)
+{
+	node_dirs[node_ndirs++] = (struct node_dir){
+		.node = n,
+		.parent = parent,
+		.leaf = leaf,
+		.leaf_len = len,
+	};
+}
+
+/*
+ * The directories from the root down to KIND's, made where missing. A path
+ * is components with one '/' between them; no directory may be both a
+ * kind's and above one, nor two kinds'.
+ */
+static int node_dirs_add_kind(const struct ipc_kind *kind)
+{
+	const char *path = kind->path ? kind->path : kind->name;
+	const struct fs_node *parent = &node_root;
+	const char *leaf = path, *slash;
+	struct node_dir *d;
+	struct fs_node *n;
+	size_t len;
+
+	for (;;) {
+		slash = strchr(leaf, '/');
+		len = slash ? (size_t)(slash - leaf) : strlen(leaf);
+		if (len == 0)
+			goto out_bad;
+		d = node_dir_child(parent, leaf, len);
+		if (!slash)
+			break;
+		if (d && d->node->kind)
+			goto out_bad;
+		if (!d) {
+			n = node_new_above(path, slash - path);
+			if (!n)
+				return -ENOMEM;
+			/* The leaf is in the node: path may be the kind's. */
+			node_dir_add(n, parent, n->name + (leaf - path), len);
+			d = &node_dirs[node_ndirs - 1];
+		}
+		parent = d->node;
+		leaf = slash + 1;
+	}
+	if (d)
+		goto out_bad;
+	n = node_new(kind, "", NULL);
+	if (!n)
+		return -ENOMEM;
+	node_dir_add(n, parent, leaf, len);
+	return 0;
+out_bad:
+	ipc_log("kind %s: bad path '%s'", kind->name, path);
+	return -EINVAL;
+}
+
+/* The fixed directories, from the chosen engine's kinds. */
+int fs_node_init(void)
+{
+	const struct ipc_kind *const *k;
+	size_t max = 0;
+	const char *c;
+	int ret = 0;
 
 	node_root.ino = FUSE_ROOT_ID;
 	clock_gettime(CLOCK_REALTIME, &node_born);
-	while (ipc_kinds[nkinds])
-		nkinds++;
-	node_kinds = calloc(nkinds + 1, sizeof(*node_kinds));
-	for (i = 0; i < nkinds; i++)
-		node_kinds[i] = node_new(ipc_kinds[i], "", NULL);
+	/* At most one directory per component of every path. */
+	for (k = fs_conf.engine->kinds; *k; k++)
+		for (max++, c = (*k)->path; c && *c; c++)
+			max += *c == '/';
+	node_dirs = calloc(max + 1, sizeof(*node_dirs));
+	if (!node_dirs)
+		return -ENOMEM;
+	for (k = fs_conf.engine->kinds; *k && ret == 0; k++)
+		ret = node_dirs_add_kind(*k);
+	return ret;
 }
 
 void fs_node_fini(void)
@@ -86,10 +196,11 @@ void fs_node_fini(void)
 		}
 		node_table[i] = NULL;
 	}
-	for (i = 0; node_kinds && node_kinds[i]; i++)
-		free(node_kinds[i]);
-	free(node_kinds);
-	node_kinds = NULL;
+	for (i = 0; i < node_ndirs; i++)
+		free(node_dirs[i].node);
+	free(node_dirs);
+	node_dirs = NULL;
+	node_ndirs = 0;
 }
 
 struct fs_node *fs_node_get(fuse_ino_t id)
@@ -110,10 +221,38 @@ struct fs_node *fs_node_kind(const struct ipc_kind *kind)
 {
 	size_t i;
 
-	for (i = 0; node_kinds[i]; i++)
-		if (node_kinds[i]->kind == kind)
-			return node_kinds[i];
+	for (i = 0; i < node_ndirs; i++)
+		if (node_dirs[i].node->kind == kind)
+			return node_dirs[i].node;
 	return NULL;
+}
+
+/* The directory NAME in DIR, the root or one above kinds; NULL: none. */
+struct fs_node *fs_node_child(const struct fs_node *dir, const char *name)
+{
+	struct node_dir *d = node_dir_child(dir, name, strlen(name));
+
+	return d ? d->node : NULL;
+}
+
+/* Calls fill for each directory in DIR, in the kinds' order. */
+int fs_node_children(const struct fs_node *dir,
+		     int (*fill)(void *ctx, const char *name,
+				 const struct fs_node *n),
+		     void *ctx)
+{
+	char leaf[NAME_MAX + 1];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < node_ndirs && ret == 0; i++) {
+		if (node_dirs[i].parent != dir)
+			continue;
+		snprintf(leaf, sizeof(leaf), "%.*s", (int)node_dirs[i].leaf_len,
+			 node_dirs[i].leaf);
+		ret = fill(ctx, leaf, node_dirs[i].node);
+	}
+	return ret;
 }
 
 /*
@@ -182,8 +321,8 @@ void fs_node_forget(struct fs_node *n, uint64_t nlookup)
 {
 	struct fs_node **pp;
 
-	if (n == &node_root || !*n->name)
-		return;
+	if (!n->kind || !*n->name)
+		return; /* a fixed directory */
 	pthread_mutex_lock(&node_lock);
 	n->nlookup -= nlookup;
 	if (n->nlookup == 0) {

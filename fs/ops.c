@@ -2,15 +2,17 @@
 /*
  * ops.c - the tree: lookup, attributes, listing, mkdir/rmdir, xattrs.
  *
- * The root holds one directory per kind (ipc_kinds[]); a kind's directory
- * lists the objects whose POSIX names carry the mount's prefix; an object's
- * directory lists the kind's file table. fs/ never names a kind: everything
- * below the root is a walk over those tables.
+ * The root holds one directory per kind of the chosen engine, or the
+ * read-only directories a kind's path puts above its own (node.c); a kind's
+ * directory lists its objects (those in the mount's prefix, for kinds it
+ * applies to); an object's directory lists the kind's file table. fs/ never
+ * names a kind: everything is a walk over those tables.
  *
  *   $ mkdir queues/jobs          # mq_open("/jobs", O_CREAT|O_EXCL, 0755)
  *   $ getfattr -n user.ipcfs.name queues/jobs   # "/jobs"
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -30,16 +32,6 @@
 #define OPS_SET_TIMES                                                          \
 	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
 	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
-
-static const struct ipc_kind *ops_kind_named(const char *name)
-{
-	size_t i;
-
-	for (i = 0; ipc_kinds[i]; i++)
-		if (strcmp(ipc_kinds[i]->name, name) == 0)
-			return ipc_kinds[i];
-	return NULL;
-}
 
 static const struct ipc_file *ops_file_named(const struct ipc_kind *kind,
 					     const char *name)
@@ -88,18 +80,18 @@ static int ops_find(struct fs_node *p, const char *name, struct fs_node **np)
 
 	*np = NULL;
 	if (!kind) {
-		kind = ops_kind_named(name);
-		if (!kind)
-			return -ENOENT;
-		*np = fs_node_kind(kind);
-		return 0;
+		*np = fs_node_child(p, name);
+		return *np ? 0 : -ENOENT;
 	}
 	if (p->file)
 		return -ENOTDIR;
 	if (!*p->name) {
+		/* A name no object can have is one that is not there. */
 		ret = fs_object_pname(kind, name, &pname);
+		if (ret == -EINVAL || ret == -ENAMETOOLONG)
+			return -ENOENT;
 		if (ret < 0)
-			return ret == -ENAMETOOLONG ? -ENOENT : ret;
+			return ret;
 		ret = kind->stat(pname, &st);
 		if (ret == 0)
 			*np = fs_node_hold(kind, pname, NULL);
@@ -386,17 +378,23 @@ static int ops_dir_add(struct ops_dir *d, const char *name, mode_t mode,
 static int ops_dir_fill_object(void *ctx, const char *pname)
 {
 	struct ops_dir *d = ctx;
-	const char *name = fs_display_name(pname);
+	char buf[NAME_MAX + 1];
+	const char *name = fs_display_name(d->kind, pname, buf, sizeof(buf));
 
 	if (!name)
 		return 0;
 	return ops_dir_add(d, name, S_IFDIR, fs_node_ino(d->kind, pname, NULL));
 }
 
+static int ops_dir_fill_fixed(void *ctx, const char *name,
+			      const struct fs_node *n)
+{
+	return ops_dir_add(ctx, name, S_IFDIR, n->ino);
+}
+
 static int ops_dir_fill(struct ops_dir *d, struct fs_node *n)
 {
 	const struct ipc_file *f;
-	size_t i;
 	int ret;
 
 	ret = ops_dir_add(d, ".", S_IFDIR, n->ino);
@@ -404,12 +402,8 @@ static int ops_dir_fill(struct ops_dir *d, struct fs_node *n)
 		ret = ops_dir_add(d, "..", S_IFDIR, FUSE_ROOT_ID);
 	if (ret < 0)
 		return ret;
-	if (!n->kind) {
-		for (i = 0; ipc_kinds[i] && ret == 0; i++)
-			ret = ops_dir_add(d, ipc_kinds[i]->name, S_IFDIR,
-					  fs_node_kind(ipc_kinds[i])->ino);
-		return ret;
-	}
+	if (!n->kind)
+		return fs_node_children(n, ops_dir_fill_fixed, d);
 	d->kind = n->kind;
 	if (!*n->name)
 		return n->kind->list(ops_dir_fill_object, d);

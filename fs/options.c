@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * options.c - the command line: ipcfs's own options, each kind's options
- * (from its table), and whatever libfuse knows. A bad value is refused here,
- * before anything is mounted, with a message that names the option.
+ * options.c - the command line: ipcfs's own options, the engine, the options
+ * of the engine's kinds (from their tables), and whatever libfuse knows. A
+ * bad value is refused here, before anything is mounted, with a message
+ * that names the option.
  *
  *   $ ipcfs -o mq_maxmsg=lots /mnt/ipc
  *   ipcfs: -o mq_maxmsg=lots: expected a whole number from 1 to 65536
+ *
+ * The engine is read first, in a pass of its own: which kinds' options
+ * there are depends on it, wherever it is on the command line.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -30,6 +34,7 @@ enum {
 
 static const struct fuse_opt options_spec[] = {
 	{ "prefix=%s", offsetof(struct fs_conf, prefix), 0 },
+	{ "engine=%s", offsetof(struct fs_conf, engine_name), 0 },
 	{ "no_default_permissions",
 	  offsetof(struct fs_conf, default_permissions), 0 },
 	FUSE_OPT_KEY("-h", OPTIONS_KEY_HELP),
@@ -74,15 +79,15 @@ static int options_number(const struct ipc_option *o, const char *arg,
 /* -o NAME=VALUE for a numeric option of ours or of a kind's. */
 static int options_kind(const char *arg)
 {
+	const struct ipc_kind *const *k;
 	const char *eq = strchr(arg, '=');
-	size_t i;
 	int ret;
 
 	if (!eq)
 		return 0;
 	ret = options_number(options_numbers, arg, eq - arg);
-	for (i = 0; ret == 0 && ipc_kinds[i]; i++)
-		ret = options_number(ipc_kinds[i]->options, arg, eq - arg);
+	for (k = fs_conf.engine->kinds; ret == 0 && *k; k++)
+		ret = options_number((*k)->options, arg, eq - arg);
 	return ret;
 }
 
@@ -116,8 +121,57 @@ static int options_proc(void *data, const char *arg, int key,
 	return 1;
 }
 
+static const struct fuse_opt options_engine_spec[] = {
+	{ "engine=%s", offsetof(struct fs_conf, engine_name), 0 }, FUSE_OPT_END
+};
+
+/* The first pass: -o engine= only; everything else is left for the next. */
+static int options_keep(void *data, const char *arg, int key,
+			struct fuse_args *outargs)
+{
+	return 1;
+}
+
+static void options_engines(FILE *out)
+{
+	const struct ipc_engine *const *e;
+
+	for (e = ipc_engines; *e; e++)
+		fprintf(out, "%s%s", e == ipc_engines ? "" : ", ", (*e)->name);
+}
+
+/* fs_conf.engine: the one -o engine= names, or the default. */
+static int options_engine(struct fuse_args *args)
+{
+	struct fuse_args copy = FUSE_ARGS_INIT(args->argc, args->argv);
+	const struct ipc_engine *const *e;
+	int ret;
+
+	ret = fuse_opt_parse(&copy, &fs_conf, options_engine_spec,
+			     options_keep);
+	fuse_opt_free_args(&copy);
+	if (ret < 0)
+		return -1;
+	fs_conf.engine = ipc_engines[0];
+	if (!fs_conf.engine_name)
+		return 0;
+	for (e = ipc_engines; *e; e++)
+		if (strcmp((*e)->name, fs_conf.engine_name) == 0)
+			break;
+	fs_conf.engine = *e;
+	if (*e)
+		return 0;
+	fprintf(stderr, "ipcfs: -o engine=%s: unknown engine; known engines: ",
+		fs_conf.engine_name);
+	options_engines(stderr);
+	fprintf(stderr, "\n");
+	return -1;
+}
+
 int fs_options_parse(struct fuse_args *args)
 {
+	if (options_engine(args) < 0)
+		return -1;
 	if (fuse_opt_parse(args, &fs_conf, options_spec, options_proc) < 0)
 		return -1;
 	if (!fs_conf.prefix)
@@ -139,6 +193,8 @@ void fs_options_free(void)
 {
 	free((char *)fs_conf.prefix);
 	fs_conf.prefix = NULL;
+	free((char *)fs_conf.engine_name);
+	fs_conf.engine_name = NULL;
 }
 
 static void options_help_line(const struct ipc_option *o)
@@ -149,21 +205,28 @@ static void options_help_line(const struct ipc_option *o)
 
 void fs_options_help(const char *progname)
 {
+	const struct ipc_kind *const *k;
 	const struct ipc_option *o;
-	size_t i;
 
 	printf("usage: %s [options] MOUNTPOINT\n\n"
-	       "Mounts POSIX message queues, shared memory and semaphores, and\n"
-	       "byte channels, as a tree of directories and files.\n\n"
+	       "Mounts IPC objects as a tree: every object a directory, every\n"
+	       "operation on it a file operation.\n\n"
 	       "ipcfs options:\n"
 	       "    -o prefix=PREFIX       show and create only objects named /PREFIX...\n"
 	       "    -o no_default_permissions\n"
-	       "                           let the daemon, not the kernel, check access\n",
+	       "                           let the daemon, not the kernel, check access\n"
+	       "    -o engine=NAME         where the objects live: ",
 	       progname);
+	options_engines(stdout);
+	printf(" (default %s)\n", ipc_engines[0]->name);
 	for (o = options_numbers; o->name; o++)
 		options_help_line(o);
-	for (i = 0; ipc_kinds[i]; i++)
-		for (o = ipc_kinds[i]->options; o && o->name; o++)
+	printf("\nkinds of the %s engine:", fs_conf.engine->name);
+	for (k = fs_conf.engine->kinds; *k; k++)
+		printf(" %s/", (*k)->path ? (*k)->path : (*k)->name);
+	printf("\n");
+	for (k = fs_conf.engine->kinds; *k; k++)
+		for (o = (*k)->options; o && o->name; o++)
 			options_help_line(o);
 	printf("\n");
 }

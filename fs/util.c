@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * util.c - small services the fs layer offers everybody: logging, number
- * parsing, and the mapping between directory names and POSIX names
- * ("jobs" <-> "/PREFIXjobs").
+ * parsing, and the mapping between directory names and object names
+ * ("jobs" <-> "/PREFIXjobs", or as the kind says).
  */
 #include <errno.h>
 #include <limits.h>
@@ -92,20 +92,55 @@ int ipc_parse_long(const char *buf, size_t len, long *val)
 	return 0;
 }
 
+/* The POSIX rule: directory NAME is object "/NAME", NAME not too long. */
+static int util_name_in(const char *name, char *obj, size_t size)
+{
+	size_t len = strlen(name);
+
+	if (len + 2 > size)
+		return -ENAMETOOLONG;
+	obj[0] = '/';
+	memcpy(obj + 1, name, len + 1);
+	return 0;
+}
+
+static const char *util_prefix(const struct ipc_kind *kind)
+{
+	return kind->prefixed ? fs_conf.prefix : "";
+}
+
 /*
- * The POSIX name for directory NAME of a kind, or -errno: names POSIX IPC
- * cannot carry (empty, ".", "..", a '/') are EINVAL, and one longer than
- * the kind's objects may be is ENAMETOOLONG. Nothing is made either way.
+ * The object name for directory NAME of a kind, or -errno: names no
+ * directory can have (empty, ".", "..", a '/') are EINVAL; then the kind's
+ * name_in, or the POSIX rule, decides on PREFIX NAME (the prefix only for
+ * kinds it applies to): EINVAL for names its objects cannot carry,
+ * ENAMETOOLONG for one longer than they may be. Nothing is made either way.
  */
 int fs_object_pname(const struct ipc_kind *kind, const char *name, char **pname)
 {
+	size_t size = (kind->name_max ? kind->name_max : NAME_MAX) + 2;
+	char *full = NULL;
+	int ret;
+
+	*pname = NULL;
 	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 	    strchr(name, '/'))
 		return -EINVAL;
-	if (fs_conf.prefix_len + strlen(name) > kind->name_max)
-		return -ENAMETOOLONG;
-	*pname = fs_pname(name);
-	return *pname ? 0 : -ENOMEM;
+	if (asprintf(&full, "%s%s", util_prefix(kind), name) < 0)
+		return -ENOMEM;
+	*pname = malloc(size);
+	if (!*pname)
+		ret = -ENOMEM;
+	else if (kind->name_in)
+		ret = kind->name_in(full, *pname, size);
+	else
+		ret = util_name_in(full, *pname, size);
+	free(full);
+	if (ret < 0) {
+		free(*pname);
+		*pname = NULL;
+	}
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -185,24 +220,33 @@ int fs_caller_may(fuse_req_t req, const struct stat *st, int need)
 	return may ? 0 : -EACCES;
 }
 
-/* The POSIX name of directory NAME: "/" PREFIX NAME. Caller frees. */
-char *fs_pname(const char *name)
+/*
+ * The directory name of object PNAME: the kind's name_out, or the POSIX
+ * rule ("/NAME"), then the prefix stripped for kinds it applies to. NULL
+ * hides the object: outside the prefix, or no name a directory can have.
+ * The answer is in pname or in buf (size bytes).
+ */
+const char *fs_display_name(const struct ipc_kind *kind, const char *pname,
+			    char *buf, size_t size)
 {
-	char *p;
+	const char *prefix = util_prefix(kind), *name = pname + 1;
+	size_t plen = strlen(prefix);
 
-	if (asprintf(&p, "/%s%s", fs_conf.prefix, name) < 0)
+	if (kind->name_out) {
+		if (kind->name_out(pname, buf, size) != 0)
+			return NULL;
+		buf[size - 1] = '\0';
+		name = buf;
+	} else if (pname[0] != '/') {
 		return NULL;
-	return p;
-}
-
-/* The directory name of POSIX name PNAME, or NULL if outside the prefix. */
-const char *fs_display_name(const char *pname)
-{
-	if (pname[0] != '/' ||
-	    strncmp(pname + 1, fs_conf.prefix, fs_conf.prefix_len) != 0)
+	}
+	if (strncmp(name, prefix, plen) != 0)
 		return NULL;
-	pname += 1 + fs_conf.prefix_len;
-	return *pname ? pname : NULL;
+	name += plen;
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strchr(name, '/'))
+		return NULL;
+	return name;
 }
 
 static void util_buf_init(void)

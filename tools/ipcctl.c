@@ -11,7 +11,9 @@
  * send and recv reach the queue natively, by the POSIX name the mount shows
  * in the directory's user.ipcfs.name attribute: that is how a message gets
  * a priority and a reader sees it, while `data` stays plain bytes. ls reads
- * attribute files only, never the files that consume or wait.
+ * attribute files only, never the files that consume or wait, and knows no
+ * kind: it learns the kinds, the directories above them and each object's
+ * files from the mounted tree.
  *
  * Exit status: 0 done, 1 failed, 2 bad usage.
  */
@@ -187,11 +189,48 @@ static void ipcctl_ls_object(const char *path, const char *label)
 		closedir(d);
 }
 
+/* Directories between the root and objects: "sysv", "sysv/msg", ... */
+#define IPCCTL_DEPTH_MAX 8
+
+/*
+ * Every object under directory PATH (LABEL relative to the mount): the tree
+ * says what is what, so ipcctl knows no kind. An object directory has a
+ * user.ipcfs.name; any other directory (a kind's, or one above kinds) is
+ * walked into.
+ */
+static void ipcctl_ls_dir(const char *path, const char *label, int depth)
+{
+	char sub[4096], sublabel[512];
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > IPCCTL_DEPTH_MAX)
+		return;
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
+			    (int)sizeof(sub) ||
+		    snprintf(sublabel, sizeof(sublabel), "%s%s%s", label,
+			     *label ? "/" : "",
+			     de->d_name) >= (int)sizeof(sublabel))
+			continue;
+		/* Not ours to read (EACCES): an object all the same. */
+		if (getxattr(sub, "user.ipcfs.name", NULL, 0) >= 0 ||
+		    (errno != ENODATA && errno != ENOTSUP))
+			ipcctl_ls_object(sub, sublabel);
+		else
+			ipcctl_ls_dir(sub, sublabel, depth + 1);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int ipcctl_ls(int argc, char **argv)
 {
-	char kpath[4096], opath[4096], label[512];
-	struct dirent *ke, *oe;
-	DIR *root, *kind;
+	DIR *root;
 
 	if (argc != 2)
 		return ipcctl_usage(stderr);
@@ -200,27 +239,8 @@ static int ipcctl_ls(int argc, char **argv)
 		fprintf(stderr, "ipcctl: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	while ((ke = readdir(root))) {
-		if (ke->d_name[0] == '.')
-			continue;
-		if (snprintf(kpath, sizeof(kpath), "%s/%s", argv[1],
-			     ke->d_name) >= (int)sizeof(kpath))
-			continue;
-		kind = opendir(kpath);
-		while (kind && (oe = readdir(kind))) {
-			if (oe->d_name[0] == '.')
-				continue;
-			if (snprintf(opath, sizeof(opath), "%s/%s", kpath,
-				     oe->d_name) >= (int)sizeof(opath) ||
-			    snprintf(label, sizeof(label), "%s/%s", ke->d_name,
-				     oe->d_name) >= (int)sizeof(label))
-				continue;
-			ipcctl_ls_object(opath, label);
-		}
-		if (kind)
-			closedir(kind);
-	}
 	closedir(root);
+	ipcctl_ls_dir(argv[1], "", 0);
 	return 0;
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_options.c - libFuzzer target for fs_options_parse() (fs/options.c):
- * ipcfs's command line, its own options, the kinds' -o NAME=N options and
- * whatever it hands on to libfuse.
+ * ipcfs's command line, its own options, the engine, the kinds' -o NAME=N
+ * options (every engine's kinds) and whatever it hands on to libfuse.
  *
  * An input is split at its NUL bytes into arguments, after "ipcfs":
  * "-o\0prefix=x,mq_maxmsg=5" is `ipcfs -o prefix=x,mq_maxmsg=5`. The parser
@@ -35,17 +35,21 @@ static struct fs_conf fuzz_options_conf;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const struct ipc_engine *const *e;
+	const struct ipc_kind *const *k;
 	const struct ipc_option *o;
 	FILE *null;
-	int i;
 
-	for (i = 0; ipc_kinds[i]; i++) {
-		for (o = ipc_kinds[i]->options; o && o->name; o++) {
-			if (fuzz_options_n == FUZZ_OPTIONS_MAX)
-				abort();
-			fuzz_options_opt[fuzz_options_n] = o;
-			fuzz_options_value[fuzz_options_n] = o->value;
-			fuzz_options_saved[fuzz_options_n++] = *o->value;
+	for (e = ipc_engines; *e; e++) {
+		for (k = (*e)->kinds; *k; k++) {
+			for (o = (*k)->options; o && o->name; o++) {
+				if (fuzz_options_n == FUZZ_OPTIONS_MAX)
+					abort();
+				fuzz_options_opt[fuzz_options_n] = o;
+				fuzz_options_value[fuzz_options_n] = o->value;
+				fuzz_options_saved[fuzz_options_n++] =
+					*o->value;
+			}
 		}
 	}
 	fuzz_options_conf = fs_conf;

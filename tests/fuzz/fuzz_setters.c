@@ -2,7 +2,8 @@
 /*
  * fuzz_setters.c - libFuzzer target for every writable attribute file of
  * every kind (channels/NAME/capacity, shm/NAME/size, sem/NAME/post, ...),
- * found through the kind table as fs/ finds them: ipc_kinds[], then each
+ * found through the kind table as fs/ finds them: the default engine's
+ * kinds (ipc_engines[0]), then each
  * kind's files with a set op. No mount: as in tests/unit, the kinds' ops
  * are called directly, and fs/park.c's event loop is never started.
  *
@@ -84,9 +85,9 @@ static void fuzz_setters_cleanup(void)
 			o->kind->remove(o->pname);
 		o->made = false;
 	}
-	for (i = 0; ipc_kinds[i]; i++)
-		if (ipc_kinds[i]->fini)
-			ipc_kinds[i]->fini();
+	for (i = 0; ipc_engines[0]->kinds[i]; i++)
+		if (ipc_engines[0]->kinds[i]->fini)
+			ipc_engines[0]->kinds[i]->fini();
 }
 
 /* Names of objects a crashed run left (a crash skips the atexit handler). */
@@ -130,7 +131,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	/* Modes come out as asked, as under the daemon (main.c). */
 	umask(0);
-	for (i = 0; (kind = ipc_kinds[i]); i++) {
+	for (i = 0; (kind = ipc_engines[0]->kinds[i]); i++) {
 		if (kind->init && kind->init() < 0)
 			abort();
 		fuzz_setters_sweep(kind);

@@ -25,6 +25,7 @@ that of named semaphores too (sem_open, sem_post, sem_getvalue, ...).
 """
 
 import atexit
+import collections
 import contextlib
 import ctypes
 import errno
@@ -52,7 +53,8 @@ TEST_TIMEOUT = 60
 # as /dev/shm/sem.PFXname.
 SHM_DIR = "/dev/shm"
 
-# What `ls KIND/NAME` shows, by kind (the top-level directories).
+# What `ls KIND/NAME` shows, by kind (the top-level directories): what the
+# tests expect of the four POSIX kinds, not a list the harness needs.
 KIND_FILES = {
     "queues": ["count", "data", "maxmsg", "msgsize", "stream"],
     "channels": ["bytes", "capacity", "data", "readers", "writers"],
@@ -375,9 +377,10 @@ class Harness:
         self.stderr_off = 0
         self.procs = []                 # children still to reap
         self.stuck = []                 # children a SIGKILL did not end
-        # What the current test made, by kind, and holds: the teardown
+        # What the current test made, by kind (any directory of the tree:
+        # the harness has no list of kinds), and holds: the teardown
         # removes, closes and unmounts it.
-        self.made = {kind: set() for kind in KIND_FILES}
+        self.made = collections.defaultdict(set)
         self.mqds = []                  # native queue descriptors
         self.fds = []                   # descriptors of files in the tree
         self.extra = []                 # extra trees (Harness objects)
