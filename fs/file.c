@@ -21,8 +21,8 @@
 #include "fs.h"
 
 struct fs_file {
-	struct fs_file *next, **pprev; /* all open files, for shutdown */
-	struct file_user *user;	       /* whose open file it is */
+	struct fs_link link;	     /* in file_open, for shutdown: first */
+	struct file_user *user;	     /* whose open file it is */
 	struct fs_node *node;	     /* pinned by the kernel only while open */
 	const struct ipc_file *file; /* the kind's table entry: static */
 	void *fh;		     /* data files: the kind's handle */
@@ -60,7 +60,7 @@ struct file_user {
 };
 
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fs_file *file_all;     /* under file_lock */
+static struct fs_links file_open = FS_LINKS_INIT;
 static struct file_user *file_users; /* under file_lock */
 static long file_count;		     /* under file_lock */
 
@@ -71,25 +71,7 @@ static const struct ipc_stream_ops *file_ops(const struct fs_file *f)
 
 static void file_track(struct fs_file *f)
 {
-	pthread_mutex_lock(&file_lock);
-	f->next = file_all;
-	f->pprev = &file_all;
-	if (file_all)
-		file_all->pprev = &f->next;
-	file_all = f;
-	pthread_mutex_unlock(&file_lock);
-}
-
-static void file_untrack(struct fs_file *f)
-{
-	pthread_mutex_lock(&file_lock);
-	if (f->pprev) {
-		*f->pprev = f->next;
-		if (f->next)
-			f->next->pprev = f->pprev;
-		f->pprev = NULL;
-	}
-	pthread_mutex_unlock(&file_lock);
+	fs_links_add(&file_open, &f->link);
 }
 
 /* Count one more open file of uid's: EMFILE past its share, for it only. */
@@ -192,7 +174,7 @@ static void file_free(void *arg)
 /* The loop thread must not free wait queues mid-round: defer it there. */
 static void file_discard(struct fs_file *f)
 {
-	file_untrack(f);
+	fs_links_del(&file_open, &f->link);
 	if (fs_loop_in_thread())
 		fs_loop_defer(file_free, f);
 	else
@@ -557,7 +539,7 @@ void fs_files_release_all(void)
 {
 	struct fs_file *f;
 
-	while ((f = file_all))
+	while ((f = (struct fs_file *)fs_links_first(&file_open)))
 		file_discard(f);
 }
 

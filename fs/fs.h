@@ -171,6 +171,28 @@ int fs_kind_check(const struct ipc_kind *kind);
 extern const struct fuse_lowlevel_ops fs_ops;
 void fs_dirs_release_all(void);
 
+/*
+ * util.c: what the daemon must release at exit if the kernel never sends
+ * the release (open files, directory listings), linked first in each.
+ */
+struct fs_link {
+	struct fs_link *next, **pprev;
+};
+
+struct fs_links {
+	pthread_mutex_t lock;
+	struct fs_link *head;
+};
+
+#define FS_LINKS_INIT                                                          \
+	{                                                                      \
+		.lock = PTHREAD_MUTEX_INITIALIZER                              \
+	}
+
+void fs_links_add(struct fs_links *l, struct fs_link *e);
+void fs_links_del(struct fs_links *l, struct fs_link *e); /* once added */
+struct fs_link *fs_links_first(struct fs_links *l);
+
 /* util.c */
 void fs_log_daemonized(void);
 int fs_object_pname(const struct ipc_kind *kind, const char *name,

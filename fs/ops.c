@@ -314,36 +314,18 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
  * an unmount right after a closedir() can drop it.
  */
 struct ops_dir {
-	struct ops_dir *next, **pprev; /* under ops_dirs_lock */
+	struct fs_link link; /* in ops_dirs, for shutdown: first */
 	char *buf;
 	size_t len, cap;
 	fuse_req_t req;
 	const struct ipc_kind *kind;
 };
 
-static pthread_mutex_t ops_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ops_dir *ops_dirs;
-
-static void ops_dir_track(struct ops_dir *d)
-{
-	pthread_mutex_lock(&ops_dirs_lock);
-	d->next = ops_dirs;
-	d->pprev = &ops_dirs;
-	if (ops_dirs)
-		ops_dirs->pprev = &d->next;
-	ops_dirs = d;
-	pthread_mutex_unlock(&ops_dirs_lock);
-}
+static struct fs_links ops_dirs = FS_LINKS_INIT;
 
 static void ops_dir_free(struct ops_dir *d)
 {
-	pthread_mutex_lock(&ops_dirs_lock);
-	if (d->pprev) {
-		*d->pprev = d->next;
-		if (d->next)
-			d->next->pprev = d->pprev;
-	}
-	pthread_mutex_unlock(&ops_dirs_lock);
+	fs_links_del(&ops_dirs, &d->link);
 	free(d->buf);
 	free(d);
 }
@@ -351,8 +333,10 @@ static void ops_dir_free(struct ops_dir *d)
 /* At exit: the kernel will send no more releases. */
 void fs_dirs_release_all(void)
 {
-	while (ops_dirs)
-		ops_dir_free(ops_dirs);
+	struct ops_dir *d;
+
+	while ((d = (struct ops_dir *)fs_links_first(&ops_dirs)))
+		ops_dir_free(d);
 }
 
 static int ops_dir_add(struct ops_dir *d, const char *name, mode_t mode,
@@ -440,7 +424,7 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
-	ops_dir_track(d);
+	fs_links_add(&ops_dirs, &d->link);
 	if (fuse_reply_open(req, fi) != 0)
 		ops_dir_free(d);
 }

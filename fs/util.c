@@ -287,3 +287,36 @@ int fs_reply_copy(fuse_req_t req, const char *buf, size_t len)
 		memcpy(copy, buf, len);
 	return fuse_reply_buf(req, copy, len);
 }
+
+void fs_links_add(struct fs_links *l, struct fs_link *e)
+{
+	pthread_mutex_lock(&l->lock);
+	e->next = l->head;
+	e->pprev = &l->head;
+	if (l->head)
+		l->head->pprev = &e->next;
+	l->head = e;
+	pthread_mutex_unlock(&l->lock);
+}
+
+void fs_links_del(struct fs_links *l, struct fs_link *e)
+{
+	pthread_mutex_lock(&l->lock);
+	if (e->pprev) {
+		*e->pprev = e->next;
+		if (e->next)
+			e->next->pprev = e->pprev;
+		e->pprev = NULL;
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+struct fs_link *fs_links_first(struct fs_links *l)
+{
+	struct fs_link *e;
+
+	pthread_mutex_lock(&l->lock);
+	e = l->head;
+	pthread_mutex_unlock(&l->lock);
+	return e;
+}
