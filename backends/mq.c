@@ -515,6 +515,18 @@ static int mqueue_take(struct mqueue_handle *h,
 	return 1;
 }
 
+/* Copy what the handle's message holds from byte `from` on: a count. */
+static ssize_t mqueue_copy(struct mqueue_handle *h, char *buf, size_t size,
+			   size_t from)
+{
+	size_t n = from < h->len ? h->len - from : 0;
+
+	n = n < size ? n : size;
+	if (n)
+		memcpy(buf, h->msg + from, n);
+	return n;
+}
+
 static ssize_t mqueue_data_read(void *fh, char *buf, size_t size, off_t off,
 				struct ipc_wait *w)
 {
@@ -531,13 +543,8 @@ static ssize_t mqueue_data_read(void *fh, char *buf, size_t size, off_t off,
 		ret = -EINVAL;
 	else if (!h->have)
 		ret = mqueue_take(h, w);
-	if (ret > 0 || h->have) {
-		ret = 0;
-		if ((size_t)off < h->len) {
-			ret = h->len - off < size ? h->len - off : size;
-			memcpy(buf, h->msg + off, ret);
-		}
-	}
+	if (ret > 0 || h->have)
+		ret = mqueue_copy(h, buf, size, off);
 	pthread_mutex_unlock(&h->lock);
 	return ret;
 }
@@ -556,8 +563,7 @@ static ssize_t mqueue_stream_read(void *fh, char *buf, size_t size, off_t off,
 		ret = mqueue_take(h, w);
 	}
 	if (ret > 0) {
-		ret = h->len - h->pos < size ? h->len - h->pos : size;
-		memcpy(buf, h->msg + h->pos, ret);
+		ret = mqueue_copy(h, buf, size, h->pos);
 		h->pos += ret;
 		h->have = h->pos < h->len;
 	}
