@@ -231,6 +231,11 @@ struct ipc_kind {
 	 * (mapped as above), and objects outside the prefix are not listed.
 	 */
 	bool prefixed;
+	/*
+	 * list, create, remove and stat are required (fs_kind_check());
+	 * without init or fini there is nothing to set up; without chmod or
+	 * chown, changing the mode or owner is EPERM.
+	 */
 	int (*init)(void);
 	void (*fini)(void);
 	/* Calls fill for each object's name; stops when fill is non-zero. */
