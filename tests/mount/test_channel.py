@@ -19,12 +19,15 @@ import stat
 import tempfile
 import time
 
-from ipcfs_harness import Harness, Fail, WRITER, KIND_FILES, DEVNULL, PIPE, \
-    errname
+import pytest
+
+from harness import Harness
+from mount import Fail
+from procs import DEVNULL, PIPE, WRITER, errname
 
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
 WR_NB = os.O_WRONLY | os.O_NONBLOCK
-FILES = KIND_FILES["channels"]
+FILES = ["bytes", "capacity", "data", "readers", "writers"]   # DESIGN
 SEQ = b"".join(b"%d\n" % i for i in range(1, 1001))     # `seq 1 1000`
 
 
@@ -264,8 +267,7 @@ print(len(os.read(fd, int(sys.argv[2]))), flush=True)
 # The tree
 
 
-@H.test
-def mkdir_lists_channel_and_its_files(t):
+def test_mkdir_lists_channel_and_its_files(t):
     with t.within(5, "ls channels"):
         t.eq(sorted(os.listdir(t.cpath(""))), [], "ls channels at start")
     t.mkch("a", 0o640)
@@ -286,8 +288,7 @@ def mkdir_lists_channel_and_its_files(t):
     t.true(stat.S_ISREG(st.st_mode), "data is a regular file")
 
 
-@H.test
-def bad_names(t):
+def test_bad_names(t):
     room = 255 - len(t.prefix)
     with t.within(5, "mkdir"):
         t.raises(errno.ENAMETOOLONG, os.mkdir, t.cpath("n" * (room + 1)),
@@ -321,8 +322,7 @@ def bad_names(t):
 # Producers and consumers, end-of-file
 
 
-@H.test
-def echo_then_cat(t):
+def test_echo_then_cat(t):
     t.mkch("e")
     data = t.cpath("e", "data")
     rc, out, err = t.sh('echo hello > "$1"', data)
@@ -336,8 +336,7 @@ def echo_then_cat(t):
          "cat data'")
 
 
-@H.test
-def producer_then_cat_and_cat_then_producer(t):
+def test_producer_then_cat_and_cat_then_producer(t):
     t.mkch("pc")
     data = t.cpath("pc", "data")
     rc, out, err = t.sh('seq 1 1000 > "$1"; cat "$1"', data, timeout=10)
@@ -348,8 +347,7 @@ def producer_then_cat_and_cat_then_producer(t):
     t.eq(t.cattr("pc", "bytes"), "0\n", "bytes at the end")
 
 
-@H.test
-def cat_first_waits_for_producer(t):
+def test_cat_first_waits_for_producer(t):
     t.mkch("cf")
     data = t.cpath("cf", "data")
     p = t.spawn(["cat", data])
@@ -362,8 +360,7 @@ def cat_first_waits_for_producer(t):
     t.eq((rc, out, err), (0, SEQ, b""), "the waiting cat (status, out, err)")
 
 
-@H.test
-def producer_writing_nothing_ends_waiting_cat(t):
+def test_producer_writing_nothing_ends_waiting_cat(t):
     # As with a FIFO: the reader saw a writer come and go, so it ends.
     t.mkch("nw")
     data = t.cpath("nw", "data")
@@ -384,8 +381,7 @@ def producer_writing_nothing_ends_waiting_cat(t):
     t.eq((rc, out), (0, b"two"), "the second cat")
 
 
-@H.test
-def open_never_blocks(t):
+def test_open_never_blocks(t):
     t.mkch("ow")
     t.mkch("or")
     for name, flags, what in (("ow", os.O_WRONLY, "write, no reader"),
@@ -405,8 +401,7 @@ def open_never_blocks(t):
     t.true(el < 1, "sh opens both ends at once", "%.2fs" % el)
 
 
-@H.test
-def read_returns_what_is_buffered(t):
+def test_read_returns_what_is_buffered(t):
     t.mkch("rb")
     w = t.open(t.cpath("rb", "data"), os.O_WRONLY)
     r = t.open(t.cpath("rb", "data"), os.O_RDONLY)
@@ -420,8 +415,7 @@ def read_returns_what_is_buffered(t):
     t.eq(read_to_eof(t, r, 3), b"", "read after the only writer closed")
 
 
-@H.test
-def counters(t):
+def test_counters(t):
     t.mkch("cnt")
     data = t.cpath("cnt", "data")
     r1 = t.open(data, os.O_RDONLY)
@@ -468,8 +462,7 @@ def counters(t):
 # capacity and O_NONBLOCK
 
 
-@H.test
-def capacity_attribute(t):
+def test_capacity_attribute(t):
     t.mkch("cap")
     for bad in (b"abc", b"abc\n", b"-1\n", b"12x\n", b"\n"):
         with t.within(5, "write capacity"):
@@ -516,8 +509,7 @@ def capacity_attribute(t):
     t.eq(read_exactly(t, r, 8196), b"z" * 8192 + b"late", "contents")
 
 
-@H.test
-def capacity_huge_number_is_EINVAL(t):
+def test_capacity_huge_number_is_EINVAL(t):
     """A number too large for a long is EINVAL, as for every attribute;
     the capacity stays."""
     t.mkch("hugecap")
@@ -530,8 +522,7 @@ def capacity_huge_number_is_EINVAL(t):
          "capacity after the refused writes")
 
 
-@H.test
-def nonblock_capacity_4096(t):
+def test_nonblock_capacity_4096(t):
     t.mkch("nb")
     data = t.cpath("nb", "data")
     rc, out, err = t.sh('echo 4096 > "$1"', t.cpath("nb", "capacity"))
@@ -576,8 +567,7 @@ def nonblock_capacity_4096(t):
 # poll
 
 
-@H.test
-def poll_reports_readiness(t):
+def test_poll_reports_readiness(t):
     t.mkch("pl")
     data = t.cpath("pl", "data")
     t.set_cattr("pl", "capacity", "8192")
@@ -655,8 +645,8 @@ def make_tmpdir(t):
     return tempfile.mkdtemp(prefix="ipcfs-chan-")
 
 
-@H.test
-def dd_32MiB_through_a_channel(t):
+@pytest.mark.deadline(120)
+def test_dd_32MiB_through_a_channel(t):
     t.mkch("dd")
     data = t.cpath("dd", "data")
     d = make_tmpdir(t)
@@ -684,11 +674,8 @@ def dd_32MiB_through_a_channel(t):
         shutil.rmtree(d, ignore_errors=True)
 
 
-dd_32MiB_through_a_channel.timeout = 120
-
-
-@H.test
-def parked_writer_never_misses_its_wake(t):
+@pytest.mark.deadline(120)
+def test_parked_writer_never_misses_its_wake(t):
     """1 MiB writes into a 64 KiB channel park the writer again and again;
     a read that frees room while the loop is retrying it must still wake
     it. Many short rounds make that window likely (it once hung dd)."""
@@ -713,9 +700,6 @@ def parked_writer_never_misses_its_wake(t):
         t.check("40 rounds of 32 MiB in 1 MiB writes through 64 KiB", True)
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-parked_writer_never_misses_its_wake.timeout = 120
 
 
 def two_writers(t, name, capacity, reader):
@@ -769,13 +753,11 @@ def two_writers(t, name, capacity, reader):
         shutil.rmtree(d, ignore_errors=True)
 
 
-@H.test
-def two_writers_whole_blocks_cat(t):
+def test_two_writers_whole_blocks_cat(t):
     two_writers(t, "tw", None, "cat")
 
 
-@H.test
-def two_writers_whole_blocks_odd_capacity_and_reads(t):
+def test_two_writers_whole_blocks_odd_capacity_and_reads(t):
     # 10000 is no multiple of 4096 and the reader frees 3000 at a time: a
     # write that does not fit whole must wait, not go in part.
     two_writers(t, "to", 10000, 3000)
@@ -785,8 +767,7 @@ def two_writers_whole_blocks_odd_capacity_and_reads(t):
 # Signals
 
 
-@H.test
-def interrupted_reader_takes_nothing(t):
+def test_interrupted_reader_takes_nothing(t):
     t.mkch("ir")
     data = t.cpath("ir", "data")
     w = t.open(data, os.O_WRONLY)
@@ -841,20 +822,17 @@ def interrupted_writer(t, name, drain, sig):
          "the pre-filled bytes, then exactly the %d the writer reported" % n)
 
 
-@H.test
-def interrupted_writer_nothing_in(t):
+def test_interrupted_writer_nothing_in(t):
     t.mkch("iw0")
     interrupted_writer(t, "iw0", 0, signal.SIGINT)
 
 
-@H.test
-def interrupted_writer_part_in(t):
+def test_interrupted_writer_part_in(t):
     t.mkch("iw1")
     interrupted_writer(t, "iw1", 3000, signal.SIGALRM)
 
 
-@H.test
-def timeout_ends_blocked_shell_writer(t):
+def test_timeout_ends_blocked_shell_writer(t):
     t.mkch("iws")
     pre, w = fill(t, "iws")
     t.close(w)
@@ -867,8 +845,8 @@ def timeout_ends_blocked_shell_writer(t):
     t.eq(read_to_eof(t, r, 3), pre, "contents unchanged")
 
 
-@H.test
-def interrupt_storm_loses_and_duplicates_nothing(t):
+@pytest.mark.deadline(120)
+def test_interrupt_storm_loses_and_duplicates_nothing(t):
     # Reader and writer both take SIGALRM about every millisecond while they
     # wait on a small channel; what the reader ends with is exactly the
     # writer's stream.
@@ -901,11 +879,7 @@ def interrupt_storm_loses_and_duplicates_nothing(t):
         shutil.rmtree(d, ignore_errors=True)
 
 
-interrupt_storm_loses_and_duplicates_nothing.timeout = 120
-
-
-@H.test
-def kill9_blocked_reader(t):
+def test_kill9_blocked_reader(t):
     t.mkch("k9r")
     data = t.cpath("k9r", "data")
     w = t.open(data, os.O_WRONLY)
@@ -922,8 +896,7 @@ def kill9_blocked_reader(t):
         t.eq(os.read(r, 100), b"after", "a fresh read")
 
 
-@H.test
-def kill9_blocked_writer(t):
+def test_kill9_blocked_writer(t):
     data = t.cpath("k9w", "data")
     pre, p = park_writer(t, "k9w", "killed")
     t.kill9(p, "a blocked writer")
@@ -938,8 +911,7 @@ def kill9_blocked_writer(t):
 # rmdir
 
 
-@H.test
-def rmdir_wakes_readers_eof_writers_EPIPE(t):
+def test_rmdir_wakes_readers_eof_writers_EPIPE(t):
     t.mkch("rr")        # a reader that never saw a writer
     t.mkch("rh")        # a reader while a writer holds it open
     t.mkch("rw")        # a writer on a full channel
@@ -966,8 +938,7 @@ def rmdir_wakes_readers_eof_writers_EPIPE(t):
         t.eq(sorted(os.listdir(t.cpath(""))), [], "ls channels after rmdir")
 
 
-@H.test
-def rmdir_empty_and_full_then_mkdir_again(t):
+def test_rmdir_empty_and_full_then_mkdir_again(t):
     t.mkch("re")
     t.rmch("re")
     with t.within(5, "ls"):
@@ -991,8 +962,8 @@ def rmdir_empty_and_full_then_mkdir_again(t):
 # Scale
 
 
-@H.test
-def thousand_blocked_readers(t):
+@pytest.mark.deadline(200)
+def test_thousand_blocked_readers(t):
     n = 1000
     t.mkch("many")
     t.mkch("other")
@@ -1072,9 +1043,6 @@ def thousand_blocked_readers(t):
     t.wait_cattr("many", "readers", "0\n", 10)
 
 
-thousand_blocked_readers.timeout = 200
-
-
 # ---------------------------------------------------------------------------
 # Options
 
@@ -1122,8 +1090,7 @@ def ls(t, ch):
         return sorted(os.listdir(ch))
 
 
-@H.test
-def chan_max_total_gives_ENOSPC(t):
+def test_chan_max_total_gives_ENOSPC(t):
     def basic(ch):
         mk(t, ch, "a")
         mk(t, ch, "b")
@@ -1178,8 +1145,7 @@ def chan_max_total_gives_ENOSPC(t):
                  "back", released)
 
 
-@H.test
-def chan_capacity_option_and_channels_die_with_daemon(t):
+def test_chan_capacity_option_and_channels_die_with_daemon(t):
     m = t.extra_mount("ccap", chan_capacity=8192)
     try:
         with t.within(5, "mkdir"):
@@ -1201,8 +1167,7 @@ def chan_capacity_option_and_channels_die_with_daemon(t):
     t.true(not errs, "extra mount unmounted cleanly", "; ".join(errs))
 
 
-@H.test
-def bad_channel_options_refused(t):
+def test_bad_channel_options_refused(t):
     for opt in ("chan_capacity=abc", "chan_capacity=-1", "chan_max_total=abc",
                 "chan_max_total=12k"):
         rc, out, err, mounted = t.start_refused(opt, foreground=False)
@@ -1223,8 +1188,7 @@ def bad_channel_options_refused(t):
 # until the connection is aborted.
 
 
-@H.test
-def parked_writer_does_not_trap_others(t):
+def test_parked_writer_does_not_trap_others(t):
     data = t.cpath("pk", "data")
     pre, a = park_writer(t, "pk", "A")
     t.kill_parked_writers(data)
@@ -1236,7 +1200,3 @@ def parked_writer_does_not_trap_others(t):
     t.eq((rc, out), (0, b"wrote 1\n"), "first writer (status, out)")
     t.eq(got, pre + b"A", "contents")
     settle_bytes(t, "pk", 0, "nothing from the killed writers arrives late")
-
-
-if __name__ == "__main__":
-    H.main()

@@ -7,7 +7,8 @@ queue do not trap other writers in the kernel."""
 import signal
 import time
 
-from ipcfs_harness import Harness, WRITER
+from harness import Harness
+from procs import WRITER
 
 H = Harness("wait", mq_maxmsg=3, mq_msgsize=256)
 FULL = [b"m1", b"m2", b"m3"]
@@ -35,8 +36,7 @@ def settle_count(t, name, want, what):
     t.eq(t.count(name), want, what)
 
 
-@H.test
-def blocked_cat_woken_by_send(t):
+def test_blocked_cat_woken_by_send(t):
     t.mkq("wk")
     p = t.spawn(["cat", t.qpath("wk", "data")])
     t.wait_blocked(p, "read")
@@ -51,8 +51,7 @@ def blocked_cat_woken_by_send(t):
     t.eq(t.count("wk"), 0, "count")
 
 
-@H.test
-def blocked_stream_reader_takes_each(t):
+def test_blocked_stream_reader_takes_each(t):
     t.mkq("sw")
     p = t.spawn(["cat", t.qpath("sw", "stream")])
     t.wait_blocked(p, "read")
@@ -66,8 +65,7 @@ def blocked_stream_reader_takes_each(t):
     t.eq(t.count("sw"), 0, "count")
 
 
-@H.test
-def two_blocked_readers_one_message_each(t):
+def test_two_blocked_readers_one_message_each(t):
     t.mkq("two")
     ps = [t.spawn(["cat", t.qpath("two", "data")]) for _ in range(2)]
     for p in ps:
@@ -79,8 +77,7 @@ def two_blocked_readers_one_message_each(t):
     t.eq(t.count("two"), 0, "count")
 
 
-@H.test
-def sigint_ends_wait_and_takes_nothing(t):
+def test_sigint_ends_wait_and_takes_nothing(t):
     t.mkq("int")
     for f in ("data", "stream"):
         rc, out, err = t.run_interrupted(["cat", t.qpath("int", f)],
@@ -93,8 +90,7 @@ def sigint_ends_wait_and_takes_nothing(t):
         t.eq((rc, out), (0, b"after-" + f.encode()), "next cat data")
 
 
-@H.test
-def kill9_blocked_reader(t):
+def test_kill9_blocked_reader(t):
     t.mkq("k9")
     for f in ("data", "stream"):
         p = t.spawn(["cat", t.qpath("k9", f)])
@@ -107,8 +103,7 @@ def kill9_blocked_reader(t):
         t.eq(t.drain("k9"), [(b"after", 0)], "contents")
 
 
-@H.test
-def rmdir_wakes_readers_eof_writers_EIDRM(t):
+def test_rmdir_wakes_readers_eof_writers_EIDRM(t):
     t.mkq("rmr")
     w = park_writer(t, "rmw", "blocked")
     rd = t.spawn(["cat", t.qpath("rmr", "data")])
@@ -127,8 +122,7 @@ def rmdir_wakes_readers_eof_writers_EIDRM(t):
     t.true(el < 2, "all woken in < 2 s", "%.2fs" % el)
 
 
-@H.test
-def blocked_writer_woken_by_native_receive(t):
+def test_blocked_writer_woken_by_native_receive(t):
     w = park_writer(t, "wn", "w4")
     time.sleep(0.3)
     t.true(w.poll() is None, "writer waits while the queue is full")
@@ -138,8 +132,7 @@ def blocked_writer_woken_by_native_receive(t):
     t.eq([m for m, _ in t.drain("wn")], [b"m2", b"m3", b"w4"], "contents")
 
 
-@H.test
-def blocked_writer_woken_by_cat(t):
+def test_blocked_writer_woken_by_cat(t):
     w = park_writer(t, "wc", "w4")
     rc, out, err = t.run(["cat", t.qpath("wc", "data")])
     t.eq((rc, out), (0, b"m1"), "cat data")
@@ -148,8 +141,7 @@ def blocked_writer_woken_by_cat(t):
     t.eq([m for m, _ in t.drain("wc")], [b"m2", b"m3", b"w4"], "contents")
 
 
-@H.test
-def interrupted_writer_sends_nothing(t):
+def test_interrupted_writer_sends_nothing(t):
     t.mkq("iw")
     fill(t, "iw")
     rc, out, err = t.run_interrupted(
@@ -160,8 +152,7 @@ def interrupted_writer_sends_nothing(t):
     settle_count(t, "iw", 0, "nothing sent late once there is room")
 
 
-@H.test
-def kill9_blocked_writer_sends_nothing(t):
+def test_kill9_blocked_writer_sends_nothing(t):
     w = park_writer(t, "kw", "killed")
     t.kill9(w, "a blocked writer")
     t.eq([m for m, _ in t.drain("kw")], FULL, "contents unchanged")
@@ -207,8 +198,7 @@ for j in range(int(sys.argv[3])):
 '''
 
 
-@H.test
-def many_writers_and_readers_lose_nothing(t):
+def test_many_writers_and_readers_lose_nothing(t):
     # Writers park on a full queue (maxmsg 3) and readers on an empty one,
     # over and over: every message is delivered exactly once.
     import json
@@ -251,8 +241,7 @@ def many_writers_and_readers_lose_nothing(t):
                                              dup[:5], extra[:5]))
 
 
-@H.test
-def parked_writer_does_not_trap_others(t):
+def test_parked_writer_does_not_trap_others(t):
     # Last in the file: if the daemon gets this wrong, the killed writers
     # hang in D state until the connection is aborted.
     a = park_writer(t, "pk", "A")
@@ -265,7 +254,3 @@ def parked_writer_does_not_trap_others(t):
     t.eq((rc, out), (0, b"wrote 1\n"), "first writer (status, out)")
     t.eq([m for m, _ in t.drain("pk")], [b"m2", b"m3", b"A"], "contents")
     settle_count(t, "pk", 0, "nothing from the killed writers arrives late")
-
-
-if __name__ == "__main__":
-    H.main()

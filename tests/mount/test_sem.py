@@ -19,8 +19,9 @@ import stat
 import struct
 import time
 
-from ipcfs_harness import (Harness, READER, DEVNULL, PIPE, SHM_DIR,
-                           sem_create, sem_post, sem_value)
+from harness import Harness
+from native import SHM_DIR, sem_create, sem_post, sem_value
+from procs import DEVNULL, PIPE, READER
 
 SEM_VALUE_MAX = 2147483647  # Linux, glibc
 
@@ -142,13 +143,11 @@ class SemHarness(Harness):
 H = SemHarness("sem")
 
 
-@H.test
-def kind_dir_listed(t):
+def test_kind_dir_listed(t):
     t.check_kind_dir("sem")
 
 
-@H.test
-def mkdir_rmdir_seen_natively(t):
+def test_mkdir_rmdir_seen_natively(t):
     d = t.mksem("a")
     st = os.lstat(t.devsem("a"))
     t.true(stat.S_ISREG(st.st_mode), "/dev/shm/sem.PFXa is a regular file")
@@ -169,8 +168,7 @@ def mkdir_rmdir_seen_natively(t):
         t.raises(errno.ENOENT, os.rmdir, d, what="second rmdir")
 
 
-@H.test
-def mkdir_mode_honoured_natively(t):
+def test_mkdir_mode_honoured_natively(t):
     t.check_mkdir_modes("sem")
     with t.within(5, "chmod"):
         os.chmod(t.spath("m640"), 0o604)
@@ -178,8 +176,7 @@ def mkdir_mode_honoured_natively(t):
          "native mode after chmod")
 
 
-@H.test
-def native_semaphore_listed_with_value(t):
+def test_native_semaphore_listed_with_value(t):
     t.native_sem("nat", 3)
     # A segment under the prefix is no semaphore: not listed here.
     with open(os.path.join(SHM_DIR, t.prefix + "seg"), "wb"):
@@ -198,8 +195,7 @@ def native_semaphore_listed_with_value(t):
             os.unlink(os.path.join(SHM_DIR, t.prefix + "seg"))
 
 
-@H.test
-def post_posts(t):
+def test_post_posts(t):
     t.native_sem("p", 0)
     post = t.spath("p", "post")
     rc, out, err = t.sh('echo > "$1"', post)
@@ -214,8 +210,7 @@ def post_posts(t):
     t.eq(t.sem_attr("p", "value"), "15\n", "value file")
 
 
-@H.test
-def post_refuses_garbage(t):
+def test_post_refuses_garbage(t):
     t.native_sem("g", 2)
     for bad in (b"abc", b"abc\n", b"-1\n", b"3x\n", b" 3\n", b"1.5\n",
                 b"\n\n"):
@@ -227,8 +222,7 @@ def post_refuses_garbage(t):
     t.eq(t.value("g"), 2, "value after echo abc")
 
 
-@H.test
-def post_overflow(t):
+def test_post_overflow(t):
     t.native_sem("o", 0)
     for big in (b"99999999999\n", b"%d\n" % (SEM_VALUE_MAX + 1)):
         t.raises(errno.EOVERFLOW, t.write_post, "o", big,
@@ -245,8 +239,7 @@ def post_overflow(t):
     t.eq(t.sem_attr("top", "value"), "%d\n" % SEM_VALUE_MAX, "value file")
 
 
-@H.test
-def wait_takes_one_unit_per_open(t):
+def test_wait_takes_one_unit_per_open(t):
     t.native_sem("w", 3)
     wait = t.spath("w", "wait")
     rc, out, err = t.sh('cat "$1"', wait)
@@ -270,8 +263,7 @@ def wait_takes_one_unit_per_open(t):
     t.eq(t.value("w"), 0, "value after python's read")
 
 
-@H.test
-def nonblocking_wait_and_hold_EAGAIN(t):
+def test_nonblocking_wait_and_hold_EAGAIN(t):
     t.native_sem("nb", 0)
     with t.within(5, "O_NONBLOCK wait"):
         fd = os.open(t.spath("nb", "wait"), os.O_RDONLY | os.O_NONBLOCK)
@@ -299,8 +291,7 @@ def nonblocking_wait_and_hold_EAGAIN(t):
     t.eq(t.value("nb"), 0, "value after the wait")
 
 
-@H.test
-def blocked_wait_woken_by_native_post(t):
+def test_blocked_wait_woken_by_native_post(t):
     t.native_sem("bw", 0)
     p = t.spawn(["cat", t.spath("bw", "wait")])
     t.wait_blocked(p, "read")
@@ -323,8 +314,7 @@ def blocked_wait_woken_by_native_post(t):
     t.settle_value("bw", 0, "value after the second woken wait")
 
 
-@H.test
-def two_blocked_waiters_one_unit_each(t):
+def test_two_blocked_waiters_one_unit_each(t):
     t.native_sem("two", 0)
     ps = [t.spawn(["cat", t.spath("two", "wait")]) for _ in range(3)]
     for p in ps:
@@ -345,8 +335,7 @@ def two_blocked_waiters_one_unit_each(t):
     t.settle_value("two", 0, "value after the third")
 
 
-@H.test
-def sigint_ends_wait_and_takes_nothing(t):
+def test_sigint_ends_wait_and_takes_nothing(t):
     t.native_sem("int", 0)
     for f, argv in (("wait", ["cat", t.spath("int", "wait")]),
                     ("hold", ["sh", "-c", 'exec 9<"$1"', "sh",
@@ -362,8 +351,7 @@ def sigint_ends_wait_and_takes_nothing(t):
         t.eq(t.value("int"), 0, "value after the next cat wait")
 
 
-@H.test
-def kill9_blocked_waiter_takes_nothing(t):
+def test_kill9_blocked_waiter_takes_nothing(t):
     t.native_sem("k9", 0)
     for f, argv, call in (("wait", ["cat", t.spath("k9", "wait")], "read"),
                           ("hold", ["sh", "-c", 'exec 9<"$1"', "sh",
@@ -379,8 +367,7 @@ def kill9_blocked_waiter_takes_nothing(t):
         t.eq(t.value("k9"), 0, "value after taking it back")
 
 
-@H.test
-def hold_is_a_crash_safe_lock(t):
+def test_hold_is_a_crash_safe_lock(t):
     t.mksem("lock")
     hold = t.spath("lock", "hold")
     value = t.spath("lock", "value")
@@ -417,8 +404,7 @@ def hold_is_a_crash_safe_lock(t):
     t.settle_value("lock", 1, "value after both")
 
 
-@H.test
-def killed_waiters_cost_nothing(t):
+def test_killed_waiters_cost_nothing(t):
     # On a tree of its own with -o max_idle_threads=2: libfuse's worker
     # pool (up to max_threads, 10) grows under the storm of interrupts and
     # releases 200 kills make, and by default never shrinks; with idle
@@ -469,8 +455,7 @@ def killed_waiters_cost_nothing(t):
                        "kills")
 
 
-@H.test
-def rmdir_ends_blocked_waiters_EIDRM(t):
+def test_rmdir_ends_blocked_waiters_EIDRM(t):
     t.native_sem("rm", 0)
     r = t.py(READER, t.spath("rm", "wait"))
     h = t.py(OPENER, t.spath("rm", "hold"), stdin=PIPE)
@@ -487,8 +472,7 @@ def rmdir_ends_blocked_waiters_EIDRM(t):
     t.true(not os.path.exists(t.devsem("rm")), "native semaphore gone")
 
 
-@H.test
-def file_cut_short_is_no_crash(t):
+def test_file_cut_short_is_no_crash(t):
     """Whoever may write /dev/shm/sem.NAME may truncate it. The daemon maps
     it (glibc's sem_open), and its next touch used to die of SIGBUS, taking
     the mount down for every user: an empty file planted by anybody did the
@@ -515,8 +499,7 @@ def file_cut_short_is_no_crash(t):
     t.eq(t.sem_attr("fine", "value"), "2\n", "another semaphore still works")
 
 
-@H.test
-def poll_on_wait(t):
+def test_poll_on_wait(t):
     t.native_sem("pl", 0)
     with t.opened(t.spath("pl", "wait"), os.O_RDONLY, 10,
                   "poll on wait") as fd:
@@ -538,8 +521,7 @@ def poll_on_wait(t):
         t.eq(pl.poll(0), [(fd, select.POLLIN)], "poll after the read")
 
 
-@H.test
-def mount_option_sem_value(t):
+def test_mount_option_sem_value(t):
     # The second trees share the prefix: what they make is the main tree's
     # too, so the teardown removes it.
     with t.extra_tree("sem2", prefix=t.prefix, sem_value=5) as m:
@@ -598,8 +580,7 @@ def shared_sum(t, data, hold, n, parts):
     return acc, cnt, parts_got
 
 
-@H.test
-def shared_sum_of_pi_under_hold(t):
+def test_shared_sum_of_pi_under_hold(t):
     if not os.path.isdir(os.path.join(t.mnt, "shm")):
         t.skip("no shm/ in the tree")
     data = os.path.join(t.mkobj("shm", "acc"), "data")
@@ -623,7 +604,3 @@ def shared_sum_of_pi_under_hold(t):
     acc, cnt, _ = shared_sum(t, data, "-", n, parts)
     t.note("without the lock: %d of %d contributions kept, sum %r" % (
         cnt, parts, acc))
-
-
-if __name__ == "__main__":
-    H.main()
