@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """queues/NAME/data and stream: one write = one message, one message per open
 file of data, one message per read of stream, EMSGSIZE, O_NONBLOCK, short
-reads, priorities, ipcctl send/recv, poll."""
+reads, priorities, ipcctl send/recv, POLLOUT (POLLIN: test_waits.py)."""
 
 import errno
 import os
@@ -245,36 +245,6 @@ def test_ipcctl_send_recv_priority(t):
     rc, out, err = t.run([t.ipcctl, "send", "-p", "3", q, "three"])
     t.eq(rc, 0, "ipcctl send -p 3 (stderr %r)" % err)
     t.eq(t.recv("ctl"), (b"three", 3), "native receive of ipcctl send -p 3")
-
-
-def test_poll_pollin_truthful(t):
-    t.mkq("pin")
-    fds = {n: t.open(t.qpath("pin", n), RD_NB) for n in ("data", "stream")}
-    for n, fd in sorted(fds.items()):
-        ev = t.revents(fd, select.POLLIN)
-        t.true(not ev & select.POLLIN, "%s: no POLLIN while empty" % n,
-               "revents %#x" % ev)
-    t.send("pin", b"ready")
-    for n, fd in sorted(fds.items()):
-        ev = t.revents(fd, select.POLLIN)
-        t.true(ev & select.POLLIN, "%s: POLLIN with a message" % n,
-               "revents %#x" % ev)
-    for fd in fds.values():
-        t.close(fd)
-    t.eq(t.drain("pin"), [(b"ready", 0)], "poll and close took nothing")
-
-
-def test_poll_wakes_on_send(t):
-    t.mkq("pw")
-    for n in ("data", "stream"):
-        with t.opened(t.qpath("pw", n), RD_NB, 6, "poll %s" % n) as fd:
-            t.true(not t.revents(fd, select.POLLIN) & select.POLLIN,
-                   "%s: no POLLIN while empty" % n)
-            ev, el = poll_while(t, fd, select.POLLIN,
-                                lambda: t.send("pw", b"wake"))
-        t.true(ev & select.POLLIN and el < 2, "%s: poll woken by a send" % n,
-               "revents %#x after %.2fs" % (ev, el))
-        t.eq(t.drain("pw"), [(b"wake", 0)], "contents")
 
 
 def test_poll_pollout_truthful(t):

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Waiting on queues: blocked readers and writers are woken by sends,
-receives and rmdir; signals (SIGINT via timeout(1), kill -9) end a wait at
-once and the interrupted operation takes nothing; parked writers on one
-queue do not trap other writers in the kernel."""
+receives and rmdir, and many of them lose nothing. What every blocking
+kind shares -- signals (SIGINT via timeout(1), kill -9) end a wait at once
+and the interrupted operation takes nothing; parked writers do not trap
+other writers in the kernel -- is in test_waits.py."""
 
-import signal
 import time
 
 from harness import Harness
@@ -28,12 +28,6 @@ def park_writer(t, name, msg):
     w = t.py(WRITER, t.qpath(name, "data"), msg)
     t.wait_blocked(w, "write")
     return w
-
-
-def settle_count(t, name, want, what):
-    """count stays `want` for a while (nothing late arrives or leaves)."""
-    time.sleep(0.4)
-    t.eq(t.count(name), want, what)
 
 
 def test_blocked_cat_woken_by_send(t):
@@ -77,32 +71,6 @@ def test_two_blocked_readers_one_message_each(t):
     t.eq(t.count("two"), 0, "count")
 
 
-def test_sigint_ends_wait_and_takes_nothing(t):
-    t.mkq("int")
-    for f in ("data", "stream"):
-        rc, out, err = t.run_interrupted(["cat", t.qpath("int", f)],
-                                         "timeout -s INT 1 cat %s" % f)
-        t.eq((rc, out), (124, b""), "timeout -s INT 1 cat %s" % f)
-        t.send("int", b"after-" + f.encode())
-        settle_count(t, "int", 1, "count after a send that followed the "
-                     "interrupted cat %s" % f)
-        rc, out, err = t.run(["cat", t.qpath("int", "data")])
-        t.eq((rc, out), (0, b"after-" + f.encode()), "next cat data")
-
-
-def test_kill9_blocked_reader(t):
-    t.mkq("k9")
-    for f in ("data", "stream"):
-        p = t.spawn(["cat", t.qpath("k9", f)])
-        t.wait_blocked(p, "read")
-        rc = t.kill9(p, "cat %s" % f)
-        t.eq(rc, -signal.SIGKILL, "status of cat %s" % f)
-        t.send("k9", b"after")
-        settle_count(t, "k9", 1, "count after a send that followed the "
-                     "killed cat %s" % f)
-        t.eq(t.drain("k9"), [(b"after", 0)], "contents")
-
-
 def test_rmdir_wakes_readers_eof_writers_EIDRM(t):
     t.mkq("rmr")
     w = park_writer(t, "rmw", "blocked")
@@ -139,24 +107,6 @@ def test_blocked_writer_woken_by_cat(t):
     rc, out, err = t.finish(w, 2)
     t.eq((rc, out), (0, b"wrote 2\n"), "writer (status, out)")
     t.eq([m for m, _ in t.drain("wc")], [b"m2", b"m3", b"w4"], "contents")
-
-
-def test_interrupted_writer_sends_nothing(t):
-    t.mkq("iw")
-    fill(t, "iw")
-    rc, out, err = t.run_interrupted(
-        ["sh", "-c", 'echo intr > "$1"', "sh", t.qpath("iw", "data")],
-        "timeout -s INT 1 of a blocked writer")
-    t.eq(rc, 124, "status of timeout")
-    t.eq([m for m, _ in t.drain("iw")], FULL, "contents unchanged")
-    settle_count(t, "iw", 0, "nothing sent late once there is room")
-
-
-def test_kill9_blocked_writer_sends_nothing(t):
-    w = park_writer(t, "kw", "killed")
-    t.kill9(w, "a blocked writer")
-    t.eq([m for m, _ in t.drain("kw")], FULL, "contents unchanged")
-    settle_count(t, "kw", 0, "nothing sent late once there is room")
 
 
 STREAM_READER = r'''
@@ -239,18 +189,3 @@ def test_many_writers_and_readers_lose_nothing(t):
            "every message exactly once", "%d got of %d; lost %s, "
            "duplicated %s, unexpected %s" % (len(got), len(want), lost[:5],
                                              dup[:5], extra[:5]))
-
-
-def test_parked_writer_does_not_trap_others(t):
-    # Last in the file: if the daemon gets this wrong, the killed writers
-    # hang in D state until the connection is aborted.
-    a = park_writer(t, "pk", "A")
-    t.kill_parked_writers(t.qpath("pk", "data"))
-    t.eq(t.count("pk"), 3, "count after the kills")
-    t.eq(t.attr("pk", "count"), "3\n", "count file after the kills")
-    t.true(a.poll() is None, "the first writer is still parked")
-    t.eq(t.recv("pk"), (b"m1", 0), "native receive")
-    rc, out, err = t.finish(a, 2)
-    t.eq((rc, out), (0, b"wrote 1\n"), "first writer (status, out)")
-    t.eq([m for m, _ in t.drain("pk")], [b"m2", b"m3", b"A"], "contents")
-    settle_count(t, "pk", 0, "nothing from the killed writers arrives late")
