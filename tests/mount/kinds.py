@@ -12,7 +12,6 @@ and how to tell that an interrupted wait took nothing.
 import contextlib
 import errno
 import os
-import stat
 import time
 
 import native
@@ -101,31 +100,16 @@ class ShmFileHelpers:
             else:
                 os.unlink(self.shm_file(kind, name))
 
-    def check_kind_dir(self, kind):
-        """KIND is listed in the root of the tree, and is a directory."""
-        with self.within(5, "ls MNT"):
-            self.true(kind in os.listdir(self.mnt), "%s in the root" % kind)
-            st = os.stat(os.path.join(self.mnt, kind))
-            self.true(stat.S_ISDIR(st.st_mode), "%s is a directory" % kind)
-
-    def check_mkdir_modes(self, kind):
-        """mkdir KIND/m640 with mode 0640, and KIND/um with 0777 under
-        umask 027, for segments and semaphores: the files in /dev/shm get
-        those modes, and our owner."""
-        os.umask(0)
-        self.mkobj(kind, "m640", 0o640)
-        st = os.lstat(self.shm_file(kind, "m640"))
-        self.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o640), "native mode")
-        self.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()),
-                "native owner")
-        old = os.umask(0o027)
-        try:
-            self.mkobj(kind, "um", 0o777)
-        finally:
-            os.umask(old)
-        st = os.lstat(self.shm_file(kind, "um"))
-        self.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o750),
-                "native mode of mkdir 0777 under umask 027")
+    def native_stat(self, kind, name):
+        """os.stat_result of the native object behind KIND/NAME (a queue,
+        a segment, a semaphore): its mode and owner, seen past the tree."""
+        if kind == "queues":
+            mqd = native.mq_open(self.posix(name), os.O_RDONLY)
+            try:
+                return os.fstat(mqd)
+            finally:
+                native.mq_close(mqd)
+        return os.lstat(self.shm_file(kind, name))
 
 
 # ---------------------------------------------------------------------------

@@ -86,10 +86,6 @@ class ShmHarness(Harness):
 H = ShmHarness("shm")
 
 
-def test_kind_dir_listed(t):
-    t.check_kind_dir("shm")
-
-
 def test_mkdir_rmdir_seen_natively(t):
     d = t.mkshm("a")
     st = os.lstat(t.devshm("a"))
@@ -118,10 +114,6 @@ def test_mkdir_existing_is_EEXIST(t):
         t.raises(errno.EEXIST, os.mkdir, t.spath("dup"), 0o600,
                  what="second mkdir")
     t.eq(t.native_bytes("dup"), b"keep", "segment kept after the refused mkdir")
-
-
-def test_mkdir_mode_honoured_natively(t):
-    t.check_mkdir_modes("shm")
 
 
 def test_chmod_chown_reach_segment(t):
@@ -334,18 +326,6 @@ def test_semaphores_not_listed(t):
         names = os.listdir(t.spath(""))
     t.true(not any("sem." in n for n in names), "nothing of sem.* in shm/",
            repr(names))
-
-
-def test_name_too_long_is_ENAMETOOLONG(t):
-    room = 255 - len(t.prefix)
-    with t.within(5, "mkdir"):
-        t.raises(errno.ENAMETOOLONG, os.mkdir, t.spath("n" * (room + 1)),
-                 0o600, what="mkdir of a %d-char name" % (room + 1))
-    t.true(not any(n.startswith(t.prefix + "nnn")
-                   for n in os.listdir(SHM_DIR)), "nothing created")
-    t.mkshm("m" * room)
-    t.true(os.path.exists(t.devshm("m" * room)),
-           "a %d-char name (255 with the prefix) works" % room)
 
 
 def test_poll_says_ready(t):

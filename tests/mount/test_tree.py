@@ -8,6 +8,8 @@ import os
 import re
 import stat
 
+import pytest
+
 from harness import Harness
 from native import SHM_DIR, mq_close, mq_getattr, mq_open, mq_send, mq_unlink
 
@@ -28,6 +30,8 @@ def test_top_level_dirs(t):
         names = sorted(os.listdir(t.mnt))
     t.eq(names, sorted(FILES), "ls MNT")
     t.eq(sorted(t.kinds()), sorted(FILES), "the kinds the harness finds")
+    # (Once for every kind: the per-kind copies in test_shm and test_sem
+    # merged here.)
     for d in names:
         with t.within(5, "stat %s" % d):
             t.true(stat.S_ISDIR(os.stat(os.path.join(t.mnt, d)).st_mode),
@@ -85,17 +89,26 @@ def test_mkdir_existing_is_EEXIST(t):
     t.eq(t.count("dup"), 1, "message kept after the refused mkdir")
 
 
-def test_name_too_long_is_ENAMETOOLONG(t):
+# What the kinds with a native name share (kinds made by name in the kernel
+# or in /dev/shm): once for each.
+native_kinds = pytest.mark.parametrize("kind", ["queues", "shm", "sem"])
+
+
+@pytest.mark.parametrize("kind", ["queues", "shm"])
+def test_name_too_long_is_ENAMETOOLONG(t, kind):
     room = 255 - len(t.prefix)
     with t.within(5, "mkdir"):
-        t.raises(errno.ENAMETOOLONG, os.mkdir, t.qpath("n" * (room + 1)),
-                 0o600, what="mkdir of a %d-char name" % (room + 1))
-    with t.within(5, "ls queues"):
-        t.true(not any(n.startswith("nnn") for n in os.listdir(t.qpath(""))),
-               "nothing created")
-    t.mkq("m" * room)
-    mqd = t.native("m" * room)
-    t.true(mqd >= 0, "a %d-char name (255 with the prefix) works" % room)
+        t.raises(errno.ENAMETOOLONG, os.mkdir, t.path(kind, "n" * (room + 1)),
+                 0o600, what="mkdir %s/ of a %d-char name" % (kind, room + 1))
+    with t.within(5, "ls %s" % kind):
+        t.true(not any(n.startswith("nnn") for n in os.listdir(
+            t.path(kind, ""))), "nothing created in %s/" % kind)
+    t.true(not any(n.startswith(t.prefix + "nnn") for n in
+                   os.listdir(SHM_DIR)), "nothing created in /dev/shm")
+    t.mkobj(kind, "m" * room)
+    t.eq(t.native_stat(kind, "m" * room).st_uid, os.getuid(),
+         "a %d-char name (255 with the prefix) works: the native object's "
+         "owner" % room)
 
 
 def test_rmdir_missing_is_ENOENT(t):
@@ -103,9 +116,10 @@ def test_rmdir_missing_is_ENOENT(t):
         t.raises(errno.ENOENT, os.rmdir, t.qpath("nosuch"), what="rmdir")
 
 
-def test_mkdir_mode_honoured_natively(t):
-    t.mkq("m640", 0o640)
-    st = os.fstat(t.native("m640"))
+@native_kinds
+def test_mkdir_mode_honoured_natively(t, kind):
+    t.mkobj(kind, "m640", 0o640)
+    st = t.native_stat(kind, "m640")
     t.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o640), "native mode")
     t.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()), "native owner")
 
@@ -121,13 +135,14 @@ def test_dir_shows_object_mode_and_owner(t):
     t.eq((st.st_uid, st.st_gid), (os.getuid(), os.getgid()), "owner")
 
 
-def test_mkdir_applies_umask(t):
+@native_kinds
+def test_mkdir_applies_umask(t, kind):
     old = os.umask(0o027)
     try:
-        t.mkq("um", 0o777)
+        t.mkobj(kind, "um", 0o777)
     finally:
         os.umask(old)
-    st = os.fstat(t.native("um"))
+    st = t.native_stat(kind, "um")
     t.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o750), "native mode of mkdir "
          "0777 under umask 027")
 
