@@ -87,10 +87,11 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
         self.fail("%s: succeeded (%s), expected %s" % (what, fmt(r),
                                                       errname(eno)))
 
-    def settle(self, fn, want, what, wait=0.4, timeout=2.0):
+    def settle(self, fn, want, what, wait=0.4, timeout=0.4):
         """fn() becomes `want` within `timeout` s (polled), and is still
         `want` `wait` s later: nothing arrives or leaves late. Only that
-        second look sleeps, as an absence cannot be polled for."""
+        second look sleeps, as an absence cannot be polled for. (The
+        bounds are those of the sleep-then-look it replaces.)"""
         self.eq(self.wait_value(fn, want, timeout), want, what)
         time.sleep(wait)
         self.eq(fn(), want, "%s (%g s later)" % (what, wait))

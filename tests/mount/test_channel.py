@@ -130,8 +130,7 @@ def fill(t, name, cap=4096, byte=b"P"):
 
 
 def settle_bytes(t, name, want, what):
-    time.sleep(0.4)
-    t.eq(t.cattr(name, "bytes"), "%d\n" % want, what)
+    t.settle(lambda: t.cattr(name, "bytes"), "%d\n" % want, what)
 
 
 # Children. A C-level write/read through ctypes: Python's os.write retries
@@ -343,8 +342,7 @@ def test_cat_first_waits_for_producer(t):
     data = t.cpath("cf", "data")
     p = t.spawn(["cat", data])
     t.wait_blocked(p, "read")
-    time.sleep(0.5)
-    t.true(p.poll() is None, "cat waits on an idle empty channel")
+    t.still_waiting(p, "cat waits on an idle empty channel", 0.5)
     rc, out, err = t.sh('seq 1 1000 > "$1"', data)
     t.eq((rc, err), (0, b""), "seq 1 1000 > data")
     rc, out, err = t.finish(p, 5)
@@ -364,8 +362,7 @@ def test_producer_writing_nothing_ends_waiting_cat(t):
     # The rule is per reader: a new one waits for its own producer.
     p = t.spawn(["cat", data])
     t.wait_blocked(p, "read")
-    time.sleep(0.3)
-    t.true(p.poll() is None, "a new cat waits again")
+    t.still_waiting(p, "a new cat waits again", 0.3)
     rc, out, err = t.sh('printf two > "$1"', data)
     t.eq(rc, 0, "printf two > data")
     rc, out, err = t.finish(p, 5)
@@ -632,6 +629,14 @@ def test_poll_reports_readiness(t):
 # Bulk and concurrency
 
 
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def make_tmpdir(t):
     return tempfile.mkdtemp(prefix="ipcfs-chan-")
 
@@ -656,10 +661,8 @@ def test_dd_32MiB_through_a_channel(t):
         t.eq(rcw, 0, "writer dd status (stderr %r)" % errw[-300:])
         t.eq(rcr, 0, "reader dd status (stderr %r)" % errr[-300:])
         t.note("32 MiB through a channel with dd bs=1M: %.2fs" % el)
-        hs = [hashlib.sha256(open(p, "rb").read()).hexdigest()
-              for p in (src, dst)]
         t.eq(os.path.getsize(dst), 32 << 20, "size of what the reader got")
-        t.eq(hs[1], hs[0], "sha256 of what the reader got")
+        t.eq(sha256_of(dst), sha256_of(src), "sha256 of what the reader got")
         t.eq(t.cattr("dd", "bytes"), "0\n", "bytes at the end")
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -678,17 +681,18 @@ def test_parked_writer_never_misses_its_wake(t):
         with open(src, "wb") as f:
             for _ in range(32):
                 f.write(os.urandom(1 << 20))
+        want = sha256_of(src)
         for i in range(40):
             rd = t.spawn(["dd", "if=" + data, "of=" + dst, "bs=1M"])
             wr = t.spawn(["dd", "if=" + src, "of=" + data, "bs=1M"])
             rcw, _, errw = t.finish(wr, 10)
             rcr, _, errr = t.finish(rd, 10)
-            if (rcw, rcr) != (0, 0) or os.path.getsize(dst) != 32 << 20:
-                t.check("round %d of 40 delivers 32 MiB" % (i + 1), False,
-                        "writer %s %r, reader %s %r" % (
-                            rcw, errw[-200:], rcr, errr[-200:]))
-                return
-        t.check("40 rounds of 32 MiB in 1 MiB writes through 64 KiB", True)
+            what = "round %d of 40" % (i + 1)
+            t.eq((rcw, rcr), (0, 0), "%s: dd status (writer, reader); "
+                 "stderr %r %r" % (what, errw[-200:], errr[-200:]))
+            t.eq(os.path.getsize(dst), 32 << 20, "%s: size delivered" % what)
+            t.eq(sha256_of(dst), want, "%s: sha256 of what was delivered"
+                 % what)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -30,7 +30,6 @@ def test_many_blocked_readers(t):
         t.mkq("other")
         procs = [t.spawn(["cat", t.qpath(n, "data")]) for n in names]
         t.wait_all_blocked(procs, "read", 60, "all %d cats block in read" % N)
-        t.check("%d readers parked" % N, True)
 
         threads = t.thread_count()
         t.check("daemon has < 32 threads with %d parked readers" % N,

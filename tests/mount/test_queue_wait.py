@@ -34,8 +34,7 @@ def test_blocked_cat_woken_by_send(t):
     t.mkq("wk")
     p = t.spawn(["cat", t.qpath("wk", "data")])
     t.wait_blocked(p, "read")
-    time.sleep(0.3)
-    t.true(p.poll() is None, "cat waits while the queue is empty")
+    t.still_waiting(p, "cat waits while the queue is empty", 0.3)
     t0 = time.monotonic()
     t.send("wk", b"wake")
     rc, out, err = t.finish(p, 3)
@@ -54,8 +53,7 @@ def test_blocked_stream_reader_takes_each(t):
         t.send("sw", m)
         got += t.read_until(p, m, 2)
     t.eq(got, b"a\nbb\nccc\n", "cat stream output")
-    time.sleep(0.2)
-    t.true(p.poll() is None, "cat stream keeps waiting")
+    t.still_waiting(p, "cat stream keeps waiting", 0.2)
     t.eq(t.count("sw"), 0, "count")
 
 
@@ -92,8 +90,7 @@ def test_rmdir_wakes_readers_eof_writers_EIDRM(t):
 
 def test_blocked_writer_woken_by_native_receive(t):
     w = park_writer(t, "wn", "w4")
-    time.sleep(0.3)
-    t.true(w.poll() is None, "writer waits while the queue is full")
+    t.still_waiting(w, "writer waits while the queue is full", 0.3)
     t.eq(t.recv("wn"), (b"m1", 0), "native receive")
     rc, out, err = t.finish(w, 2)
     t.eq((rc, out), (0, b"wrote 2\n"), "writer (status, out)")

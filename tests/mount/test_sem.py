@@ -111,8 +111,7 @@ class SemHarness(Harness):
     def settle_value(self, name, want, what, wait=0.3):
         """The value is `want` now and still after `wait` s."""
         self.eq(self.value(name), want, what)
-        time.sleep(wait)
-        self.eq(self.value(name), want, "%s (%g s later)" % (what, wait))
+        self.settle(lambda: self.value(name), want, what, wait, 0)
 
     def value_soon(self, name, want, what, timeout=1.0):
         """The value becomes `want` within `timeout` s: a hold gives its
@@ -274,8 +273,7 @@ def test_blocked_wait_woken_by_native_post(t):
     t.native_sem("bw", 0)
     p = t.spawn(["cat", t.spath("bw", "wait")])
     t.wait_blocked(p, "read")
-    time.sleep(0.3)
-    t.true(p.poll() is None, "cat wait waits while the value is 0")
+    t.still_waiting(p, "cat wait waits while the value is 0", 0.3)
     t0 = time.monotonic()
     t.post("bw")
     rc, out, err = t.finish(p, 3)
@@ -299,13 +297,8 @@ def test_two_blocked_waiters_one_unit_each(t):
     for p in ps:
         t.wait_blocked(p, "read")
     t.post("two", 2)
-    end = time.monotonic() + 3
-    while sum(p.poll() is not None for p in ps) < 2 and \
-            time.monotonic() < end:
-        time.sleep(0.02)
-    time.sleep(0.3)
-    done = [p for p in ps if p.poll() is not None]
-    t.eq(len(done), 2, "waiters that got a unit of two")
+    t.settle(lambda: sum(p.poll() is not None for p in ps), 2,
+             "waiters that got a unit of two", 0.3, 3)
     t.eq(t.value("two"), 0, "value")
     t.post("two")
     for p in ps:
@@ -333,8 +326,7 @@ def test_hold_is_a_crash_safe_lock(t):
     t.eq(t.value("lock"), 0, "value while held")
     b = t.sh(holder, hold, timeout=None)
     t.wait_blocked(b, "openat")
-    time.sleep(0.3)
-    t.true(b.poll() is None, "second holder waits")
+    t.still_waiting(b, "second holder waits", 0.3)
     t0 = time.monotonic()
     os.kill(a.pid, signal.SIGKILL)
     got = t.read_until(b, b"locked\n", 1.5)
