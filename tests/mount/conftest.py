@@ -39,12 +39,6 @@ def fuse_unusable():
     return None
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "deadline(seconds): the test's time bound, instead of "
-        "%d s" % TEST_TIMEOUT)
-
-
 _outcomes = {"passed": 0, "failed": 0, "skipped": 0}
 
 
