@@ -298,7 +298,7 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
                 errs = self._teardown()
         except StepTimeout as e:
             errs = ["teardown: %s" % e]
-        report = self.sanitizer_report(self.new_stderr())
+        report = self.new_sanitizer_report()
         if report:
             errs.append("daemon stderr: %s" % report)
         if self.daemon is not None and self.daemon.poll() is not None:

@@ -163,13 +163,20 @@ class Mount:
         except (OSError, TypeError):
             return ""
 
-    def new_stderr(self):
-        """What the daemon wrote since the last call (and a little before:
-        a sanitizer marker cut in two)."""
+    def new_sanitizer_report(self):
+        """The first sanitizer report the daemon wrote since the last call,
+        or None. The look starts a little before (a marker cut in two by
+        the last call), but a marker seen then is not seen again."""
         text = self.daemon_stderr()
-        new = text[max(0, self.stderr_off - 40):]
+        start = max(0, self.stderr_off - 40)
+        at = [text.index(m, start) for m in SANITIZER_MARKERS
+              if m in text[start:] and
+              text.index(m, start) + len(m) > self.stderr_off]
         self.stderr_off = len(text)
-        return new
+        if not at:
+            return None
+        i = min(at)
+        return text[max(0, i - 100):i + 400]
 
     def prepare(self):
         """Make the mount point and the daemon's log, mount nothing yet."""
