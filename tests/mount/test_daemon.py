@@ -8,11 +8,11 @@ clients end with an error, the dead mount gives ENOTCONN, and a new daemon
 on the same prefix finds every queue, segment and semaphore with its
 contents (channels, which live in the daemon, are gone).
 
-The harness removes what a test made and, at the end, every queue, segment
-and semaphore under this file's prefix; DaemonHarness does the latter after
-each test too, for what native calls and the extra trees made. The killed
-daemon is replaced by a new one (self.daemon), so the harness's final
-"exits by itself after unmount" check is about the remounted daemon.
+After each test the harness removes every object the tree shows, whatever
+made it (native calls, extra trees on the same prefix), and at the end
+unlinks what is left under this file's prefix. The killed daemon is
+replaced by a new one (self.daemon), so the harness's final "exits by
+itself after unmount" check is about the remounted daemon.
 """
 
 import contextlib

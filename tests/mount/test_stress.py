@@ -4,8 +4,9 @@ rmdir, chmod, opens with every flag, reads, writes of odd payloads, polls,
 preads — while timers interrupt whatever waits. Bad input never crashes the
 daemon: afterwards it still answers, every object lists exactly its kind's
 files, and it exits clean (no sanitizer report). This is how the reuse of an
-rmdir'd directory's dead inode was found. What the workers leave natively
-the harness unlinks with everything else under the prefix."""
+rmdir'd directory's dead inode was found. The kinds and their files are
+the tree's own (ls of a fresh object); what the workers leave the harness
+removes with everything else the tree shows."""
 
 import json
 import os
