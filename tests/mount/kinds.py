@@ -120,12 +120,29 @@ RD_NB = os.O_RDONLY | os.O_NONBLOCK
 WR_NB = os.O_WRONLY | os.O_NONBLOCK
 
 
+# Waits on FILE as `call` says (read: open and one read; openat: the open
+# is the wait), then prints what it read, or the errno name and exits 3.
+WAITER = r'''
+import errno, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    b = os.read(fd, 1 << 20) if sys.argv[2] == "read" else b""
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno), flush=True)
+    sys.exit(3)
+sys.stdout.buffer.write(b)
+'''
+
+
 class Waitable:
     """FILE of an object of KIND, whose read (or open: call) waits while
     the object has nothing to give."""
 
     kind = None
-    wake_bound = 2.0            # s from a give to a woken poll
+    wake_bound = 2.0            # s from a give to a woken wait or poll
+    took = b"after"             # what a waiter given a unit prints
+    kept = 0                    # what is left once that waiter is gone
+    at_rmdir = (0, b"")         # (status, output) of a waiter at rmdir
 
     def __init__(self, file, call="read"):
         self.file, self.call = file, call
@@ -139,6 +156,18 @@ class Waitable:
     def argv(self, t, name):
         """A command that waits on the file, and prints what it takes."""
         return ["cat", self.path(t, name)]
+
+    def waiter(self, t, name):
+        """A child waiting on the file (WAITER), once it is seen blocked."""
+        p = t.py(WAITER, self.path(t, name), self.call)
+        t.wait_blocked(p, self.call)
+        return p
+
+    def gone(self, t, name, what):
+        """Object NAME is gone: not listed, and nothing natively either."""
+        with t.within(5, "ls %s" % self.kind):
+            t.true(name not in os.listdir(t.path(self.kind, "")),
+                   "%s: %s/%s not listed" % (what, self.kind, name))
 
     def make(self, t, name):
         """Make object NAME, with nothing in it: the wait waits."""
@@ -167,6 +196,11 @@ class Waitable:
 
 class QueueWait(Waitable):
     kind = "queues"
+
+    def gone(self, t, name, what):
+        super().gone(t, name, what)
+        t.raises(errno.ENOENT, native.mq_open, t.posix(name), os.O_RDWR,
+                 what="%s: native mq_open" % what)
 
     def give(self, t, name):
         t.send(name, b"after")
@@ -214,6 +248,18 @@ class SemWait(Waitable):
 
     kind = "sem"
     wake_bound = 1.0
+    took = b""                  # a wait takes a unit and reads nothing
+    at_rmdir = (3, b"EIDRM\n")
+
+    @property
+    def kept(self):
+        """A hold gives its unit back when its holder is gone."""
+        return 1 if self.file == "hold" else 0
+
+    def gone(self, t, name, what):
+        super().gone(t, name, what)
+        t.true(not os.path.exists(t.shm_file(self.kind, name)),
+               "%s: native semaphore gone" % what)
 
     def argv(self, t, name):
         if self.file == "hold":
@@ -265,6 +311,7 @@ class Parkable:
 
     kind = None
     msg = b"A"
+    at_rmdir = None             # the errno name a parked writer gets
 
     def __str__(self):
         return self.kind
@@ -294,6 +341,7 @@ class QueuePark(Parkable):
 
     kind = "queues"
     full = 3
+    at_rmdir = b"EIDRM\n"
 
     def fill(self, t, name):
         t.mkobj(self.kind, name)
@@ -325,6 +373,7 @@ class ChannelPark(Parkable):
 
     kind = "channels"
     full = 4096
+    at_rmdir = b"EPIPE\n"
 
     def fill(self, t, name):
         t.mkobj(self.kind, name)

@@ -3,13 +3,13 @@
 
 mkdir/rmdir seen natively (mode, -o sem_value), semaphores made natively
 listed with their value, `post` (empty line, N, EINVAL, EOVERFLOW), `wait`
-("P": one unit per open file, O_NONBLOCK EAGAIN, woken by a native post,
-select), `hold` (a lock that
-a kill -9 of its holder gives back), 200 killed waiters costing no thread,
-rmdir ending blocked waiters with EIDRM, and the classic shared sum: ten
-processes adding their share of pi into shm/acc/data under sem/lock/hold.
-What every blocking kind shares (SIGINT and kill -9 of a waiter take
-nothing, poll) is in test_waits.py.
+("P": one unit per open file, O_NONBLOCK EAGAIN, woken by echo > post,
+select), `hold` (a lock that a kill -9 of its holder gives back), 200
+killed waiters costing no thread, and the classic shared sum: ten processes
+adding their share of pi into shm/acc/data under sem/lock/hold.
+What every blocking kind shares (a waiter woken by a native post, ended by
+rmdir with EIDRM; SIGINT and kill -9 of a waiter take nothing; poll) is in
+test_waits.py.
 """
 
 import contextlib
@@ -26,19 +26,6 @@ from native import SHM_DIR, sem_create, sem_post, sem_value
 from procs import DEVNULL, PIPE, READER
 
 SEM_VALUE_MAX = 2147483647  # Linux, glibc
-
-
-# Opens FILE (a hold: the open waits) and says how it went.
-OPENER = r'''
-import errno, os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno), flush=True)
-    sys.exit(3)
-print("opened", flush=True)
-sys.stdin.readline()
-'''
 
 # One process of the shared sum: its slice of the midpoint rule for
 # 4/(1+x^2) on [0,1], added to the double at offset 0 of DATA (and 1 to the
@@ -269,19 +256,9 @@ def test_nonblocking_wait_and_hold_EAGAIN(t):
     t.eq(t.value("nb"), 0, "value after the wait")
 
 
-def test_blocked_wait_woken_by_native_post(t):
+def test_blocked_wait_woken_by_echo_into_post(t):
+    # (Woken by a native post: test_waits.py.)
     t.native_sem("bw", 0)
-    p = t.spawn(["cat", t.spath("bw", "wait")])
-    t.wait_blocked(p, "read")
-    t.still_waiting(p, "cat wait waits while the value is 0", 0.3)
-    t0 = time.monotonic()
-    t.post("bw")
-    rc, out, err = t.finish(p, 3)
-    el = time.monotonic() - t0
-    t.eq((rc, out, err), (0, b"", b""), "cat wait")
-    t.true(el < 1, "woken in < 1 s", "%.2fs" % el)
-    t.settle_value("bw", 0, "value after the woken wait")
-    # Through the tree too: echo > post wakes it.
     p = t.spawn(["cat", t.spath("bw", "wait")])
     t.wait_blocked(p, "read")
     rc, out, err = t.sh('echo > "$1"', t.spath("bw", "post"))
@@ -392,23 +369,6 @@ def test_killed_waiters_cost_nothing(t):
         t.post("many")
         t.settle_value("many", 1, "value after a post that followed the "
                        "kills")
-
-
-def test_rmdir_ends_blocked_waiters_EIDRM(t):
-    t.native_sem("rm", 0)
-    r = t.py(READER, t.spath("rm", "wait"))
-    h = t.py(OPENER, t.spath("rm", "hold"), stdin=PIPE)
-    t.wait_blocked(r, "read")
-    t.wait_blocked(h, "openat")
-    t0 = time.monotonic()
-    t.rmsem("rm")
-    rc, out, err = t.finish(r, 3)
-    t.eq((rc, out), (3, b"EIDRM\n"), "blocked read of wait after rmdir")
-    rc, out, err = t.finish(h, 3, input=b"\n")
-    t.eq((rc, out), (3, b"EIDRM\n"), "blocked open of hold after rmdir")
-    el = time.monotonic() - t0
-    t.true(el < 1, "both ended in < 1 s", "%.2fs" % el)
-    t.true(not os.path.exists(t.devsem("rm")), "native semaphore gone")
 
 
 def test_file_cut_short_is_no_crash(t):

@@ -3,6 +3,9 @@
 each scenario runs once per kind (kinds.py says how to make a kind's object
 wait, give it a unit, and see what it holds).
 
+  * a blocked reader (queues' data and stream, channels' data, semaphores'
+    wait and hold) is woken by a unit given from outside, and rmdir ends
+    it at once, as it does a parked writer (queues, channels);
   * a signal ends a wait at once, and the interrupted wait took nothing:
     SIGINT (timeout -s INT 1) and kill -9, of a blocked reader (queues'
     data and stream, channels' data, semaphores' wait and hold) and of a
@@ -69,6 +72,41 @@ def test_kill9_blocked_reader_takes_nothing(t, w):
     w.after_kill(t, "k9")
     w.give(t, "k9")
     w.took_nothing(t, "k9", "%s: after a give that followed the kill" % w)
+
+
+@waitables
+def test_blocked_reader_woken_by_a_give(t, w):
+    served(t, w.kind)
+    w.make(t, "wk")
+    p = w.waiter(t, "wk")
+    t.still_waiting(p, "%s: the waiter waits while there is nothing" % w,
+                    0.3)
+    t0 = time.monotonic()
+    w.give(t, "wk")
+    rc, out, err = t.finish(p, 3)
+    el = time.monotonic() - t0
+    t.eq((rc, out, err), (0, w.took, b""), "%s: the woken waiter (status, "
+         "out, err)" % w)
+    t.true(el < w.wake_bound, "%s: woken in < %g s" % (w, w.wake_bound),
+           "%.2fs" % el)
+    t.settle(lambda: w.level(t, "wk"), w.kept, "%s: what is left once the "
+             "woken waiter is gone" % w, 0.3)
+
+
+@waitables
+def test_rmdir_ends_blocked_reader(t, w):
+    served(t, w.kind)
+    w.make(t, "rm")
+    p = w.waiter(t, "rm")
+    t0 = time.monotonic()
+    t.rmobj(w.kind, "rm")
+    rc, out, err = t.finish(p, 3)
+    el = time.monotonic() - t0
+    t.eq((rc, out, err), w.at_rmdir + (b"",), "%s: the blocked waiter "
+         "after rmdir (status, out, err)" % w)
+    t.true(el < w.wake_bound, "%s: ended in < %g s" % (w, w.wake_bound),
+           "%.2fs" % el)
+    w.gone(t, "rm", str(w))
 
 
 @pollables
@@ -141,6 +179,18 @@ def test_kill9_blocked_writer_puts_nothing(t, k):
     t.eq(k.take(t, "kw"), pre, "%s: contents unchanged" % k)
     t.settle(lambda: k.level(t, "kw"), 0, "%s: nothing from the killed "
              "writer arrives late" % k)
+
+
+@parkables
+def test_rmdir_ends_parked_writer(t, k):
+    served(t, k.kind)
+    pre, p = park_writer(t, k, "rmw", b"blocked")
+    t0 = time.monotonic()
+    t.rmobj(k.kind, "rmw")
+    rc, out, err = t.finish(p, 3)
+    el = time.monotonic() - t0
+    t.eq(out, k.at_rmdir, "%s: errno of the parked writer after rmdir" % k)
+    t.true(el < 2, "%s: ended in < 2 s" % k, "%.2fs" % el)
 
 
 # Last: if the daemon gets this wrong, the killed writers hang in D state
