@@ -8,11 +8,11 @@ clients end with an error, the dead mount gives ENOTCONN, and a new daemon
 on the same prefix finds every queue, segment and semaphore with its
 contents (channels, which live in the daemon, are gone).
 
-The harness removes what a test made and, at the end, every queue, segment
-and semaphore under this file's prefix; DaemonHarness does the latter after
-each test too, for what native calls and the extra trees made. The killed
-daemon is replaced by a new one (self.daemon), so the harness's final
-"exits by itself after unmount" check is about the remounted daemon.
+After each test the harness removes every object the tree shows, whatever
+made it (native calls, extra trees on the same prefix), and at the end
+unlinks what is left under this file's prefix. The killed daemon is
+replaced by a new one (self.daemon), so the harness's final "exits by
+itself after unmount" check is about the remounted daemon.
 """
 
 import contextlib
@@ -23,9 +23,13 @@ import signal
 import tempfile
 import time
 
-from ipcfs_harness import Harness, WRITER, SANITIZER_MARKERS, SHM_DIR, \
-    _fmt, _rmdir_patiently, mq_open, mq_close, mq_unlink, sem_create, \
-    sem_post, sem_value, sem_unlink
+import pytest
+
+from harness import Harness
+from mount import SANITIZER_MARKERS, rmdir_patiently
+from native import (SHM_DIR, mq_close, mq_open, mq_unlink, sem_create,
+                    sem_post, sem_unlink, sem_value)
+from procs import WRITER, fmt
 
 
 class DaemonHarness(Harness):
@@ -36,12 +40,6 @@ class DaemonHarness(Harness):
     def sem_attr(self, name):
         return self.read_file(self.path("sem", name, "value")).decode()
 
-    def _teardown(self):
-        errs = super()._teardown()
-        # Whatever was made natively, or in the extra trees.
-        self.unlink_prefix()
-        return errs
-
 
 # sem_value=0: semaphores made by mkdir start empty, so waits block.
 H = DaemonHarness("daemon", mq_maxmsg=4, mq_msgsize=64, sem_value=0)
@@ -51,8 +49,7 @@ H = DaemonHarness("daemon", mq_maxmsg=4, mq_msgsize=64, sem_value=0)
 # 5. Start-up errors
 
 
-@H.test
-def startup_errors_refused(t):
+def test_startup_errors_refused(t):
     pfx = "prefix=" + t.prefix + "bad_"
     cases = [
         ("prefix=a/b", 1, ["prefix"]),
@@ -68,11 +65,11 @@ def startup_errors_refused(t):
         ok = (rc == want_rc) if want_rc is not None else rc not in (0, None)
         t.check("-o %s: exit status %s" % (
             opts, want_rc if want_rc is not None else "non-zero"), ok,
-            "exit %s, output %s" % (rc, _fmt(text)))
+            "exit %s, output %s" % (rc, fmt(text)))
         t.check("-o %s: nothing mounted" % opts, not mounted)
         t.check("-o %s: a message%s" % (
             opts, " naming %s" % "/".join(words) if words else ""),
-            text.strip() and all(w in text for w in words), _fmt(text))
+            text.strip() and all(w in text for w in words), fmt(text))
         bad = [m for m in SANITIZER_MARKERS if m in text]
         t.check("-o %s: no sanitizer report" % opts, not bad,
                 text[text.find(bad[0]) - 100:][:600] if bad else "")
@@ -80,7 +77,7 @@ def startup_errors_refused(t):
     t.check("--version: exit 0 and a line with ipcfs",
             rc == 0 and any("ipcfs" in line for line in
                             out.decode(errors="replace").splitlines()),
-            "exit %s, stdout %s, stderr %s" % (rc, _fmt(out), _fmt(err)))
+            "exit %s, stdout %s, stderr %s" % (rc, fmt(out), fmt(err)))
     rc, out, err = t.run([t.ipcfs, "--help"], timeout=5)
     text = (out + err).decode(errors="replace")
     missing = [w for w in ("prefix", "mq_maxmsg", "chan_capacity",
@@ -99,8 +96,7 @@ def mounted_in_proc_mounts(path):
         return any(line.split()[1] == path for line in f)
 
 
-@H.test
-def mountpoint_not_a_directory_refused(t):
+def test_mountpoint_not_a_directory_refused(t):
     """A regular file as the mount point: exit 1, a message naming it and
     "Not a directory", nothing mounted (FUSE would mount on a file: a tree
     answering EIO). With -f and without."""
@@ -135,7 +131,7 @@ def mountpoint_not_a_directory_refused(t):
                     "exit %s (None: still running after 5 s)" % rc)
             t.check("%s: nothing mounted (/proc/mounts)" % how, not mounted)
             t.check("%s: stderr names the path and says Not a directory" % how,
-                    f in out[1] and "Not a directory" in out[1], _fmt(out[1]))
+                    f in out[1] and "Not a directory" in out[1], fmt(out[1]))
         finally:
             if mounted_in_proc_mounts(f):
                 t.unmount_dir(f)
@@ -149,8 +145,7 @@ def mountpoint_not_a_directory_refused(t):
 # 4. Two mounts, two prefixes
 
 
-@H.test
-def two_mounts_two_prefixes(t):
+def test_two_mounts_two_prefixes(t):
     pfx = {"A": t.prefix + "A_", "B": t.prefix + "B_"}
     kinds = ("queues", "shm", "sem", "channels")
     with t.extra_tree("daemon2", prefix=pfx["A"]) as a, \
@@ -208,8 +203,7 @@ def ended_within(t, p, seconds, what):
     return t.finish(p, 2)
 
 
-@H.test
-def native_mq_unlink_wakes_reader_eof(t):
+def test_native_mq_unlink_wakes_reader_eof(t):
     t.mkq("u")
     p = t.spawn(["cat", t.qpath("u", "data")])
     t.wait_blocked(p, "read")
@@ -221,8 +215,7 @@ def native_mq_unlink_wakes_reader_eof(t):
                "u no longer listed")
 
 
-@H.test
-def native_mq_unlink_wakes_writer_EIDRM(t):
+def test_native_mq_unlink_wakes_writer_EIDRM(t):
     t.mkq("uw")
     for m in (b"1", b"2", b"3", b"4"):
         t.send("uw", m)
@@ -234,8 +227,7 @@ def native_mq_unlink_wakes_writer_EIDRM(t):
     t.eq(out, b"EIDRM\n", "errno of the blocked writer after mq_unlink")
 
 
-@H.test
-def native_sem_unlink_wakes_waiter_EIDRM(t):
+def test_native_sem_unlink_wakes_waiter_EIDRM(t):
     t.mkobj("sem", "s")
     t.eq(t.sem_attr("s"), "0\n", "value of a new semaphore (sem_value=0)")
     p = t.spawn(["cat", t.path("sem", "s", "wait")])
@@ -245,11 +237,10 @@ def native_sem_unlink_wakes_waiter_EIDRM(t):
                                 "blocked cat sem/s/wait after sem_unlink")
     t.true(rc == 1 and b"Identifier removed" in err,
            "cat wait after sem_unlink: exit 1, EIDRM",
-           "exit %s, stdout %s, stderr %s" % (rc, _fmt(out), _fmt(err)))
+           "exit %s, stdout %s, stderr %s" % (rc, fmt(out), fmt(err)))
 
 
-@H.test
-def native_remake_reached_by_fresh_open(t):
+def test_native_remake_reached_by_fresh_open(t):
     t.mkq("r")
     t.send("r", b"old")
     mq_unlink(t.posix("r"))
@@ -297,8 +288,7 @@ print("then %d" % dict(po.poll(int(sys.argv[2]))).get(fd, 0), flush=True)
 '''
 
 
-@H.test
-def poll_sem_wait(t):
+def test_poll_sem_wait(t):
     t.mkobj("sem", "p")
     path = t.path("sem", "p", "wait")
     fd = t.open(path, os.O_RDONLY, 5)
@@ -314,7 +304,7 @@ def poll_sem_wait(t):
     got = t.read_until(p, b"\n", 5)
     t.eq(got, b"first 0\n", "the poller's poll(0) at value 0")
     t.wait_blocked(p, "poll")
-    time.sleep(0.3)
+    time.sleep(0.3)     # asleep in poll for a while: not a look, a pause
     t0 = time.monotonic()
     sem_post(t.posix("p"))
     got = t.read_until(p, b"\n", 3)
@@ -329,22 +319,21 @@ def poll_sem_wait(t):
     ev = t.revents(fd, select.POLLIN)
     t.true(ev & select.POLLIN, "POLLIN at value 1 (timeout 0)",
            "revents %#x" % ev)
-    time.sleep(0.3)
-    t.eq(sem_value(t.posix("p")), 1, "polls took nothing (native value)")
+    t.settle(lambda: sem_value(t.posix("p")), 1,
+             "polls took nothing (native value)", 0.3)
     with t.within(5, "read wait"):
         t.eq(os.read(fd, 64), b"", "read of wait (takes the unit)")
     t.eq(sem_value(t.posix("p")), 0, "native value after the read")
     t.close(fd)
-    time.sleep(0.3)
-    t.eq(t.sem_attr("p"), "0\n", "value after close")
+    t.settle(lambda: t.sem_attr("p"), "0\n", "value after close", 0.3)
 
 
 # ---------------------------------------------------------------------------
 # 7. Waiting costs no thread
 
 
-@H.test
-def thread_count_bounded(t):
+@pytest.mark.deadline(120)
+def test_thread_count_bounded(t):
     t0 = t.thread_count()
     qs = ["x%d" % i for i in range(10)]
     for q in qs:
@@ -373,7 +362,7 @@ def thread_count_bounded(t):
     for p in readers + waiters:
         rc, out, err = t.finish(p, max(0.1, end - time.monotonic()))
         t.true(rc == 0 and not err, "waiter `%s` ends with 0" % p.what,
-               "exit %s, stderr %s" % (rc, _fmt(err)))
+               "exit %s, stderr %s" % (rc, fmt(err)))
         got.append(out)
     want = sorted(b"%s-%d" % (q.encode(), i) for q in qs for i in range(10))
     t.eq(sorted(got[:100]), want, "messages the 100 readers got")
@@ -385,9 +374,6 @@ def thread_count_bounded(t):
     n = t.thread_count()
     t.check("daemon threads after the waiters are done (%d)" % n,
             0 < n < 32, "%d threads" % n)
-
-
-thread_count_bounded.timeout = 120
 
 
 # ---------------------------------------------------------------------------
@@ -409,14 +395,7 @@ HOLD_VALUE = 2
 def unstarted_tree(t, tag, prefix):
     """An extra tree with its mount point and log made but no daemon yet:
     start_daemon() starts it at once. The teardown unmounts it."""
-    m = Harness(tag, prefix=prefix)
-    m.timers = t.timers
-    t.extra.append(m)
-    m.mnt = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-%s-" % tag))
-    fd, m.stderr_path = tempfile.mkstemp(prefix="ipcfs-%s-" % tag,
-                                         suffix=".log")
-    os.close(fd)
-    return m
+    return t.extra_unstarted(tag, prefix)
 
 
 def hold_one(t, m, name):
@@ -427,7 +406,7 @@ def hold_one(t, m, name):
     sem_create(t.posix(name), HOLD_VALUE)
     h = t.py(HOLDER, os.path.join(m.mnt, "sem", name, "hold"))
     got = t.read_until(h, b"held\n", 5)
-    t.true(got == b"held\n", "the holder opened hold", _fmt(got))
+    t.true(got == b"held\n", "the holder opened hold", fmt(got))
     t.eq(sem_value(t.posix(name)), HOLD_VALUE - 1, "value while one is held")
     return h
 
@@ -437,7 +416,7 @@ def discard_killed_tree(t, m):
     ok = t.unmount_dir(m.mnt)
     if m in t.extra:
         t.extra.remove(m)
-    _rmdir_patiently(m.mnt)
+    rmdir_patiently(m.mnt)
     with contextlib.suppress(OSError):
         os.unlink(m.stderr_path)
     with contextlib.suppress(Exception):
@@ -451,8 +430,7 @@ def reap(procs):
             p.wait(5)
 
 
-@H.test
-def unit_taken_for_a_waiter_comes_back_after_kill(t):
+def test_unit_taken_for_a_waiter_comes_back_after_kill(t):
     """20 rounds: a holder waits in open of hold at value 0, a native post,
     and at once kill -9 of the daemon. Whether the daemon's helper had
     taken the unit for the waiter or handed it over, the unit is the
@@ -489,8 +467,8 @@ def unit_taken_for_a_waiter_comes_back_after_kill(t):
         t.note("lost in the take-then-count window: " + "; ".join(lost))
 
 
-@H.test
-def held_unit_given_back_after_kill_of_unreaped_daemon(t):
+@pytest.mark.deadline(120)
+def test_held_unit_given_back_after_kill_of_unreaped_daemon(t):
     """5 rounds: hold a unit, kill -9 the daemon without reaping it (a
     zombie), unmount, start a new daemon at once: the unit is back within
     2 s."""
@@ -526,11 +504,8 @@ def held_unit_given_back_after_kill_of_unreaped_daemon(t):
     t.note("held units given back in %d of 5 rounds" % back)
 
 
-held_unit_given_back_after_kill_of_unreaped_daemon.timeout = 120
-
-
-@H.test
-def held_unit_given_back_when_new_daemon_races_the_kill(t):
+@pytest.mark.deadline(120)
+def test_held_unit_given_back_when_new_daemon_races_the_kill(t):
     """5 rounds: hold a unit through tree A, send SIGKILL to A's daemon and
     start a daemon B (same prefix, its own mount point) at once, no sleep:
     the unit is back within 2 s of the kill. Then A stopped (SIGSTOP) while
@@ -587,9 +562,6 @@ def held_unit_given_back_when_new_daemon_races_the_kill(t):
         reap([m.daemon for m in dead])
 
 
-held_unit_given_back_when_new_daemon_races_the_kill.timeout = 120
-
-
 # ---------------------------------------------------------------------------
 # 1. kill -9 of the daemon, mount again: everything but channels is there,
 # and a unit held through `hold` when the daemon died is given back.
@@ -598,8 +570,7 @@ held_unit_given_back_when_new_daemon_races_the_kill.timeout = 120
 SHM_BLOB = bytes((i * 31 + 7) & 0xff for i in range(10000))
 
 
-@H.test
-def killed_daemon_loses_nothing_but_channels(t):
+def test_killed_daemon_loses_nothing_but_channels(t):
     old = t.daemon
     t.mkq("keep")
     t.write_file(t.qpath("keep", "data"), b"first")
@@ -646,8 +617,8 @@ def killed_daemon_loses_nothing_but_channels(t):
             rc, out, err = t.finish(p, 1)
             t.check("blocked `%s` ends within 2 s with an error" % what,
                     rc != 0 and out == b"",
-                    "exit %s, stdout %s, stderr %s" % (rc, _fmt(out),
-                                                       _fmt(err)))
+                    "exit %s, stdout %s, stderr %s" % (rc, fmt(out),
+                                                       fmt(err)))
             t.note("%s after the kill: exit %s, %s" % (
                 what, rc, err.decode(errors="replace").strip()))
         # Not a stat of the mount point itself: the kernel may answer that
@@ -692,7 +663,7 @@ def killed_daemon_loses_nothing_but_channels(t):
     t.check("shm segment listed", "seg" in t.ls("shm"), repr(t.ls("shm")))
     data = t.read_file(t.path("shm", "seg", "data"), 1 << 20)
     t.check("shm data has the exact bytes", data == SHM_BLOB,
-            "%d bytes, %s" % (len(data), _fmt(data[:40])))
+            "%d bytes, %s" % (len(data), fmt(data[:40])))
     t.check("semaphores listed", {"three", "zero"} <= set(t.ls("sem")),
             repr(t.ls("sem")))
     t.check("sem value is 3", t.sem_attr("three") == "3\n",
@@ -712,11 +683,7 @@ def killed_daemon_loses_nothing_but_channels(t):
     t.write_file(t.path("sem", "zero", "post"), b"\n")
     rc, out, err = t.finish(p, 3)
     t.check("a wait through the new daemon", (rc, out, err) == (0, b"", b""),
-            "exit %s, stderr %s" % (rc, _fmt(err)))
+            "exit %s, stderr %s" % (rc, fmt(err)))
     t.mkobj("channels", "ch")
     t.eq(t.read_file(t.path("channels", "ch", "bytes")), b"0\n",
          "a new channel of the same name is empty")
-
-
-if __name__ == "__main__":
-    H.main()

@@ -5,7 +5,7 @@ has no mq_ options, so queues get the system defaults."""
 
 import sys
 
-from ipcfs_harness import Harness
+from harness import Harness
 
 H = Harness("clients")
 JOBS = [b"job%d\n" % i for i in range(1, 6)]
@@ -17,8 +17,7 @@ def sysctl(name):
         return int(f.read())
 
 
-@H.test
-def mkdir_uses_system_defaults(t):
+def test_mkdir_uses_system_defaults(t):
     t.mkq("def")
     t.eq(t.attr("def", "maxmsg"), "%d\n" % sysctl("msg_default"), "maxmsg")
     t.eq(t.attr("def", "msgsize"), "%d\n" % sysctl("msgsize_default"),
@@ -35,18 +34,15 @@ def read_loop_takes_five_jobs(t, shell):
     t.eq(t.count(shell), 0, "count")
 
 
-@H.test
-def dash_read_loop_takes_five_jobs(t):
+def test_dash_read_loop_takes_five_jobs(t):
     read_loop_takes_five_jobs(t, "dash")
 
 
-@H.test
-def bash_read_loop_takes_five_jobs(t):
+def test_bash_read_loop_takes_five_jobs(t):
     read_loop_takes_five_jobs(t, "bash")
 
 
-@H.test
-def python_producer_shell_consumer(t):
+def test_python_producer_shell_consumer(t):
     q = t.mkq("mix")
     code = ('import sys\n'
             'for i in range(1, 6):\n'
@@ -59,8 +55,7 @@ def python_producer_shell_consumer(t):
     t.eq((rc, out), (0, b"".join(JOBS)), "shell consumer")
 
 
-@H.test
-def bash_command_substitution(t):
+def test_bash_command_substitution(t):
     q = t.mkq("subst")
     t.send("subst", b"hello world\n")
     t.send("subst", b"again\n")
@@ -70,8 +65,7 @@ def bash_command_substitution(t):
     t.eq(t.drain("subst"), [(b"again\n", 0)], "left in the queue")
 
 
-@H.test
-def cat_stream_worker(t):
+def test_cat_stream_worker(t):
     q = t.mkq("worker")
     p = t.spawn(["sh", "-c", 'cat stream | while read -r job; do '
                  'echo "got $job"; done'], cwd=q)
@@ -87,8 +81,7 @@ def cat_stream_worker(t):
     t.eq(rc, 0, "the worker ends when the queue is removed")
 
 
-@H.test
-def grep_attribute_files(t):
+def test_grep_attribute_files(t):
     q = t.mkq("grep")
     t.send("grep", b"one")
     rc, out, err = t.run(["grep", ".", "count", "maxmsg", "msgsize"], cwd=q)
@@ -100,8 +93,7 @@ def grep_attribute_files(t):
     t.eq((rc, out), (0, b"n=1\n"), "read -r n < count")
 
 
-@H.test
-def python_stdlib_client(t):
+def test_python_stdlib_client(t):
     q = t.mkq("py")
     t.send("py", b"n1")
     code = (
@@ -127,8 +119,7 @@ def python_stdlib_client(t):
     t.eq((rc, out), (0, b"back"), "open(data).read() in a child")
 
 
-@H.test
-def node_client(t):
+def test_node_client(t):
     node = t.need("node")
     q = t.mkq("node")
     rc, out, err = t.run([node, "-e", "require('fs').writeFileSync("
@@ -136,7 +127,3 @@ def node_client(t):
                          timeout=15)
     t.eq(rc, 0, "node writeFileSync (stderr %r)" % err[-300:])
     t.eq(t.drain("node"), [(b"from-node", 0)], "queue contents")
-
-
-if __name__ == "__main__":
-    H.main()

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """queues/NAME/data and stream: one write = one message, one message per open
 file of data, one message per read of stream, EMSGSIZE, O_NONBLOCK, short
-reads, priorities, ipcctl send/recv, poll."""
+reads, priorities, ipcctl send/recv, POLLOUT (POLLIN: test_waits.py)."""
 
 import errno
 import os
@@ -9,7 +9,7 @@ import select
 import threading
 import time
 
-from ipcfs_harness import Harness
+from harness import Harness
 
 H = Harness("io", mq_msgsize=1024)
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
@@ -33,8 +33,7 @@ def poll_while(t, fd, events, later):
         timer.join()
 
 
-@H.test
-def echo_reaches_native_receive(t):
+def test_echo_reaches_native_receive(t):
     t.mkq("echo")
     rc, out, err = t.run(["sh", "-c", 'echo hello > "$1"', "sh",
                           t.qpath("echo", "data")])
@@ -43,8 +42,7 @@ def echo_reaches_native_receive(t):
     t.eq(t.count("echo"), 0, "count after")
 
 
-@H.test
-def native_send_reaches_cat(t):
+def test_native_send_reaches_cat(t):
     t.mkq("cat")
     t.send("cat", b"one")
     t.send("cat", b"two")
@@ -54,8 +52,7 @@ def native_send_reaches_cat(t):
     t.eq(t.recv("cat"), (b"two", 0), "the second message still waits")
 
 
-@H.test
-def three_writes_three_cats(t):
+def test_three_writes_three_cats(t):
     t.mkq("w3")
     data = t.qpath("w3", "data")
     with t.opened(data, os.O_WRONLY, what="writes") as fd:
@@ -68,8 +65,7 @@ def three_writes_three_cats(t):
     t.eq(t.attr("w3", "count"), "0\n", "count at the end")
 
 
-@H.test
-def three_writes_one_stream(t):
+def test_three_writes_one_stream(t):
     t.mkq("s3")
     with t.opened(t.qpath("s3", "data"), os.O_WRONLY, what="writes") as fd:
         for m in (b"s1", b"ss2", b"sss3"):
@@ -80,8 +76,7 @@ def three_writes_one_stream(t):
     t.eq(t.count("s3"), 0, "count at the end")
 
 
-@H.test
-def node_readFileSync_takes_one(t):
+def test_node_readFileSync_takes_one(t):
     node = t.need("node")
     t.mkq("node")
     t.send("node", b"first")
@@ -93,8 +88,7 @@ def node_readFileSync_takes_one(t):
     t.eq(t.drain("node"), [(b"second", 0)], "left in the queue")
 
 
-@H.test
-def python_open_read_takes_one(t):
+def test_python_open_read_takes_one(t):
     t.mkq("pyr")
     t.send("pyr", b"first")
     t.send("pyr", b"second")
@@ -109,8 +103,7 @@ def python_open_read_takes_one(t):
     t.eq(t.count("pyr"), 0, "count at the end")
 
 
-@H.test
-def too_big_is_EMSGSIZE(t):
+def test_too_big_is_EMSGSIZE(t):
     t.mkq("big")
     t.send("big", b"x")
     with t.opened(t.qpath("big", "data"), os.O_WRONLY, what="writes") as fd:
@@ -121,8 +114,7 @@ def too_big_is_EMSGSIZE(t):
     t.eq(t.drain("big"), [(b"x", 0), (b"z" * 1024, 0)], "queue contents")
 
 
-@H.test
-def nonblocking_empty_is_EAGAIN(t):
+def test_nonblocking_empty_is_EAGAIN(t):
     t.mkq("nbe")
     fd = t.open(t.qpath("nbe", "data"), RD_NB)
     sfd = t.open(t.qpath("nbe", "stream"), RD_NB)
@@ -137,8 +129,7 @@ def nonblocking_empty_is_EAGAIN(t):
          "still gets its message")
 
 
-@H.test
-def nonblocking_full_is_EAGAIN(t):
+def test_nonblocking_full_is_EAGAIN(t):
     t.mkq("nbf")
     msgs = [b"f%d" % i for i in range(10)]
     for m in msgs:
@@ -150,8 +141,7 @@ def nonblocking_full_is_EAGAIN(t):
     t.eq([m for m, _ in t.drain("nbf")], msgs, "contents unchanged")
 
 
-@H.test
-def short_reads_on_data(t):
+def test_short_reads_on_data(t):
     t.mkq("sd")
     msg = pattern(1000)
     t.send("sd", msg)
@@ -165,8 +155,7 @@ def short_reads_on_data(t):
     t.eq(t.drain("sd"), [(b"next", 0)], "the next message still waits")
 
 
-@H.test
-def short_reads_on_stream(t):
+def test_short_reads_on_stream(t):
     t.mkq("ss")
     msg = pattern(1000, 11)
     t.send("ss", msg)
@@ -180,8 +169,7 @@ def short_reads_on_stream(t):
     t.eq(t.count("ss"), 0, "count at the end")
 
 
-@H.test
-def first_read_at_an_offset_is_EINVAL_and_takes_nothing(t):
+def test_first_read_at_an_offset_is_EINVAL_and_takes_nothing(t):
     """Before an open file of data has received a message, a read at an
     offset past 0 has nothing to read from: EINVAL, and the message stays
     in the queue (it was taken and shown to nobody)."""
@@ -210,8 +198,7 @@ def first_read_at_an_offset_is_EINVAL_and_takes_nothing(t):
     t.eq(t.count("off"), 0, "count after cat")
 
 
-@H.test
-def reads_at_offsets_after_a_first_read(t):
+def test_reads_at_offsets_after_a_first_read(t):
     """Once an open file of data has its message, reads at any offset read
     within it, as before."""
     t.mkq("offs")
@@ -229,8 +216,7 @@ def reads_at_offsets_after_a_first_read(t):
     t.eq(t.drain("offs"), [(b"next", 0)], "only one message taken")
 
 
-@H.test
-def priority_order(t):
+def test_priority_order(t):
     t.mkq("prio")
     for m, p in ((b"p1", 1), (b"p5", 5), (b"p3", 3)):
         t.send("prio", m, p)
@@ -243,8 +229,7 @@ def priority_order(t):
     t.eq(got, [b"q5", b"q5b", b"q3", b"q1"], "stream reads")
 
 
-@H.test
-def ipcctl_send_recv_priority(t):
+def test_ipcctl_send_recv_priority(t):
     q = t.mkq("ctl")
     for args in (["-p", "7", q, "hello"], ["-p", "2", q, "low"], [q, "zero"]):
         rc, out, err = t.run([t.ipcctl, "send"] + args)
@@ -262,40 +247,7 @@ def ipcctl_send_recv_priority(t):
     t.eq(t.recv("ctl"), (b"three", 3), "native receive of ipcctl send -p 3")
 
 
-@H.test
-def poll_pollin_truthful(t):
-    t.mkq("pin")
-    fds = {n: t.open(t.qpath("pin", n), RD_NB) for n in ("data", "stream")}
-    for n, fd in sorted(fds.items()):
-        ev = t.revents(fd, select.POLLIN)
-        t.true(not ev & select.POLLIN, "%s: no POLLIN while empty" % n,
-               "revents %#x" % ev)
-    t.send("pin", b"ready")
-    for n, fd in sorted(fds.items()):
-        ev = t.revents(fd, select.POLLIN)
-        t.true(ev & select.POLLIN, "%s: POLLIN with a message" % n,
-               "revents %#x" % ev)
-    for fd in fds.values():
-        t.close(fd)
-    t.eq(t.drain("pin"), [(b"ready", 0)], "poll and close took nothing")
-
-
-@H.test
-def poll_wakes_on_send(t):
-    t.mkq("pw")
-    for n in ("data", "stream"):
-        with t.opened(t.qpath("pw", n), RD_NB, 6, "poll %s" % n) as fd:
-            t.true(not t.revents(fd, select.POLLIN) & select.POLLIN,
-                   "%s: no POLLIN while empty" % n)
-            ev, el = poll_while(t, fd, select.POLLIN,
-                                lambda: t.send("pw", b"wake"))
-        t.true(ev & select.POLLIN and el < 2, "%s: poll woken by a send" % n,
-               "revents %#x after %.2fs" % (ev, el))
-        t.eq(t.drain("pw"), [(b"wake", 0)], "contents")
-
-
-@H.test
-def poll_pollout_truthful(t):
+def test_poll_pollout_truthful(t):
     t.mkq("pout")
     with t.opened(t.qpath("pout", "data"), WR_NB, 8, "poll") as fd:
         ev = t.revents(fd, select.POLLOUT)
@@ -309,7 +261,3 @@ def poll_pollout_truthful(t):
         ev, el = poll_while(t, fd, select.POLLOUT, lambda: t.recv("pout"))
     t.true(ev & select.POLLOUT and el < 2, "poll woken for POLLOUT by a "
            "receive", "revents %#x after %.2fs" % (ev, el))
-
-
-if __name__ == "__main__":
-    H.main()

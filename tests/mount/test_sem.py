@@ -3,11 +3,13 @@
 
 mkdir/rmdir seen natively (mode, -o sem_value), semaphores made natively
 listed with their value, `post` (empty line, N, EINVAL, EOVERFLOW), `wait`
-("P": one unit per open file, O_NONBLOCK EAGAIN, woken by a native post,
-interrupted by SIGINT or kill -9 taking nothing, poll), `hold` (a lock that
-a kill -9 of its holder gives back), 200 killed waiters costing no thread,
-rmdir ending blocked waiters with EIDRM, and the classic shared sum: ten
-processes adding their share of pi into shm/acc/data under sem/lock/hold.
+("P": one unit per open file, O_NONBLOCK EAGAIN, woken by echo > post,
+select), `hold` (a lock that a kill -9 of its holder gives back), 200
+killed waiters costing no thread, and the classic shared sum: ten processes
+adding their share of pi into shm/acc/data under sem/lock/hold.
+What every blocking kind shares (a waiter woken by a native post, ended by
+rmdir with EIDRM; SIGINT and kill -9 of a waiter take nothing; poll) is in
+test_waits.py.
 """
 
 import contextlib
@@ -19,23 +21,11 @@ import stat
 import struct
 import time
 
-from ipcfs_harness import (Harness, READER, DEVNULL, PIPE, SHM_DIR,
-                           sem_create, sem_post, sem_value)
+from harness import Harness
+from native import SHM_DIR, sem_create, sem_post, sem_value
+from procs import DEVNULL, PIPE, READER
 
 SEM_VALUE_MAX = 2147483647  # Linux, glibc
-
-
-# Opens FILE (a hold: the open waits) and says how it went.
-OPENER = r'''
-import errno, os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno), flush=True)
-    sys.exit(3)
-print("opened", flush=True)
-sys.stdin.readline()
-'''
 
 # One process of the shared sum: its slice of the midpoint rule for
 # 4/(1+x^2) on [0,1], added to the double at offset 0 of DATA (and 1 to the
@@ -108,28 +98,7 @@ class SemHarness(Harness):
     def settle_value(self, name, want, what, wait=0.3):
         """The value is `want` now and still after `wait` s."""
         self.eq(self.value(name), want, what)
-        time.sleep(wait)
-        self.eq(self.value(name), want, "%s (%g s later)" % (what, wait))
-
-    def value_after_interrupt(self, name, what):
-        """Right after a post that followed an interrupted wait the value
-        is 1, and still 1 300 ms later: the wait took nothing.
-
-        KNOWN BUG in backends/sem.c, tolerated here: the semaphore's helper
-        thread may still be in the timed wait (up to 100 ms) it began for
-        the waiter that is gone, take the unit just posted and give it back
-        microseconds later, so a read right after the post sees 0 in about
-        one run in five. That window is allowed (50 ms), and noted."""
-        t0 = time.monotonic()
-        v0 = self.value(name)
-        v = self.wait_value(lambda: self.value(name), 1, 0.05, 0.001)
-        if v0 != 1:
-            self.note("%s: %d right after the post (helper thread in "
-                      "flight), %d %.1f ms later" % (
-                          what, v0, v, (time.monotonic() - t0) * 1000))
-        self.eq(v, 1, "%s (right after the post)" % what)
-        time.sleep(0.3)
-        self.eq(self.value(name), 1, "%s (300 ms later)" % what)
+        self.settle(lambda: self.value(name), want, what, wait, 0)
 
     def value_soon(self, name, want, what, timeout=1.0):
         """The value becomes `want` within `timeout` s: a hold gives its
@@ -142,13 +111,7 @@ class SemHarness(Harness):
 H = SemHarness("sem")
 
 
-@H.test
-def kind_dir_listed(t):
-    t.check_kind_dir("sem")
-
-
-@H.test
-def mkdir_rmdir_seen_natively(t):
+def test_mkdir_rmdir_seen_natively(t):
     d = t.mksem("a")
     st = os.lstat(t.devsem("a"))
     t.true(stat.S_ISREG(st.st_mode), "/dev/shm/sem.PFXa is a regular file")
@@ -169,17 +132,16 @@ def mkdir_rmdir_seen_natively(t):
         t.raises(errno.ENOENT, os.rmdir, d, what="second rmdir")
 
 
-@H.test
-def mkdir_mode_honoured_natively(t):
-    t.check_mkdir_modes("sem")
+def test_chmod_reaches_semaphore(t):
+    # (mkdir's mode and umask: test_tree.py, for every native kind.)
+    t.mksem("m640", 0o640)
     with t.within(5, "chmod"):
         os.chmod(t.spath("m640"), 0o604)
     t.eq(oct(stat.S_IMODE(os.lstat(t.devsem("m640")).st_mode)), oct(0o604),
          "native mode after chmod")
 
 
-@H.test
-def native_semaphore_listed_with_value(t):
+def test_native_semaphore_listed_with_value(t):
     t.native_sem("nat", 3)
     # A segment under the prefix is no semaphore: not listed here.
     with open(os.path.join(SHM_DIR, t.prefix + "seg"), "wb"):
@@ -198,8 +160,7 @@ def native_semaphore_listed_with_value(t):
             os.unlink(os.path.join(SHM_DIR, t.prefix + "seg"))
 
 
-@H.test
-def post_posts(t):
+def test_post_posts(t):
     t.native_sem("p", 0)
     post = t.spath("p", "post")
     rc, out, err = t.sh('echo > "$1"', post)
@@ -214,8 +175,7 @@ def post_posts(t):
     t.eq(t.sem_attr("p", "value"), "15\n", "value file")
 
 
-@H.test
-def post_refuses_garbage(t):
+def test_post_refuses_garbage(t):
     t.native_sem("g", 2)
     for bad in (b"abc", b"abc\n", b"-1\n", b"3x\n", b" 3\n", b"1.5\n",
                 b"\n\n"):
@@ -227,8 +187,7 @@ def post_refuses_garbage(t):
     t.eq(t.value("g"), 2, "value after echo abc")
 
 
-@H.test
-def post_overflow(t):
+def test_post_overflow(t):
     t.native_sem("o", 0)
     for big in (b"99999999999\n", b"%d\n" % (SEM_VALUE_MAX + 1)):
         t.raises(errno.EOVERFLOW, t.write_post, "o", big,
@@ -245,8 +204,7 @@ def post_overflow(t):
     t.eq(t.sem_attr("top", "value"), "%d\n" % SEM_VALUE_MAX, "value file")
 
 
-@H.test
-def wait_takes_one_unit_per_open(t):
+def test_wait_takes_one_unit_per_open(t):
     t.native_sem("w", 3)
     wait = t.spath("w", "wait")
     rc, out, err = t.sh('cat "$1"', wait)
@@ -270,8 +228,7 @@ def wait_takes_one_unit_per_open(t):
     t.eq(t.value("w"), 0, "value after python's read")
 
 
-@H.test
-def nonblocking_wait_and_hold_EAGAIN(t):
+def test_nonblocking_wait_and_hold_EAGAIN(t):
     t.native_sem("nb", 0)
     with t.within(5, "O_NONBLOCK wait"):
         fd = os.open(t.spath("nb", "wait"), os.O_RDONLY | os.O_NONBLOCK)
@@ -299,21 +256,9 @@ def nonblocking_wait_and_hold_EAGAIN(t):
     t.eq(t.value("nb"), 0, "value after the wait")
 
 
-@H.test
-def blocked_wait_woken_by_native_post(t):
+def test_blocked_wait_woken_by_echo_into_post(t):
+    # (Woken by a native post: test_waits.py.)
     t.native_sem("bw", 0)
-    p = t.spawn(["cat", t.spath("bw", "wait")])
-    t.wait_blocked(p, "read")
-    time.sleep(0.3)
-    t.true(p.poll() is None, "cat wait waits while the value is 0")
-    t0 = time.monotonic()
-    t.post("bw")
-    rc, out, err = t.finish(p, 3)
-    el = time.monotonic() - t0
-    t.eq((rc, out, err), (0, b"", b""), "cat wait")
-    t.true(el < 1, "woken in < 1 s", "%.2fs" % el)
-    t.settle_value("bw", 0, "value after the woken wait")
-    # Through the tree too: echo > post wakes it.
     p = t.spawn(["cat", t.spath("bw", "wait")])
     t.wait_blocked(p, "read")
     rc, out, err = t.sh('echo > "$1"', t.spath("bw", "post"))
@@ -323,20 +268,14 @@ def blocked_wait_woken_by_native_post(t):
     t.settle_value("bw", 0, "value after the second woken wait")
 
 
-@H.test
-def two_blocked_waiters_one_unit_each(t):
+def test_two_blocked_waiters_one_unit_each(t):
     t.native_sem("two", 0)
     ps = [t.spawn(["cat", t.spath("two", "wait")]) for _ in range(3)]
     for p in ps:
         t.wait_blocked(p, "read")
     t.post("two", 2)
-    end = time.monotonic() + 3
-    while sum(p.poll() is not None for p in ps) < 2 and \
-            time.monotonic() < end:
-        time.sleep(0.02)
-    time.sleep(0.3)
-    done = [p for p in ps if p.poll() is not None]
-    t.eq(len(done), 2, "waiters that got a unit of two")
+    t.settle(lambda: sum(p.poll() is not None for p in ps), 2,
+             "waiters that got a unit of two", 0.3, 3)
     t.eq(t.value("two"), 0, "value")
     t.post("two")
     for p in ps:
@@ -345,42 +284,7 @@ def two_blocked_waiters_one_unit_each(t):
     t.settle_value("two", 0, "value after the third")
 
 
-@H.test
-def sigint_ends_wait_and_takes_nothing(t):
-    t.native_sem("int", 0)
-    for f, argv in (("wait", ["cat", t.spath("int", "wait")]),
-                    ("hold", ["sh", "-c", 'exec 9<"$1"', "sh",
-                              t.spath("int", "hold")])):
-        rc, out, err = t.run_interrupted(argv, "timeout -s INT 1 on %s" % f)
-        t.eq((rc, out), (124, b""), "timeout -s INT 1 on %s" % f)
-        t.eq(t.value("int"), 0, "value after the interrupted %s" % f)
-        t.post("int")
-        t.value_after_interrupt("int", "value after a post that followed "
-                                "the interrupted %s" % f)
-        rc, out, err = t.sh('cat "$1"', t.spath("int", "wait"))
-        t.eq(rc, 0, "next cat wait")
-        t.eq(t.value("int"), 0, "value after the next cat wait")
-
-
-@H.test
-def kill9_blocked_waiter_takes_nothing(t):
-    t.native_sem("k9", 0)
-    for f, argv, call in (("wait", ["cat", t.spath("k9", "wait")], "read"),
-                          ("hold", ["sh", "-c", 'exec 9<"$1"', "sh",
-                                    t.spath("k9", "hold")], "openat")):
-        p = t.spawn(argv)
-        t.wait_blocked(p, call)
-        rc = t.kill9(p, "a blocked %s" % f)
-        t.eq(rc, -signal.SIGKILL, "status of the killed %s" % f)
-        t.post("k9")
-        t.value_after_interrupt("k9", "value after a post that followed "
-                                "the killed %s" % f)
-        t.sh('cat "$1"', t.spath("k9", "wait"))
-        t.eq(t.value("k9"), 0, "value after taking it back")
-
-
-@H.test
-def hold_is_a_crash_safe_lock(t):
+def test_hold_is_a_crash_safe_lock(t):
     t.mksem("lock")
     hold = t.spath("lock", "hold")
     value = t.spath("lock", "value")
@@ -399,8 +303,7 @@ def hold_is_a_crash_safe_lock(t):
     t.eq(t.value("lock"), 0, "value while held")
     b = t.sh(holder, hold, timeout=None)
     t.wait_blocked(b, "openat")
-    time.sleep(0.3)
-    t.true(b.poll() is None, "second holder waits")
+    t.still_waiting(b, "second holder waits", 0.3)
     t0 = time.monotonic()
     os.kill(a.pid, signal.SIGKILL)
     got = t.read_until(b, b"locked\n", 1.5)
@@ -417,8 +320,7 @@ def hold_is_a_crash_safe_lock(t):
     t.settle_value("lock", 1, "value after both")
 
 
-@H.test
-def killed_waiters_cost_nothing(t):
+def test_killed_waiters_cost_nothing(t):
     # On a tree of its own with -o max_idle_threads=2: libfuse's worker
     # pool (up to max_threads, 10) grows under the storm of interrupts and
     # releases 200 kills make, and by default never shrinks; with idle
@@ -469,26 +371,7 @@ def killed_waiters_cost_nothing(t):
                        "kills")
 
 
-@H.test
-def rmdir_ends_blocked_waiters_EIDRM(t):
-    t.native_sem("rm", 0)
-    r = t.py(READER, t.spath("rm", "wait"))
-    h = t.py(OPENER, t.spath("rm", "hold"), stdin=PIPE)
-    t.wait_blocked(r, "read")
-    t.wait_blocked(h, "openat")
-    t0 = time.monotonic()
-    t.rmsem("rm")
-    rc, out, err = t.finish(r, 3)
-    t.eq((rc, out), (3, b"EIDRM\n"), "blocked read of wait after rmdir")
-    rc, out, err = t.finish(h, 3, input=b"\n")
-    t.eq((rc, out), (3, b"EIDRM\n"), "blocked open of hold after rmdir")
-    el = time.monotonic() - t0
-    t.true(el < 1, "both ended in < 1 s", "%.2fs" % el)
-    t.true(not os.path.exists(t.devsem("rm")), "native semaphore gone")
-
-
-@H.test
-def file_cut_short_is_no_crash(t):
+def test_file_cut_short_is_no_crash(t):
     """Whoever may write /dev/shm/sem.NAME may truncate it. The daemon maps
     it (glibc's sem_open), and its next touch used to die of SIGBUS, taking
     the mount down for every user: an empty file planted by anybody did the
@@ -515,31 +398,23 @@ def file_cut_short_is_no_crash(t):
     t.eq(t.sem_attr("fine", "value"), "2\n", "another semaphore still works")
 
 
-@H.test
-def poll_on_wait(t):
-    t.native_sem("pl", 0)
+def test_wait_file_readable_once_it_took_its_unit(t):
+    """(poll before and after a post: test_waits.py.) select agrees with
+    poll, and a file of wait that took its unit stays readable (EOF)."""
+    t.native_sem("pl", 1)
     with t.opened(t.spath("pl", "wait"), os.O_RDONLY, 10,
                   "poll on wait") as fd:
         pl = select.poll()
         pl.register(fd, select.POLLIN)
-        t.eq(pl.poll(300), [], "poll at value 0")
-        t0 = time.monotonic()
-        t.post("pl")
-        ev = pl.poll(3000)
-        el = time.monotonic() - t0
-        t.eq(ev, [(fd, select.POLLIN)], "poll after a native post")
-        t.true(el < 1, "POLLIN within 1 s of the post", "%.2fs" % el)
-        t.eq(t.value("pl"), 1, "polling took nothing")
         r, _, _ = select.select([fd], [], [], 1)
         t.eq(r, [fd], "select says readable")
+        t.eq(t.value("pl"), 1, "select took nothing")
         t.eq(os.read(fd, 10), b"", "read of wait")
         t.eq(t.value("pl"), 0, "the read took the unit")
-        # This file took its unit: it stays readable (EOF).
         t.eq(pl.poll(0), [(fd, select.POLLIN)], "poll after the read")
 
 
-@H.test
-def mount_option_sem_value(t):
+def test_mount_option_sem_value(t):
     # The second trees share the prefix: what they make is the main tree's
     # too, so the teardown removes it.
     with t.extra_tree("sem2", prefix=t.prefix, sem_value=5) as m:
@@ -598,8 +473,7 @@ def shared_sum(t, data, hold, n, parts):
     return acc, cnt, parts_got
 
 
-@H.test
-def shared_sum_of_pi_under_hold(t):
+def test_shared_sum_of_pi_under_hold(t):
     if not os.path.isdir(os.path.join(t.mnt, "shm")):
         t.skip("no shm/ in the tree")
     data = os.path.join(t.mkobj("shm", "acc"), "data")
@@ -623,7 +497,3 @@ def shared_sum_of_pi_under_hold(t):
     acc, cnt, _ = shared_sum(t, data, "-", n, parts)
     t.note("without the lock: %d of %d contributions kept, sum %r" % (
         cnt, parts, acc))
-
-
-if __name__ == "__main__":
-    H.main()

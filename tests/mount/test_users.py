@@ -38,8 +38,10 @@ import sys
 import tempfile
 import time
 
-from ipcfs_harness import (Harness, Fail, PIPE, mq_open, mq_close,
-                           sem_post, sem_value)
+from harness import Harness
+from mount import Fail
+from native import mq_close, mq_open, sem_post, sem_value
+from procs import PIPE
 
 USER_A, USER_B = "ipcfs_t1", "ipcfs_t2"
 GROUP_A, GROUP_B, GROUP_S = "ipcfs_ga", "ipcfs_gb", "ipcfs_gs"
@@ -318,8 +320,7 @@ H = UsersHarness("users", allow_other=None, mq_maxmsg=10, mq_msgsize=8192)
 KINDS = ("queues", "channels", "shm", "sem")
 
 
-@H.test
-def users_reach_the_tree(t):
+def test_users_reach_the_tree(t):
     """Standing: the users exist and reach a tree mounted with allow_other
     (every other test depends on it)."""
     t.ensure_users()
@@ -334,8 +335,7 @@ def users_reach_the_tree(t):
 # Hole 5: queues are charged to the caller
 
 
-@H.test
-def queue_mkdir_charged_to_caller_rlimit(t):
+def test_queue_mkdir_charged_to_caller_rlimit(t):
     """Hole 5: a user whose own RLIMIT_MSGQUEUE forbids queues must not get
     one through the tree (the daemon's own, larger, limit was used): B with
     RLIMIT_MSGQUEUE 0 gets EMFILE from mkdir queues/x, and nothing is
@@ -360,8 +360,7 @@ def queue_mkdir_charged_to_caller_rlimit(t):
          MQ_LIMIT)
 
 
-@H.test
-def queue_budget_is_per_user(t):
+def test_queue_budget_is_per_user(t):
     """Hole 5: one user filling their RLIMIT_MSGQUEUE budget through the
     tree (queues were all charged to the daemon's user) must leave every
     other user's mkdir working: B (ulimit -q 819200, queues of 10 x 8192
@@ -414,8 +413,7 @@ for i in range(ARGS["n"]):
 # Holes 1-3: /dev/shm objects are regular files, reached without following
 
 
-@H.test
-def planted_links_are_not_objects(t):
+def test_planted_links_are_not_objects(t):
     """Hole 3: a symlink, a FIFO or a directory planted at
     /dev/shm/sem.PREFIXx or /dev/shm/PREFIXx is no object: stat gives
     ENOENT (a link showed its target's owner and mode), it is not listed,
@@ -513,8 +511,7 @@ def symlink_swap(t, kind):
         t.restore_sysctls()
 
 
-@H.test
-def sem_symlink_swap(t):
+def test_sem_symlink_swap(t):
     """Hole 1: symlink takeover through sem/: A owns sem/chmod and
     sem/chown, keeps their directories open, replaces
     /dev/shm/sem.PREFIXNAME by a symlink to a root 0600 file, then
@@ -523,8 +520,7 @@ def sem_symlink_swap(t):
     symlink_swap(t, "sem")
 
 
-@H.test
-def shm_symlink_swap(t):
+def test_shm_symlink_swap(t):
     """Holes 1-2, shm/: the same attack on a segment
     (/dev/shm/PREFIXNAME): ENOENT, the root file untouched."""
     symlink_swap(t, "shm")
@@ -580,8 +576,7 @@ R["chmods"] = seen
 '''
 
 
-@H.test
-def symlink_swap_race(t):
+def test_symlink_swap_race(t):
     """Hole 2: the check-then-chmod race: while one process of A swaps
     /dev/shm/PREFIXrace (or sem.PREFIXrace) between its regular file and a
     symlink to a root 0600 file, another chmods 0666 through the held
@@ -636,8 +631,7 @@ def sem_try(t, who, name):
                                     "pname": t.posix(name)})
 
 
-@H.test
-def sem_read_only_takes_no_unit(t):
+def test_sem_read_only_takes_no_unit(t):
     """Hole 4: read permission alone took semaphore units (native sem_open
     needs read and write). A's semaphore 0644 of value 2, B in "other":
     value readable; wait and hold EACCES, nothing taken; post EACCES. With
@@ -667,8 +661,7 @@ def sem_read_only_takes_no_unit(t):
     t.eq(sem_value(t.posix("own")), 0, "root took A's unit")
 
 
-@H.test
-def sem_permission_classes(t):
+def test_sem_permission_classes(t):
     """Hole 4: the daemon's check picks the caller's class as the kernel
     does (owner, else a group of the caller's, supplementary ones
     included, else other) and needs rw there. Semaphores of A, group
@@ -753,8 +746,7 @@ R["chgrp"] = E(os.chown, p, -1, os.getgid())
              "%s/%s: mode and owner unchanged" % (kind, name))
 
 
-@H.test
-def matrix_queues(t):
+def test_matrix_queues(t):
     """Standing (DESIGN §1): B on A's queues of 0600 and 0644: data for
     reading and writing, stream, count, as native mq_open answers;
     rmdir, chmod, chown EPERM (as the kernel's mq_unlink)."""
@@ -775,8 +767,7 @@ R["native_w"] = mq(pn, os.O_WRONLY | os.O_NONBLOCK)
                 "count": "ok", "native_r": "ok", "native_w": "EACCES"}})
 
 
-@H.test
-def matrix_channels(t):
+def test_matrix_channels(t):
     """Standing (DESIGN §1): B on A's channels of 0600 and 0644: data for
     reading and writing, bytes, capacity; rmdir, chmod, chown EPERM."""
     code = r'''
@@ -793,8 +784,7 @@ R["capacity_w"] = E(wr, os.path.join(p, "capacity"), b"4096\n")
                 "capacity_w": "EACCES"}})
 
 
-@H.test
-def matrix_shm(t):
+def test_matrix_shm(t):
     """Standing (DESIGN §1): B on A's segments of 0600 and 0644: data for
     reading and for writing, size read and written, as a native open of
     the segment answers; rmdir, chmod, chown EPERM (as unlink in
@@ -817,8 +807,7 @@ R["native_rw"] = E(op, f, os.O_RDWR | os.O_NOFOLLOW)
                 "native_rw": "EACCES"}})
 
 
-@H.test
-def matrix_sem(t):
+def test_matrix_sem(t):
     """Standing (DESIGN §1) and hole 4: B on A's semaphores of 0600 and
     0644: value, wait, hold, post, as native sem_open answers (0644: value
     readable, no unit); rmdir, chmod, chown EPERM (as unlink in
@@ -834,8 +823,7 @@ def matrix_sem(t):
              "value of A's 0%o semaphore after B's tries" % mode)
 
 
-@H.test
-def objects_made_by_a_user_are_theirs(t):
+def test_objects_made_by_a_user_are_theirs(t):
     """Standing, and hole 5 (mkdir acts as the caller): what B makes with
     mkdir (mode 0640, umask 0) is owned by B's uid and gid, in the tree
     and natively, with that mode; B may remove it, A may not."""
@@ -905,8 +893,7 @@ R["mkdir"] = E(os.mkdir, os.path.join(ARGS["shm"], ARGS["new"]), 0o600)
 '''
 
 
-@H.test
-def max_user_files(t):
+def test_max_user_files(t):
     """Hole 5: one client holding open files exhausted the daemon's
     descriptors for everybody. With -o max_user_files=20, B's 20 opens of
     shm data work, its 21st open (data, an attribute file, another
@@ -962,8 +949,7 @@ R["first"] = res.get(0, "still blocked")
 '''
 
 
-@H.test
-def max_user_parked(t):
+def test_max_user_parked(t):
     """Hole 5, memory: a write that waits keeps a copy of its bytes in the
     daemon (libfuse reuses its buffer), so parked writes of one user could
     fill the daemon's memory. With -o max_user_parked=3000, B's first
@@ -1001,7 +987,3 @@ def max_user_parked(t):
             t.user_go(p)
             t.eq(t.user_end(p)["first"], "ok", "%s's parked write" % who)
         t.close(rd)
-
-
-if __name__ == "__main__":
-    H.main()

@@ -23,38 +23,51 @@ import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import time
 
-from ipcfs_harness import Harness, ROOT, WRITER, _fmt
+import pytest
+
+from harness import Harness
+from mount import ROOT
+from procs import WRITER, fmt
 
 SUPP = os.path.join(ROOT, "tests", "valgrind.supp")
 SLOW = 20           # seconds a child may take to block in the slow daemon
 
 
 class ValgrindHarness(Harness):
+    """The daemon under valgrind, its log in a file of its own (log)."""
+
+    log = None
+
+    def start(self):
+        fd, self.log = tempfile.mkstemp(prefix="ipcfs-valgrind-",
+                                        suffix=".log")
+        os.close(fd)
+        self.wrap = ["valgrind", "--leak-check=full", "--error-exitcode=1",
+                     "--errors-for-leak-kinds=definite,indirect",
+                     "--num-callers=30", "--log-file=" + self.log]
+        if os.path.exists(SUPP):
+            self.wrap.append("--suppressions=" + SUPP)
+        self.mount_wait = 60
+        self.exit_wait = 60
+        super().start()
+
     def cleanup(self):
-        super().cleanup()
-        with contextlib.suppress(OSError):
-            os.unlink(VG_LOG)
+        results = super().cleanup()
+        if self.log:
+            with contextlib.suppress(OSError):
+                os.unlink(self.log)
+        return results
 
 
 H = ValgrindHarness("vg", mq_maxmsg=8, mq_msgsize=1024, sem_value=1)
-fd, VG_LOG = tempfile.mkstemp(prefix="ipcfs-valgrind-", suffix=".log")
-os.close(fd)
-H.wrap = ["valgrind", "--leak-check=full", "--error-exitcode=1",
-          "--errors-for-leak-kinds=definite,indirect", "--num-callers=30",
-          "--log-file=" + VG_LOG]
-if os.path.exists(SUPP):
-    H.wrap.append("--suppressions=" + SUPP)
-H.mount_wait = 60
-H.exit_wait = 60
-
-
-def slow(fn):
-    fn.timeout = 120
-    return fn
+# Without valgrind every test is skipped, and the run exits 77 (conftest).
+pytestmark = pytest.mark.skipif(
+    not shutil.which("valgrind"),
+    reason="valgrind is not installed (tools/ensure-deps --test)")
+slow = pytest.mark.deadline(120)
 
 
 def wait_for(t, fn, want, what, timeout=10):
@@ -62,9 +75,8 @@ def wait_for(t, fn, want, what, timeout=10):
     t.eq(got, want, what)
 
 
-@H.test
 @slow
-def queue_session(t):
+def test_queue_session(t):
     t.mkq("q")
     data, stream = t.qpath("q", "data"), t.qpath("q", "stream")
     for m in (b"one", b"two", b"three", b"four"):
@@ -86,9 +98,8 @@ def queue_session(t):
     t.rmq("q")
 
 
-@H.test
 @slow
-def channel_session(t):
+def test_channel_session(t):
     t.mkobj("channels", "c")
     data = t.path("channels", "c", "data")
     cap = t.path("channels", "c", "capacity")
@@ -112,9 +123,8 @@ def channel_session(t):
     t.rmobj("channels", "c")
 
 
-@H.test
 @slow
-def shm_session(t):
+def test_shm_session(t):
     t.mkobj("shm", "s")
     data, size = t.path("shm", "s", "data"), t.path("shm", "s", "size")
     blob = bytes((i * 7) % 256 for i in range(10000))
@@ -141,9 +151,8 @@ time.sleep(300)
 '''
 
 
-@H.test
 @slow
-def sem_session(t):
+def test_sem_session(t):
     t.mkobj("sem", "m")
     value = t.path("sem", "m", "value")
     t.eq(t.read_file(value), b"1\n", "value after mkdir (sem_value=1)")
@@ -175,9 +184,8 @@ def interrupted(t, p, what):
     t.finish(p, 2)
 
 
-@H.test
 @slow
-def interrupted_blocking_reads(t):
+def test_interrupted_blocking_reads(t):
     # A queue reader, interrupted, then killed: nothing taken.
     t.mkq("iq")
     interrupted(t, t.spawn(["cat", t.qpath("iq", "data")]), "cat data")
@@ -241,8 +249,8 @@ def report_from(t, lines, pattern, what):
         t.note("\n".join("  " + line for line in lines[first:first + 60]))
 
 
-@H.test
-def valgrind_reports_nothing(t):
+@pytest.mark.deadline(120)
+def test_valgrind_reports_nothing(t):
     """The daemon's own report: 0 errors, nothing definitely or indirectly
     lost. The daemon forks helpers (backends/caller.c) that run a system
     call or two and _exit: valgrind checks them for leaks too, but a forked
@@ -253,7 +261,7 @@ def valgrind_reports_nothing(t):
     clean = t.unmount()
     rc = t.wait_exit(t.daemon, 60)
     el = time.monotonic() - t0
-    with open(VG_LOG, errors="replace") as f:
+    with open(t.log, errors="replace") as f:
         log = f.read()
     procs = by_pid(log)
     main = procs.pop(t.daemon.pid, [])
@@ -267,12 +275,12 @@ def valgrind_reports_nothing(t):
         summary = [line for line in main if line.startswith("ERROR SUMMARY")]
         t.check("the daemon's ERROR SUMMARY: 0 errors",
                 len(summary) == 1 and summary[0].startswith(
-                    "ERROR SUMMARY: 0 errors"), _fmt(summary or log[-400:]))
+                    "ERROR SUMMARY: 0 errors"), fmt(summary or log[-400:]))
         leaks = [line for line in main if LEAK_HEADS.search(line)]
         t.check("the daemon: no block definitely or indirectly lost",
-                not leaks, _fmt(leaks[:3]))
+                not leaks, fmt(leaks[:3]))
         errs = [line for line in main if ERROR_HEADS.search(line)]
-        t.check("the daemon: no memory error", not errs, _fmt(errs[:3]))
+        t.check("the daemon: no memory error", not errs, fmt(errs[:3]))
         report_from(t, main, re.compile(ERROR_HEADS.pattern + "|" +
                                         LEAK_HEADS.pattern),
                     "the daemon's valgrind log")
@@ -280,7 +288,7 @@ def valgrind_reports_nothing(t):
                for pid, lines in procs.items()}
         bad = {pid: e for pid, e in bad.items() if e}
         t.check("its forked helpers: no memory error", not bad,
-                _fmt(bad))
+                fmt(bad))
         for pid in list(bad)[:2]:
             report_from(t, procs[pid], ERROR_HEADS, "helper %d" % pid)
         n = sum(1 for lines in procs.values()
@@ -298,18 +306,3 @@ def valgrind_reports_nothing(t):
         t.exit_wait = 5
         t.start_daemon()
 
-
-valgrind_reports_nothing.timeout = 120
-
-
-def main():
-    if not shutil.which("valgrind"):
-        print("# valgrind is not installed (tools/ensure-deps --test)")
-        print("0 passed, 0 failed, %d skipped" % len(H.tests))
-        os.unlink(VG_LOG)
-        sys.exit(77)
-    H.main()
-
-
-if __name__ == "__main__":
-    main()
