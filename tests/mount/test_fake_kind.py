@@ -7,12 +7,8 @@ tests/kind/test.def. It sits at test/fake (a path with a directory of fs/'s
 own above it), names its objects its own way (directory kN is object "N")
 and takes no -o prefix=. Nothing else in the tree knew of it: the root, the
 directory above it, lookups, listings, attribute files and ipcctl all come
-from the table.
-
-Standalone: its own fixture mounts `$IPCFS_TEST -f -o prefix=...,fake_value=5
-MNT` on a fresh directory and, whatever happens, unmounts it (fusermount3 -u,
-else umount -l), kills the daemon and removes the directory; every wait is
-bounded. The daemon's output must hold no sanitizer report.
+from the table. The tree is the `tree` fixture's (conftest.py), mounted
+with the test daemon and -o fake_value=5.
 
   $ IPCFS_TEST=build/tests/ipcfs-test python3 -m pytest -q tests/mount/test_fake_kind.py
 """
@@ -21,27 +17,25 @@ import errno
 import os
 import stat
 import subprocess
-import tempfile
-import time
 
 import pytest
+
+from harness import Harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build")
 IPCFS_TEST = os.environ.get("IPCFS_TEST") or os.path.join(BUILD, "tests",
                                                           "ipcfs-test")
-IPCCTL = os.environ.get("IPCCTL") or os.path.join(BUILD, "ipcctl")
-PREFIX = "t%d_fake_" % os.getpid()
 POSIX_KINDS = ["queues", "channels", "shm", "sem"]
 XATTR = "user.ipcfs.name"
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error", "LeakSanitizer")
+
+H = Harness("fake_kind", fake_value=5)
+H.ipcfs = IPCFS_TEST
 
 
-def mounted(path):
-    """Is something mounted on PATH (from /proc/self/mountinfo: no FUSE
-    request, so it cannot hang on a stuck daemon)?"""
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
+@pytest.fixture
+def mnt(t):
+    return t.mnt
 
 
 def run(argv, timeout=10):
@@ -52,63 +46,6 @@ def run(argv, timeout=10):
         return p.returncode, p.stdout.decode(), p.stderr.decode()
     except (OSError, subprocess.TimeoutExpired) as e:
         return -1, "", str(e)
-
-
-def unmount(path):
-    if mounted(path):
-        run(["fusermount3", "-u", path])
-    if mounted(path):
-        run(["umount", "-l", path])
-
-
-def stop(daemon, path):
-    """Unmount PATH and end DAEMON: it should exit by itself once
-    unmounted; SIGKILL if it does not within 5 s."""
-    unmount(path)
-    try:
-        daemon.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-        daemon.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def mnt():
-    try:
-        os.close(os.open("/dev/fuse", os.O_RDWR))
-    except OSError as e:
-        pytest.skip("/dev/fuse is unusable: %s" % e)
-    if not os.access(IPCFS_TEST, os.X_OK):
-        pytest.fail("no test daemon at %s (set $IPCFS_TEST)" % IPCFS_TEST)
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-fake-"))
-    log = tempfile.TemporaryFile()
-    daemon = None
-    try:
-        daemon = subprocess.Popen(
-            [IPCFS_TEST, "-f", "-o", "prefix=%s,fake_value=5" % PREFIX, d],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True)
-        end = time.monotonic() + 10
-        while not mounted(d):
-            if daemon.poll() is not None or time.monotonic() > end:
-                log.seek(0)
-                pytest.fail("not mounted (status %s): %s" % (
-                    daemon.poll(), log.read().decode(errors="replace")))
-            time.sleep(0.02)
-        yield d
-        assert daemon.poll() is None, "the daemon died"
-    finally:
-        if daemon is not None:
-            stop(daemon, d)
-        else:
-            unmount(d)
-        os.rmdir(d)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-        log.close()
-    # A sanitizer build's daemon reports what it found on its way out.
-    for marker in SANITIZER_MARKERS:
-        assert marker not in text, text
 
 
 def errno_of(fn, *args):
@@ -218,7 +155,7 @@ def test_prefix_is_not_applied(mnt):
         os.mkdir(queue)
         try:
             assert os.getxattr(obj, XATTR) == b"7"
-            assert os.getxattr(queue, XATTR) == ("/%sq1" % PREFIX).encode()
+            assert os.getxattr(queue, XATTR) == ("/%sq1" % H.prefix).encode()
             assert os.listdir(os.path.join(mnt, "queues")) == ["q1"]
         finally:
             os.rmdir(queue)
@@ -227,13 +164,11 @@ def test_prefix_is_not_applied(mnt):
 
 
 def test_ipcctl_ls_learns_the_kind(mnt):
-    if not os.access(IPCCTL, os.X_OK):
-        pytest.skip("no ipcctl at %s (set $IPCCTL)" % IPCCTL)
     obj = os.path.join(mnt, "test", "fake", "k3")
     os.mkdir(obj)
     try:
         put(os.path.join(obj, "value"), "9")
-        rc, out, err = run([IPCCTL, "ls", mnt])
+        rc, out, err = run([H.ipcctl, "ls", mnt])
         assert rc == 0, err
         assert "test/fake/k3\t value=9" in out.splitlines()
     finally:
@@ -254,16 +189,15 @@ DAEMONS = [IPCFS_TEST] + ([os.environ["IPCFS"]] if os.environ.get("IPCFS")
 
 
 @pytest.mark.parametrize("daemon", DAEMONS)
-def test_unknown_engine_is_refused(daemon):
-    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-fake-engine-"))
+def test_unknown_engine_is_refused(t, daemon):
+    old, t.ipcfs = t.ipcfs, daemon
     try:
-        rc, out, err = run([daemon, "-f", "-o", "engine=nope", d])
-        assert rc not in (0, -1)
-        assert "engine=nope" in err and "known engines: local" in err
-        assert not mounted(d)
+        rc, out, err, mounted = t.start_refused("engine=nope")
     finally:
-        unmount(d)
-        os.rmdir(d)
+        t.ipcfs = old
+    assert rc not in (0, None)
+    assert "engine=nope" in err and "known engines: local" in err
+    assert not mounted
 
 
 def test_only_the_test_daemon_has_the_fake_kind():
