@@ -430,20 +430,23 @@ def reap(procs):
             p.wait(5)
 
 
+@pytest.mark.deadline(120)
 def test_unit_taken_for_a_waiter_comes_back_after_kill(t):
-    """20 rounds: a holder waits in open of hold at value 0, a native post,
+    """40 rounds: a holder waits in open of hold at value 0, a native post,
     and at once kill -9 of the daemon. Whether the daemon's helper had
     taken the unit for the waiter or handed it over, the unit is the
     daemon's: the next daemon gives it back (value 1 within 2 s). The
     helper's taken-but-unclaimed units used to be in no journal: 7 of 20
     rounds lost theirs (tools/soak --kill-daemon: 6 units in 138 kills).
     A unit is counted a few instructions after it is taken, and this test
-    aims its kill at that very moment: 1 round in about 80 still loses
-    one, so up to 2 of 20 pass (the old daemon passes that 1 run in 80)."""
+    aims its kill at that very moment: 1 round in 60 to 120 still loses
+    one (3 in 360 measured, with the daemons before and after the shared
+    core alike), and once 3 in 20. So up to 4 of 40 pass: a daemon that
+    journals nothing loses about 14, and passes about 1 run in 3000."""
     lost = []
     m = t.extra_mount("bank", prefix=t.prefix)
     try:
-        for r in range(1, 21):
+        for r in range(1, 41):
             name = "bk_%d" % r
             sem_create(t.posix(name), 0)
             h = t.py(HOLDER, os.path.join(m.mnt, "sem", name, "hold"))
@@ -458,10 +461,16 @@ def test_unit_taken_for_a_waiter_comes_back_after_kill(t):
             m.start_daemon()
             v = t.wait_value(lambda: sem_value(t.posix(name)), 1, 2.0)
             if v != 1:
-                lost.append("round %d: value %d" % (r, v))
+                lost.append((r, name))
+        # A unit not back within 2 s may be late, not lost: look again.
+        late = [r for r, name in lost if t.wait_value(
+            lambda: sem_value(t.posix(name)), 1, 3.0) == 1]
     finally:
         t.extra_unmount(m)
-    t.true(len(lost) <= 2, "at most 2 of 20 rounds lose the unit",
+    lost = ["round %d" % r for r, name in lost if r not in late]
+    if late:
+        t.note("back after more than 2 s: rounds %s" % late)
+    t.true(len(lost) <= 4, "at most 4 of 40 rounds lose the unit",
            "; ".join(lost))
     if lost:
         t.note("lost in the take-then-count window: " + "; ".join(lost))
