@@ -527,36 +527,28 @@ static ssize_t mqueue_copy(struct mqueue_handle *h, char *buf, size_t size,
 	return n;
 }
 
-static ssize_t mqueue_data_read(void *fh, char *buf, size_t size, off_t off,
-				struct ipc_wait *w)
+/*
+ * data: offsets count within the message this file received. Before it has
+ * one, an offset past 0 would take a message and show none of it: EINVAL.
+ */
+static ssize_t mqueue_data_read(struct mqueue_handle *h, char *buf, size_t size,
+				off_t off, struct ipc_wait *w)
 {
-	struct mqueue_handle *h = fh;
 	ssize_t ret = 0;
 
-	pthread_mutex_lock(&h->lock);
-	h->fresh = false;
-	/*
-	 * Offsets count within the message this file received: before it has
-	 * one, an offset past 0 would take a message and show none of it.
-	 */
 	if (!h->have && off > 0)
-		ret = -EINVAL;
-	else if (!h->have)
+		return -EINVAL;
+	if (!h->have)
 		ret = mqueue_take(h, w);
-	if (ret > 0 || h->have)
-		ret = mqueue_copy(h, buf, size, off);
-	pthread_mutex_unlock(&h->lock);
-	return ret;
+	return ret > 0 || h->have ? mqueue_copy(h, buf, size, off) : ret;
 }
 
-static ssize_t mqueue_stream_read(void *fh, char *buf, size_t size, off_t off,
-				  struct ipc_wait *w)
+/* stream: the next bytes, of this message or the next one. */
+static ssize_t mqueue_stream_read(struct mqueue_handle *h, char *buf,
+				  size_t size, struct ipc_wait *w)
 {
-	struct mqueue_handle *h = fh;
 	ssize_t ret = 1;
 
-	pthread_mutex_lock(&h->lock);
-	h->fresh = false;
 	/* An empty message cannot be told from end-of-file here: skip it. */
 	while (ret > 0 && (!h->have || h->pos == h->len)) {
 		h->have = false;
@@ -567,6 +559,19 @@ static ssize_t mqueue_stream_read(void *fh, char *buf, size_t size, off_t off,
 		h->pos += ret;
 		h->have = h->pos < h->len;
 	}
+	return ret;
+}
+
+static ssize_t mqueue_read(void *fh, char *buf, size_t size, off_t off,
+			   struct ipc_wait *w)
+{
+	struct mqueue_handle *h = fh;
+	ssize_t ret;
+
+	pthread_mutex_lock(&h->lock);
+	h->fresh = false;
+	ret = h->stream ? mqueue_stream_read(h, buf, size, w)
+			: mqueue_data_read(h, buf, size, off, w);
 	pthread_mutex_unlock(&h->lock);
 	return ret;
 }
@@ -764,7 +769,7 @@ static int mqueue_attr_get(const char *name, size_t field, char *buf,
 static const struct ipc_stream_ops mqueue_data_ops = {
 	.open = mqueue_data_open,
 	.release = mqueue_release,
-	.read = mqueue_data_read,
+	.read = mqueue_read,
 	.unread = mqueue_unread,
 	.write = mqueue_data_write,
 	.poll = mqueue_poll,
@@ -774,7 +779,7 @@ static const struct ipc_stream_ops mqueue_data_ops = {
 static const struct ipc_stream_ops mqueue_stream_ops = {
 	.open = mqueue_stream_open,
 	.release = mqueue_release,
-	.read = mqueue_stream_read,
+	.read = mqueue_read,
 	.unread = mqueue_unread,
 	.poll = mqueue_poll,
 	.flags = IPC_STREAM | IPC_READ_TAKES,
