@@ -53,7 +53,8 @@ void ipc_wake_all(struct ipc_waitq *wq);
  * for `events`, ahead of the requests parked for them, until it returns
  * anything but -EAGAIN; it must not block. If the daemon stops first,
  * run(arg, true) is called once, with the loop stopped (it may then wait a
- * little).
+ * little). run may drop the last reference to wq's object: fs/ frees the
+ * queue only once the loop's round is over.
  */
 int ipc_job_park(struct ipc_waitq *wq, unsigned int events,
 		 int (*run)(void *arg, bool stopping), void *arg);
@@ -317,8 +318,8 @@ void ipc_obj_put(struct ipc_obj *o);
 bool ipc_obj_removed(struct ipc_obj *o);
 /* NAME was removed (by rmdir or anybody): retire its object if stale. */
 void ipc_obj_gone(struct ipc_registry *r, const char *name);
-/* Retire NAME's object whatever stale says; -ENOENT if there is none. */
-int ipc_obj_remove(struct ipc_registry *r, const char *name);
+/* Retire o whatever stale says; -ENOENT if it was already. */
+int ipc_obj_remove(struct ipc_obj *o);
 int ipc_obj_list(struct ipc_registry *r,
 		 int (*fill)(void *ctx, const char *name), void *ctx);
 /* At exit: drop the registry's references. */

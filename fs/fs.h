@@ -118,6 +118,7 @@ struct ipc_waitq {
 	struct ipc_waitq *next_pending;
 	void (*idle)(void *arg); /* the last parked request left unserved */
 	void *idle_arg;
+	bool freed; /* ipc_waitq_free()d: the loop frees it after its round */
 };
 
 struct fs_pollh {

@@ -56,6 +56,8 @@ static void park_arm(struct ipc_waitq *wq) /* under park_lock */
 	struct fs_pollh *h;
 	unsigned int want = 0;
 
+	if (wq->freed)
+		return;
 	if (wq->parked[0])
 		want |= POLLIN;
 	if (wq->parked[1])
@@ -69,7 +71,7 @@ static void park_mark_pending(struct ipc_waitq *wq, unsigned int events,
 			      bool all) /* under park_lock */
 {
 	/* Queued exactly when pending or pending_all is set. */
-	if (!events && !all)
+	if ((!events && !all) || wq->freed)
 		return;
 	if (!wq->pending && !wq->pending_all) {
 		wq->next_pending = park_pending;
@@ -116,9 +118,17 @@ void ipc_waitq_free(struct ipc_waitq *wq)
 		}
 	}
 	fs_loop_arm(&wq->src, 0);
+	wq->freed = true;
 	pthread_mutex_unlock(&park_lock);
 	fs_loop_forget(&wq->src);
-	free(wq);
+	/*
+	 * The loop may be inside this queue's retry (the last reference to
+	 * an object dropped by a job of its own): free it after the round.
+	 */
+	if (fs_loop_in_thread())
+		fs_loop_defer(free, wq);
+	else
+		free(wq);
 }
 
 /*
@@ -172,13 +182,13 @@ static void park_unlink(struct fs_park *p) /* under park_lock */
 		p->all_next->all_pprev = p->all_pprev;
 }
 
-static void park_link(struct fs_park *p) /* under park_lock */
+/* Into its wait queue: jobs ahead of requests, each in arrival order. */
+static void park_queue(struct fs_park *p) /* under park_lock */
 {
 	struct ipc_waitq *wq = p->wait.wq;
 	int dir = park_dir(p->wait.events);
 	struct fs_park **pos = wq->tail[dir];
 
-	/* Jobs go ahead of requests, in their own order. */
 	if (!p->req)
 		for (pos = &wq->parked[dir]; *pos && !(*pos)->req;)
 			pos = &(*pos)->next;
@@ -189,6 +199,11 @@ static void park_link(struct fs_park *p) /* under park_lock */
 	else
 		wq->tail[dir] = &p->next;
 	*pos = p;
+}
+
+static void park_link(struct fs_park *p) /* under park_lock */
+{
+	park_queue(p);
 	p->all_next = park_all;
 	p->all_pprev = &park_all;
 	if (park_all)
@@ -258,7 +273,8 @@ static void park_enqueue(struct fs_park *p)
 	bool cancel;
 
 	pthread_mutex_lock(&park_lock);
-	cancel = p->interrupted || park_stopping;
+	/* Jobs wait for the loop to stop: fs_park_stop_loop() ends them. */
+	cancel = p->interrupted || (park_stopping && p->req);
 	if (!cancel) {
 		park_link(p);
 		park_arm(wq);
@@ -295,7 +311,7 @@ void fs_park_submit(struct fs_park *p)
 static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 {
 	struct fs_park *list, *p, *next, *kept = NULL, **kept_tail = &kept;
-	struct fs_park *cancel = NULL, *rest, **rest_tail;
+	struct fs_park *cancel = NULL, *rest;
 	bool stop = false, idle;
 
 	pthread_mutex_lock(&park_lock);
@@ -333,12 +349,11 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	wq->retrying &= ~(dir ? POLLOUT : POLLIN);
 	/* Put the survivors back in front of those parked meanwhile. */
 	rest = wq->parked[dir];
-	rest_tail = wq->tail[dir];
 	wq->parked[dir] = NULL;
 	wq->tail[dir] = &wq->parked[dir];
 	for (p = kept; p; p = next) {
 		next = p->next;
-		if (p->interrupted || park_stopping) {
+		if (p->interrupted || (park_stopping && p->req)) {
 			p->state = PARK_DONE;
 			p->next = cancel;
 			cancel = p;
@@ -346,10 +361,10 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 			park_link(p);
 		}
 	}
-	if (rest) {
-		rest->pprev = wq->tail[dir];
-		*wq->tail[dir] = rest;
-		wq->tail[dir] = rest_tail;
+	/* Those parked meanwhile stay parked (in park_all): queue them again. */
+	for (p = rest; p; p = next) {
+		next = p->next;
+		park_queue(p);
 	}
 	park_arm(wq);
 	idle = cancel && park_empty(wq);

@@ -817,6 +817,47 @@ static void test_mq_give_back_full(void **state)
 	ipc_waitq_free(theirs);
 }
 
+/*
+ * The give-back job may hold the last reference to its queue: the reader
+ * closed, and rmdir dropped the registry's. The job, run by the loop when
+ * the removal wakes the queue, frees the queue inside the loop's retry of
+ * that very queue: fs/ must free the wait queue only after the round (run
+ * under AddressSanitizer, build-asan, this was a use after free).
+ */
+static void test_mq_give_back_last_ref(void **state)
+{
+	const char *name = test_mq_name();
+	struct mq_attr attr = { .mq_maxmsg = 1, .mq_msgsize = 64 };
+	const struct ipc_stream_ops *ops = test_mq_ops("data");
+	struct ipc_wait w = { 0 };
+	struct timespec ts;
+	char buf[64];
+	mqd_t mqd;
+	void *fh;
+	ssize_t n;
+
+	mqd = test_mq_track(
+		mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &attr));
+	assert_true(mqd != (mqd_t)-1);
+	fh = test_mq_open("data", name);
+	test_mq_send(mqd, "first", 5, 3);
+	n = ops->read(fh, buf, sizeof(buf), 0, &w);
+	assert_int_equal(n, 5);
+	test_mq_send(mqd, "second", 6, 0); /* full again */
+	assert_int_equal(fs_loop_init(), 0);
+	assert_int_equal(fs_park_start_loop(), 0);
+	ops->unread(fh, buf, n); /* full: a job keeps it */
+	test_mq_release(fh);
+	assert_int_equal(mqueue_kind.remove(name), 0);
+	/* The queue is gone: the job drops the message and its reference. */
+	ts = test_mq_deadline();
+	assert_int_equal(mq_timedreceive(mqd, buf, sizeof(buf), NULL, &ts), 6);
+	usleep(100 * 1000); /* a round or more of the loop */
+	fs_park_stop_loop();
+	fs_loop_fini();
+	assert_int_equal(test_mq_curmsgs(mqd), 0);
+}
+
 /* rmdir: readers see EOF, writers EIDRM, waiters are woken. */
 static void test_mq_remove_wakes(void **state)
 {
@@ -1035,6 +1076,7 @@ int main(void)
 		TEST_MQ_CASE(test_mq_unread_data_later),
 		TEST_MQ_CASE(test_mq_unread_stream),
 		TEST_MQ_CASE(test_mq_give_back_full),
+		TEST_MQ_CASE(test_mq_give_back_last_ref),
 		TEST_MQ_CASE(test_mq_remove_wakes),
 		TEST_MQ_CASE(test_mq_poll),
 		TEST_MQ_CASE(test_mq_attrs),
