@@ -193,8 +193,11 @@ int ipc_helper_start(struct ipc_helper *h)
 	int ret = 0;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->running)
+	if (h->running) {
+		pthread_cond_signal(
+			&h->cond); /* out of a pause: a new waiter */
 		goto out_unlock;
+	}
 	ipc_obj_hold(h->obj);
 	h->running = true;
 	pthread_mutex_lock(&helper_lock);

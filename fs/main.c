@@ -186,9 +186,10 @@ int main(int argc, char *argv[])
 	}
 	ret = main_loop(se, &opts) != 0;
 	fs_park_stop_loop();
-	fs_helpers_drain();
+	/* Pollers go with their files: then no helper has anybody to serve. */
 	fs_files_release_all();
 	fs_dirs_release_all();
+	fs_helpers_drain();
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -497,3 +497,33 @@ def test_shared_sum_of_pi_under_hold(t):
     acc, cnt, _ = shared_sum(t, data, "-", n, parts)
     t.note("without the lock: %d of %d contributions kept, sum %r" % (
         cnt, parts, acc))
+
+
+# Polls FILE for POLLIN for a minute.
+POLLER = r'''
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+p = select.poll()
+p.register(fd, select.POLLIN)
+p.poll(60000)
+'''
+
+
+def test_daemon_stops_while_wait_is_polled(t):
+    """A poller of wait at value 0 keeps the semaphore's helper thread
+    looking every 100 ms. Told to stop (SIGTERM), the daemon still ends at
+    once: the open files, and their pollers, go before it waits for its
+    helpers (it used to wait for ever)."""
+    name = "polled"
+    sem_create(t.posix(name), 0)
+    m = t.extra_mount("pollstop", prefix=t.prefix)
+    h = t.py(POLLER, os.path.join(m.mnt, "sem", name, "wait"))
+    t.wait_blocked(h, "poll")
+    os.kill(m.daemon.pid, signal.SIGTERM)
+    rc = t.wait_exit(m.daemon, 5)
+    t.kill(h)
+    if rc is None:
+        t.kill(m.daemon)    # hung: the unmount below must not wait on it
+    t.true(rc is not None, "the daemon ended within 5 s of SIGTERM",
+           "still running")
+    t.extra_unmount(m)
