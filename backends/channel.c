@@ -205,7 +205,7 @@ static int channel_remove(const char *name)
 	if (!ch)
 		return -ENOENT;
 	pthread_mutex_lock(&channel_lock);
-	ret = ipc_obj_remove(&channels, name);
+	ret = ipc_obj_remove(&ch->obj);
 	if (ret == 0)
 		channel_reserved -= ch->cap;
 	pthread_mutex_unlock(&channel_lock);

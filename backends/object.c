@@ -29,6 +29,8 @@ int ipc_obj_init(struct ipc_obj *o, const char *name, int fd)
 		return 0;
 	free(o->name);
 	ipc_waitq_free(o->wq);
+	o->name = NULL;
+	o->wq = NULL;
 	return -ENOMEM;
 }
 
@@ -172,16 +174,17 @@ void ipc_obj_gone(struct ipc_registry *r, const char *name)
 		obj_end(o);
 }
 
-int ipc_obj_remove(struct ipc_registry *r, const char *name)
+int ipc_obj_remove(struct ipc_obj *o)
 {
-	struct ipc_obj *o;
+	struct ipc_registry *r = o->reg;
+	bool listed;
 
 	pthread_mutex_lock(&r->lock);
-	o = obj_find(r, name);
-	if (o)
-		obj_retire(o);
+	listed = !o->removed;
+	if (listed)
+		obj_retire(o); /* obj_end drops the registry's reference */
 	pthread_mutex_unlock(&r->lock);
-	if (!o)
+	if (!listed)
 		return -ENOENT;
 	obj_end(o);
 	return 0;

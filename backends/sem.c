@@ -130,6 +130,7 @@ static int semaphore_create_as(void *arg)
 	for (n = fd; k; k /= 10)
 		*p++ = '0' + n / k % 10;
 	*p = '\0';
+	errno = 0; /* a short write sets none */
 	if (write(fd, &a->init, sizeof(a->init)) != sizeof(a->init) ||
 	    linkat(AT_FDCWD, path, devshm_fd(), a->file, AT_SYMLINK_FOLLOW) < 0)
 		ret = errno ? -errno : -ENOSPC;
@@ -301,18 +302,17 @@ static int semaphore_open(const char *name, struct ipc_obj **o)
 		ret = -EINVAL;
 	if (ret == 0)
 		ret = ipc_obj_init(&s->obj, name, -1);
-	if (ret == 0) {
-		s->helper = ipc_helper_new(&s->obj, &semaphore_helper_ops, s);
-		ret = s->helper ? 0 : -ENOMEM;
-	}
 	if (ret < 0) {
 		sem_close(s->sem);
-		free(s->obj.name);
-		ipc_waitq_free(s->obj.wq);
 		free(s);
 		return ret;
 	}
 	s->ino = st.st_ino;
+	s->helper = ipc_helper_new(&s->obj, &semaphore_helper_ops, s);
+	if (!s->helper) {
+		ipc_obj_discard(&semaphores, &s->obj);
+		return -ENOMEM;
+	}
 	*o = &s->obj;
 	return 0;
 }

@@ -567,8 +567,10 @@ int fs_kind_check(const struct ipc_kind *kind)
 	const struct ipc_file *file;
 	const char *why;
 
-	if (!kind->list || !kind->create || !kind->remove || !kind->stat) {
-		ipc_log("kind %s: no list, create, remove or stat", kind->name);
+	if (!kind->list || !kind->create || !kind->remove || !kind->stat ||
+	    !kind->files) {
+		ipc_log("kind %s: no list, create, remove, stat or files",
+			kind->name);
 		return -EINVAL;
 	}
 	for (file = kind->files; file->name; file++) {
