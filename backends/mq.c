@@ -576,6 +576,12 @@ static ssize_t mqueue_read(void *fh, char *buf, size_t size, off_t off,
 	return ret;
 }
 
+static void mqueue_lost(struct mqueue *q, int err)
+{
+	ipc_log("%s: lost a message an interrupted reader gave back: %s",
+		q->obj.name, strerror(err));
+}
+
 /*
  * At exit, with the loop stopped: wait a little for room rather than lose
  * the message.
@@ -621,8 +627,7 @@ static int mqueue_resend(void *arg, bool stopping)
 		if (err == EAGAIN)
 			err = -mqueue_send_at_exit(q, m);
 		if (err)
-			ipc_log("%s: lost a message an interrupted reader gave back: %s",
-				q->obj.name, strerror(err));
+			mqueue_lost(q, err);
 		q->back = m->next;
 		free(m);
 	}
@@ -638,8 +643,7 @@ static void mqueue_drop_back(struct mqueue *q)
 
 	pthread_mutex_lock(&q->lock);
 	while ((m = q->back)) {
-		ipc_log("%s: lost a message an interrupted reader gave back: %s",
-			q->obj.name, strerror(ENOMEM));
+		mqueue_lost(q, ENOMEM);
 		q->back = m->next;
 		free(m);
 	}
@@ -679,8 +683,7 @@ static void mqueue_give_back(struct mqueue_handle *h)
 	}
 	pthread_mutex_unlock(&q->lock);
 	if (!m) {
-		ipc_log("%s: lost a message an interrupted reader gave back: %s",
-			q->obj.name, strerror(errno));
+		mqueue_lost(q, errno);
 		return;
 	}
 	if (!first)
