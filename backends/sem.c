@@ -44,8 +44,9 @@ struct semaphore {
 
 struct semaphore_handle {
 	struct semaphore *s;
-	bool taken; /* holds a unit (hold) / took its unit (wait) */
-	bool fresh; /* wait: the last read took the unit */
+	pthread_mutex_t lock; /* threads may share an open file: one unit */
+	bool taken;	      /* holds a unit (hold) / took its unit (wait) */
+	bool fresh;	      /* wait: the last read took the unit */
 };
 
 static long semaphore_opt_value = 1;
@@ -385,6 +386,7 @@ static int semaphore_open_handle(const char *name, int flags, void **fh)
 		free(h);
 		return ret;
 	}
+	pthread_mutex_init(&h->lock, NULL);
 	*fh = h;
 	return 0;
 }
@@ -401,6 +403,7 @@ static void semaphore_release(void *fh)
 		ipc_log("%s: cannot give a held unit back: %s", h->s->obj.name,
 			strerror(-ret));
 	ipc_obj_put(&h->s->obj);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
@@ -426,16 +429,16 @@ static ssize_t semaphore_wait_read(void *fh, char *buf, size_t size, off_t off,
 				   struct ipc_wait *w)
 {
 	struct semaphore_handle *h = fh;
-	int ret;
+	int ret = 0;
 
+	pthread_mutex_lock(&h->lock);
 	h->fresh = false;
-	if (h->taken)
-		return 0;
-	ret = semaphore_take(h->s, w, false);
-	if (ret < 0)
-		return ret;
-	h->taken = h->fresh = true;
-	return 0;
+	if (!h->taken)
+		ret = semaphore_take(h->s, w, false);
+	if (!h->taken && ret == 0)
+		h->taken = h->fresh = true;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
 }
 
 /* The reader never learnt it took the unit: post it back. */
@@ -443,10 +446,12 @@ static void semaphore_wait_unread(void *fh, const char *buf, size_t len)
 {
 	struct semaphore_handle *h = fh;
 
+	pthread_mutex_lock(&h->lock);
 	if (h->fresh) {
 		semaphore_post(h->s);
 		h->taken = h->fresh = false;
 	}
+	pthread_mutex_unlock(&h->lock);
 }
 
 static unsigned int semaphore_wait_poll(void *fh, struct ipc_waitq **wq)

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -963,6 +964,57 @@ static void test_sem_remove_wakes(void **state)
  * A semaphore unlinked and made again natively (a program restarting)
  * while the tree has the old one open: new opens reach the new one.
  */
+struct test_sem_reader {
+	void *fh;
+	pthread_barrier_t *start;
+	ssize_t ret;
+};
+
+static void *test_sem_reader_main(void *arg)
+{
+	struct test_sem_reader *r = arg;
+	struct ipc_wait w = { 0 };
+
+	pthread_barrier_wait(r->start);
+	r->ret = test_sem_read(r->fh, &w);
+	return NULL;
+}
+
+/*
+ * Threads sharing one open wait file (forked children, threads of one
+ * program) read it at once: it still takes one unit, however they race.
+ */
+static void test_sem_wait_shared_file(void **state)
+{
+	const char *name = test_sem_name();
+	sem_t *sem = test_sem_native(name, 0600, 200);
+	struct test_sem_reader r[8];
+	pthread_barrier_t start;
+	pthread_t th[8];
+	int i, round;
+
+	for (round = 0; round < 100; round++) {
+		void *fh = test_sem_open("wait", name);
+
+		pthread_barrier_init(&start, NULL, 8);
+		for (i = 0; i < 8; i++) {
+			r[i] = (struct test_sem_reader){ .fh = fh,
+							 .start = &start };
+			assert_int_equal(pthread_create(&th[i], NULL,
+							test_sem_reader_main,
+							&r[i]),
+					 0);
+		}
+		for (i = 0; i < 8; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(r[i].ret, 0);
+		}
+		pthread_barrier_destroy(&start);
+		assert_int_equal(test_sem_value(sem), 200 - round - 1);
+		test_sem_release(fh);
+	}
+}
+
 static void test_sem_native_recreate(void **state)
 {
 	const char *name = test_sem_name();
@@ -1010,6 +1062,7 @@ int main(void)
 		TEST_SEM_CASE(test_sem_wait_read),
 		TEST_SEM_CASE(test_sem_wait_empty),
 		TEST_SEM_CASE(test_sem_wait_unread),
+		TEST_SEM_CASE(test_sem_wait_shared_file),
 		TEST_SEM_CASE(test_sem_hold),
 		TEST_SEM_CASE(test_sem_poll),
 		TEST_SEM_CASE(test_sem_helper_thread),
