@@ -11,12 +11,13 @@
  * object's file opens it here with O_PATH|O_NOFOLLOW (which neither follows
  * a link nor opens a device or FIFO), checks that what it got is a regular
  * file, and works on that descriptor only: what was checked is what is
- * changed. Looks use fstatat() without following links. Anything that is
- * not a regular file is no object (ENOENT).
+ * changed; a semaphore is mapped from such a descriptor too (opened
+ * O_NOFOLLOW, checked, then mapped). Looks use fstatat() without following
+ * links. Anything that is not a regular file is no object (ENOENT).
  *
  *   $ ln -s /etc/shadow /dev/shm/sem.x; ls /mnt/ipc/sem     # no "x"
  *
- * A mapping of a file there (a semaphore, which glibc maps) can be cut
+ * A mapping of a file there (a semaphore) can be cut
  * short by whoever may write the file: the next touch of it raises SIGBUS,
  * which would kill the daemon for every user. Touches of such mappings run
  * under a guard (devshm_guard_begin/end): a SIGBUS inside the guarded range
@@ -142,6 +143,46 @@ static int devshm_open_path(const char *file, struct stat *st)
 		return ret;
 	}
 	return fd;
+}
+
+/*
+ * Map semaphore FILE as sem_open() would (MAP_SHARED, the size of a sem_t),
+ * but only a regular file, not followed, at least that long: the file
+ * checked is the file mapped. *st: its stat. devshm_unmap_sem() undoes it.
+ */
+sem_t *devshm_map_sem(const char *file, struct stat *st)
+{
+	sem_t *sem = MAP_FAILED;
+	int fd;
+
+	if (devshm_dirfd < 0) {
+		errno = ENOENT;
+		return NULL;
+	}
+	/* O_NONBLOCK: a FIFO planted there must not hold us in open. */
+	fd = openat(devshm_dirfd, file,
+		    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = ENOENT;
+		return NULL;
+	}
+	if (fstat(fd, st) == 0) {
+		if (!S_ISREG(st->st_mode))
+			errno = ENOENT;
+		else if (st->st_size < (off_t)sizeof(sem_t))
+			errno = EINVAL; /* too short to hold one: would fault */
+		else
+			sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0);
+	}
+	close(fd);
+	return sem == MAP_FAILED ? NULL : sem;
+}
+
+void devshm_unmap_sem(sem_t *sem)
+{
+	munmap(sem, sizeof(sem_t));
 }
 
 /*

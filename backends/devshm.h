@@ -8,6 +8,7 @@
 #define IPCFS_DEVSHM_H
 
 #include <limits.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -24,6 +25,8 @@ int devshm_fd(void);
 bool devshm_is_sem(const char *file);
 const char *devshm_file(const char *name, bool sem, char *buf, size_t size);
 int devshm_stat(const char *file, struct stat *st);
+sem_t *devshm_map_sem(const char *file, struct stat *st);
+void devshm_unmap_sem(sem_t *sem);
 int devshm_chmod(const char *file, mode_t mode);
 int devshm_chown(const char *file, uid_t uid, gid_t gid);
 int devshm_list(bool sem, int (*fill)(void *ctx, const char *name), void *ctx);

@@ -74,35 +74,30 @@ static size_t holds_size(size_t nslots)
 	return sizeof(struct holds_table) + nslots * sizeof(struct holds_slot);
 }
 
-static unsigned long holds_ino(const char *name)
-{
-	char file[DEVSHM_FILE_MAX];
-	struct stat st;
-
-	devshm_file(name, true, file, sizeof(file));
-	return devshm_stat(file, &st) == 0 ? st.st_ino : 0;
-}
-
 /* Post n units of name back, if it is still the semaphore of inode ino. */
 static void holds_post(const char *name, uint64_t ino, long n,
 		       const char *whose)
 {
+	char file[DEVSHM_FILE_MAX];
 	struct devshm_guard g;
+	struct stat st;
 	sem_t *sem;
 	long k;
 	int ret;
 
-	if (holds_ino(name) != ino)
-		return; /* the semaphore was removed, or remade */
-	sem = sem_open(name, 0);
-	if (sem == SEM_FAILED)
+	sem = devshm_map_sem(devshm_file(name, true, file, sizeof(file)), &st);
+	if (!sem)
 		return;
+	if (st.st_ino != ino) {
+		devshm_unmap_sem(sem);
+		return; /* the semaphore was removed, or remade */
+	}
 	/* Its file may be cut short under us (devshm.c). */
 	devshm_guard_begin(&g, sem, sizeof(sem_t));
 	for (k = 0; k < n; k++)
 		sem_post(sem);
 	ret = devshm_guard_end(&g);
-	sem_close(sem);
+	devshm_unmap_sem(sem);
 	if (ret < 0)
 		ipc_log("%s: its file in /dev/shm was cut short: no semaphore to give units back to",
 			name);

@@ -284,6 +284,7 @@ static const struct ipc_helper_ops semaphore_helper_ops = {
 static int semaphore_open(const char *name, struct ipc_obj **o)
 {
 	struct semaphore *s = calloc(1, sizeof(*s));
+	char file[DEVSHM_FILE_MAX];
 	struct stat st;
 	int ret;
 
@@ -291,20 +292,16 @@ static int semaphore_open(const char *name, struct ipc_obj **o)
 		return -ENOMEM;
 	/* Units are taken only through an object: journal them from now. */
 	holds_ready();
-	s->sem = sem_open(name, 0);
-	if (s->sem == SEM_FAILED) {
+	/* Through devshm.c: the file checked is the file mapped. */
+	s->sem = devshm_map_sem(semaphore_file(name, file, sizeof(file)), &st);
+	if (!s->sem) {
 		ret = -errno;
 		free(s);
 		return ret;
 	}
-	/* A file too short to hold a sem_t is none (and would fault). */
-	ret = semaphore_stat(name, &st);
-	if (ret == 0 && st.st_size < (off_t)sizeof(sem_t))
-		ret = -EINVAL;
-	if (ret == 0)
-		ret = ipc_obj_init(&s->obj, name, -1);
+	ret = ipc_obj_init(&s->obj, name, -1);
 	if (ret < 0) {
-		sem_close(s->sem);
+		devshm_unmap_sem(s->sem);
 		free(s);
 		return ret;
 	}
@@ -333,7 +330,7 @@ static void semaphore_free(struct ipc_obj *o)
 	struct semaphore *s = semaphore_of(o);
 
 	ipc_helper_free(s->helper);
-	sem_close(s->sem);
+	devshm_unmap_sem(s->sem);
 	free(s);
 }
 
