@@ -27,7 +27,6 @@
 #define HELPER_DEADLINE_MS 1000
 
 struct ipc_helper {
-	struct ipc_waitq *wq;
 	struct ipc_obj *obj;
 	const struct ipc_helper_ops *ops;
 	void *arg;
@@ -85,13 +84,12 @@ struct ipc_helper *ipc_helper_new(struct ipc_obj *obj,
 	if (!h)
 		return NULL;
 	pthread_once(&helper_once, helper_install);
-	h->wq = obj->wq;
 	h->obj = obj;
 	h->ops = ops;
 	h->arg = arg;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	fs_waitq_on_idle(h->wq, helper_idle, h);
+	fs_waitq_on_idle(h->obj->wq, helper_idle, h);
 	return h;
 }
 
@@ -135,10 +133,10 @@ static bool helper_block(struct ipc_helper *h)
 	h->blocking = false;
 	if (ret > 0) {
 		h->banked++;
-		ipc_wake(h->wq, POLLIN);
+		ipc_wake(h->obj->wq, POLLIN);
 	} else if (ret < 0) {
 		helper_give_back(h);
-		ipc_wake_all(h->wq); /* they see the error themselves */
+		ipc_wake_all(h->obj->wq); /* they see the error themselves */
 		return false;
 	}
 	return true;
@@ -156,7 +154,8 @@ static void *helper_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		active = ipc_obj_removed(h->obj) ? 0 : fs_waitq_active(h->wq);
+		active = ipc_obj_removed(h->obj) ? 0
+						 : fs_waitq_active(h->obj->wq);
 		if (!active) {
 			helper_give_back(h);
 			if (quiet)
@@ -169,7 +168,7 @@ static void *helper_main(void *arg)
 		if (!(active & FS_WQ_PARKED) || h->banked) {
 			/* Pollers only, or an item awaits its taker. */
 			if (!h->banked && h->ops->peek(h->arg) > 0)
-				ipc_wake(h->wq, POLLIN);
+				ipc_wake(h->obj->wq, POLLIN);
 			helper_pause(h);
 			continue;
 		}

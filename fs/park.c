@@ -167,6 +167,15 @@ unsigned int fs_waitq_active(struct ipc_waitq *wq)
 	return active;
 }
 
+/* Out of the list of every parked request. */
+static void park_unlist(struct fs_park *p) /* under park_lock */
+{
+	*p->all_pprev = p->all_next;
+	if (p->all_next)
+		p->all_next->all_pprev = p->all_pprev;
+}
+
+/* Out of its wait queue and of the list of every parked request. */
 static void park_unlink(struct fs_park *p) /* under park_lock */
 {
 	struct ipc_waitq *wq = p->wait.wq;
@@ -177,9 +186,7 @@ static void park_unlink(struct fs_park *p) /* under park_lock */
 		p->next->pprev = p->pprev;
 	else
 		wq->tail[dir] = p->pprev;
-	*p->all_pprev = p->all_next;
-	if (p->all_next)
-		p->all_next->all_pprev = p->all_pprev;
+	park_unlist(p);
 }
 
 /* Into its wait queue: jobs ahead of requests, each in arrival order. */
@@ -318,9 +325,7 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	list = wq->parked[dir];
 	for (p = list; p; p = p->next) {
 		p->state = PARK_RUNNING;
-		*p->all_pprev = p->all_next;
-		if (p->all_next)
-			p->all_next->all_pprev = p->all_pprev;
+		park_unlist(p);
 	}
 	wq->parked[dir] = NULL;
 	wq->tail[dir] = &wq->parked[dir];
