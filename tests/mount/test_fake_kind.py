@@ -107,7 +107,7 @@ def test_object_lifecycle(mnt):
         assert stat.S_IMODE(st.st_mode) == 0o750
         assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
         assert errno_of(os.mkdir, obj) == errno.EEXIST
-        assert os.listdir(obj) == ["value"]
+        assert sorted(os.listdir(obj)) == ["value", "waiters"]
         value = os.path.join(obj, "value")
         assert stat.S_IMODE(os.stat(value).st_mode) == 0o640
         assert get(value) == "5\n"      # -o fake_value=5: a kind's option
@@ -170,7 +170,7 @@ def test_ipcctl_ls_learns_the_kind(mnt):
         put(os.path.join(obj, "value"), "9")
         rc, out, err = run([H.ipcctl, "ls", mnt])
         assert rc == 0, err
-        assert "test/fake/k3\t value=9" in out.splitlines()
+        assert "test/fake/k3\t value=9 waiters=" in out.splitlines()
     finally:
         os.rmdir(obj)
 
