@@ -25,6 +25,8 @@ import pwd
 import re
 import signal
 import stat
+import sys
+import tempfile
 import threading
 import time
 
@@ -32,7 +34,7 @@ import pytest
 
 from harness import Harness
 from kinds import WAITER, WR_NB
-from native import mountinfo, sem_create, sem_post, sem_value
+from native import mounted_fstype, sem_create, sem_post, sem_value
 from procs import PIPE, WRITER, children_of, wait_until
 
 CHAN_MAX_TOTAL = 1048576
@@ -679,33 +681,82 @@ def test_ls_unknown_column(t):
     t.true(b"BOGUS" in err, "the message names the column", repr(err))
 
 
-def ipcfs_mounts():
-    return [mp for mp, fstype in mountinfo() if fstype == "fuse.ipcfs"]
+# Runs ARGV in the mount namespace (and with sysctls given, the IPC
+# namespace) of its own that `unshare` made for it: every ipcfs mount but
+# those of KEEP (comma-separated) and every mqueue file system unmounted
+# there, a fresh mqueue file
+# system mounted on MQ if given ("-": none), the SYSCTLS (NAME=VALUE,... of
+# fs/mqueue) set. Prints what ARGV did, and MQ's entries before and after,
+# as JSON. Exit 99: this namespace could not be set up.
+ALONE = r"""
+import json, os, subprocess, sys
+keep, mq, sysctls = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
+argv = sys.argv[4:]
+with open("/proc/self/mountinfo") as f:
+    mounts = [(ln.split(" - ")[0].split()[4], ln.split(" - ")[1].split()[0])
+              for ln in f]
+for mp, fstype in reversed(mounts):
+    if (fstype == "fuse.ipcfs" and mp not in keep) or fstype == "mqueue":
+        if subprocess.run(["umount", "-l", mp]).returncode:
+            sys.exit(99)
+for kv in sysctls.split(",") if sysctls != "-" else []:
+    k, v = kv.split("=")
+    with open("/proc/sys/fs/mqueue/" + k, "w") as f:
+        f.write(v)
+if mq != "-" and subprocess.run(["mount", "-t", "mqueue", "none",
+                                 mq]).returncode:
+    sys.exit(99)
+count = lambda: len(os.listdir(mq)) if mq != "-" else None
+before = count()
+r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                   timeout=10)
+json.dump(dict(rc=r.returncode, out=r.stdout.decode(),
+               err=r.stderr.decode(), before=before, after=count()),
+          sys.stdout)
+"""
+
+
+def alone(t, argv, keep="", mq=None, sysctls=None):
+    """ARGV run as ALONE says, its mounts and limits its own; what it did:
+    {rc, out, err (decoded), before, after}. The test is skipped where no
+    such namespace can be made (not root, no unshare)."""
+    if not os.access("/usr/bin/unshare", os.X_OK):
+        t.skip("no unshare(1)")
+    ns = ["-m", "--propagation", "private"] + ["-i"] * bool(sysctls)
+    rc, out, err = t.run(["unshare"] + ns + [
+        sys.executable, "-c", ALONE, keep, mq or "-",
+        ",".join("%s=%s" % kv for kv in (sysctls or {}).items()) or "-"] +
+        list(argv), timeout=15)
+    if rc != 0:
+        t.skip("no namespace of its own here: status %s, %r" % (rc, err))
+    return json.loads(out)
 
 
 def test_ls_finds_the_mount(t):
     t.mkq("solo")
-    others = [mp for mp in ipcfs_mounts() if mp != t.mnt]
-    if others:
-        t.note("other ipcfs mounts %s: not checking ls without MOUNTPOINT "
-               "on ours alone" % others)
-    else:
-        rc, out, err = ipcctl(t, "ls", "-J", "-o", "KIND,NAME", cwd="/")
-        t.eq((rc, err), (0, b""), "ls -J without MOUNTPOINT")
-        t.eq(json.loads(out), {"objects": [{"kind": "queues",
-                                            "name": "solo"}]},
-             "ls -J without MOUNTPOINT, the one mount ours")
-        rc, out, err = ipcctl(t, "ls", "-g", "-J", cwd="/")
-        t.eq((rc, err), (0, b""), "ls -g -J without MOUNTPOINT")
+    for args in (["ls", "-J", "-o", "KIND,NAME"], ["ls", "-J", "-Q"],
+                 ["ls", "-r", "-n", "-o", "NAME"]):
+        r = alone(t, [t.ipcctl] + args, keep=t.mnt)
+        t.eq((r["rc"], r["err"]), (0, ""), "%s without MOUNTPOINT, ours the "
+             "one mount" % " ".join(args))
+        if "-J" in args:
+            t.eq([o["name"] for o in json.loads(r["out"])["objects"]],
+                 ["solo"], "%s: our queue" % " ".join(args))
+        else:
+            t.eq(r["out"], "solo\n", " ".join(args))
+    r = alone(t, [t.ipcctl, "ls", "-g", "-J"], keep=t.mnt)
+    t.eq((r["rc"], r["err"]), (0, ""), "ls -g -J without MOUNTPOINT")
+    t.eq({x["resource"]: x["limit"] for x in json.loads(r["out"])["limits"]
+          }["CHANMEM"], CHAN_MAX_TOTAL, "ls -g -J: CHANMEM of our mount")
     with t.extra_tree("inspect2", prefix=t.prefix) as m:
         for args in (["ls"], ["ls", "-J"], ["ls", "-g"]):
-            rc, out, err = ipcctl(t, *args, cwd="/")
-            t.eq((rc, out), (1, b""), "%s with two mounts (status, stdout)"
-                 % " ".join(args))
-            t.true(t.mnt.encode() in err and m.mnt.encode() in err and
-                   err.startswith(b"ipcctl: "),
+            r = alone(t, [t.ipcctl] + args, keep=t.mnt + "," + m.mnt)
+            t.eq((r["rc"], r["out"]), (1, ""), "%s with two mounts (status, "
+                 "stdout)" % " ".join(args))
+            t.true(t.mnt in r["err"] and m.mnt in r["err"] and
+                   r["err"].startswith("ipcctl: "),
                    "%s with two mounts names both" % " ".join(args),
-                   repr(err))
+                   repr(r["err"]))
         rc, out, err = ipcctl(t, "ls", "-J", "-o", "NAME", m.mnt)
         t.eq((rc, json.loads(out or b"null")),
              (0, {"objects": [{"name": "solo"}]}), "ls -J of one of two")
@@ -714,16 +765,12 @@ def test_ls_finds_the_mount(t):
 def test_ls_without_any_mount(t):
     """In a mount namespace of its own with ours unmounted (the real one
     stays), ls without MOUNTPOINT finds none."""
-    if [mp for mp in ipcfs_mounts() if mp != t.mnt]:
-        t.skip("other ipcfs mounts are seen here")
-    rc, out, err = t.run(["unshare", "-m", "--propagation", "private", "sh",
-                          "-c", 'umount -l "$1" || exit 99; exec "$2" ls',
-                          "sh", t.mnt, t.ipcctl], timeout=10)
-    if rc == 99 or b"unshare:" in err:
-        t.skip("no private mount namespace here: %r" % err)
-    t.eq((rc, out, err), (1, b"", b"ipcctl: no ipcfs mount found "
-                          b"(/proc/self/mountinfo)\n"), "ls with no mount")
-    t.eq(t.mnt in ipcfs_mounts(), True, "ours is still mounted here")
+    for args in (["ls"], ["ls", "-J"], ["ls", "-g"]):
+        r = alone(t, [t.ipcctl] + args)
+        t.eq((r["rc"], r["out"], r["err"]),
+             (1, "", "ipcctl: no ipcfs mount found (/proc/self/mountinfo)\n"),
+             "%s with no mount" % " ".join(args))
+    t.true(mounted_fstype(t.mnt) == "fuse.ipcfs", "ours is still mounted")
 
 
 # ---------------------------------------------------------------------------
@@ -760,6 +807,31 @@ def use(used, limit):
     return "%.2f%%" % (used * 100.0 / limit)
 
 
+def check_limits(t, rows, want, what):
+    """ls -g -J's rows against WANT, {RESOURCE: (limit, used)}; a None
+    `used` is not checked (it is checked elsewhere)."""
+    t.eq([r.get("resource") for r in rows], LIMITS, "%s: rows" % what)
+    for r in rows:
+        t.eq(list(r), ["resource", "description", "limit", "used", "use%"],
+             "%s: keys of %s" % (what, r.get("resource")))
+        t.true(isinstance(r["description"], str) and r["description"],
+               "%s: %s has a description" % (what, r["resource"]), repr(r))
+    got = {r["resource"]: r for r in rows}
+    for res, (limit, used) in want.items():
+        r = got[res]
+        if used is None:
+            used = r["used"]
+        t.eq((r["limit"], r["used"]), (limit, used),
+             "%s: %s (limit, used)" % (what, res))
+        u = use(used, limit)
+        if u is None:
+            t.true(r["use%"] in (None, ""), "%s: %s use%% unknown" % (
+                what, res), repr(r["use%"]))
+        else:
+            t.eq(r["use%"], u, "%s: %s use%%" % (what, res))
+    return got
+
+
 def test_ls_global_limits(t):
     t.mkq("g1")
     t.native_create("g2", maxmsg=5, msgsize=100)
@@ -768,35 +840,33 @@ def test_ls_global_limits(t):
     t.write_file(t.path("channels", "c2", "capacity"), b"4096")
     caps = sum(int(t.read_file(t.path("channels", c, "capacity")))
                for c in ("c1", "c2"))
-    rows = ls_json(t, "-g", key="limits")
-    t.eq([r.get("resource") for r in rows], LIMITS, "ls -g rows")
-    for r in rows:
-        t.eq(list(r), ["resource", "description", "limit", "used", "use%"],
-             "keys of %s" % r.get("resource"))
-        t.true(isinstance(r["description"], str) and r["description"],
-               "%s has a description" % r["resource"], repr(r))
-    got = {r["resource"]: r for r in rows}
-    if ("mqueue" in [f for mp, f in mountinfo() if mp == "/dev/mqueue"]):
-        queues = len(os.listdir("/dev/mqueue"))
-    else:
-        queues = 2
-    rl = msgqueue_rlimit(t.daemon.pid)
-    mine = mq_charge(3, 256) + mq_charge(5, 100)
-    want = {"MQUEUES": (sysctl("queues_max"), queues),
+    want = {"MQUEUES": (sysctl("queues_max"), None),
             "MQMSGS": (sysctl("msg_max"), 5),
             "MQSIZE": (sysctl("msgsize_max"), 256),
-            "MQBYTES": (rl, mine),
+            "MQBYTES": (msgqueue_rlimit(t.daemon.pid),
+                        mq_charge(3, 256) + mq_charge(5, 100)),
             "CHANMEM": (CHAN_MAX_TOTAL, caps)}
-    for res, (limit, used) in want.items():
-        r = got[res]
-        t.eq((r["limit"], r["used"]), (limit, used),
-             "%s (limit, used)" % res)
-        u = use(used, limit)
-        if u is None:
-            t.true(r["use%"] in (None, ""), "%s use%% unknown" % res,
-                   repr(r["use%"]))
-        else:
-            t.eq(r["use%"], u, "%s use%%" % res)
+    check_limits(t, ls_json(t, "-g", key="limits"), want, "ls -g -J")
+    # MQUEUES counts the queues of the tree where no mqueue file system is
+    # mounted, else the entries of one (every queue of the system).
+    r = alone(t, [t.ipcctl, "ls", "-g", "-J", t.mnt], keep=t.mnt)
+    t.eq((r["rc"], r["err"]), (0, ""), "ls -g -J, no mqueue file system")
+    want["MQUEUES"] = (sysctl("queues_max"), 2)
+    check_limits(t, json.loads(r["out"])["limits"], want, "ls -g -J, no "
+                 "mqueue file system")
+    d = tempfile.mkdtemp(prefix="ipcfs-inspect-mq-")
+    try:
+        r = alone(t, [t.ipcctl, "ls", "-g", "-J", t.mnt], keep=t.mnt, mq=d)
+    finally:
+        os.rmdir(d)
+    want["MQUEUES"] = (sysctl("queues_max"), None)
+    t.eq((r["rc"], r["err"]), (0, ""), "ls -g -J, an mqueue file system")
+    got = check_limits(t, json.loads(r["out"])["limits"], want, "ls -g -J, "
+                       "an mqueue file system")
+    lo, hi = sorted((r["before"], r["after"]))
+    t.true(2 <= lo <= got["MQUEUES"]["used"] <= hi, "MQUEUES used: the "
+           "entries of the mqueue file system", "%s, %d then %d entries" % (
+               got["MQUEUES"]["used"], r["before"], r["after"]))
     rc, out, err = ipcctl(t, "ls", "-g", "-r", "-n", "-o", "RESOURCE,LIMIT",
                           t.mnt)
     t.eq((rc, out, err), (0, "".join(
@@ -808,6 +878,21 @@ def test_ls_global_limits(t):
     t.eq(text[0].split(), ["RESOURCE", "DESCRIPTION", "LIMIT", "USED",
                            "USE%"], "ls -g header")
     t.eq([ln.split()[0] for ln in text[1:]], LIMITS, "ls -g rows")
+
+
+def test_ls_global_limits_are_the_sysctls(t):
+    """In an IPC namespace of its own whose fs/mqueue limits are not the
+    defaults, ls -g shows those: queues_max, msg_max, msgsize_max (not
+    msg_default, msgsize_default)."""
+    sysctls = {"queues_max": 300, "msg_max": 20, "msgsize_max": 16384,
+               "msg_default": 7, "msgsize_default": 1000}
+    r = alone(t, [t.ipcctl, "ls", "-g", "-J", "-o", "RESOURCE,LIMIT",
+                  t.mnt], keep=t.mnt, sysctls=sysctls)
+    t.eq((r["rc"], r["err"]), (0, ""), "ls -g -J -o RESOURCE,LIMIT")
+    got = {x["resource"]: x["limit"]
+           for x in json.loads(r["out"])["limits"]}
+    t.eq([got.get(k) for k in ("MQUEUES", "MQMSGS", "MQSIZE")],
+         [300, 20, 16384], "limits of MQUEUES, MQMSGS, MQSIZE")
 
 
 def test_ls_global_chan_max_total_of_the_mount(t):
@@ -1013,8 +1098,8 @@ def test_help_usage_and_errors(t):
         rc, out, err = ipcctl(t, v, "--no-such-flag", t.mnt)
         t.eq((rc, out), (2, b""), "ipcctl %s --no-such-flag (status, out)"
              % v)
-        t.true(err.startswith(b"ipcctl"), "ipcctl %s --no-such-flag: a "
-               "message" % v, repr(err))
+        t.true(b"--no-such-flag" in err, "ipcctl %s --no-such-flag: a "
+               "message naming it" % v, repr(err))
     for args in (["no-such-verb"], [], ["wait"], ["post"], ["recv"],
                  ["hold", t.path("sem", "nope")],
                  ["hold", t.path("sem", "nope"), "--"],
