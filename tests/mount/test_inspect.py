@@ -671,6 +671,47 @@ def test_ls_while_objects_vanish(t):
            "%d made in %d runs" % (made[0], runs))
 
 
+# Runs argv[2:] as the user named argv[1], without supplementary groups.
+AS_USER = r"""
+import os, pwd, sys
+u = pwd.getpwnam(sys.argv[1])
+os.setgroups([])
+os.setgid(u.pw_gid)
+os.setuid(u.pw_uid)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def test_ls_unreadable_objects_have_empty_cells(t):
+    """As a user who may not read an object's files (EACCES), ls shows the
+    object with its cells empty, and no error."""
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        t.skip("no user nobody")
+    if os.geteuid() != 0:
+        t.skip("not root: cannot run ipcctl as nobody")
+    mksem(t, "priv", 3)
+    t.mkq("priv")
+    t.mkq("pub", 0o644)
+    t.send("pub", b"x")
+    with t.extra_tree("inspect4", prefix=t.prefix, allow_other=None) as m:
+        rc, out, err = t.run([sys.executable, "-c", AS_USER, "nobody",
+                              t.ipcctl, "ls", "-J", "-o",
+                              "KIND,NAME,OWNER,PERMS,MSGS,VALUE,WAITERS,"
+                              "HOLDERS", m.mnt])
+        t.eq((rc, err), (0, b""), "ls -J as nobody")
+    none = dict(msgs=None, value=None, waiters=None, holders=None)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    t.eq(json.loads(out)["objects"], [
+        dict(kind="queues", name="priv", owner=me, perms="rw-------",
+             **none),
+        dict(kind="queues", name="pub", owner=me, perms="rw-r--r--",
+             **dict(none, msgs=1, waiters=0)),
+        dict(kind="sem", name="priv", owner=me, perms="rw-------",
+             **none)], "ls -J as nobody")
+
+
 def test_ls_unknown_column(t):
     for spec in ("NAME,BOGUS", "+BOGUS", "bogus"):
         rc, out, err = ipcctl(t, "ls", "-o", spec, t.mnt)
