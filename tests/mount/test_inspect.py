@@ -613,9 +613,12 @@ def test_ls_neither_consumes_nor_waits(t):
 @pytest.mark.deadline(60)
 def test_ls_while_objects_vanish(t):
     """A thread makes and removes objects of every kind as fast as it can
-    while ls runs again and again: every ls ends 0 and quiet, with a
-    document that parses, whatever it caught half made or half gone."""
+    (twelve slots, each made and removed in turn: half of them exist at a
+    time, each for a few ms) while ls runs again and again: every ls ends
+    0 and quiet, with a document that parses, whatever it caught half made
+    or half gone."""
     kinds = ["queues", "channels", "shm", "sem"]
+    slots = [(kinds[j % 4], "v%d" % j) for j in range(12)]
     stop = threading.Event()
     errors = []
     made = [0]
@@ -624,19 +627,19 @@ def test_ls_while_objects_vanish(t):
         for i in itertools.count():
             if stop.is_set():
                 return
-            kind = kinds[i % 4]
-            d = t.path(kind, "v%d" % (i % 3))
+            d = t.path(*slots[i % len(slots)])
             try:
-                os.mkdir(d, 0o600)
-                made[0] += 1
-                os.rmdir(d)
+                if i // len(slots) % 2 == 0:
+                    os.mkdir(d, 0o600)
+                    made[0] += 1
+                else:
+                    os.rmdir(d)
             except OSError as e:
                 errors.append("%s: %s" % (d, e))
                 return
 
-    for kind in kinds:
-        for i in range(3):
-            t.made[kind].add("v%d" % i)
+    for kind, name in slots:
+        t.made[kind].add(name)
     t.mkq("stays")
     th = threading.Thread(target=churn, daemon=True)
     th.start()
