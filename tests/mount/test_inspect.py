@@ -10,11 +10,17 @@
     hold, oldest first, gone with the holder, the unit back;
   * the root's xattrs (the daemon's pid, the kinds' -o options);
   * `ipcctl ls`: JSON read back with exact values, -o, -n, -r, -Q -C -M -S,
-    no consuming and no waiting, objects vanishing meanwhile, the mount
-    found in /proc/self/mountinfo; `ls -g` against the kernel's limits;
+    no consuming and no waiting, objects vanishing meanwhile, empty cells
+    for what its user may not read, the mount found in
+    /proc/self/mountinfo; `ls -g` against the kernel's limits;
   * the verbs recv, wait, post, hold: timeouts (124, nothing taken), what
     hold gives back whatever happens to CMD, --help, bad flags, missing
     paths.
+
+What depends on the machine's other mounts (ls without MOUNTPOINT, an
+mqueue file system or none for ls -g) runs in a mount namespace of its own
+(unshare -m; -i too where it sets fs/mqueue limits), where the others are
+unmounted and the real ones stay: skipped where there is no unshare.
 """
 
 import grp
