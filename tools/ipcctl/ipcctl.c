@@ -8,8 +8,8 @@
  *   $ ipcctl send -p 7 /mnt/ipc/queues/jobs urgent
  *
  * This file is the verb table, the usage texts and what the verbs share;
- * ls.c lists (on libsmartcols, through table.c, from the walk of tree.c),
- * queue.c sends and receives.
+ * ls.c and limits.c list (on libsmartcols, through table.c, from the walk
+ * of tree.c), queue.c sends and receives.
  *
  * Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.
  */
@@ -70,7 +70,7 @@ int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out)
 		if (out == stdout)
 			fprintf(out,
 				"\n"
-				"ls     list the objects of an ipcfs mount\n"
+				"ls     list the objects of an ipcfs mount, or its limits (-g)\n"
 				"send   send a message to a queue\n"
 				"recv   receive a message from a queue\n"
 				"\n"

@@ -4,7 +4,7 @@
  * ipcctl.c, the walk of a mounted tree (tree.c) and the tables libsmartcols
  * prints (table.c).
  *
- * ipcctl knows no kind. ls learns the objects, and the directories
+ * ipcctl knows no kind. ls and ls -g learn the objects, and the directories
  * above them, from the tree; they read only the attribute files of tree.c's
  * allow-list, never a file that consumes or waits.
  */
@@ -121,5 +121,9 @@ int table_set_number(struct table *t, struct libscols_line *ln, size_t i,
 int table_print(struct table *t);
 void table_free(struct table *t);
 void table_help_columns(FILE *out, const struct table_column *all, size_t nall);
+
+/* limits.c: ls -g */
+int limits_list(const char *mnt, const struct table_opts *o);
+void limits_help(FILE *out);
 
 #endif /* IPCCTL_H */

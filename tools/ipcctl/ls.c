@@ -3,7 +3,7 @@
  * ls.c - ipcctl ls: one table of every object of a mount, as lsipc(1) has
  * it. The cells come from the object directory (KIND, NAME, OWNER, GROUP,
  * PERMS) and from its attribute files (tree.c): a column whose file the
- * object has not is empty, null in JSON.
+ * object has not is empty, null in JSON. ls -g is limits.c's.
  *
  *   $ ipcctl ls -Q -o name,msgs,maxmsg /mnt/ipc
  *   NAME MSGS MAXMSG
@@ -87,6 +87,7 @@ static const struct option ls_options[] = {
 	{ "channels", no_argument, NULL, 'C' },
 	{ "shmems", no_argument, NULL, 'M' },
 	{ "semaphores", no_argument, NULL, 'S' },
+	{ "global", no_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -247,11 +248,12 @@ static int ls_run(int argc, char **argv)
 	struct table_opts o = { 0 };
 	const char *only[LS_NONLY];
 	size_t nonly = 0, i;
+	bool global = false;
 	char *found = NULL;
 	const char *mnt;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "Jrno:QCMSh", ls_options,
+	while ((opt = getopt_long(argc, argv, "Jrno:QCMSgh", ls_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'J':
@@ -275,17 +277,25 @@ static int ls_run(int argc, char **argv)
 			if (nonly < LS_NONLY)
 				only[nonly++] = ls_only[i].dir;
 			break;
+		case 'g':
+			global = true;
+			break;
 		case 'h':
 			ipcctl_usage(&ls_verb, stdout);
 			printf("\nColumns (default: %s):\n", LS_DEFAULT);
 			table_help_columns(stdout, ls_columns, LS_NCOLUMNS);
+			limits_help(stdout);
 			return IPCCTL_OK;
 		default:
 			return ipcctl_usage(&ls_verb, stderr);
 		}
 	}
-	if (argc - optind > 1)
+	if (argc - optind > 1 || (global && nonly)) {
+		if (global && nonly)
+			fprintf(stderr, "ipcctl: ls -g lists no objects: "
+					"-Q -C -M -S do not go with it\n");
 		return ipcctl_usage(&ls_verb, stderr);
+	}
 	if (optind < argc) {
 		mnt = argv[optind];
 	} else {
@@ -294,7 +304,10 @@ static int ls_run(int argc, char **argv)
 			return ret;
 		mnt = found;
 	}
-	ret = ls_objects(mnt, &o, only, nonly);
+	if (global)
+		ret = limits_list(mnt, &o);
+	else
+		ret = ls_objects(mnt, &o, only, nonly);
 	free(found);
 	return ret;
 }
@@ -303,12 +316,14 @@ const struct ipcctl_verb ls_verb = {
 	.name = "ls",
 	.run = ls_run,
 	.synopsis =
-		"ls [-J] [-r] [-n] [-o LIST] [-Q] [-C] [-M] [-S] [MOUNTPOINT]",
-	.help = "List the objects of an ipcfs mount. Only attribute files are\n"
-		"read: never one that consumes or waits. Without MOUNTPOINT: the\n"
-		"one ipcfs mount of /proc/self/mountinfo.\n"
+		"ls [-J] [-r] [-n] [-o LIST] [-Q] [-C] [-M] [-S] [MOUNTPOINT]\n"
+		"ls -g [-J] [-r] [-n] [-o LIST] [MOUNTPOINT]",
+	.help = "List the objects of an ipcfs mount, or (-g) the limits they run\n"
+		"into. Only attribute files are read: never one that consumes or\n"
+		"waits. Without MOUNTPOINT: the one ipcfs mount of\n"
+		"/proc/self/mountinfo.\n"
 		"\n"
-		"  -J, --json          JSON: {\"objects\": [...]}\n"
+		"  -J, --json          JSON: {\"objects\": [...]} ({\"limits\": [...]})\n"
 		"  -r, --raw           cells apart by one space, not aligned\n"
 		"  -n, --noheadings    no line of headings\n"
 		"  -o, --output LIST   these columns, comma-separated, in this order;\n"
@@ -317,5 +332,6 @@ const struct ipcctl_verb ls_verb = {
 		"  -C, --channels      only channels\n"
 		"  -M, --shmems        only shared memory segments\n"
 		"  -S, --semaphores    only semaphores\n"
+		"  -g, --global        the limits, and how much of each is used\n"
 		"  -h, --help          this text\n",
 };
