@@ -9,7 +9,8 @@
  *
  * This file is the verb table, the usage texts and what the verbs share;
  * ls.c and limits.c list (on libsmartcols, through table.c, from the walk
- * of tree.c), queue.c sends and receives.
+ * of tree.c), queue.c sends and receives, semaphore.c waits, posts and
+ * holds.
  *
  * Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.
  */
@@ -30,6 +31,9 @@ static const struct ipcctl_verb *const ipcctl_verbs[] = {
 	&ls_verb,
 	&queue_send_verb,
 	&queue_recv_verb,
+	&semaphore_wait_verb,
+	&semaphore_post_verb,
+	&semaphore_hold_verb,
 	NULL,
 };
 
@@ -73,6 +77,9 @@ int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out)
 				"ls     list the objects of an ipcfs mount, or its limits (-g)\n"
 				"send   send a message to a queue\n"
 				"recv   receive a message from a queue\n"
+				"wait   take one unit of a semaphore\n"
+				"post   give units to a semaphore\n"
+				"hold   run a command holding one unit of a semaphore\n"
 				"\n"
 				"Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.\n");
 	}

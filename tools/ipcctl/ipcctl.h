@@ -32,7 +32,8 @@ struct ipcctl_verb {
 	const char *help;		   /* what VERB --help adds */
 };
 
-extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb;
+extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb,
+	semaphore_wait_verb, semaphore_post_verb, semaphore_hold_verb;
 
 /* ipcctl.c */
 int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
