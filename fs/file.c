@@ -27,7 +27,8 @@ struct fs_file {
 	const struct ipc_file *file; /* the kind's table entry: static */
 	void *fh;		     /* data files: the kind's handle */
 	struct fs_pollh poll;
-	char *val; /* attribute files: value at open */
+	struct fs_shown held; /* in holders while its open holds a unit */
+	char *val;	      /* attribute files: value at open */
 	int len;
 };
 
@@ -41,6 +42,8 @@ struct file_io {
 	char *copy;		  /* writes: our copy, once parked */
 	size_t copied;		  /* its size, charged to the file's user */
 	struct fuse_file_info fi; /* opens */
+	struct fs_shown waiting;  /* in waiters from its first park on */
+	pid_t pid;		  /* who asks */
 	bool nonblock;
 };
 
@@ -166,6 +169,7 @@ static void file_free(void *arg)
 	fs_park_unpoll(&f->poll);
 	if (f->fh)
 		file_ops(f)->release(f->fh);
+	fs_show_done(&f->held); /* a holder until its unit is back */
 	file_uncharge(f);
 	free(f->val);
 	free(f);
@@ -194,12 +198,14 @@ static struct file_io *file_io_new(fuse_req_t req, struct fs_file *f, int flags,
 	io->park.attempt = attempt;
 	io->park.cancel = cancel;
 	io->f = f;
+	io->pid = fuse_req_ctx(req)->pid;
 	io->nonblock = flags & O_NONBLOCK;
 	return io;
 }
 
 static void file_io_free(struct file_io *io)
 {
+	fs_show_done(&io->waiting);
 	free(io->copy);
 	free(io);
 }
@@ -208,6 +214,15 @@ static void file_io_free(struct file_io *io)
 static bool file_may_park(const struct file_io *io)
 {
 	return !io->nonblock && io->park.wait.wq;
+}
+
+/* io parks: a waiter from its first park until its reply (file_io_free). */
+static int file_park(struct file_io *io)
+{
+	if (!io->waiting.next)
+		fs_show_waiting(&io->waiting, io->f->node, io->f->file,
+				io->pid);
+	return -EAGAIN;
 }
 
 static int file_open_attempt(struct fs_park *p)
@@ -219,7 +234,7 @@ static int file_open_attempt(struct fs_park *p)
 	p->wait.wq = NULL;
 	ret = file_ops(f)->acquire(f->fh, &p->wait);
 	if (ret == -EAGAIN && file_may_park(io))
-		return -EAGAIN;
+		return file_park(io);
 	if (fs_park_settle(p) && ret >= 0)
 		ret = -EINTR;
 	if (ret < 0) {
@@ -227,6 +242,7 @@ static int file_open_attempt(struct fs_park *p)
 		file_discard(f);
 	} else {
 		file_track(f);
+		fs_show_holding(&f->held, f->node, f->file, io->pid);
 		if (fuse_reply_open(p->req, &io->fi) != 0)
 			file_discard(f); /* gives the unit back */
 	}
@@ -282,6 +298,8 @@ static int file_open_attr(struct fs_file *f, int flags)
 
 	if ((flags & O_ACCMODE) == O_WRONLY)
 		return 0;
+	if (fs_show_is(file))
+		return fs_show_format(f->node, &f->val, &f->len);
 	if (!file->get)
 		return -EACCES;
 	f->len = file->get(f->node->name, file->arg, buf, sizeof(buf));
@@ -373,7 +391,7 @@ static int file_read_attempt(struct fs_park *p)
 	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait)
 		: -ENOMEM;
 	if (n == -EAGAIN && file_may_park(io))
-		return -EAGAIN;
+		return file_park(io);
 	/*
 	 * A read may take something and return no bytes (a semaphore's wait
 	 * file): hand back whatever a read took, even an empty one.
@@ -453,7 +471,7 @@ static int file_write_attempt(struct fs_park *p)
 		/* libfuse reuses its buffer once we return. */
 		n = io->copy ? 0 : file_copy(io);
 		if (n == 0)
-			return -EAGAIN;
+			return file_park(io);
 	}
 	/* What went in stays in, interrupted or not: report it. */
 	fs_park_settle(p);

@@ -63,6 +63,8 @@ void fs_node_fini(void);
 struct fs_node *fs_node_get(fuse_ino_t id);
 fuse_ino_t fs_node_id(const struct fs_node *n);
 struct fs_node *fs_node_kind(const struct ipc_kind *kind);
+/* The files of kind's objects: its table and fs/'s own (show.c). */
+const struct ipc_file *fs_node_files(const struct ipc_kind *kind);
 struct fs_node *fs_node_child(const struct fs_node *dir, const char *name);
 int fs_node_children(const struct fs_node *dir,
 		     int (*fill)(void *ctx, const char *name,
@@ -96,6 +98,28 @@ struct fs_park {
 	bool interrupted;
 	bool registered;
 };
+
+/*
+ * show.c: the requests parked on an object and the opens holding a unit
+ * of it, for its waiters and holders files (DESIGN §4).
+ */
+struct fs_shown {
+	struct fs_shown *next, *prev; /* NULL: not listed */
+	const struct ipc_kind *kind;
+	const char *name; /* the object's: its open file's node keeps it */
+	uint64_t obj;	  /* the object directory's st_ino */
+	const char *file; /* "data", "wait", ... */
+	pid_t pid;
+};
+
+struct ipc_file *fs_show_files(const struct ipc_kind *kind);
+bool fs_show_is(const struct ipc_file *file);
+void fs_show_waiting(struct fs_shown *s, const struct fs_node *n,
+		     const struct ipc_file *file, pid_t pid);
+void fs_show_holding(struct fs_shown *s, const struct fs_node *n,
+		     const struct ipc_file *file, pid_t pid);
+void fs_show_done(struct fs_shown *s);
+int fs_show_format(const struct fs_node *n, char **val, int *len);
 
 /* loop.c: the event loop thread and its wake sources. */
 struct fs_source {

@@ -30,6 +30,7 @@ struct node_dir {
 	const struct fs_node *parent;
 	const char *leaf; /* its name in parent */
 	size_t leaf_len;
+	struct ipc_file *files; /* a kind's: its objects' files (show.c) */
 };
 
 static pthread_mutex_t node_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -156,7 +157,8 @@ static int node_dirs_add_kind(const struct ipc_kind *kind)
 	if (!n)
 		return -ENOMEM;
 	node_dir_add(n, parent, leaf, len);
-	return 0;
+	node_dirs[node_ndirs - 1].files = fs_show_files(kind);
+	return node_dirs[node_ndirs - 1].files ? 0 : -ENOMEM;
 out_bad:
 	ipc_log("kind %s: bad path '%s'", kind->name, path);
 	return -EINVAL;
@@ -196,8 +198,10 @@ void fs_node_fini(void)
 		}
 		node_table[i] = NULL;
 	}
-	for (i = 0; i < node_ndirs; i++)
+	for (i = 0; i < node_ndirs; i++) {
 		free(node_dirs[i].node);
+		free(node_dirs[i].files);
+	}
 	free(node_dirs);
 	node_dirs = NULL;
 	node_ndirs = 0;
@@ -224,6 +228,16 @@ struct fs_node *fs_node_kind(const struct ipc_kind *kind)
 	for (i = 0; i < node_ndirs; i++)
 		if (node_dirs[i].node->kind == kind)
 			return node_dirs[i].node;
+	return NULL;
+}
+
+const struct ipc_file *fs_node_files(const struct ipc_kind *kind)
+{
+	size_t i;
+
+	for (i = 0; i < node_ndirs; i++)
+		if (node_dirs[i].node->kind == kind)
+			return node_dirs[i].files;
 	return NULL;
 }
 
@@ -312,7 +326,7 @@ void fs_node_retire(const struct ipc_kind *kind, const char *pname)
 
 	pthread_mutex_lock(&node_lock);
 	node_retire(kind, pname, NULL);
-	for (f = kind->files; f->name; f++)
+	for (f = fs_node_files(kind); f->name; f++)
 		node_retire(kind, pname, f);
 	pthread_mutex_unlock(&node_lock);
 }

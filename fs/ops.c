@@ -13,9 +13,11 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "fs.h"
 
@@ -38,7 +40,7 @@ static const struct ipc_file *ops_file_named(const struct ipc_kind *kind,
 {
 	const struct ipc_file *f;
 
-	for (f = kind->files; f->name; f++)
+	for (f = fs_node_files(kind); f->name; f++)
 		if (strcmp(f->name, name) == 0)
 			return f;
 	return NULL;
@@ -391,7 +393,7 @@ static int ops_dir_fill(struct ops_dir *d, struct fs_node *n)
 	d->kind = n->kind;
 	if (!*n->name)
 		return n->kind->list(ops_dir_fill_object, d);
-	for (f = n->kind->files; f->name && ret == 0; f++)
+	for (f = fs_node_files(n->kind); f->name && ret == 0; f++)
 		ret = ops_dir_add(d, f->name, S_IFREG,
 				  fs_node_ino(n->kind, n->name, f));
 	return ret;
@@ -464,7 +466,14 @@ static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* user.ipcfs.name on an object directory: its POSIX name, for ipcctl. */
+/*
+ * xattrs, for ipcctl: user.ipcfs.name on an object directory, its POSIX
+ * name; on the root, user.ipcfs.pid, the daemon's, and user.ipcfs.option.X,
+ * the value of each kind's -o X (ipcctl ls -g shows limits with them).
+ */
+#define OPS_XATTR_PID "user.ipcfs.pid"
+#define OPS_XATTR_OPTION "user.ipcfs.option."
+
 static void ops_reply_xattr(fuse_req_t req, const char *val, size_t len,
 			    size_t size)
 {
@@ -476,23 +485,92 @@ static void ops_reply_xattr(fuse_req_t req, const char *val, size_t len,
 		fs_reply_copy(req, val, len);
 }
 
+/* The first option of the engine's kinds for which fn says true, or NULL. */
+static const struct ipc_option *
+ops_options_find(bool (*fn)(const struct ipc_option *o, void *ctx), void *ctx)
+{
+	const struct ipc_kind *const *k;
+	const struct ipc_option *o;
+
+	for (k = fs_conf.engine->kinds; *k; k++)
+		for (o = (*k)->options; o && o->name; o++)
+			if (fn(o, ctx))
+				return o;
+	return NULL;
+}
+
+static bool ops_option_named(const struct ipc_option *o, void *name)
+{
+	return strcmp(o->name, name) == 0;
+}
+
+/* The value of the root's xattr NAME into buf, or -ENODATA. */
+static int ops_root_xattr(const char *name, char *buf, size_t size)
+{
+	const struct ipc_option *o = NULL;
+
+	if (strcmp(name, OPS_XATTR_PID) == 0)
+		return snprintf(buf, size, "%d", (int)getpid());
+	if (strncmp(name, OPS_XATTR_OPTION, strlen(OPS_XATTR_OPTION)) == 0)
+		o = ops_options_find(ops_option_named,
+				     (void *)(name + strlen(OPS_XATTR_OPTION)));
+	return o ? snprintf(buf, size, "%ld", *o->value) : -ENODATA;
+}
+
 static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 size_t size)
 {
 	struct fs_node *n = fs_node_get(ino);
+	char buf[32];
+	int len;
 
-	if (!n->kind || !*n->name || n->file ||
-	    strcmp(name, OPS_XATTR_NAME) != 0)
+	if (ino == FUSE_ROOT_ID) {
+		len = ops_root_xattr(name, buf, sizeof(buf));
+		if (len < 0)
+			fuse_reply_err(req, -len);
+		else
+			ops_reply_xattr(req, buf, len, size);
+	} else if (!n->kind || !*n->name || n->file ||
+		   strcmp(name, OPS_XATTR_NAME) != 0) {
 		fuse_reply_err(req, ENODATA);
-	else
+	} else {
 		ops_reply_xattr(req, n->name, strlen(n->name), size);
+	}
+}
+
+/* One more name of the root's xattrs, '\0'-terminated, into a stream. */
+static bool ops_list_option(const struct ipc_option *o, void *out)
+{
+	fprintf(out, "%s%s%c", OPS_XATTR_OPTION, o->name, '\0');
+	return false;
+}
+
+static void ops_listxattr_root(fuse_req_t req, size_t size)
+{
+	size_t len = 0;
+	char *list = NULL;
+	FILE *out = open_memstream(&list, &len);
+
+	if (!out) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fprintf(out, "%s%c", OPS_XATTR_PID, '\0');
+	ops_options_find(ops_list_option, out);
+	if (fclose(out) != 0)
+		fuse_reply_err(req, ENOMEM);
+	else
+		ops_reply_xattr(req, list, len, size);
+	free(list);
 }
 
 static void ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs_node *n = fs_node_get(ino);
 
-	if (!n->kind || !*n->name || n->file)
+	if (ino == FUSE_ROOT_ID)
+		ops_listxattr_root(req, size);
+	else if (!n->kind || !*n->name || n->file)
 		ops_reply_xattr(req, "", 0, size);
 	else
 		ops_reply_xattr(req, OPS_XATTR_NAME, sizeof(OPS_XATTR_NAME),

@@ -29,7 +29,7 @@ from procs import DEVNULL, PIPE, WRITER, errname
 
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
 WR_NB = os.O_WRONLY | os.O_NONBLOCK
-FILES = ["bytes", "capacity", "data", "readers", "writers"]   # DESIGN
+FILES = ["bytes", "capacity", "data", "readers", "waiters", "writers"]  # DESIGN
 SEQ = b"".join(b"%d\n" % i for i in range(1, 1001))     # `seq 1 1000`
 
 

@@ -107,7 +107,7 @@ def test_object_lifecycle(mnt):
         assert stat.S_IMODE(st.st_mode) == 0o750
         assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
         assert errno_of(os.mkdir, obj) == errno.EEXIST
-        assert os.listdir(obj) == ["value"]
+        assert sorted(os.listdir(obj)) == ["value", "waiters"]
         value = os.path.join(obj, "value")
         assert stat.S_IMODE(os.stat(value).st_mode) == 0o640
         assert get(value) == "5\n"      # -o fake_value=5: a kind's option

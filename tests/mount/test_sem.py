@@ -118,7 +118,8 @@ def test_mkdir_rmdir_seen_natively(t):
     t.eq(t.value("a"), 1, "native value of a new semaphore (default 1)")
     with t.within(5, "ls sem"):
         t.true("a" in os.listdir(t.spath("")), "a listed in sem/")
-        t.eq(sorted(os.listdir(d)), ["hold", "post", "value", "wait"],
+        t.eq(sorted(os.listdir(d)), ["hold", "holders", "post", "value", "wait",
+                                     "waiters"],
              "files in sem/a")
     t.eq(t.sem_attr("a", "value"), "1\n", "value")
     with t.within(5, "mkdir"):

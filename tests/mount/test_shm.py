@@ -93,7 +93,7 @@ def test_mkdir_rmdir_seen_natively(t):
     t.eq(st.st_size, 0, "size of the new segment")
     with t.within(5, "ls shm"):
         t.true("a" in os.listdir(t.spath("")), "a listed in shm/")
-        t.eq(sorted(os.listdir(d)), ["data", "size"], "files in shm/a")
+        t.eq(sorted(os.listdir(d)), ["data", "size", "waiters"], "files in shm/a")
     t.eq(t.shm_attr("a", "size"), "0\n", "size")
     with t.within(5, "stat"):
         t.eq(os.stat(t.spath("a", "data")).st_size, 0, "st_size of data")

@@ -18,10 +18,10 @@ H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
 # What DESIGN.md promises `ls KIND/NAME` shows: checked against the tree
 # here, learnt from the tree everywhere else.
 FILES = {
-    "queues": ["count", "data", "maxmsg", "msgsize", "stream"],
-    "channels": ["bytes", "capacity", "data", "readers", "writers"],
-    "shm": ["data", "size"],
-    "sem": ["hold", "post", "value", "wait"],
+    "queues": ["count", "data", "maxmsg", "msgsize", "stream", "waiters"],
+    "channels": ["bytes", "capacity", "data", "readers", "waiters", "writers"],
+    "shm": ["data", "size", "waiters"],
+    "sem": ["hold", "holders", "post", "value", "wait", "waiters"],
 }
 
 
@@ -47,7 +47,7 @@ def test_mkdir_creates_native_queue(t):
     with t.within(5, "ls queues"):
         t.true("a" in os.listdir(t.qpath("")), "a listed in queues/")
         files = sorted(os.listdir(q))
-    t.eq(files, ["count", "data", "maxmsg", "msgsize", "stream"],
+    t.eq(files, ["count", "data", "maxmsg", "msgsize", "stream", "waiters"],
          "files in queues/a")
     t.eq(t.attr("a", "count"), "0\n", "count")
     t.eq(t.attr("a", "maxmsg"), "4\n", "maxmsg")

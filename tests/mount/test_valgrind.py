@@ -2,8 +2,8 @@
 """The daemon under valgrind's memcheck: one short session per kind through
 the tree -- queues (mkdir, data written and read, stream, count, rmdir),
 channels (mkdir, write, read, capacity, rmdir), shm (mkdir, data written and
-read, size, truncate, rmdir), sem (mkdir, post, wait, hold, value, rmdir) --
-and blocking reads ended by a signal and by kill -9. Then a clean unmount
+read, size, truncate, rmdir), sem (mkdir, post, wait, hold, value, holders,
+rmdir) -- and blocking reads ended by a signal and by kill -9, with waiters. Then a clean unmount
 (fusermount3 -u): valgrind must exit 0 and its log must show no error, no
 block definitely or indirectly lost.
 
@@ -165,6 +165,8 @@ def test_sem_session(t):
     h = t.py(HOLDER, t.path("sem", "m", "hold"))
     t.eq(t.read_until(h, b"held\n", SLOW), b"held\n", "the holder holds")
     t.eq(t.read_file(value), b"2\n", "value while held")
+    t.eq(t.read_file(t.path("sem", "m", "holders")), b"%d\n" % h.pid,
+         "holders: the holder")
     t.kill(h)
     wait_for(t, lambda: t.read_file(value), b"3\n",
              "value after the holder died")
@@ -188,7 +190,12 @@ def interrupted(t, p, what):
 def test_interrupted_blocking_reads(t):
     # A queue reader, interrupted, then killed: nothing taken.
     t.mkq("iq")
-    interrupted(t, t.spawn(["cat", t.qpath("iq", "data")]), "cat data")
+    p = t.spawn(["cat", t.qpath("iq", "data")])
+    t.wait_blocked(p, "read", SLOW)
+    t.eq(t.read_file(t.qpath("iq", "waiters")), b"%d data\n" % p.pid,
+         "waiters: the blocked reader")
+    interrupted(t, p, "cat data")
+    t.eq(t.read_file(t.qpath("iq", "waiters")), b"", "waiters: nobody")
     interrupted(t, t.spawn(["cat", t.qpath("iq", "stream")]), "cat stream")
     p = t.spawn(["cat", t.qpath("iq", "data")])
     t.wait_blocked(p, "read", SLOW)
