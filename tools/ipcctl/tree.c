@@ -153,14 +153,14 @@ static int tree_parse_number(const char *buf, long long *val)
 
 /*
  * Read attribute file A of the object open at DFD into *VAL: its number, or
- * how many lines it has. A number file is one line: the read stops at its
- * newline, which spares the daemon the request that would find the end.
+ * how many lines it has. The files are regular: a read shorter than asked
+ * is their end, which spares the daemon the request that would find it.
  */
 static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 {
 	bool lines = TREE_ATTR(a) & TREE_LINES;
 	char buf[4096], last = '\n';
-	size_t len = 0, max = lines ? sizeof(buf) : TREE_NUMBER_MAX, i;
+	size_t len = 0, max = lines ? sizeof(buf) : TREE_NUMBER_MAX, ask, i;
 	ssize_t n;
 	int fd, ret = 0;
 
@@ -169,17 +169,19 @@ static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 	if (fd < 0)
 		return -errno;
 	*val = 0;
-	while ((n = read(fd, buf + len, max - 1 - len)) > 0) {
+	do {
+		ask = max - 1 - len;
+		n = read(fd, buf + len, ask);
+		if (n <= 0)
+			break;
 		if (lines) {
 			for (i = 0; i < (size_t)n; i++)
 				*val += buf[i] == '\n';
 			last = buf[n - 1];
-			continue;
+		} else {
+			len += n;
 		}
-		len += n;
-		if (memchr(buf + len - n, '\n', n) || len == max - 1)
-			break;
-	}
+	} while ((size_t)n == ask && len < max - 1);
 	if (n < 0) {
 		ret = -errno;
 	} else if (lines) {
