@@ -127,38 +127,42 @@ static int semaphore_wait(int argc, char **argv)
 	return ret;
 }
 
+/* N is the daemon's to judge: it refuses what is no count (EINVAL). */
 static int semaphore_post(int argc, char **argv)
 {
+	char path[4096], *buf;
 	const char *n = "";
-	char path[4096], buf[32];
-	size_t len;
-	int fd, opt, ret = IPCCTL_OK;
+	int fd, opt, len, ret = IPCCTL_OK;
 
-	opt = getopt_long(argc, argv, "h", semaphore_post_options, NULL);
+	/* "+": N may look like an option ("-1"); it is the daemon's. */
+	opt = getopt_long(argc, argv, "+h", semaphore_post_options, NULL);
 	if (opt != -1)
 		return ipcctl_usage(&semaphore_post_verb,
 				    opt == 'h' ? stdout : stderr);
 	if (argc - optind != 1 && argc - optind != 2)
 		return ipcctl_usage(&semaphore_post_verb, stderr);
-	if (argc - optind == 2) {
+	if (argc - optind == 2)
 		n = argv[optind + 1];
-		if (!*n || strspn(n, "0123456789") != strlen(n) ||
-		    strlen(n) > 20) {
-			fprintf(stderr, "ipcctl: bad count '%s'\n", n);
-			return IPCCTL_USAGE;
-		}
+	if (strchr(n, '\n')) {
+		fprintf(stderr, "ipcctl: bad count '%s'\n", n);
+		return IPCCTL_USAGE;
 	}
 	if (semaphore_path(path, sizeof(path), argv[optind], "post") < 0)
 		return IPCCTL_FAIL;
 	/* One write: "N\n" posts N times, "\n" once. */
-	len = (size_t)snprintf(buf, sizeof(buf), "%s\n", n);
+	len = asprintf(&buf, "%s\n", n);
+	if (len < 0) {
+		errno = ENOMEM;
+		return ipcctl_error(path);
+	}
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ipcctl_error(path);
-	if (write(fd, buf, len) != (ssize_t)len)
 		ret = ipcctl_error(path);
-	if (close(fd) < 0 && ret == IPCCTL_OK)
+	else if (write(fd, buf, len) != len)
 		ret = ipcctl_error(path);
+	if (fd >= 0 && close(fd) < 0 && ret == IPCCTL_OK)
+		ret = ipcctl_error(path);
+	free(buf);
 	return ret;
 }
 
