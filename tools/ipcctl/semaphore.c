@@ -213,7 +213,6 @@ static int semaphore_run(char **cmd, int fd)
 		return ipcctl_error("fork");
 	}
 	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL);
 		execvp(cmd[0], cmd);
 		ipcctl_error(cmd[0]);
 		_exit(errno == ENOENT ? IPCCTL_NOT_FOUND : IPCCTL_CANNOT_EXEC);
@@ -262,6 +261,8 @@ static int semaphore_hold(int argc, char **argv)
 	/* Not O_CLOEXEC: CMD inherits the unit. */
 	fd = open(path, O_RDONLY);
 	ret = errno;
+	/* A ring still pending was delivered on the way out of timer_delete:
+	 * SIG_DFL is safe from here, and what CMD must start with. */
 	if (timed) {
 		timer_delete(timer);
 		signal(SIGALRM, SIG_DFL);
