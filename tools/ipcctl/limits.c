@@ -18,6 +18,7 @@
 #include <libsmartcols.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -136,6 +137,24 @@ static bool limits_daemon_msgqueue(const char *mnt, long long *val)
 	return ok;
 }
 
+/*
+ * What queues made through the tree may reserve for you: the daemon makes
+ * them as its caller, with the smaller of its own RLIMIT_MSGQUEUE and the
+ * caller's (backends/caller.c), so the smaller of the daemon's and ours.
+ */
+static void limits_msgqueue(const char *mnt, struct limits_row *r)
+{
+	struct rlimit own;
+
+	r->has_limit = limits_daemon_msgqueue(mnt, &r->limit);
+	if (getrlimit(RLIMIT_MSGQUEUE, &own) < 0 ||
+	    own.rlim_cur == RLIM_INFINITY)
+		return;
+	if (!r->has_limit || (long long)own.rlim_cur < r->limit)
+		r->limit = own.rlim_cur;
+	r->has_limit = true;
+}
+
 /* Queues of the system: the entries of an mqueue file system, if mounted. */
 static bool limits_system_queues(long long *val)
 {
@@ -208,8 +227,7 @@ static void limits_rows(const char *mnt, const struct tree *t,
 		"/proc/sys/fs/mqueue/msg_max", &r[LIMITS_MQMSGS].limit);
 	r[LIMITS_MQSIZE].has_limit = limits_sysctl(
 		"/proc/sys/fs/mqueue/msgsize_max", &r[LIMITS_MQSIZE].limit);
-	r[LIMITS_MQBYTES].has_limit =
-		limits_daemon_msgqueue(mnt, &r[LIMITS_MQBYTES].limit);
+	limits_msgqueue(mnt, &r[LIMITS_MQBYTES]);
 	r[LIMITS_CHANMEM].has_limit =
 		limits_xattr(mnt, "user.ipcfs.option.chan_max_total",
 			     &r[LIMITS_CHANMEM].limit);
@@ -293,7 +311,8 @@ void limits_help(FILE *out)
 		"      MQUEUES  queues of the system (fs/mqueue/queues_max)\n"
 		"       MQMSGS  messages per queue (fs/mqueue/msg_max), the largest MAXMSG\n"
 		"       MQSIZE  message size (fs/mqueue/msgsize_max), the largest MSGSIZE\n"
-		"      MQBYTES  the daemon's RLIMIT_MSGQUEUE, the kernel's charge of\n"
+		"      MQBYTES  the smaller RLIMIT_MSGQUEUE of the daemon's and yours\n"
+		"               (queues are made as you), the kernel's charge of\n"
 		"               the tree's queues that are yours\n"
 		"      CHANMEM  -o chan_max_total, the capacity of the channels\n");
 }
