@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ipcctl - inspect and drive an ipcfs mount.
+ *
+ *   $ ipcctl ls
+ *   KIND   NAME OWNER PERMS     MSGS BYTES SIZE VALUE WAITERS HOLDERS
+ *   queues jobs root  rw-------    3                        0
+ *   $ ipcctl send -p 7 /mnt/ipc/queues/jobs urgent
+ *
+ * This file is the verb table, the usage texts and what the verbs share;
+ * ls.c and limits.c list (on libsmartcols, through table.c, from the walk
+ * of tree.c), queue.c sends and receives, semaphore.c waits, posts and
+ * holds.
+ *
+ * Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ipcctl.h"
+
+#ifndef IPCFS_VERSION
+#define IPCFS_VERSION "unknown"
+#endif
+
+static const struct ipcctl_verb *const ipcctl_verbs[] = {
+	&ls_verb,
+	&queue_send_verb,
+	&queue_recv_verb,
+	&semaphore_wait_verb,
+	&semaphore_post_verb,
+	&semaphore_hold_verb,
+	NULL,
+};
+
+/* The synopsis of each line of VERB's, under "usage: " or aligned with it. */
+static void ipcctl_synopsis(const struct ipcctl_verb *verb, FILE *out,
+			    bool *first)
+{
+	const char *s = verb->synopsis, *nl;
+
+	for (; *s; s = *nl ? nl + 1 : nl) {
+		nl = strchrnul(s, '\n');
+		fprintf(out, "%s ipcctl %.*s\n", *first ? "usage:" : "      ",
+			(int)(nl - s), s);
+		*first = false;
+	}
+}
+
+/*
+ * VERB's usage, or everybody's (VERB NULL): on stdout for --help (exit 0),
+ * on stderr after bad usage (exit 2).
+ */
+int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out)
+{
+	const struct ipcctl_verb *const *v;
+	bool first = true;
+
+	if (verb) {
+		ipcctl_synopsis(verb, out, &first);
+		if (out == stdout)
+			fprintf(out, "\n%s", verb->help);
+		else
+			fprintf(out, "Try 'ipcctl %s --help'.\n", verb->name);
+	} else {
+		for (v = ipcctl_verbs; *v; v++)
+			ipcctl_synopsis(*v, out, &first);
+		fprintf(out, "       ipcctl --help | --version\n"
+			     "       ipcctl VERB --help\n");
+		if (out == stdout)
+			fprintf(out,
+				"\n"
+				"ls     list the objects of an ipcfs mount, or its limits (-g)\n"
+				"send   send a message to a queue\n"
+				"recv   receive a message from a queue\n"
+				"wait   take one unit of a semaphore\n"
+				"post   give units to a semaphore\n"
+				"hold   run a command holding one unit of a semaphore\n"
+				"\n"
+				"Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.\n");
+	}
+	return out == stdout ? IPCCTL_OK : IPCCTL_USAGE;
+}
+
+/* "ipcctl: PATH: what errno says"; returns 1, the status of a failure. */
+int ipcctl_error(const char *path)
+{
+	fprintf(stderr, "ipcctl: %s: %s\n", path, strerror(errno));
+	return IPCCTL_FAIL;
+}
+
+/*
+ * --timeout S: decimal seconds, maybe fractional, never negative. strtod
+ * would take "1e3", "0x10", "inf" and "-0": a timeout is none of those.
+ */
+int ipcctl_parse_timeout(const char *arg, struct timespec *ts)
+{
+	const char *p = arg;
+	long long sec = 0;
+	long nsec = 0, scale = 100000000;
+	bool digits = false;
+
+	for (; *p >= '0' && *p <= '9'; p++, digits = true) {
+		sec = sec * 10 + (*p - '0');
+		if (sec > INT_MAX)
+			goto out_bad;
+	}
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits = true) {
+			nsec += (*p - '0') * scale;
+			scale /= 10;
+		}
+	if (*p || !digits)
+		goto out_bad;
+	ts->tv_sec = sec;
+	ts->tv_nsec = nsec;
+	return 0;
+out_bad:
+	fprintf(stderr, "ipcctl: bad timeout '%s' (seconds, e.g. 2.5)\n", arg);
+	return -1;
+}
+
+/* WHEN = now on CLOCK + TIMEOUT. */
+void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
+		     struct timespec *when)
+{
+	clock_gettime(clock, when);
+	when->tv_sec += timeout->tv_sec;
+	when->tv_nsec += timeout->tv_nsec;
+	if (when->tv_nsec >= 1000000000) {
+		when->tv_sec++;
+		when->tv_nsec -= 1000000000;
+	}
+}
+
+/* Milliseconds until WHEN on CLOCK_MONOTONIC, rounded up; 0 once past. */
+int ipcctl_ms_left(const struct timespec *when)
+{
+	struct timespec now;
+	long long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (when->tv_sec - now.tv_sec) * 1000000000LL +
+	     (when->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	if (ns / 1000000 >= INT_MAX)
+		return INT_MAX;
+	return (int)((ns + 999999) / 1000000);
+}
+
+int main(int argc, char **argv)
+{
+	const struct ipcctl_verb *const *v;
+	int ret;
+
+	if (argc < 2)
+		return ipcctl_usage(NULL, stderr);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return ipcctl_usage(NULL, stdout);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("ipcctl version %s\n", IPCFS_VERSION);
+		return IPCCTL_OK;
+	}
+	for (v = ipcctl_verbs; *v && strcmp((*v)->name, argv[1]) != 0; v++)
+		;
+	if (!*v) {
+		fprintf(stderr, "ipcctl: unknown verb '%s'\n", argv[1]);
+		return ipcctl_usage(NULL, stderr);
+	}
+	ret = (*v)->run(argc - 1, argv + 1);
+	/* Output that could not be written is a failure too (a full disk). */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && ret == IPCCTL_OK)
+		ret = ipcctl_error("standard output");
+	return ret;
+}

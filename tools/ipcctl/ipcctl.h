@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ipcctl.h - what the parts of ipcctl share: the verbs, the helpers of
+ * ipcctl.c, the walk of a mounted tree (tree.c) and the tables libsmartcols
+ * prints (table.c).
+ *
+ * ipcctl knows no kind. ls and ls -g learn the objects, and the directories
+ * above them, from the tree; they read only the attribute files of tree.c's
+ * allow-list, never a file that consumes or waits.
+ */
+#ifndef IPCCTL_H
+#define IPCCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Exit statuses, as timeout(1) and env(1) have them. */
+#define IPCCTL_OK 0
+#define IPCCTL_FAIL 1
+#define IPCCTL_USAGE 2
+#define IPCCTL_TIMEDOUT 124
+#define IPCCTL_CANNOT_EXEC 126
+#define IPCCTL_NOT_FOUND 127
+
+struct ipcctl_verb {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the verb */
+	const char *synopsis;		   /* the lines after "usage: " */
+	const char *help;		   /* what VERB --help adds */
+};
+
+extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb,
+	semaphore_wait_verb, semaphore_post_verb, semaphore_hold_verb;
+
+/* ipcctl.c */
+int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
+int ipcctl_error(const char *path);
+int ipcctl_parse_timeout(const char *arg, struct timespec *ts);
+void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
+		     struct timespec *when);
+int ipcctl_ms_left(const struct timespec *when);
+
+/* tree.c: the objects of a mounted tree and their attribute files */
+enum tree_attr {
+	TREE_COUNT,
+	TREE_MAXMSG,
+	TREE_MSGSIZE,
+	TREE_BYTES,
+	TREE_CAPACITY,
+	TREE_READERS,
+	TREE_WRITERS,
+	TREE_SIZE,
+	TREE_VALUE,
+	TREE_WAITERS,
+	TREE_HOLDERS,
+	TREE_NATTRS
+};
+
+#define TREE_ATTR(a) (1u << (a))
+
+struct tree_object {
+	const char *kind; /* its directory's path under the root: "queues" */
+	size_t kind_seq;  /* that directory's place in the tree's order */
+	char *name;
+	struct stat st;	  /* of the object's directory */
+	unsigned int has; /* TREE_ATTR()s read into val */
+	long long val[TREE_NATTRS];
+};
+
+struct tree {
+	const char *mnt;	  /* set by tree_walk() */
+	unsigned int want;	  /* TREE_ATTR()s to read */
+	const char *const *roots; /* directories under the root to walk */
+	size_t nroots;		  /* 0: all of them */
+	struct tree_object *objs;
+	size_t nobjs, cap;
+	char **kinds;
+	size_t nkinds;
+	bool failed; /* an error other than a vanishing object was told */
+};
+
+int tree_find_mount(const char *fstype, char ***list);
+int tree_walk(struct tree *t, const char *mnt);
+void tree_free(struct tree *t);
+
+/* table.c: the columns a verb offers, and its libsmartcols table */
+struct table_column {
+	const char *name;
+	const char *help;
+	double whint;
+	int flags; /* SCOLS_FL_* */
+	int json;  /* SCOLS_JSON_* */
+	int what;  /* the verb's: where a cell comes from */
+};
+
+struct table_opts {
+	bool json;
+	bool raw;
+	bool noheadings;
+	const char *output; /* -o LIST, or NULL */
+};
+
+#define TABLE_COLUMNS_MAX 64
+
+struct table {
+	struct libscols_table *tb;
+	const struct table_column
+		*cols[TABLE_COLUMNS_MAX]; /* chosen, in order */
+	size_t ncols;
+};
+
+int table_new(struct table *t, const char *name, const struct table_opts *o,
+	      const struct table_column *all, size_t nall, const char *dflt);
+struct libscols_line *table_line(struct table *t);
+int table_set(struct table *t, struct libscols_line *ln, size_t i,
+	      const char *data);
+int table_set_number(struct table *t, struct libscols_line *ln, size_t i,
+		     long long v);
+int table_print(struct table *t);
+void table_free(struct table *t);
+void table_help_columns(FILE *out, const struct table_column *all, size_t nall);
+
+/* limits.c: ls -g */
+int limits_list(const char *mnt, const struct table_opts *o);
+void limits_help(FILE *out);
+
+#endif /* IPCCTL_H */

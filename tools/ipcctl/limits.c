@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * limits.c - ipcctl ls -g: the limits users of a mount run into, with
+ * lsipc -g's columns, and how much of each is used where that can be known
+ * (an unknown cell is empty, null in JSON).
+ *
+ *   $ ipcctl ls -g
+ *   RESOURCE DESCRIPTION                          LIMIT   USED USE%
+ *   MQUEUES  POSIX message queues, system-wide      256      3 1.17%
+ *   ...
+ *
+ * The system's limits come from /proc/sys/fs/mqueue, the daemon's from the
+ * mount's root (user.ipcfs.pid, user.ipcfs.option.*), what is used from the
+ * tree's queues and channels.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <libsmartcols.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "ipcctl.h"
+
+enum limits_what {
+	LIMITS_RESOURCE,
+	LIMITS_DESCRIPTION,
+	LIMITS_LIMIT,
+	LIMITS_USED,
+	LIMITS_USE,
+};
+
+static const struct table_column limits_columns[] = {
+	{ "RESOURCE", "the resource", 0, 0, SCOLS_JSON_STRING,
+	  LIMITS_RESOURCE },
+	{ "DESCRIPTION", "what it is", 0, SCOLS_FL_TRUNC, SCOLS_JSON_STRING,
+	  LIMITS_DESCRIPTION },
+	{ "LIMIT", "how much there may be", 0, SCOLS_FL_RIGHT,
+	  SCOLS_JSON_NUMBER, LIMITS_LIMIT },
+	{ "USED", "how much there is", 0, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER,
+	  LIMITS_USED },
+	{ "USE%", "USED in percent of LIMIT", 0, SCOLS_FL_RIGHT,
+	  SCOLS_JSON_STRING, LIMITS_USE },
+};
+
+#define LIMITS_NCOLUMNS (sizeof(limits_columns) / sizeof(limits_columns[0]))
+#define LIMITS_DEFAULT "RESOURCE,DESCRIPTION,LIMIT,USED,USE%"
+
+struct limits_row {
+	const char *resource;
+	const char *description;
+	bool has_limit, has_used;
+	long long limit, used;
+};
+
+enum {
+	LIMITS_MQUEUES,
+	LIMITS_MQMSGS,
+	LIMITS_MQSIZE,
+	LIMITS_MQBYTES,
+	LIMITS_CHANMEM,
+	LIMITS_NROWS
+};
+
+static const char *const limits_names[LIMITS_NROWS][2] = {
+	[LIMITS_MQUEUES] = { "MQUEUES", "POSIX message queues, system-wide" },
+	[LIMITS_MQMSGS] = { "MQMSGS", "messages per queue" },
+	[LIMITS_MQSIZE] = { "MQSIZE", "message size" },
+	[LIMITS_MQBYTES] = { "MQBYTES", "queue bytes per user" },
+	[LIMITS_CHANMEM] = { "CHANMEM", "channel memory of the mount" },
+};
+
+/* The kernel's charge of a queue, against its creator's RLIMIT_MSGQUEUE. */
+#define LIMITS_MSG_MSG 48   /* sizeof(struct msg_msg), 64-bit */
+#define LIMITS_TREE_NODE 48 /* sizeof(struct posix_msg_tree_node), 64-bit */
+#define LIMITS_MQ_PRIO_MAX 32768
+
+/* A file of /proc/sys holding one number. */
+static bool limits_sysctl(const char *path, long long *val)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%lld", val) == 1;
+	fclose(f);
+	return ok;
+}
+
+/* A numeric xattr of the mount's root; absent on a daemon that has none. */
+static bool limits_xattr(const char *mnt, const char *name, long long *val)
+{
+	char buf[32], *end;
+	ssize_t n = getxattr(mnt, name, buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtoll(buf, &end, 10);
+	return !errno && end != buf && !*end;
+}
+
+/*
+ * The daemon's soft RLIMIT_MSGQUEUE: /proc/PID/limits's "Max msgqueue
+ * size" line, PID its root's user.ipcfs.pid. "unlimited" is no limit.
+ */
+static bool limits_daemon_msgqueue(const char *mnt, long long *val)
+{
+	static const char key[] = "Max msgqueue size";
+	char path[64], *line = NULL, soft[32], *end;
+	long long pid;
+	size_t cap = 0;
+	bool ok = false;
+	FILE *f;
+
+	if (!limits_xattr(mnt, "user.ipcfs.pid", &pid) || pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%lld/limits", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!ok && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, key, sizeof(key) - 1) != 0 ||
+		    sscanf(line + sizeof(key) - 1, "%31s", soft) != 1)
+			continue;
+		errno = 0;
+		*val = strtoll(soft, &end, 10);
+		ok = !errno && end != soft && !*end;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return ok;
+}
+
+/*
+ * What queues made through the tree may reserve for you: the daemon makes
+ * them as its caller, with the smaller of its own RLIMIT_MSGQUEUE and the
+ * caller's (backends/caller.c), so the smaller of the daemon's and ours.
+ */
+static void limits_msgqueue(const char *mnt, struct limits_row *r)
+{
+	struct rlimit own;
+
+	r->has_limit = limits_daemon_msgqueue(mnt, &r->limit);
+	if (getrlimit(RLIMIT_MSGQUEUE, &own) < 0 ||
+	    own.rlim_cur == RLIM_INFINITY)
+		return;
+	if (!r->has_limit || (long long)own.rlim_cur < r->limit)
+		r->limit = own.rlim_cur;
+	r->has_limit = true;
+}
+
+/* Queues of the system: the entries of an mqueue file system, if mounted. */
+static bool limits_system_queues(long long *val)
+{
+	struct dirent *de;
+	char **list;
+	int n, i;
+	DIR *d;
+
+	n = tree_find_mount("mqueue", &list);
+	d = n > 0 ? opendir(list[0]) : NULL;
+	for (*val = 0; d && (de = readdir(d));)
+		*val += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return d != NULL;
+}
+
+static void limits_rows(const char *mnt, const struct tree *t,
+			struct limits_row *r)
+{
+	const struct tree_object *o;
+	unsigned int mq = TREE_ATTR(TREE_MAXMSG) | TREE_ATTR(TREE_MSGSIZE);
+	long long queues = 0;
+	uid_t uid = getuid();
+	size_t i;
+
+	for (i = 0; i < LIMITS_NROWS; i++)
+		r[i] = (struct limits_row){ .resource = limits_names[i][0],
+					    .description = limits_names[i][1] };
+	r[LIMITS_MQMSGS].has_used = r[LIMITS_MQSIZE].has_used = true;
+	r[LIMITS_MQBYTES].has_used = r[LIMITS_CHANMEM].has_used = true;
+	for (i = 0; i < t->nobjs; i++) {
+		o = &t->objs[i];
+		if (strcmp(o->kind, "channels") == 0 &&
+		    (o->has & TREE_ATTR(TREE_CAPACITY)))
+			r[LIMITS_CHANMEM].used += o->val[TREE_CAPACITY];
+		if (strcmp(o->kind, "queues") != 0)
+			continue;
+		queues++;
+		if (o->has & TREE_ATTR(TREE_MAXMSG) &&
+		    o->val[TREE_MAXMSG] > r[LIMITS_MQMSGS].used)
+			r[LIMITS_MQMSGS].used = o->val[TREE_MAXMSG];
+		if (o->has & TREE_ATTR(TREE_MSGSIZE) &&
+		    o->val[TREE_MSGSIZE] > r[LIMITS_MQSIZE].used)
+			r[LIMITS_MQSIZE].used = o->val[TREE_MSGSIZE];
+		/*
+		 * What the kernel charges the creator of a queue (ipc/mqueue.c,
+		 * mqueue_get_inode): its messages with their headers, and
+		 * the priority tree's nodes. The MQBYTES row counts the queues
+		 * of the user running ipcctl.
+		 */
+		if (o->st.st_uid == uid && (o->has & mq) == mq)
+			r[LIMITS_MQBYTES].used +=
+				o->val[TREE_MAXMSG] * (o->val[TREE_MSGSIZE] +
+						       LIMITS_MSG_MSG) +
+				(o->val[TREE_MAXMSG] < LIMITS_MQ_PRIO_MAX
+					 ? o->val[TREE_MAXMSG]
+					 : LIMITS_MQ_PRIO_MAX) *
+					LIMITS_TREE_NODE;
+	}
+	r[LIMITS_MQUEUES].has_limit = limits_sysctl(
+		"/proc/sys/fs/mqueue/queues_max", &r[LIMITS_MQUEUES].limit);
+	r[LIMITS_MQUEUES].has_used = true;
+	if (!limits_system_queues(&r[LIMITS_MQUEUES].used))
+		r[LIMITS_MQUEUES].used = queues;
+	r[LIMITS_MQMSGS].has_limit = limits_sysctl(
+		"/proc/sys/fs/mqueue/msg_max", &r[LIMITS_MQMSGS].limit);
+	r[LIMITS_MQSIZE].has_limit = limits_sysctl(
+		"/proc/sys/fs/mqueue/msgsize_max", &r[LIMITS_MQSIZE].limit);
+	limits_msgqueue(mnt, &r[LIMITS_MQBYTES]);
+	r[LIMITS_CHANMEM].has_limit =
+		limits_xattr(mnt, "user.ipcfs.option.chan_max_total",
+			     &r[LIMITS_CHANMEM].limit);
+}
+
+static int limits_row(struct table *t, const struct limits_row *r)
+{
+	struct libscols_line *ln = table_line(t);
+	char use[32];
+	size_t i;
+	int ret = 0;
+
+	if (!ln)
+		return -ENOMEM;
+	for (i = 0; i < t->ncols && ret == 0; i++) {
+		switch (t->cols[i]->what) {
+		case LIMITS_RESOURCE:
+			ret = table_set(t, ln, i, r->resource);
+			break;
+		case LIMITS_DESCRIPTION:
+			ret = table_set(t, ln, i, r->description);
+			break;
+		case LIMITS_LIMIT:
+			if (r->has_limit)
+				ret = table_set_number(t, ln, i, r->limit);
+			break;
+		case LIMITS_USED:
+			if (r->has_used)
+				ret = table_set_number(t, ln, i, r->used);
+			break;
+		default:
+			if (!r->has_limit || !r->has_used || r->limit <= 0)
+				break;
+			snprintf(use, sizeof(use), "%.2f%%",
+				 (double)r->used * 100 / r->limit);
+			ret = table_set(t, ln, i, use);
+			break;
+		}
+	}
+	return ret;
+}
+
+/* ls -g of the mount at MNT: the table of O's columns. */
+int limits_list(const char *mnt, const struct table_opts *o)
+{
+	static const char *const roots[] = { "queues", "channels" };
+	struct tree tree = {
+		.roots = roots,
+		.nroots = 2,
+		.want = TREE_ATTR(TREE_MAXMSG) | TREE_ATTR(TREE_MSGSIZE) |
+			TREE_ATTR(TREE_CAPACITY),
+	};
+	struct limits_row rows[LIMITS_NROWS];
+	struct table t;
+	size_t i;
+	int ret;
+
+	ret = table_new(&t, "limits", o, limits_columns, LIMITS_NCOLUMNS,
+			LIMITS_DEFAULT);
+	if (ret < 0)
+		return ret == -EINVAL ? IPCCTL_USAGE : IPCCTL_FAIL;
+	ret = tree_walk(&tree, mnt);
+	if (ret == 0)
+		limits_rows(mnt, &tree, rows);
+	for (i = 0; ret == 0 && i < LIMITS_NROWS; i++)
+		ret = limits_row(&t, &rows[i]);
+	if (ret == 0)
+		ret = table_print(&t);
+	ret = ret < 0 || tree.failed ? IPCCTL_FAIL : IPCCTL_OK;
+	tree_free(&tree);
+	table_free(&t);
+	return ret;
+}
+
+void limits_help(FILE *out)
+{
+	fprintf(out, "\nColumns of -g (default: %s):\n", LIMITS_DEFAULT);
+	table_help_columns(out, limits_columns, LIMITS_NCOLUMNS);
+	fprintf(out,
+		"\nRows of -g:\n"
+		"      MQUEUES  queues of the system (fs/mqueue/queues_max)\n"
+		"       MQMSGS  messages per queue (fs/mqueue/msg_max), the largest MAXMSG\n"
+		"       MQSIZE  message size (fs/mqueue/msgsize_max), the largest MSGSIZE\n"
+		"      MQBYTES  the smaller RLIMIT_MSGQUEUE of the daemon's and yours\n"
+		"               (queues are made as you), the kernel's charge of\n"
+		"               the tree's queues that are yours\n"
+		"      CHANMEM  -o chan_max_total, the capacity of the channels\n");
+}

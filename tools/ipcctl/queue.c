@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * queue.c - ipcctl send and recv: a message with its priority.
+ *
+ * They reach the queue natively, by the POSIX name the mount shows in the
+ * object directory's user.ipcfs.name attribute: that is how a message gets
+ * a priority and a reader sees it, while `data` stays plain bytes.
+ *
+ *   $ ipcctl send -p 7 /mnt/ipc/queues/jobs urgent
+ *   $ ipcctl recv -v --timeout 2 /mnt/ipc/queues/jobs
+ *   7	urgent
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <mqueue.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "ipcctl.h"
+
+#define QUEUE_OPT_TIMEOUT 256
+
+static const struct option queue_send_options[] = {
+	{ "priority", required_argument, NULL, 'p' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option queue_recv_options[] = {
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "timeout", required_argument, NULL, QUEUE_OPT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The queue of object directory DIR, by its POSIX name; -1: told. */
+static mqd_t queue_open(const char *dir, int flags)
+{
+	char name[512];
+	ssize_t len;
+	mqd_t mqd;
+
+	len = getxattr(dir, "user.ipcfs.name", name, sizeof(name) - 1);
+	if (len < 0) {
+		ipcctl_error(dir);
+		return (mqd_t)-1;
+	}
+	name[len] = '\0';
+	mqd = mq_open(name, flags | O_CLOEXEC);
+	if (mqd == (mqd_t)-1)
+		ipcctl_error(dir);
+	return mqd;
+}
+
+static int queue_send(int argc, char **argv)
+{
+	unsigned long prio = 0;
+	char *end;
+	mqd_t mqd;
+	int opt, ret = IPCCTL_OK;
+
+	while ((opt = getopt_long(argc, argv, "p:h", queue_send_options,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			errno = 0;
+			prio = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] < '0' ||
+			    optarg[0] > '9') {
+				fprintf(stderr, "ipcctl: bad priority '%s'\n",
+					optarg);
+				return IPCCTL_USAGE;
+			}
+			break;
+		case 'h':
+			return ipcctl_usage(&queue_send_verb, stdout);
+		default:
+			return ipcctl_usage(&queue_send_verb, stderr);
+		}
+	}
+	if (argc - optind != 2)
+		return ipcctl_usage(&queue_send_verb, stderr);
+	mqd = queue_open(argv[optind], O_WRONLY);
+	if (mqd == (mqd_t)-1)
+		return IPCCTL_FAIL;
+	if (mq_send(mqd, argv[optind + 1], strlen(argv[optind + 1]), prio) < 0)
+		ret = ipcctl_error(argv[optind]);
+	mq_close(mqd);
+	return ret;
+}
+
+static int queue_recv(int argc, char **argv)
+{
+	struct timespec timeout, when;
+	bool verbose = false, timed = false;
+	struct mq_attr attr;
+	unsigned int prio;
+	char *buf = NULL;
+	ssize_t n;
+	mqd_t mqd;
+	int opt, ret = IPCCTL_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "vh", queue_recv_options,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'v':
+			verbose = true;
+			break;
+		case QUEUE_OPT_TIMEOUT:
+			if (ipcctl_parse_timeout(optarg, &timeout) < 0)
+				return IPCCTL_USAGE;
+			timed = true;
+			break;
+		case 'h':
+			return ipcctl_usage(&queue_recv_verb, stdout);
+		default:
+			return ipcctl_usage(&queue_recv_verb, stderr);
+		}
+	}
+	if (argc - optind != 1)
+		return ipcctl_usage(&queue_recv_verb, stderr);
+	mqd = queue_open(argv[optind], O_RDONLY);
+	if (mqd == (mqd_t)-1)
+		return IPCCTL_FAIL;
+	if (mq_getattr(mqd, &attr) < 0)
+		goto out_err;
+	buf = malloc(attr.mq_msgsize);
+	if (!buf)
+		goto out_err;
+	/* mq_timedreceive's deadline is absolute, on CLOCK_REALTIME. */
+	if (timed)
+		ipcctl_deadline(CLOCK_REALTIME, &timeout, &when);
+	n = timed ? mq_timedreceive(mqd, buf, attr.mq_msgsize, &prio, &when)
+		  : mq_receive(mqd, buf, attr.mq_msgsize, &prio);
+	if (n < 0 && errno == ETIMEDOUT) {
+		ret = IPCCTL_TIMEDOUT;
+		goto out_close;
+	}
+	if (n < 0)
+		goto out_err;
+	if (verbose)
+		printf("%u\t", prio);
+	if (fflush(stdout) != 0 || write(STDOUT_FILENO, buf, n) != n) {
+		ret = ipcctl_error("standard output");
+		goto out_close;
+	}
+	ret = IPCCTL_OK;
+	goto out_close;
+out_err:
+	ret = ipcctl_error(argv[optind]);
+out_close:
+	free(buf);
+	mq_close(mqd);
+	return ret;
+}
+
+const struct ipcctl_verb queue_send_verb = {
+	.name = "send",
+	.run = queue_send,
+	.synopsis = "send [-p PRIO] QUEUE_DIR MESSAGE",
+	.help = "Send MESSAGE to the queue of QUEUE_DIR (queues/NAME), natively.\n"
+		"\n"
+		"  -p, --priority PRIO  its priority (default 0)\n"
+		"  -h, --help           this text\n",
+};
+
+const struct ipcctl_verb queue_recv_verb = {
+	.name = "recv",
+	.run = queue_recv,
+	.synopsis = "recv [-v] [--timeout SECONDS] QUEUE_DIR",
+	.help = "Wait for and take one message of the queue of QUEUE_DIR\n"
+		"(queues/NAME), and print it as it is.\n"
+		"\n"
+		"  -v, --verbose        print its priority and a tab first\n"
+		"      --timeout S      wait S seconds at most (S may be 0 or 2.5):\n"
+		"                       then take nothing and exit 124\n"
+		"  -h, --help           this text\n",
+};

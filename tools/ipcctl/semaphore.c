@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * semaphore.c - ipcctl wait, post and hold: a semaphore through its tree.
+ *
+ * wait reads SEM_DIR/wait (a read that returns took one unit), post writes
+ * SEM_DIR/post, hold opens SEM_DIR/hold (the open takes one unit; the last
+ * close of that open file gives it back) and runs a command that inherits
+ * it, as flock(1) runs one holding a lock.
+ *
+ *   $ ipcctl hold --timeout 5 /mnt/ipc/sem/lock -- make install
+ *   $ ipcctl post /mnt/ipc/sem/lock 2
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipcctl.h"
+
+#define SEMAPHORE_OPT_TIMEOUT 256
+/* After the deadline, the timer rings again this often (ns): see hold. */
+#define SEMAPHORE_RING_AGAIN 10000000
+
+static const struct option semaphore_timeout_options[] = {
+	{ "timeout", required_argument, NULL, SEMAPHORE_OPT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option semaphore_post_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* SEM_DIR/FILE into PATH; -1: too long (told). */
+static int semaphore_path(char *path, size_t size, const char *dir,
+			  const char *file)
+{
+	if ((size_t)snprintf(path, size, "%s/%s", dir, file) < size)
+		return 0;
+	errno = ENAMETOOLONG;
+	ipcctl_error(dir);
+	return -1;
+}
+
+/*
+ * The options of VERB, of OPTSTRING: --timeout S (*TIMED then), --help.
+ * Returns 0, or the status to exit with (-1: --help was answered, exit 0).
+ */
+static int semaphore_options(const struct ipcctl_verb *verb,
+			     const char *optstring, int argc, char **argv,
+			     struct timespec *timeout, bool *timed)
+{
+	int opt;
+
+	*timed = false;
+	while ((opt = getopt_long(argc, argv, optstring,
+				  semaphore_timeout_options, NULL)) != -1) {
+		switch (opt) {
+		case SEMAPHORE_OPT_TIMEOUT:
+			if (ipcctl_parse_timeout(optarg, timeout) < 0)
+				return IPCCTL_USAGE;
+			*timed = true;
+			break;
+		case 'h':
+			ipcctl_usage(verb, stdout);
+			return -1;
+		default:
+			return ipcctl_usage(verb, stderr);
+		}
+	}
+	return 0;
+}
+
+/*
+ * With a timeout, wait polls: poll is truthful on `wait`, and a read that
+ * finds no unit (EAGAIN, someone was quicker) takes nothing.
+ */
+static int semaphore_wait(int argc, char **argv)
+{
+	struct timespec timeout, when;
+	struct pollfd pfd = { .events = POLLIN };
+	char path[4096], c;
+	bool timed;
+	int ret, ms;
+
+	ret = semaphore_options(&semaphore_wait_verb, "h", argc, argv, &timeout,
+				&timed);
+	if (ret)
+		return ret < 0 ? IPCCTL_OK : ret;
+	if (argc - optind != 1)
+		return ipcctl_usage(&semaphore_wait_verb, stderr);
+	if (semaphore_path(path, sizeof(path), argv[optind], "wait") < 0)
+		return IPCCTL_FAIL;
+	if (timed)
+		ipcctl_deadline(CLOCK_MONOTONIC, &timeout, &when);
+	pfd.fd = open(path, O_RDONLY | O_CLOEXEC | (timed ? O_NONBLOCK : 0));
+	if (pfd.fd < 0)
+		return ipcctl_error(path);
+	for (;;) {
+		if (read(pfd.fd, &c, 1) >= 0) {
+			ret = IPCCTL_OK;
+			break;
+		}
+		if (errno != EAGAIN || !timed) {
+			ret = ipcctl_error(path);
+			break;
+		}
+		ms = ipcctl_ms_left(&when);
+		if (ms == 0) {
+			ret = IPCCTL_TIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+			ret = ipcctl_error(path);
+			break;
+		}
+	}
+	close(pfd.fd);
+	return ret;
+}
+
+/* N is the daemon's to judge: it refuses what is no count (EINVAL). */
+static int semaphore_post(int argc, char **argv)
+{
+	char path[4096], *buf;
+	const char *n = "";
+	int fd, opt, len, ret = IPCCTL_OK;
+
+	/* "+": N may look like an option ("-1"); it is the daemon's. */
+	opt = getopt_long(argc, argv, "+h", semaphore_post_options, NULL);
+	if (opt != -1)
+		return ipcctl_usage(&semaphore_post_verb,
+				    opt == 'h' ? stdout : stderr);
+	if (argc - optind != 1 && argc - optind != 2)
+		return ipcctl_usage(&semaphore_post_verb, stderr);
+	if (argc - optind == 2)
+		n = argv[optind + 1];
+	if (strchr(n, '\n')) {
+		fprintf(stderr, "ipcctl: bad count '%s'\n", n);
+		return IPCCTL_USAGE;
+	}
+	if (semaphore_path(path, sizeof(path), argv[optind], "post") < 0)
+		return IPCCTL_FAIL;
+	/* One write: "N\n" posts N times, "\n" once. */
+	len = asprintf(&buf, "%s\n", n);
+	if (len < 0) {
+		errno = ENOMEM;
+		return ipcctl_error(path);
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		ret = ipcctl_error(path);
+	else if (write(fd, buf, len) != len)
+		ret = ipcctl_error(path);
+	if (fd >= 0 && close(fd) < 0 && ret == IPCCTL_OK)
+		ret = ipcctl_error(path);
+	free(buf);
+	return ret;
+}
+
+static void semaphore_ring(int sig)
+{
+}
+
+/*
+ * A timer whose signal interrupts the open of `hold` (no SA_RESTART): the
+ * interrupted open takes nothing. It rings again until disarmed, in case
+ * the first ring came before the open began to wait.
+ */
+static int semaphore_timer(const struct timespec *timeout, timer_t *timer)
+{
+	struct sigaction sa = { .sa_handler = semaphore_ring };
+	struct itimerspec its = {
+		.it_value = *timeout,
+		.it_interval = { 0, SEMAPHORE_RING_AGAIN },
+	};
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_SIGNAL,
+		.sigev_signo = SIGALRM,
+	};
+
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1; /* 0 would disarm it */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0 ||
+	    timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
+		return -errno;
+	if (timer_settime(*timer, 0, &its, NULL) < 0) {
+		timer_delete(*timer);
+		return -errno;
+	}
+	return 0;
+}
+
+/* Run CMD with the unit's descriptor; its status as the shell has it. */
+static int semaphore_run(char **cmd, int fd)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return ipcctl_error("fork");
+	}
+	if (pid == 0) {
+		execvp(cmd[0], cmd);
+		ipcctl_error(cmd[0]);
+		_exit(errno == ENOENT ? IPCCTL_NOT_FOUND : IPCCTL_CANNOT_EXEC);
+	}
+	/* The unit is CMD's now: given back when the last copy closes. */
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return ipcctl_error("waitpid");
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static int semaphore_hold(int argc, char **argv)
+{
+	struct timespec timeout;
+	char path[4096];
+	const char *dir;
+	timer_t timer;
+	bool timed;
+	int ret, fd;
+
+	/* "+": the options end at SEM_DIR; CMD's are its own. */
+	ret = semaphore_options(&semaphore_hold_verb, "+h", argc, argv,
+				&timeout, &timed);
+	if (ret)
+		return ret < 0 ? IPCCTL_OK : ret;
+	if (optind == argc)
+		return ipcctl_usage(&semaphore_hold_verb, stderr);
+	dir = argv[optind++];
+	/* SEM_DIR -- CMD: the "--" may be left out, as flock(1) has it. */
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	if (optind == argc)
+		return ipcctl_usage(&semaphore_hold_verb, stderr);
+	if (semaphore_path(path, sizeof(path), dir, "hold") < 0)
+		return IPCCTL_FAIL;
+	if (timed) {
+		ret = semaphore_timer(&timeout, &timer);
+		if (ret < 0) {
+			errno = -ret;
+			return ipcctl_error("timer");
+		}
+	}
+	/* Not O_CLOEXEC: CMD inherits the unit. */
+	fd = open(path, O_RDONLY);
+	ret = errno;
+	/* A ring still pending was delivered on the way out of timer_delete:
+	 * SIG_DFL is safe from here, and what CMD must start with. */
+	if (timed) {
+		timer_delete(timer);
+		signal(SIGALRM, SIG_DFL);
+	}
+	if (fd < 0 && ret == EINTR && timed)
+		return IPCCTL_TIMEDOUT;
+	if (fd < 0) {
+		errno = ret;
+		return ipcctl_error(path);
+	}
+	return semaphore_run(argv + optind, fd);
+}
+
+const struct ipcctl_verb semaphore_wait_verb = {
+	.name = "wait",
+	.run = semaphore_wait,
+	.synopsis = "wait [--timeout SECONDS] SEM_DIR",
+	.help = "Wait for and take one unit of the semaphore of SEM_DIR (sem/NAME).\n"
+		"\n"
+		"      --timeout S      wait S seconds at most (S may be 0 or 2.5):\n"
+		"                       then take nothing and exit 124\n"
+		"  -h, --help           this text\n",
+};
+
+const struct ipcctl_verb semaphore_post_verb = {
+	.name = "post",
+	.run = semaphore_post,
+	.synopsis = "post SEM_DIR [N]",
+	.help = "Give N units (default 1) to the semaphore of SEM_DIR (sem/NAME).\n"
+		"\n"
+		"  -h, --help           this text\n",
+};
+
+const struct ipcctl_verb semaphore_hold_verb = {
+	.name = "hold",
+	.run = semaphore_hold,
+	.synopsis = "hold [--timeout SECONDS] SEM_DIR -- CMD [ARG...]",
+	.help = "Take one unit of the semaphore of SEM_DIR (sem/NAME), waiting for\n"
+		"one, and run CMD holding it: the unit goes back when CMD, and\n"
+		"whatever it handed the descriptor on to, ends, however it ends.\n"
+		"The exit status is CMD's (128+N if a signal N ended it; 126: it\n"
+		"cannot run, 127: not found).\n"
+		"\n"
+		"      --timeout S      wait S seconds at most (S may be 0 or 2.5):\n"
+		"                       then take nothing, run nothing, exit 124\n"
+		"  -h, --help           this text\n",
+};

@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * tree.c - the objects of a mounted ipcfs tree, learnt from the tree alone.
+ *
+ * A directory that holds regular files is an object; one that holds
+ * directories is a kind's (queues/) or one above kinds (sysv/ above
+ * sysv/msg/): readdir's d_type tells them apart. An object's kind is its
+ * directory's path under the root. Every request costs the daemon a round
+ * trip, so the walk lists only the first object of a kind directory: the
+ * others have the same files, and are reached by O_PATH (one LOOKUP), their
+ * attribute files then opened and read once each.
+ *
+ * Of an object's files only those of tree_attrs[] are ever opened, and only
+ * the ones the caller wants: never data, stream, wait, hold, post or any
+ * file a later kind adds, which may consume or wait. Objects come and go
+ * while we walk: one that vanishes (ENOENT, ESTALE, EIDRM) is left out; a
+ * file we may not read (EACCES) leaves its value unknown.
+ *
+ *   $ ipcctl ls -o KIND,NAME,MSGS    # opens queues/NAME/count, nothing else
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "ipcctl.h"
+
+/* statfs(2)'s f_type of every FUSE file system */
+#define TREE_FUSE_MAGIC 0x65735546
+/* Directories between the root and an object: "sysv", "sysv/msg", ... */
+#define TREE_DEPTH_MAX 8
+/* A number file holds "VALUE\n". */
+#define TREE_NUMBER_MAX 64
+
+/* The allow-list: the only files ipcctl opens in an object directory. */
+static const char *const tree_attrs[TREE_NATTRS] = {
+	[TREE_COUNT] = "count",	      [TREE_MAXMSG] = "maxmsg",
+	[TREE_MSGSIZE] = "msgsize",   [TREE_BYTES] = "bytes",
+	[TREE_CAPACITY] = "capacity", [TREE_READERS] = "readers",
+	[TREE_WRITERS] = "writers",   [TREE_SIZE] = "size",
+	[TREE_VALUE] = "value",	      [TREE_WAITERS] = "waiters",
+	[TREE_HOLDERS] = "holders",
+};
+
+/* Files of one line per entry: their value is how many lines they have. */
+#define TREE_LINES (TREE_ATTR(TREE_WAITERS) | TREE_ATTR(TREE_HOLDERS))
+
+static int tree_attr_of(const char *name)
+{
+	int a;
+
+	for (a = 0; a < TREE_NATTRS; a++)
+		if (strcmp(name, tree_attrs[a]) == 0)
+			return a;
+	return -1;
+}
+
+/* The object went while we looked: it is left out, silently. */
+static bool tree_vanished(int err)
+{
+	return err == ENOENT || err == ESTALE || err == EIDRM;
+}
+
+/* /proc/self/mountinfo escapes space, tab, newline and backslash: \ooo. */
+static void tree_unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				    (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * The mount points of file system type FSTYPE in /proc/self/mountinfo, in
+ * its order, into *LIST (the caller frees each and the list). Returns how
+ * many, or -1 (told).
+ */
+int tree_find_mount(const char *fstype, char ***list)
+{
+	static const char mountinfo[] = "/proc/self/mountinfo";
+	char *line = NULL, *mnt, *type, *save, **nlist;
+	size_t cap = 0;
+	int n = 0, i;
+	FILE *f;
+
+	*list = NULL;
+	f = fopen(mountinfo, "re");
+	if (!f) {
+		ipcctl_error(mountinfo);
+		return -1;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAG...] - TYPE ... */
+		mnt = strtok_r(line, " ", &save);
+		for (i = 0; mnt && i < 4; i++)
+			mnt = strtok_r(NULL, " ", &save);
+		do
+			type = strtok_r(NULL, " ", &save);
+		while (type && strcmp(type, "-") != 0);
+		type = type ? strtok_r(NULL, " ", &save) : NULL;
+		if (!mnt || !type || strcmp(type, fstype) != 0)
+			continue;
+		nlist = realloc(*list, (n + 1) * sizeof(**list));
+		if (!nlist)
+			break;
+		*list = nlist;
+		tree_unescape(mnt);
+		(*list)[n] = strdup(mnt);
+		if (!(*list)[n])
+			break;
+		n++;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+/* Something other than a vanishing object went wrong: say so, go on. */
+static void tree_warn(struct tree *t, const char *kind, const char *name,
+		      const char *file, int err)
+{
+	fprintf(stderr, "ipcctl: %s%s%s%s%s%s%s: %s\n", t->mnt,
+		*kind ? "/" : "", kind, name ? "/" : "", name ? name : "",
+		file ? "/" : "", file ? file : "", strerror(err));
+	t->failed = true;
+}
+
+/* "42\n" -> 42; anything else is no number (its cell stays empty). */
+static int tree_parse_number(const char *buf, long long *val)
+{
+	char *end;
+
+	if (*buf != '-' && (*buf < '0' || *buf > '9'))
+		return -EINVAL;
+	errno = 0;
+	*val = strtoll(buf, &end, 10);
+	if (errno || end == buf || (*end && strcmp(end, "\n") != 0))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Read attribute file A of the object open at DFD into *VAL: its number, or
+ * how many lines it has. The files are regular: a read shorter than asked
+ * is their end, which spares the daemon the request that would find it.
+ */
+static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
+{
+	bool lines = TREE_ATTR(a) & TREE_LINES;
+	char buf[4096], last = '\n';
+	size_t len = 0, max = lines ? sizeof(buf) : TREE_NUMBER_MAX, ask, i;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = openat(dfd, tree_attrs[a],
+		    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*val = 0;
+	do {
+		ask = max - 1 - len;
+		n = read(fd, buf + len, ask);
+		if (n <= 0)
+			break;
+		if (lines) {
+			for (i = 0; i < (size_t)n; i++)
+				*val += buf[i] == '\n';
+			last = buf[n - 1];
+		} else {
+			len += n;
+		}
+	} while ((size_t)n == ask && len < max - 1);
+	if (n < 0) {
+		ret = -errno;
+	} else if (lines) {
+		*val += last != '\n'; /* a last line without its newline */
+	} else {
+		buf[len] = '\0';
+		ret = tree_parse_number(buf, val);
+	}
+	close(fd);
+	return ret;
+}
+
+/* The index of kind directory KIND in t->kinds, added if new. */
+static int tree_kind(struct tree *t, const char *kind, size_t *k)
+{
+	char **nkinds;
+
+	for (*k = 0; *k < t->nkinds; (*k)++)
+		if (strcmp(t->kinds[*k], kind) == 0)
+			return 0;
+	nkinds = realloc(t->kinds, (t->nkinds + 1) * sizeof(*t->kinds));
+	if (!nkinds)
+		return -ENOMEM;
+	t->kinds = nkinds;
+	t->kinds[t->nkinds] = strdup(kind);
+	if (!t->kinds[t->nkinds])
+		return -ENOMEM;
+	t->nkinds++;
+	return 0;
+}
+
+/* What a directory holds: files make it an object, directories a kind's. */
+struct tree_listing {
+	bool files;
+	bool dirs;
+	unsigned int attrs; /* TREE_ATTR()s of the allow-listed files */
+};
+
+static int tree_list(DIR *d, struct tree_listing *l)
+{
+	struct dirent *de;
+	struct stat st;
+	int a;
+
+	for (errno = 0; (de = readdir(d)); errno = 0) {
+		if (de->d_type == DT_UNKNOWN &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0)
+			de->d_type = IFTODT(st.st_mode);
+		if (de->d_type == DT_REG) {
+			l->files = true;
+			a = tree_attr_of(de->d_name);
+			if (a >= 0)
+				l->attrs |= TREE_ATTR(a);
+		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") &&
+			   strcmp(de->d_name, "..")) {
+			l->dirs = true;
+		}
+	}
+	return -errno;
+}
+
+/*
+ * Only the first object of a kind directory is listed (tree_dir): another
+ * that lacks a file of the first reads as ENOENT, as if it were gone. List
+ * the object open at DFD to tell: does it lack file A?
+ */
+static bool tree_lacks(int dfd, enum tree_attr a)
+{
+	struct tree_listing l = { 0 };
+	bool lacks = false;
+	int fd;
+	DIR *d;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	lacks = tree_list(d, &l) == 0 && !(l.attrs & TREE_ATTR(a));
+	closedir(d);
+	return lacks;
+}
+
+/*
+ * Object NAME of kind KIND, its directory open at DFD, and those of its
+ * attribute files in FILES (TREE_ATTR()s): read them and keep the object,
+ * unless it vanishes meanwhile. Returns 0 or -ENOMEM.
+ */
+static int tree_object(struct tree *t, int dfd, const char *kind,
+		       const char *name, const struct stat *st,
+		       unsigned int files)
+{
+	struct tree_object o = { .st = *st }, *nobjs;
+	enum tree_attr a;
+	int ret;
+
+	for (a = 0; a < TREE_NATTRS; a++) {
+		if (!(files & TREE_ATTR(a)))
+			continue;
+		ret = tree_read_attr(dfd, a, &o.val[a]);
+		if (ret == 0)
+			o.has |= TREE_ATTR(a);
+		else if (ret == -ENOENT && tree_lacks(dfd, a))
+			continue;
+		else if (tree_vanished(-ret))
+			return 0;
+		else if (ret != -EACCES && ret != -EPERM && ret != -EINVAL)
+			tree_warn(t, kind, name, tree_attrs[a], -ret);
+	}
+	ret = tree_kind(t, kind, &o.kind_seq);
+	if (ret < 0)
+		return ret;
+	if (t->nobjs == t->cap) {
+		nobjs = realloc(t->objs,
+				(t->cap ? 2 * t->cap : 64) * sizeof(*t->objs));
+		if (!nobjs)
+			return -ENOMEM;
+		t->objs = nobjs;
+		t->cap = t->cap ? 2 * t->cap : 64;
+	}
+	o.kind = t->kinds[o.kind_seq];
+	o.name = strdup(name);
+	if (!o.name)
+		return -ENOMEM;
+	t->objs[t->nobjs++] = o;
+	return 0;
+}
+
+/*
+ * What the walk learnt of a directory's entries from the first it listed:
+ * objects, and which files they have (their kind's: every object of a kind
+ * has the same), or directories of their own.
+ */
+struct tree_entries {
+	enum { TREE_UNKNOWN, TREE_OBJECTS, TREE_DIRS } are;
+	unsigned int attrs;
+};
+
+static int tree_dir(struct tree *t, DIR *d, const char *path, int depth);
+
+/* Directory NAME under directory PATH (open at D), which it holds. */
+static int tree_subdir(struct tree *t, DIR *d, const char *path,
+		       const char *name, int depth)
+{
+	char *sub;
+	int ret;
+
+	if (asprintf(&sub, "%s%s%s", path, *path ? "/" : "", name) < 0)
+		return -ENOMEM;
+	rewinddir(d);
+	ret = tree_dir(t, d, sub, depth);
+	free(sub);
+	return ret;
+}
+
+/*
+ * Entry NAME of directory PATH (open at PFD), not known yet: list it. An
+ * object, or a directory of them, or above them: *E learns which.
+ */
+static int tree_entry_list(struct tree *t, int pfd, const char *path,
+			   const char *name, int depth, struct tree_entries *e)
+{
+	struct tree_listing l = { 0 };
+	struct stat st;
+	int fd, ret;
+	DIR *d;
+
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		/* Kinds' directories are everybody's: one kept from us is an
+		 * object, whose files we cannot know. */
+		if (ret == -EACCES &&
+		    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			ret = tree_object(t, -1, path, name, &st, 0);
+		return ret;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = tree_list(d, &l);
+	if (ret == 0 && fstat(fd, &st) < 0)
+		ret = -errno;
+	if (ret == 0 && l.files) {
+		*e = (struct tree_entries){ TREE_OBJECTS, l.attrs };
+		ret = tree_object(t, fd, path, name, &st, l.attrs & t->want);
+	} else if (ret == 0 && l.dirs) {
+		e->are = TREE_DIRS;
+		if (depth < TREE_DEPTH_MAX)
+			ret = tree_subdir(t, d, path, name, depth + 1);
+	}
+	closedir(d);
+	return ret;
+}
+
+/*
+ * Object NAME of directory PATH (open at PFD), one of several: its files
+ * are E's. O_PATH: its directory is neither opened nor listed, which spares
+ * the daemon three requests an object.
+ */
+static int tree_entry_object(struct tree *t, int pfd, const char *path,
+			     const char *name, const struct tree_entries *e)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		ret = -errno;
+	else
+		ret = tree_object(t, fd, path, name, &st, e->attrs & t->want);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Entry NAME of directory PATH (open at PFD). Returns 0 or -ENOMEM; other
+ * errors are told here.
+ */
+static int tree_entry(struct tree *t, int pfd, const char *path,
+		      const char *name, int depth, struct tree_entries *e)
+{
+	int ret;
+
+	if (e->are == TREE_OBJECTS)
+		ret = tree_entry_object(t, pfd, path, name, e);
+	else
+		ret = tree_entry_list(t, pfd, path, name, depth, e);
+	if (ret < 0 && ret != -ENOMEM && !tree_vanished(-ret) &&
+	    ret != -ENOTDIR)
+		tree_warn(t, path, name, NULL, -ret);
+	return ret == -ENOMEM ? ret : 0;
+}
+
+static bool tree_root_wanted(const struct tree *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nroots; i++)
+		if (strcmp(name, t->roots[i]) == 0)
+			return true;
+	return t->nroots == 0;
+}
+
+/* Every directory in directory PATH (under the root), open as D. */
+static int tree_dir(struct tree *t, DIR *d, const char *path, int depth)
+{
+	struct tree_entries e = { TREE_UNKNOWN, 0 };
+	struct dirent *de;
+	int ret = 0;
+
+	for (errno = 0; ret == 0 && (de = readdir(d)); errno = 0) {
+		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
+		    strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (depth == 0 && !tree_root_wanted(t, de->d_name))
+			continue;
+		ret = tree_entry(t, dirfd(d), path, de->d_name, depth, &e);
+	}
+	if (ret == 0 && errno && !tree_vanished(errno))
+		tree_warn(t, path, NULL, NULL, errno);
+	return ret;
+}
+
+/* Kinds in the tree's order (the order the walk met them), then names. */
+static int tree_cmp(const void *a, const void *b)
+{
+	const struct tree_object *x = a, *y = b;
+
+	if (x->kind_seq != y->kind_seq)
+		return x->kind_seq < y->kind_seq ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Every object under mount point MNT (in t->roots only, if any), with the
+ * attribute files of t->want, sorted. Returns 0, or -1 (told) when the root
+ * cannot be read or memory runs out. Other errors are told, set t->failed,
+ * and leave out what they hid.
+ */
+int tree_walk(struct tree *t, const char *mnt)
+{
+	struct statfs sfs;
+	int fd, ret = -1;
+	DIR *d;
+
+	t->mnt = mnt;
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto out_err;
+	/* Walking any other tree would open any file named "size". */
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != TREE_FUSE_MAGIC) {
+		fprintf(stderr, "ipcctl: %s: not an ipcfs mount\n", mnt);
+		close(fd);
+		return -1;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		goto out_err;
+	}
+	ret = tree_dir(t, d, "", 0);
+	closedir(d);
+	if (ret < 0) {
+		errno = -ret;
+		goto out_err;
+	}
+	qsort(t->objs, t->nobjs, sizeof(*t->objs), tree_cmp);
+	return 0;
+out_err:
+	ipcctl_error(mnt);
+	return -1;
+}
+
+void tree_free(struct tree *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nobjs; i++)
+		free(t->objs[i].name);
+	for (i = 0; i < t->nkinds; i++)
+		free(t->kinds[i]);
+	free(t->objs);
+	free(t->kinds);
+}
