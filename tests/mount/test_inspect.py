@@ -842,6 +842,23 @@ def msgqueue_rlimit(pid):
     return None
 
 
+def mqbytes_limit(*pids):
+    """MQBYTES's limit: the smallest soft RLIMIT_MSGQUEUE of PIDS (the
+    daemon and ipcctl: queues are made as their caller, with the smaller
+    of the two), None if all are unlimited."""
+    known = [v for v in map(msgqueue_rlimit, pids) if v is not None]
+    return min(known) if known else None
+
+
+# Runs argv[2:] with a soft RLIMIT_MSGQUEUE of argv[1] bytes.
+RLIMITED = r"""
+import os, resource, sys
+hard = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[1]
+resource.setrlimit(resource.RLIMIT_MSGQUEUE, (int(sys.argv[1]), hard))
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 def mq_charge(maxmsg, msgsize):
     """What the kernel charges to RLIMIT_MSGQUEUE for a queue (mq_attr
     accounting in ipc/mqueue.c: maxmsg * sizeof(struct msg_msg) +
@@ -893,10 +910,17 @@ def test_ls_global_limits(t):
     want = {"MQUEUES": (sysctl("queues_max"), None),
             "MQMSGS": (sysctl("msg_max"), 5),
             "MQSIZE": (sysctl("msgsize_max"), 256),
-            "MQBYTES": (msgqueue_rlimit(t.daemon.pid),
+            "MQBYTES": (mqbytes_limit(t.daemon.pid, os.getpid()),
                         mq_charge(3, 256) + mq_charge(5, 100)),
             "CHANMEM": (CHAN_MAX_TOTAL, caps)}
     check_limits(t, ls_json(t, "-g", key="limits"), want, "ls -g -J")
+    # A caller whose own limit is the smaller: MQBYTES's limit is its.
+    rc, out, err = t.run([sys.executable, "-c", RLIMITED, "100000",
+                          t.ipcctl, "ls", "-g", "-J", t.mnt])
+    t.eq((rc, err), (0, b""), "ls -g -J with RLIMIT_MSGQUEUE 100000")
+    check_limits(t, json.loads(out)["limits"], dict(
+        want, MQBYTES=(100000, want["MQBYTES"][1])), "ls -g -J with "
+        "RLIMIT_MSGQUEUE 100000")
     # MQUEUES counts the queues of the tree where no mqueue file system is
     # mounted, else the entries of one (every queue of the system).
     r = alone(t, [t.ipcctl, "ls", "-g", "-J", t.mnt], keep=t.mnt)
