@@ -489,6 +489,20 @@ def test_ls_all_columns(t):
     t.eq(t.read_file(t.path("channels", "c", "bytes")), b"5\n", "bytes left")
 
 
+def test_ls_empty_tree(t):
+    """Nothing in the tree: an empty list; a table of no rows (a header
+    alone, or nothing as lsipc(1) prints); nothing on stderr (no sanitizer
+    report either)."""
+    t.eq(ls_json(t), [], "ls -J of an empty tree")
+    for args, header in ((["-r"], " ".join(DEFAULT) + "\n"), (["-n"], ""),
+                         (["-r", "-o", "NAME"], "NAME\n")):
+        rc, out, err = ipcctl(t, "ls", *(args + [t.mnt]))
+        t.eq((rc, err), (0, b""), "ls %s of an empty tree (status, stderr)"
+             % " ".join(args))
+        t.true(out in (b"", header.encode()), "ls %s of an empty tree: no "
+               "row" % " ".join(args), repr(out))
+
+
 def test_ls_counts_waiters_and_holders(t):
     t.mkq("q")
     mksem(t, "s", 1)
