@@ -156,6 +156,7 @@ int ipcctl_ms_left(const struct timespec *when)
 int main(int argc, char **argv)
 {
 	const struct ipcctl_verb *const *v;
+	char prog[32];
 	int ret;
 
 	if (argc < 2)
@@ -172,6 +173,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ipcctl: unknown verb '%s'\n", argv[1]);
 		return ipcctl_usage(NULL, stderr);
 	}
+	/* getopt names its program in its messages: "ipcctl wait: ...". */
+	snprintf(prog, sizeof(prog), "ipcctl %s", (*v)->name);
+	argv[1] = prog;
 	ret = (*v)->run(argc - 1, argv + 1);
 	/* Output that could not be written is a failure too (a full disk). */
 	if ((fflush(stdout) != 0 || ferror(stdout)) && ret == IPCCTL_OK)

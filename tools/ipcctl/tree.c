@@ -499,7 +499,8 @@ int tree_walk(struct tree *t, const char *mnt)
 		errno = -ret;
 		goto out_err;
 	}
-	qsort(t->objs, t->nobjs, sizeof(*t->objs), tree_cmp);
+	if (t->nobjs) /* no array to sort in an empty tree */
+		qsort(t->objs, t->nobjs, sizeof(*t->objs), tree_cmp);
 	return 0;
 out_err:
 	ipcctl_error(mnt);
