@@ -372,7 +372,11 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 		park_queue(p);
 	}
 	park_arm(wq);
-	idle = cancel && park_empty(wq);
+	/*
+	 * Served or cancelled, the last waiter has left: a helper must stop
+	 * taking units for nobody (it would keep the next one posted).
+	 */
+	idle = list && park_empty(wq);
 	pthread_mutex_unlock(&park_lock);
 
 	park_idle(wq, idle);

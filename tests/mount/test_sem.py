@@ -321,6 +321,31 @@ def test_hold_is_a_crash_safe_lock(t):
     t.settle_value("lock", 1, "value after both")
 
 
+def test_helper_ends_once_its_waiter_is_served(t):
+    """A holder parked on hold is served when the first one dies: the
+    helper thread that waited for it must stop taking units then, not stay
+    blocked on the semaphore for nobody until its 1 s deadline (it would
+    take, and hold for a moment, the next unit anybody posts). It ends
+    within a period (0.1 s): thread count back down within 0.6 s."""
+    t.mksem("srv")
+    hold = t.spath("srv", "hold")
+    holder = 'exec 9<"$1"; echo locked; read x'
+    a = t.sh(holder, hold, timeout=None)
+    t.eq(t.read_until(a, b"locked\n", 3), b"locked\n", "first holder")
+    b = t.sh(holder, hold, timeout=None)
+    t.wait_blocked(b, "openat")
+    n = t.thread_count()          # the helper waits for b's unit
+    os.kill(a.pid, signal.SIGKILL)
+    t.eq(t.read_until(b, b"locked\n", 2), b"locked\n", "second holder")
+    t.eq(t.wait_value(t.thread_count, n - 1, 0.6), n - 1,
+         "daemon threads within 0.6 s of the hand-off (the helper ended)")
+    t.wait_exit(a, 2)
+    b.stdin.write(b"done\n")
+    b.stdin.flush()
+    t.eq(t.finish(b, 3)[0], 0, "second holder exits")
+    t.value_soon("srv", 1, "value after both")
+
+
 def test_killed_waiters_cost_nothing(t):
     # On a tree of its own with -o max_idle_threads=2: libfuse's worker
     # pool (up to max_threads, 10) grows under the storm of interrupts and
