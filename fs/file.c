@@ -216,13 +216,10 @@ static bool file_may_park(const struct file_io *io)
 	return !io->nonblock && io->park.wait.wq;
 }
 
-/* io parks: a waiter from its first park until its reply (file_io_free). */
-static int file_park(struct file_io *io)
+/* io parks: it is a waiter from its first park until it is answered. */
+static void file_waits(struct file_io *io)
 {
-	if (!io->waiting.next)
-		fs_show_waiting(&io->waiting, io->f->node, io->f->file,
-				io->pid);
-	return -EAGAIN;
+	fs_show_waiting(&io->waiting, io->f->node, io->f->file, io->pid);
 }
 
 static int file_open_attempt(struct fs_park *p)
@@ -233,8 +230,11 @@ static int file_open_attempt(struct fs_park *p)
 
 	p->wait.wq = NULL;
 	ret = file_ops(f)->acquire(f->fh, &p->wait);
-	if (ret == -EAGAIN && file_may_park(io))
-		return file_park(io);
+	if (ret == -EAGAIN && file_may_park(io)) {
+		file_waits(io);
+		return -EAGAIN;
+	}
+	fs_show_done(&io->waiting); /* a holder now, or nothing */
 	if (fs_park_settle(p) && ret >= 0)
 		ret = -EINTR;
 	if (ret < 0) {
@@ -390,8 +390,10 @@ static int file_read_attempt(struct fs_park *p)
 	p->wait.wq = NULL;
 	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait)
 		: -ENOMEM;
-	if (n == -EAGAIN && file_may_park(io))
-		return file_park(io);
+	if (n == -EAGAIN && file_may_park(io)) {
+		file_waits(io);
+		return -EAGAIN;
+	}
 	/*
 	 * A read may take something and return no bytes (a semaphore's wait
 	 * file): hand back whatever a read took, even an empty one.
@@ -470,8 +472,10 @@ static int file_write_attempt(struct fs_park *p)
 	if (n == -EAGAIN && file_may_park(io)) {
 		/* libfuse reuses its buffer once we return. */
 		n = io->copy ? 0 : file_copy(io);
-		if (n == 0)
-			return file_park(io);
+		if (n == 0) {
+			file_waits(io);
+			return -EAGAIN;
+		}
 	}
 	/* What went in stays in, interrupted or not: report it. */
 	fs_park_settle(p);
@@ -592,7 +596,9 @@ int fs_kind_check(const struct ipc_kind *kind)
 		return -EINVAL;
 	}
 	for (file = kind->files; file->name; file++) {
-		why = file_check(file);
+		why = fs_show_reserved(file->name)
+			      ? "a name fs/ gives every object"
+			      : file_check(file);
 		if (why) {
 			ipc_log("kind %s, file %s: %s", kind->name, file->name,
 				why);

@@ -73,6 +73,8 @@ int fs_node_children(const struct fs_node *dir,
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 			     const struct ipc_file *file);
 void fs_node_forget(struct fs_node *n, uint64_t nlookup);
+/* One more lookup of n, ours: fs_node_forget(n, 1) drops it. */
+void fs_node_ref(struct fs_node *n);
 void fs_node_retire(const struct ipc_kind *kind, const char *pname);
 uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 		     const struct ipc_file *file);
@@ -104,19 +106,21 @@ struct fs_park {
  * of it, for its waiters and holders files (DESIGN §4).
  */
 struct fs_shown {
-	struct fs_shown *next, *prev; /* NULL: not listed */
-	const struct ipc_kind *kind;
-	const char *name; /* the object's: its open file's node keeps it */
-	uint64_t obj;	  /* the object directory's st_ino */
-	const char *file; /* "data", "wait", ... */
-	pid_t pid;
+	struct fs_shown *next, *prev; /* under show.c's lock */
+	struct fs_node *node;	      /* a lookup of it is ours while listed */
+	uint64_t obj;		      /* the object directory's st_ino */
+	ino_t id;		      /* holders: the object's own, or 0 */
+	const char *file;	      /* "data", "wait", ... */
+	pid_t pid;		      /* the thread FUSE names */
+	bool listed;		      /* only its owner looks */
 };
 
 struct ipc_file *fs_show_files(const struct ipc_kind *kind);
 bool fs_show_is(const struct ipc_file *file);
-void fs_show_waiting(struct fs_shown *s, const struct fs_node *n,
+bool fs_show_reserved(const char *name);
+void fs_show_waiting(struct fs_shown *s, struct fs_node *n,
 		     const struct ipc_file *file, pid_t pid);
-void fs_show_holding(struct fs_shown *s, const struct fs_node *n,
+void fs_show_holding(struct fs_shown *s, struct fs_node *n,
 		     const struct ipc_file *file, pid_t pid);
 void fs_show_done(struct fs_shown *s);
 int fs_show_format(const struct fs_node *n, char **val, int *len);
@@ -140,7 +144,7 @@ struct ipc_waitq {
 	unsigned int pending;  /* events to retry, set by ipc_wake() */
 	bool pending_all;      /* retry every waiter, not just the first */
 	struct ipc_waitq *next_pending;
-	void (*idle)(void *arg); /* the last parked request left unserved */
+	void (*idle)(void *arg); /* the last parked request left */
 	void *idle_arg;
 	bool freed; /* ipc_waitq_free()d: the loop frees it after its round */
 };
@@ -163,7 +167,7 @@ void fs_park_unpoll(struct fs_pollh *h);
 unsigned int fs_waitq_active(struct ipc_waitq *wq);
 #define FS_WQ_PARKED 0x1
 #define FS_WQ_POLLED 0x2
-/* Call idle(arg) when the last parked request leaves unserved. */
+/* Call idle(arg) when the last parked request leaves, served or not. */
 void fs_waitq_on_idle(struct ipc_waitq *wq, void (*idle)(void *arg), void *arg);
 
 /* loop.c */

@@ -331,6 +331,15 @@ void fs_node_retire(const struct ipc_kind *kind, const char *pname)
 	pthread_mutex_unlock(&node_lock);
 }
 
+void fs_node_ref(struct fs_node *n)
+{
+	if (!n->kind || !*n->name)
+		return; /* a fixed directory */
+	pthread_mutex_lock(&node_lock);
+	n->nlookup++;
+	pthread_mutex_unlock(&node_lock);
+}
+
 void fs_node_forget(struct fs_node *n, uint64_t nlookup)
 {
 	struct fs_node **pp;

@@ -13,9 +13,12 @@
  *   $ cat sem/lock/holders
  *   4245
  *
- * Entries name their object by the node of the open file, which the kernel
- * keeps while the file is open; they are matched by the object directory's
- * inode number first (a hash: cheap) and its kind and name after.
+ * An entry keeps a lookup of its open file's node (fs_node_ref), so the
+ * object's name it matches on lives as long as the entry, and matches by
+ * the object directory's inode number first (a hash: cheap), then kind and
+ * name. A holder also remembers which object it holds (the kind's st_ino):
+ * a semaphore removed and made again under the same name has none of the
+ * old one's holders. The PID shown is the process's: FUSE gives a thread's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,19 +28,20 @@
 
 #include "fs.h"
 
-/* The files: their table entries are fs/'s, recognized by address. */
+/*
+ * The files. fs_show_files() copies these entries into each kind's table;
+ * the name pointers survive the copy, and are how show_list_of() knows
+ * them (fs_kind_check() refuses a kind's own file of either name).
+ */
 static const struct ipc_file show_waiters = { .name = "waiters", .mode = 0444 };
 static const struct ipc_file show_holders = { .name = "holders", .mode = 0444 };
 
-struct show_list {
-	struct fs_shown head; /* head.next: the oldest */
-};
-
 static pthread_mutex_t show_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct show_list show_waiting = { { .next = &show_waiting.head,
-					   .prev = &show_waiting.head } };
-static struct show_list show_holding = { { .next = &show_holding.head,
-					   .prev = &show_holding.head } };
+/* head.next: the oldest */
+static struct fs_shown show_waiting = { .next = &show_waiting,
+					.prev = &show_waiting };
+static struct fs_shown show_holding = { .next = &show_holding,
+					.prev = &show_holding };
 
 /* Does kind have a file whose open takes something (a hold)? */
 static bool show_kind_holds(const struct ipc_kind *kind)
@@ -72,13 +76,11 @@ struct ipc_file *fs_show_files(const struct ipc_kind *kind)
 }
 
 /* Which list a file of fs_show_files() shows, or NULL: the kind's own. */
-static struct show_list *show_list_of(const struct ipc_file *file)
+static struct fs_shown *show_list_of(const struct ipc_file *file)
 {
-	if (file->ops || file->get)
-		return NULL;
-	if (strcmp(file->name, show_waiters.name) == 0)
+	if (file->name == show_waiters.name)
 		return &show_waiting;
-	if (strcmp(file->name, show_holders.name) == 0)
+	if (file->name == show_holders.name)
 		return &show_holding;
 	return NULL;
 }
@@ -88,47 +90,87 @@ bool fs_show_is(const struct ipc_file *file)
 	return show_list_of(file) != NULL;
 }
 
-static void show_add(struct show_list *l, struct fs_shown *s,
-		     const struct fs_node *n, const struct ipc_file *file,
-		     pid_t pid)
+/* A kind's own file may not take the name of one of these. */
+bool fs_show_reserved(const char *name)
 {
-	s->kind = n->kind;
-	s->name = n->name;
+	return strcmp(name, show_waiters.name) == 0 ||
+	       strcmp(name, show_holders.name) == 0;
+}
+
+/* The identity of n's object now (its st_ino), or 0: unknown. */
+static ino_t show_object_id(const struct fs_node *n)
+{
+	struct stat st = { 0 };
+
+	return n->kind->stat(n->name, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Only s's owner (the request's, the open file's) calls these. */
+static void show_add(struct fs_shown *l, struct fs_shown *s, struct fs_node *n,
+		     const struct ipc_file *file, pid_t pid)
+{
+	fs_node_ref(n);
+	s->node = n;
 	s->obj = fs_node_ino(n->kind, n->name, NULL);
 	s->file = file->name;
 	s->pid = pid;
+	s->listed = true;
 	pthread_mutex_lock(&show_lock);
-	s->prev = l->head.prev;
-	s->next = &l->head;
-	l->head.prev->next = s;
-	l->head.prev = s;
+	s->prev = l->prev;
+	s->next = l;
+	l->prev->next = s;
+	l->prev = s;
 	pthread_mutex_unlock(&show_lock);
 }
 
 /* A request from pid parks on n's object, waiting on file (first park). */
-void fs_show_waiting(struct fs_shown *s, const struct fs_node *n,
+void fs_show_waiting(struct fs_shown *s, struct fs_node *n,
 		     const struct ipc_file *file, pid_t pid)
 {
-	show_add(&show_waiting, s, n, file, pid);
+	if (!s->listed)
+		show_add(&show_waiting, s, n, file, pid);
 }
 
 /* pid's open of file holds a unit of n's object now. */
-void fs_show_holding(struct fs_shown *s, const struct fs_node *n,
+void fs_show_holding(struct fs_shown *s, struct fs_node *n,
 		     const struct ipc_file *file, pid_t pid)
 {
+	s->id = show_object_id(n);
 	show_add(&show_holding, s, n, file, pid);
 }
 
-/* No longer waiting or holding; nothing if s was never listed. */
+/* No longer waiting or holding; nothing if s is not listed. */
 void fs_show_done(struct fs_shown *s)
 {
-	if (!s->next)
+	if (!s->listed)
 		return;
 	pthread_mutex_lock(&show_lock);
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	pthread_mutex_unlock(&show_lock);
-	s->next = s->prev = NULL;
+	s->listed = false;
+	fs_node_forget(s->node, 1);
+}
+
+/*
+ * The process of thread tid, as /proc says (FUSE names the thread that
+ * asks); tid itself when /proc cannot tell (the thread has ended).
+ */
+static pid_t show_process(pid_t tid)
+{
+	char path[32], line[64];
+	pid_t pid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return tid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &pid) == 1)
+			break;
+	fclose(f);
+	return pid;
 }
 
 /*
@@ -137,8 +179,9 @@ void fs_show_done(struct fs_shown *s)
  */
 int fs_show_format(const struct fs_node *n, char **val, int *len)
 {
-	struct show_list *l = show_list_of(n->file);
+	struct fs_shown *l = show_list_of(n->file);
 	uint64_t obj = fs_node_ino(n->kind, n->name, NULL);
+	ino_t id = l == &show_holding ? show_object_id(n) : 0;
 	const struct fs_shown *s;
 	size_t size = 0;
 	FILE *out;
@@ -148,14 +191,15 @@ int fs_show_format(const struct fs_node *n, char **val, int *len)
 	if (!out)
 		return -ENOMEM;
 	pthread_mutex_lock(&show_lock);
-	for (s = l->head.next; s != &l->head; s = s->next) {
-		if (s->obj != obj || s->kind != n->kind ||
-		    strcmp(s->name, n->name) != 0)
+	for (s = l->next; s != l; s = s->next) {
+		if (s->obj != obj || s->node->kind != n->kind ||
+		    strcmp(s->node->name, n->name) != 0 ||
+		    (s->id && id && s->id != id))
 			continue;
+		fprintf(out, "%d", (int)show_process(s->pid));
 		if (l == &show_waiting)
-			fprintf(out, "%d %s\n", (int)s->pid, s->file);
-		else
-			fprintf(out, "%d\n", (int)s->pid);
+			fprintf(out, " %s", s->file);
+		fputc('\n', out);
 	}
 	pthread_mutex_unlock(&show_lock);
 	if (fclose(out) != 0 || size > INT_MAX) {

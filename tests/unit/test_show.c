@@ -8,14 +8,19 @@
  * oldest first, only the object asked about, nothing after the end.
  *
  *   $ ninja -C build && build/tests/test_show
- *   [==========] 6 test(s) run.
+ *   [==========] 8 test(s) run.
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,19 +28,20 @@
 
 extern const struct ipc_kind mqueue_kind, semaphore_kind;
 
-/* A node as fs/node.c makes them: kind, object name, file. */
+/* A node of fs/node.c's, as a lookup makes it: test_show_put() drops it. */
 static struct fs_node *test_show_node(const struct ipc_kind *kind,
 				      const char *name,
 				      const struct ipc_file *file)
 {
-	struct fs_node *n = calloc(1, sizeof(*n) + strlen(name) + 1);
+	struct fs_node *n = fs_node_hold(kind, name, file);
 
 	assert_non_null(n);
-	n->kind = kind;
-	n->file = file;
-	strcpy(n->name, name);
-	n->ino = fs_node_ino(kind, name, file);
 	return n;
+}
+
+static void test_show_put(struct fs_node *n)
+{
+	fs_node_forget(n, 1);
 }
 
 static const struct ipc_file *test_show_file(const struct ipc_file *files,
@@ -62,7 +68,7 @@ static void test_show_expect(const struct ipc_file *files,
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(val, want, len);
 	free(val);
-	free(n);
+	test_show_put(n);
 }
 
 static void test_show_files_added(void **state)
@@ -105,8 +111,8 @@ static void test_show_waiters_oldest_first(void **state)
 	fs_show_done(&w[0]);
 	fs_show_done(&w[2]);
 	test_show_expect(files, &mqueue_kind, "/a", "waiters", "");
-	free(data);
-	free(stream);
+	test_show_put(data);
+	test_show_put(stream);
 	free(files);
 }
 
@@ -133,9 +139,9 @@ static void test_show_only_this_object(void **state)
 	fs_show_done(&w[0]);
 	fs_show_done(&w[1]);
 	fs_show_done(&w[2]);
-	free(qa);
-	free(qb);
-	free(sa);
+	test_show_put(qa);
+	test_show_put(qb);
+	test_show_put(sa);
 	free(qf);
 	free(sf);
 }
@@ -158,7 +164,7 @@ static void test_show_holders(void **state)
 	fs_show_done(&h[1]);
 	fs_show_done(&w);
 	test_show_expect(files, &semaphore_kind, "/l", "holders", "");
-	free(hold);
+	test_show_put(hold);
 	free(files);
 }
 
@@ -175,7 +181,7 @@ static void test_show_done_unlisted(void **state)
 	fs_show_done(&once);
 	fs_show_done(&once);
 	test_show_expect(files, &mqueue_kind, "/d", "waiters", "");
-	free(data);
+	test_show_put(data);
 	free(files);
 }
 
@@ -206,8 +212,84 @@ static void test_show_many(void **state)
 		fs_show_done(&w[i]);
 	free(val);
 	free(w);
-	free(n);
-	free(data);
+	test_show_put(n);
+	test_show_put(data);
+	free(files);
+}
+
+/*
+ * A semaphore removed and made again under its name (by rmdir and mkdir,
+ * or natively) has none of the old one's holders.
+ */
+static void test_show_holders_of_a_remade_object(void **state)
+{
+	struct ipc_file *files = fs_show_files(&semaphore_kind);
+	struct fs_node *hold;
+	struct fs_shown h = { 0 };
+	char name[64], buf[80];
+	sem_t *sem;
+
+	assert_int_equal(semaphore_kind.init(), 0); /* its /dev/shm */
+	snprintf(name, sizeof(name), "/ut%d_show_remade", (int)getpid());
+	sem = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+	assert_true(sem != SEM_FAILED);
+	sem_close(sem);
+	hold = test_show_node(&semaphore_kind, name,
+			      test_show_file(files, "hold"));
+	fs_show_holding(&h, hold, hold->file, getpid());
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	test_show_expect(files, &semaphore_kind, name, "holders", buf);
+	sem_unlink(name);
+	sem = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+	assert_true(sem != SEM_FAILED);
+	sem_close(sem);
+	test_show_expect(files, &semaphore_kind, name, "holders", "");
+	fs_show_done(&h);
+	sem_unlink(name);
+	test_show_put(hold);
+	free(files);
+	semaphore_kind.fini();
+}
+
+static void *test_show_thread(void *arg)
+{
+	int *fds = arg;
+	char c;
+
+	if (write(fds[1], &(pid_t){ gettid() }, sizeof(pid_t)) < 0 ||
+	    read(fds[2], &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+/* FUSE names the thread that asks; waiters shows its process. */
+static void test_show_thread_is_its_process(void **state)
+{
+	struct ipc_file *files = fs_show_files(&mqueue_kind);
+	struct fs_node *data = test_show_node(&mqueue_kind, "/t",
+					      test_show_file(files, "data"));
+	struct fs_shown w = { 0 };
+	int fds[4]; /* 0, 1: its tid to us; 2, 3: "end" to it */
+	char buf[64];
+	pthread_t th;
+	pid_t tid;
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(fds + 2), 0);
+	assert_int_equal(pthread_create(&th, NULL, test_show_thread, fds), 0);
+	assert_int_equal(read(fds[0], &tid, sizeof(tid)), sizeof(tid));
+	assert_int_not_equal(tid, getpid());
+	fs_show_waiting(&w, data, data->file, tid);
+	snprintf(buf, sizeof(buf), "%d data\n", (int)getpid());
+	test_show_expect(files, &mqueue_kind, "/t", "waiters", buf);
+	fs_show_done(&w);
+	assert_int_equal(write(fds[3], "x", 1), 1);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+	close(fds[2]);
+	close(fds[3]);
+	test_show_put(data);
 	free(files);
 }
 
@@ -220,6 +302,8 @@ int main(void)
 		cmocka_unit_test(test_show_holders),
 		cmocka_unit_test(test_show_done_unlisted),
 		cmocka_unit_test(test_show_many),
+		cmocka_unit_test(test_show_holders_of_a_remade_object),
+		cmocka_unit_test(test_show_thread_is_its_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
