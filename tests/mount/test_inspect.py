@@ -1082,14 +1082,19 @@ def test_post(t):
 def test_hold_runs_cmd_holding_a_unit(t):
     mksem(t, "l", 1)
     d = t.path("sem", "l")
-    # Inside: the value one less, and holders naming the ipcctl that
-    # opened hold, the shell's parent.
+    # Inside: the value one less, and holders naming CMD itself, the
+    # process that opened hold and then became the shell; not ipcctl.
     p = t.spawn([t.ipcctl, "hold", d, "--", "sh", "-c",
-                 'cat "$1"; echo $PPID; cat "$2"; exit 3', "sh",
+                 'cat "$1"; cat "$2"; echo $$; exit 3', "sh",
                  os.path.join(d, "value"), os.path.join(d, "holders")])
     rc, out, err = t.finish(p, 5)
-    t.eq((rc, out, err), (3, b"0\n%d\n%d\n" % (p.pid, p.pid), b""),
-         "hold -- sh -c 'cat value; echo $PPID; cat holders; exit 3'")
+    got = out.split(b"\n")
+    t.true(rc == 3 and err == b"" and len(got) == 4 and got[0] == b"0" and
+           got[1] == got[2] and got[1].isdigit() and
+           int(got[1]) != p.pid and got[3] == b"",
+           "hold -- sh -c 'cat value; cat holders; echo $$; exit 3': value "
+           "0, then the shell's PID twice (not ipcctl's, %d), status 3" %
+           p.pid, "status %s, out %r, err %r" % (rc, out, err))
     value_soon(t, "l", 1, "value once CMD is done")
     t.eq(info(t, "sem", "l", "holders"), b"", "holders once CMD is done")
     mksem(t, "l2", 2)
@@ -1115,8 +1120,8 @@ def test_hold_gives_back_when_cmd_is_killed(t):
     pid = wait_until(sleeper, 3)
     t.true(pid, "ipcctl hold runs sleep 60")
     value_soon(t, "k", 0, "value while sleep holds")
-    t.eq(info(t, "sem", "k", "holders"), lines(p.pid),
-         "holders: the ipcctl that opened hold")
+    t.eq(info(t, "sem", "k", "holders"), lines(pid),
+         "holders: sleep, which opened hold before it became sleep")
     os.kill(pid, signal.SIGKILL)
     value_soon(t, "k", 1, "value once sleep is killed")
     t.eq(t.wait_exit(p, 2), 137, "ipcctl's status (128 + SIGKILL)")
@@ -1145,8 +1150,11 @@ def test_blocked_hold_is_a_waiter(t):
     mksem(t, "bw", 0)
     p = t.spawn([t.ipcctl, "hold", t.path("sem", "bw"), "--", "sh", "-c",
                  "echo got"])
-    shows(t, "sem", "bw", "waiters", lines("%d hold" % p.pid),
-          "a blocked ipcctl hold is a waiter")
+    # The waiter is ipcctl's child, which will become CMD.
+    child = wait_until(lambda: children_of(p.pid), 3)
+    t.eq(len(child or []), 1, "ipcctl hold has one child")
+    shows(t, "sem", "bw", "waiters", lines("%d hold" % child[0]),
+          "a blocked ipcctl hold is a waiter: its child")
     sem_post(t.posix("bw"))
     rc, out, err = t.finish(p, 3)
     t.eq((rc, out, err), (0, b"got\n", b""), "ipcctl hold once posted")

@@ -16,12 +16,16 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ipcctl.h"
+
+/* After TIMEOUT, the timer rings again this often (ns): see ipcctl_timer. */
+#define IPCCTL_RING_AGAIN 10000000
 
 #ifndef IPCFS_VERSION
 #define IPCFS_VERSION "unknown"
@@ -151,6 +155,86 @@ int ipcctl_ms_left(const struct timespec *when)
 	if (ns / 1000000 >= INT_MAX)
 		return INT_MAX;
 	return (int)((ns + 999999) / 1000000);
+}
+
+static void ipcctl_ring(int sig)
+{
+	/* Nothing to do: the signal is there to interrupt a call. */
+}
+
+/*
+ * Arm *TM: after TIMEOUT (NULL: never), SIGALRM interrupts the blocking
+ * call that follows (the open of `hold`, the read of `wait`), which fails
+ * with EINTR having taken nothing (DESIGN.md §2). The handler has no
+ * SA_RESTART, and the signal is unblocked, whatever ipcctl was given: an
+ * ignored or blocked SIGALRM would let the call wait for ever. The timer
+ * rings again every IPCCTL_RING_AGAIN ns, in case a ring came before the
+ * call began to wait. Returns 0 or -errno, with nothing changed.
+ */
+int ipcctl_timer_start(struct ipcctl_timer *tm, const struct timespec *timeout)
+{
+	struct sigaction sa = { .sa_handler = ipcctl_ring };
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_SIGNAL,
+		.sigev_signo = SIGALRM,
+	};
+	struct itimerspec its = {
+		.it_interval = { 0, IPCCTL_RING_AGAIN },
+	};
+	sigset_t alrm;
+	int ret = 0;
+
+	tm->armed = false;
+	if (!timeout)
+		goto out;
+	its.it_value = *timeout;
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1; /* 0 would disarm it */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	if (sigaction(SIGALRM, &sa, &tm->action) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (sigprocmask(SIG_UNBLOCK, &alrm, &tm->mask) < 0) {
+		ret = -errno;
+		goto out_action;
+	}
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tm->id) < 0) {
+		ret = -errno;
+		goto out_mask;
+	}
+	if (timer_settime(tm->id, 0, &its, NULL) < 0) {
+		ret = -errno;
+		goto out_timer;
+	}
+	tm->armed = true;
+	goto out;
+out_timer:
+	timer_delete(tm->id);
+out_mask:
+	sigprocmask(SIG_SETMASK, &tm->mask, NULL);
+out_action:
+	sigaction(SIGALRM, &tm->action, NULL);
+out:
+	return ret;
+}
+
+/*
+ * Disarm *TM, and give SIGALRM back the disposition and the mask ipcctl
+ * was given (what CMD of hold starts with). A ring still pending was
+ * delivered on the way out of timer_delete: it was unblocked, and ipcctl
+ * has one thread, so none is left to meet the old disposition.
+ */
+void ipcctl_timer_stop(struct ipcctl_timer *tm)
+{
+	if (tm->armed) {
+		timer_delete(tm->id);
+		sigaction(SIGALRM, &tm->action, NULL);
+		sigprocmask(SIG_SETMASK, &tm->mask, NULL);
+		tm->armed = false;
+	}
 }
 
 int main(int argc, char **argv)

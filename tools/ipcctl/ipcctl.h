@@ -11,6 +11,7 @@
 #ifndef IPCCTL_H
 #define IPCCTL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -42,6 +43,17 @@ int ipcctl_parse_timeout(const char *arg, struct timespec *ts);
 void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
 		     struct timespec *when);
 int ipcctl_ms_left(const struct timespec *when);
+
+/* A timer whose SIGALRM interrupts a blocking call: see ipcctl.c. */
+struct ipcctl_timer {
+	bool armed;
+	timer_t id;
+	struct sigaction action; /* SIGALRM's, as ipcctl was given it */
+	sigset_t mask;		 /* the signal mask ipcctl was given */
+};
+
+int ipcctl_timer_start(struct ipcctl_timer *tm, const struct timespec *timeout);
+void ipcctl_timer_stop(struct ipcctl_timer *tm);
 
 /* tree.c: the objects of a mounted tree and their attribute files */
 enum tree_attr {

@@ -3,9 +3,10 @@
  * semaphore.c - ipcctl wait, post and hold: a semaphore through its tree.
  *
  * wait reads SEM_DIR/wait (a read that returns took one unit), post writes
- * SEM_DIR/post, hold opens SEM_DIR/hold (the open takes one unit; the last
- * close of that open file gives it back) and runs a command that inherits
- * it, as flock(1) runs one holding a lock.
+ * SEM_DIR/post. hold runs a command holding a unit, as flock(1) runs one
+ * holding a lock: its child opens SEM_DIR/hold (the open takes one unit;
+ * the last close of that open file gives it back) and execs the command,
+ * which so owns the unit, and is the PID that `holders` shows.
  *
  *   $ ipcctl hold --timeout 5 /mnt/ipc/sem/lock -- make install
  *   $ ipcctl post /mnt/ipc/sem/lock 2
@@ -25,8 +26,6 @@
 #include "ipcctl.h"
 
 #define SEMAPHORE_OPT_TIMEOUT 256
-/* After the deadline, the timer rings again this often (ns): see hold. */
-#define SEMAPHORE_RING_AGAIN 10000000
 
 static const struct option semaphore_timeout_options[] = {
 	{ "timeout", required_argument, NULL, SEMAPHORE_OPT_TIMEOUT },
@@ -166,114 +165,106 @@ static int semaphore_post(int argc, char **argv)
 	return ret;
 }
 
-static void semaphore_ring(int sig)
+/*
+ * hold's child: take the unit, then become CMD with it (not O_CLOEXEC).
+ * The PID that opened `hold`, the one `holders` names, is then CMD's, and
+ * the unit stays CMD's whatever becomes of ipcctl. CMD starts with the
+ * signal mask and dispositions ipcctl was given: SIGCHLD's is in *CHLD.
+ */
+static _Noreturn void semaphore_hold_child(const char *path, char **cmd,
+					   const struct timespec *timeout,
+					   const struct sigaction *chld)
 {
+	struct ipcctl_timer tm;
+	int fd, err, status;
+
+	status = ipcctl_timer_start(&tm, timeout);
+	if (status < 0) {
+		errno = -status;
+		status = ipcctl_error("timer");
+		goto out;
+	}
+	fd = open(path, O_RDONLY);
+	err = errno;
+	ipcctl_timer_stop(&tm);
+	if (fd < 0 && err == EINTR && timeout) {
+		status = IPCCTL_TIMEDOUT;
+		goto out;
+	}
+	if (fd < 0) {
+		errno = err;
+		status = ipcctl_error(path);
+		goto out;
+	}
+	sigaction(SIGCHLD, chld, NULL);
+	execvp(cmd[0], cmd);
+	status = errno == ENOENT ? IPCCTL_NOT_FOUND : IPCCTL_CANNOT_EXEC;
+	ipcctl_error(cmd[0]);
+out:
+	_exit(status);
 }
 
 /*
- * A timer whose signal interrupts the open of `hold` (no SA_RESTART): the
- * interrupted open takes nothing. It rings again until disarmed, in case
- * the first ring came before the open began to wait.
+ * Fork first: the child takes the unit and execs CMD (semaphore_hold_child);
+ * we wait for it and exit with its status as the shell has it, whichever
+ * of them ended it (124 at the timeout, 126, 127, 1 before CMD ran).
  */
-static int semaphore_timer(const struct timespec *timeout, timer_t *timer)
-{
-	struct sigaction sa = { .sa_handler = semaphore_ring };
-	struct itimerspec its = {
-		.it_value = *timeout,
-		.it_interval = { 0, SEMAPHORE_RING_AGAIN },
-	};
-	struct sigevent sev = {
-		.sigev_notify = SIGEV_SIGNAL,
-		.sigev_signo = SIGALRM,
-	};
-
-	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-		its.it_value.tv_nsec = 1; /* 0 would disarm it */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) < 0 ||
-	    timer_create(CLOCK_MONOTONIC, &sev, timer) < 0)
-		return -errno;
-	if (timer_settime(*timer, 0, &its, NULL) < 0) {
-		timer_delete(*timer);
-		return -errno;
-	}
-	return 0;
-}
-
-/* Run CMD with the unit's descriptor; its status as the shell has it. */
-static int semaphore_run(char **cmd, int fd)
-{
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		close(fd);
-		return ipcctl_error("fork");
-	}
-	if (pid == 0) {
-		execvp(cmd[0], cmd);
-		ipcctl_error(cmd[0]);
-		_exit(errno == ENOENT ? IPCCTL_NOT_FOUND : IPCCTL_CANNOT_EXEC);
-	}
-	/* The unit is CMD's now: given back when the last copy closes. */
-	close(fd);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return ipcctl_error("waitpid");
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
 static int semaphore_hold(int argc, char **argv)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, chld;
 	struct timespec timeout;
 	char path[4096];
 	const char *dir;
-	timer_t timer;
+	int ret, status;
 	bool timed;
-	int ret, fd;
+	pid_t pid, w;
 
 	/* "+": the options end at SEM_DIR; CMD's are its own. */
 	ret = semaphore_options(&semaphore_hold_verb, "+h", argc, argv,
 				&timeout, &timed);
-	if (ret)
-		return ret < 0 ? IPCCTL_OK : ret;
-	if (optind == argc)
-		return ipcctl_usage(&semaphore_hold_verb, stderr);
+	if (ret) {
+		ret = ret < 0 ? IPCCTL_OK : ret;
+		goto out;
+	}
+	if (optind == argc) {
+		ret = ipcctl_usage(&semaphore_hold_verb, stderr);
+		goto out;
+	}
 	dir = argv[optind++];
 	/* SEM_DIR -- CMD: the "--" may be left out, as flock(1) has it. */
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
-	if (optind == argc)
-		return ipcctl_usage(&semaphore_hold_verb, stderr);
-	if (semaphore_path(path, sizeof(path), dir, "hold") < 0)
-		return IPCCTL_FAIL;
-	if (timed) {
-		ret = semaphore_timer(&timeout, &timer);
-		if (ret < 0) {
-			errno = -ret;
-			return ipcctl_error("timer");
-		}
+	if (optind == argc) {
+		ret = ipcctl_usage(&semaphore_hold_verb, stderr);
+		goto out;
 	}
-	/* Not O_CLOEXEC: CMD inherits the unit. */
-	fd = open(path, O_RDONLY);
-	ret = errno;
-	/* A ring still pending was delivered on the way out of timer_delete:
-	 * SIG_DFL is safe from here, and what CMD must start with. */
-	if (timed) {
-		timer_delete(timer);
-		signal(SIGALRM, SIG_DFL);
+	if (semaphore_path(path, sizeof(path), dir, "hold") < 0) {
+		ret = IPCCTL_FAIL;
+		goto out;
 	}
-	if (fd < 0 && ret == EINTR && timed)
-		return IPCCTL_TIMEDOUT;
-	if (fd < 0) {
-		errno = ret;
-		return ipcctl_error(path);
+	/* An ignored SIGCHLD would reap the child before waitpid sees it. */
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, &chld);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		ret = ipcctl_error("fork");
+		goto out;
 	}
-	return semaphore_run(argv + optind, fd);
+	if (pid == 0)
+		semaphore_hold_child(path, argv + optind,
+				     timed ? &timeout : NULL, &chld);
+	do
+		w = waitpid(pid, &status, 0);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		ret = ipcctl_error("waitpid");
+	else if (WIFSIGNALED(status))
+		ret = 128 + WTERMSIG(status);
+	else
+		ret = WEXITSTATUS(status);
+out:
+	return ret;
 }
 
 const struct ipcctl_verb semaphore_wait_verb = {
@@ -301,7 +292,8 @@ const struct ipcctl_verb semaphore_hold_verb = {
 	.run = semaphore_hold,
 	.synopsis = "hold [--timeout SECONDS] SEM_DIR -- CMD [ARG...]",
 	.help = "Take one unit of the semaphore of SEM_DIR (sem/NAME), waiting for\n"
-		"one, and run CMD holding it: the unit goes back when CMD, and\n"
+		"one, and run CMD holding it: CMD's process opens SEM_DIR/hold (its\n"
+		"PID is the one `holders` shows) and keeps the unit until it, and\n"
 		"whatever it handed the descriptor on to, ends, however it ends.\n"
 		"The exit status is CMD's (128+N if a signal N ended it; 126: it\n"
 		"cannot run, 127: not found).\n"
