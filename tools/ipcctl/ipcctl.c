@@ -128,35 +128,6 @@ out_bad:
 	return -1;
 }
 
-/* WHEN = now on CLOCK + TIMEOUT. */
-void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
-		     struct timespec *when)
-{
-	clock_gettime(clock, when);
-	when->tv_sec += timeout->tv_sec;
-	when->tv_nsec += timeout->tv_nsec;
-	if (when->tv_nsec >= 1000000000) {
-		when->tv_sec++;
-		when->tv_nsec -= 1000000000;
-	}
-}
-
-/* Milliseconds until WHEN on CLOCK_MONOTONIC, rounded up; 0 once past. */
-int ipcctl_ms_left(const struct timespec *when)
-{
-	struct timespec now;
-	long long ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ns = (when->tv_sec - now.tv_sec) * 1000000000LL +
-	     (when->tv_nsec - now.tv_nsec);
-	if (ns <= 0)
-		return 0;
-	if (ns / 1000000 >= INT_MAX)
-		return INT_MAX;
-	return (int)((ns + 999999) / 1000000);
-}
-
 static void ipcctl_ring(int sig)
 {
 	/* Nothing to do: the signal is there to interrupt a call. */

@@ -26,6 +26,9 @@
 #define IPCCTL_CANNOT_EXEC 126
 #define IPCCTL_NOT_FOUND 127
 
+/* getopt_long's value of --timeout, which has no short option */
+#define IPCCTL_OPT_TIMEOUT 256
+
 struct ipcctl_verb {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the verb */
@@ -40,9 +43,6 @@ extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb,
 int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
 int ipcctl_error(const char *path);
 int ipcctl_parse_timeout(const char *arg, struct timespec *ts);
-void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
-		     struct timespec *when);
-int ipcctl_ms_left(const struct timespec *when);
 
 /* A timer whose SIGALRM interrupts a blocking call: see ipcctl.c. */
 struct ipcctl_timer {

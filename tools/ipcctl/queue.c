@@ -17,11 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
-
-#define QUEUE_OPT_TIMEOUT 256
 
 static const struct option queue_send_options[] = {
 	{ "priority", required_argument, NULL, 'p' },
@@ -31,7 +30,7 @@ static const struct option queue_send_options[] = {
 
 static const struct option queue_recv_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
-	{ "timeout", required_argument, NULL, QUEUE_OPT_TIMEOUT },
+	{ "timeout", required_argument, NULL, IPCCTL_OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -92,6 +91,19 @@ static int queue_send(int argc, char **argv)
 	return ret;
 }
 
+/* WHEN = now + TIMEOUT: mq_timedreceive's deadline, on CLOCK_REALTIME. */
+static void queue_deadline(const struct timespec *timeout,
+			   struct timespec *when)
+{
+	clock_gettime(CLOCK_REALTIME, when);
+	when->tv_sec += timeout->tv_sec;
+	when->tv_nsec += timeout->tv_nsec;
+	if (when->tv_nsec >= 1000000000) {
+		when->tv_sec++;
+		when->tv_nsec -= 1000000000;
+	}
+}
+
 static int queue_recv(int argc, char **argv)
 {
 	struct timespec timeout, when;
@@ -109,7 +121,7 @@ static int queue_recv(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
-		case QUEUE_OPT_TIMEOUT:
+		case IPCCTL_OPT_TIMEOUT:
 			if (ipcctl_parse_timeout(optarg, &timeout) < 0)
 				return IPCCTL_USAGE;
 			timed = true;
@@ -130,9 +142,8 @@ static int queue_recv(int argc, char **argv)
 	buf = malloc(attr.mq_msgsize);
 	if (!buf)
 		goto out_err;
-	/* mq_timedreceive's deadline is absolute, on CLOCK_REALTIME. */
 	if (timed)
-		ipcctl_deadline(CLOCK_REALTIME, &timeout, &when);
+		queue_deadline(&timeout, &when);
 	n = timed ? mq_timedreceive(mqd, buf, attr.mq_msgsize, &prio, &when)
 		  : mq_receive(mqd, buf, attr.mq_msgsize, &prio);
 	if (n < 0 && errno == ETIMEDOUT) {

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +24,9 @@
 
 #include "ipcctl.h"
 
-#define SEMAPHORE_OPT_TIMEOUT 256
-
+/* wait's and hold's */
 static const struct option semaphore_timeout_options[] = {
-	{ "timeout", required_argument, NULL, SEMAPHORE_OPT_TIMEOUT },
+	{ "timeout", required_argument, NULL, IPCCTL_OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -63,7 +61,7 @@ static int semaphore_options(const struct ipcctl_verb *verb,
 	while ((opt = getopt_long(argc, argv, optstring,
 				  semaphore_timeout_options, NULL)) != -1) {
 		switch (opt) {
-		case SEMAPHORE_OPT_TIMEOUT:
+		case IPCCTL_OPT_TIMEOUT:
 			if (ipcctl_parse_timeout(optarg, timeout) < 0)
 				return IPCCTL_USAGE;
 			*timed = true;
@@ -79,50 +77,52 @@ static int semaphore_options(const struct ipcctl_verb *verb,
 }
 
 /*
- * With a timeout, wait polls: poll is truthful on `wait`, and a read that
- * finds no unit (EAGAIN, someone was quicker) takes nothing.
+ * A plain blocking read of `wait`, timed or not: it is a waiter like any
+ * other (`waiters` lists it, in its turn), and a read the timer interrupts
+ * took nothing. The open is timed too: the daemon could be slow to answer.
  */
 static int semaphore_wait(int argc, char **argv)
 {
-	struct timespec timeout, when;
-	struct pollfd pfd = { .events = POLLIN };
+	struct ipcctl_timer tm;
+	struct timespec timeout;
 	char path[4096], c;
+	int fd, err, ret;
 	bool timed;
-	int ret, ms;
 
 	ret = semaphore_options(&semaphore_wait_verb, "h", argc, argv, &timeout,
 				&timed);
-	if (ret)
-		return ret < 0 ? IPCCTL_OK : ret;
-	if (argc - optind != 1)
-		return ipcctl_usage(&semaphore_wait_verb, stderr);
-	if (semaphore_path(path, sizeof(path), argv[optind], "wait") < 0)
-		return IPCCTL_FAIL;
-	if (timed)
-		ipcctl_deadline(CLOCK_MONOTONIC, &timeout, &when);
-	pfd.fd = open(path, O_RDONLY | O_CLOEXEC | (timed ? O_NONBLOCK : 0));
-	if (pfd.fd < 0)
-		return ipcctl_error(path);
-	for (;;) {
-		if (read(pfd.fd, &c, 1) >= 0) {
-			ret = IPCCTL_OK;
-			break;
-		}
-		if (errno != EAGAIN || !timed) {
-			ret = ipcctl_error(path);
-			break;
-		}
-		ms = ipcctl_ms_left(&when);
-		if (ms == 0) {
-			ret = IPCCTL_TIMEDOUT;
-			break;
-		}
-		if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
-			ret = ipcctl_error(path);
-			break;
-		}
+	if (ret) {
+		ret = ret < 0 ? IPCCTL_OK : ret;
+		goto out;
 	}
-	close(pfd.fd);
+	if (argc - optind != 1) {
+		ret = ipcctl_usage(&semaphore_wait_verb, stderr);
+		goto out;
+	}
+	if (semaphore_path(path, sizeof(path), argv[optind], "wait") < 0) {
+		ret = IPCCTL_FAIL;
+		goto out;
+	}
+	ret = ipcctl_timer_start(&tm, timed ? &timeout : NULL);
+	if (ret < 0) {
+		errno = -ret;
+		ret = ipcctl_error("timer");
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? errno : 0;
+	if (fd >= 0 && read(fd, &c, 1) < 0)
+		err = errno;
+	ipcctl_timer_stop(&tm);
+	if (fd >= 0)
+		close(fd);
+	if (err == EINTR && timed) {
+		ret = IPCCTL_TIMEDOUT;
+	} else if (err) {
+		errno = err;
+		ret = ipcctl_error(path);
+	}
+out:
 	return ret;
 }
 
