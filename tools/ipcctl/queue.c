@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <mqueue.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +55,35 @@ static mqd_t queue_open(const char *dir, int flags)
 	return mqd;
 }
 
+/*
+ * -p PRIO: 0 to sysconf(_SC_MQ_PRIO_MAX) - 1 (32767 on Linux), else 2, the
+ * status of bad usage. mq_send takes an unsigned int: unchecked,
+ * 4294967303 would be sent as 7.
+ */
+static int queue_priority(const char *arg, unsigned int *prio)
+{
+	long max = sysconf(_SC_MQ_PRIO_MAX);
+	unsigned long v;
+	char *end;
+	int ret = IPCCTL_OK;
+
+	if (max <= 0) /* unknown: what POSIX promises */
+		max = _POSIX_MQ_PRIO_MAX;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || errno || *end ||
+	    v >= (unsigned long)max) {
+		fprintf(stderr, "ipcctl: bad priority '%s' (0 to %ld)\n", arg,
+			max - 1);
+		ret = IPCCTL_USAGE;
+	}
+	*prio = v;
+	return ret;
+}
+
 static int queue_send(int argc, char **argv)
 {
-	unsigned long prio = 0;
-	char *end;
+	unsigned int prio = 0;
 	mqd_t mqd;
 	int opt, ret = IPCCTL_OK;
 
@@ -65,29 +91,31 @@ static int queue_send(int argc, char **argv)
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			errno = 0;
-			prio = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '0' ||
-			    optarg[0] > '9') {
-				fprintf(stderr, "ipcctl: bad priority '%s'\n",
-					optarg);
-				return IPCCTL_USAGE;
-			}
+			ret = queue_priority(optarg, &prio);
+			if (ret != IPCCTL_OK)
+				goto out;
 			break;
 		case 'h':
-			return ipcctl_usage(&queue_send_verb, stdout);
+			ret = ipcctl_usage(&queue_send_verb, stdout);
+			goto out;
 		default:
-			return ipcctl_usage(&queue_send_verb, stderr);
+			ret = ipcctl_usage(&queue_send_verb, stderr);
+			goto out;
 		}
 	}
-	if (argc - optind != 2)
-		return ipcctl_usage(&queue_send_verb, stderr);
+	if (argc - optind != 2) {
+		ret = ipcctl_usage(&queue_send_verb, stderr);
+		goto out;
+	}
 	mqd = queue_open(argv[optind], O_WRONLY);
-	if (mqd == (mqd_t)-1)
-		return IPCCTL_FAIL;
+	if (mqd == (mqd_t)-1) {
+		ret = IPCCTL_FAIL;
+		goto out;
+	}
 	if (mq_send(mqd, argv[optind + 1], strlen(argv[optind + 1]), prio) < 0)
 		ret = ipcctl_error(argv[optind]);
 	mq_close(mqd);
+out:
 	return ret;
 }
 
@@ -174,7 +202,7 @@ const struct ipcctl_verb queue_send_verb = {
 	.synopsis = "send [-p PRIO] QUEUE_DIR MESSAGE",
 	.help = "Send MESSAGE to the queue of QUEUE_DIR (queues/NAME), natively.\n"
 		"\n"
-		"  -p, --priority PRIO  its priority (default 0)\n"
+		"  -p, --priority PRIO  its priority, 0 to 32767 (default 0)\n"
 		"  -h, --help           this text\n",
 };
 
