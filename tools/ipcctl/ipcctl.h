@@ -84,6 +84,7 @@ struct tree_object {
 
 struct tree {
 	const char *mnt;	  /* set by tree_walk() */
+	long long pid;		  /* the daemon's: the root's user.ipcfs.pid */
 	unsigned int want;	  /* TREE_ATTR()s to read */
 	const char *const *roots; /* directories under the root to walk */
 	size_t nroots;		  /* 0: all of them */

@@ -105,20 +105,17 @@ static bool limits_xattr(const char *mnt, const char *name, long long *val)
 }
 
 /*
- * The daemon's soft RLIMIT_MSGQUEUE: /proc/PID/limits's "Max msgqueue
- * size" line, PID its root's user.ipcfs.pid. "unlimited" is no limit.
+ * The soft RLIMIT_MSGQUEUE of the daemon of PID (its root's user.ipcfs.pid):
+ * /proc/PID/limits's "Max msgqueue size" line. "unlimited" is no limit.
  */
-static bool limits_daemon_msgqueue(const char *mnt, long long *val)
+static bool limits_daemon_msgqueue(long long pid, long long *val)
 {
 	static const char key[] = "Max msgqueue size";
 	char path[64], *line = NULL, soft[32], *end;
-	long long pid;
 	size_t cap = 0;
 	bool ok = false;
 	FILE *f;
 
-	if (!limits_xattr(mnt, "user.ipcfs.pid", &pid) || pid <= 0)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%lld/limits", pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -142,11 +139,11 @@ static bool limits_daemon_msgqueue(const char *mnt, long long *val)
  * them as its caller, with the smaller of its own RLIMIT_MSGQUEUE and the
  * caller's (backends/caller.c), so the smaller of the daemon's and ours.
  */
-static void limits_msgqueue(const char *mnt, struct limits_row *r)
+static void limits_msgqueue(long long pid, struct limits_row *r)
 {
 	struct rlimit own;
 
-	r->has_limit = limits_daemon_msgqueue(mnt, &r->limit);
+	r->has_limit = limits_daemon_msgqueue(pid, &r->limit);
 	if (getrlimit(RLIMIT_MSGQUEUE, &own) < 0 ||
 	    own.rlim_cur == RLIM_INFINITY)
 		return;
@@ -227,7 +224,7 @@ static void limits_rows(const char *mnt, const struct tree *t,
 		"/proc/sys/fs/mqueue/msg_max", &r[LIMITS_MQMSGS].limit);
 	r[LIMITS_MQSIZE].has_limit = limits_sysctl(
 		"/proc/sys/fs/mqueue/msgsize_max", &r[LIMITS_MQSIZE].limit);
-	limits_msgqueue(mnt, &r[LIMITS_MQBYTES]);
+	limits_msgqueue(t->pid, &r[LIMITS_MQBYTES]);
 	r[LIMITS_CHANMEM].has_limit =
 		limits_xattr(mnt, "user.ipcfs.option.chan_max_total",
 			     &r[LIMITS_CHANMEM].limit);

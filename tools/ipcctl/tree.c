@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
@@ -467,44 +468,67 @@ static int tree_cmp(const void *a, const void *b)
 }
 
 /*
+ * Whether the root open at FD is an ipcfs mount's: a FUSE file system whose
+ * root names its daemon in user.ipcfs.pid (kept in t->pid, for ls -g).
+ * Walking another tree would open any file named "size". Returns 0,
+ * -ENODATA when it is not one, or another -errno.
+ */
+static int tree_root(struct tree *t, int fd)
+{
+	char buf[TREE_NUMBER_MAX];
+	struct statfs sfs;
+	ssize_t n = 0;
+	int ret = 0;
+
+	if (fstatfs(fd, &sfs) < 0)
+		ret = -errno;
+	else if (sfs.f_type != TREE_FUSE_MAGIC)
+		ret = -ENODATA;
+	if (ret == 0) {
+		n = fgetxattr(fd, "user.ipcfs.pid", buf, sizeof(buf) - 1);
+		ret = n < 0 ? -errno : 0;
+	}
+	if (ret == 0) {
+		buf[n] = '\0';
+		if (tree_parse_number(buf, &t->pid) < 0 || t->pid <= 0)
+			ret = -ENODATA;
+	}
+	if (ret == -ENOTSUP) /* a FUSE file system without xattrs */
+		ret = -ENODATA;
+	return ret;
+}
+
+/*
  * Every object under mount point MNT (in t->roots only, if any), with the
- * attribute files of t->want, sorted. Returns 0, or -1 (told) when the root
- * cannot be read or memory runs out. Other errors are told, set t->failed,
- * and leave out what they hid.
+ * attribute files of t->want, sorted. Returns 0, or -1 (told) when MNT is
+ * no ipcfs mount, its root cannot be read or memory runs out. Other errors
+ * are told, set t->failed, and leave out what they hid.
  */
 int tree_walk(struct tree *t, const char *mnt)
 {
-	struct statfs sfs;
-	int fd, ret = -1;
 	DIR *d;
+	int ret;
 
 	t->mnt = mnt;
-	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		goto out_err;
-	/* Walking any other tree would open any file named "size". */
-	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != TREE_FUSE_MAGIC) {
-		fprintf(stderr, "ipcctl: %s: not an ipcfs mount\n", mnt);
-		close(fd);
-		return -1;
-	}
-	d = fdopendir(fd);
+	d = opendir(mnt);
 	if (!d) {
-		close(fd);
-		goto out_err;
+		ret = -errno;
+		goto out;
 	}
-	ret = tree_dir(t, d, "", 0);
-	closedir(d);
-	if (ret < 0) {
-		errno = -ret;
-		goto out_err;
-	}
-	if (t->nobjs) /* no array to sort in an empty tree */
+	ret = tree_root(t, dirfd(d));
+	if (ret == 0)
+		ret = tree_dir(t, d, "", 0);
+	if (ret == 0 && t->nobjs) /* no array to sort in an empty tree */
 		qsort(t->objs, t->nobjs, sizeof(*t->objs), tree_cmp);
-	return 0;
-out_err:
-	ipcctl_error(mnt);
-	return -1;
+	closedir(d);
+out:
+	if (ret == -ENODATA) {
+		fprintf(stderr, "ipcctl: %s: not an ipcfs mount\n", mnt);
+	} else if (ret < 0) {
+		errno = -ret;
+		ipcctl_error(mnt);
+	}
+	return ret < 0 ? -1 : 0;
 }
 
 void tree_free(struct tree *t)
