@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "ipcctl.h"
@@ -95,6 +96,46 @@ int ipcctl_error(const char *path)
 {
 	fprintf(stderr, "ipcctl: %s: %s\n", path, strerror(errno));
 	return IPCCTL_FAIL;
+}
+
+/*
+ * TEXT, a decimal number with nothing around it but a last newline (as
+ * the tree's files, /proc's and /proc/sys's end one), into *VAL. Returns 0,
+ * or -EINVAL for anything else: strtoll alone would take leading blanks,
+ * a '+', and stop quietly at junk or at its limits.
+ */
+int ipcctl_parse_number(const char *text, long long *val)
+{
+	char *end;
+	int ret = 0;
+
+	errno = 0;
+	*val = strtoll(text, &end, 10);
+	if ((*text != '-' && (*text < '0' || *text > '9')) || errno ||
+	    end == text || (*end && strcmp(end, "\n") != 0))
+		ret = -EINVAL;
+	return ret;
+}
+
+/*
+ * The number in extended attribute NAME of PATH (the mount's root: the
+ * daemon's PID, its options), into *VAL. Returns 0, -errno, or -EINVAL
+ * for what is no number.
+ */
+int ipcctl_xattr_number(const char *path, const char *name, long long *val)
+{
+	char buf[32];
+	ssize_t n;
+	int ret;
+
+	n = getxattr(path, name, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		ret = -errno;
+	} else {
+		buf[n] = '\0';
+		ret = ipcctl_parse_number(buf, val);
+	}
+	return ret;
 }
 
 /*
@@ -214,24 +255,31 @@ int main(int argc, char **argv)
 	char prog[32];
 	int ret;
 
-	if (argc < 2)
-		return ipcctl_usage(NULL, stderr);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		return ipcctl_usage(NULL, stdout);
+	if (argc < 2) {
+		ret = ipcctl_usage(NULL, stderr);
+		goto out;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		ret = ipcctl_usage(NULL, stdout);
+		goto out;
+	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("ipcctl version %s\n", IPCFS_VERSION);
-		return IPCCTL_OK;
+		ret = IPCCTL_OK;
+		goto out;
 	}
 	for (v = ipcctl_verbs; *v && strcmp((*v)->name, argv[1]) != 0; v++)
 		;
 	if (!*v) {
 		fprintf(stderr, "ipcctl: unknown verb '%s'\n", argv[1]);
-		return ipcctl_usage(NULL, stderr);
+		ret = ipcctl_usage(NULL, stderr);
+		goto out;
 	}
 	/* getopt names its program in its messages: "ipcctl wait: ...". */
 	snprintf(prog, sizeof(prog), "ipcctl %s", (*v)->name);
 	argv[1] = prog;
 	ret = (*v)->run(argc - 1, argv + 1);
+out:
 	/* Output that could not be written is a failure too (a full disk). */
 	if ((fflush(stdout) != 0 || ferror(stdout)) && ret == IPCCTL_OK)
 		ret = ipcctl_error("standard output");

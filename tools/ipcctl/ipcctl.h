@@ -42,6 +42,8 @@ extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb,
 /* ipcctl.c */
 int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
 int ipcctl_error(const char *path);
+int ipcctl_parse_number(const char *text, long long *val);
+int ipcctl_xattr_number(const char *path, const char *name, long long *val);
 int ipcctl_parse_timeout(const char *arg, struct timespec *ts);
 
 /* A timer whose SIGALRM interrupts a blocking call: see ipcctl.c. */

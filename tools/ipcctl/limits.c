@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
@@ -81,27 +80,14 @@ static const char *const limits_names[LIMITS_NROWS][2] = {
 static bool limits_sysctl(const char *path, long long *val)
 {
 	FILE *f = fopen(path, "re");
+	char buf[32];
 	bool ok;
 
-	if (!f)
-		return false;
-	ok = fscanf(f, "%lld", val) == 1;
-	fclose(f);
+	ok = f && fgets(buf, sizeof(buf), f) &&
+	     ipcctl_parse_number(buf, val) == 0;
+	if (f)
+		fclose(f);
 	return ok;
-}
-
-/* A numeric xattr of the mount's root; absent on a daemon that has none. */
-static bool limits_xattr(const char *mnt, const char *name, long long *val)
-{
-	char buf[32], *end;
-	ssize_t n = getxattr(mnt, name, buf, sizeof(buf) - 1);
-
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	errno = 0;
-	*val = strtoll(buf, &end, 10);
-	return !errno && end != buf && !*end;
 }
 
 /*
@@ -111,7 +97,7 @@ static bool limits_xattr(const char *mnt, const char *name, long long *val)
 static bool limits_daemon_msgqueue(long long pid, long long *val)
 {
 	static const char key[] = "Max msgqueue size";
-	char path[64], *line = NULL, soft[32], *end;
+	char path[64], *line = NULL, soft[32];
 	size_t cap = 0;
 	bool ok = false;
 	FILE *f;
@@ -124,9 +110,7 @@ static bool limits_daemon_msgqueue(long long pid, long long *val)
 		if (strncmp(line, key, sizeof(key) - 1) != 0 ||
 		    sscanf(line + sizeof(key) - 1, "%31s", soft) != 1)
 			continue;
-		errno = 0;
-		*val = strtoll(soft, &end, 10);
-		ok = !errno && end != soft && !*end;
+		ok = ipcctl_parse_number(soft, val) == 0;
 		break;
 	}
 	free(line);
@@ -226,8 +210,8 @@ static void limits_rows(const char *mnt, const struct tree *t,
 		"/proc/sys/fs/mqueue/msgsize_max", &r[LIMITS_MQSIZE].limit);
 	limits_msgqueue(t->pid, &r[LIMITS_MQBYTES]);
 	r[LIMITS_CHANMEM].has_limit =
-		limits_xattr(mnt, "user.ipcfs.option.chan_max_total",
-			     &r[LIMITS_CHANMEM].limit);
+		ipcctl_xattr_number(mnt, "user.ipcfs.option.chan_max_total",
+				    &r[LIMITS_CHANMEM].limit) == 0;
 }
 
 static int limits_row(struct table *t, const struct limits_row *r)

@@ -43,13 +43,12 @@ static mqd_t queue_open(const char *dir, int flags)
 	ssize_t len;
 	mqd_t mqd;
 
+	mqd = (mqd_t)-1;
 	len = getxattr(dir, "user.ipcfs.name", name, sizeof(name) - 1);
-	if (len < 0) {
-		ipcctl_error(dir);
-		return (mqd_t)-1;
+	if (len >= 0) {
+		name[len] = '\0';
+		mqd = mq_open(name, flags | O_CLOEXEC);
 	}
-	name[len] = '\0';
-	mqd = mq_open(name, flags | O_CLOEXEC);
 	if (mqd == (mqd_t)-1)
 		ipcctl_error(dir);
 	return mqd;
@@ -63,16 +62,12 @@ static mqd_t queue_open(const char *dir, int flags)
 static int queue_priority(const char *arg, unsigned int *prio)
 {
 	long max = sysconf(_SC_MQ_PRIO_MAX);
-	unsigned long v;
-	char *end;
 	int ret = IPCCTL_OK;
+	long long v;
 
 	if (max <= 0) /* unknown: what POSIX promises */
 		max = _POSIX_MQ_PRIO_MAX;
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (arg[0] < '0' || arg[0] > '9' || errno || *end ||
-	    v >= (unsigned long)max) {
+	if (ipcctl_parse_number(arg, &v) < 0 || v < 0 || v >= max) {
 		fprintf(stderr, "ipcctl: bad priority '%s' (0 to %ld)\n", arg,
 			max - 1);
 		ret = IPCCTL_USAGE;
@@ -141,7 +136,7 @@ static int queue_recv(int argc, char **argv)
 	char *buf = NULL;
 	ssize_t n;
 	mqd_t mqd;
-	int opt, ret = IPCCTL_FAIL;
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "vh", queue_recv_options,
 				  NULL)) != -1) {
@@ -150,21 +145,29 @@ static int queue_recv(int argc, char **argv)
 			verbose = true;
 			break;
 		case IPCCTL_OPT_TIMEOUT:
-			if (ipcctl_parse_timeout(optarg, &timeout) < 0)
-				return IPCCTL_USAGE;
+			if (ipcctl_parse_timeout(optarg, &timeout) < 0) {
+				ret = IPCCTL_USAGE;
+				goto out;
+			}
 			timed = true;
 			break;
 		case 'h':
-			return ipcctl_usage(&queue_recv_verb, stdout);
+			ret = ipcctl_usage(&queue_recv_verb, stdout);
+			goto out;
 		default:
-			return ipcctl_usage(&queue_recv_verb, stderr);
+			ret = ipcctl_usage(&queue_recv_verb, stderr);
+			goto out;
 		}
 	}
-	if (argc - optind != 1)
-		return ipcctl_usage(&queue_recv_verb, stderr);
+	if (argc - optind != 1) {
+		ret = ipcctl_usage(&queue_recv_verb, stderr);
+		goto out;
+	}
 	mqd = queue_open(argv[optind], O_RDONLY);
-	if (mqd == (mqd_t)-1)
-		return IPCCTL_FAIL;
+	if (mqd == (mqd_t)-1) {
+		ret = IPCCTL_FAIL;
+		goto out;
+	}
 	if (mq_getattr(mqd, &attr) < 0)
 		goto out_err;
 	buf = malloc(attr.mq_msgsize);
@@ -182,17 +185,16 @@ static int queue_recv(int argc, char **argv)
 		goto out_err;
 	if (verbose)
 		printf("%u\t", prio);
-	if (fflush(stdout) != 0 || write(STDOUT_FILENO, buf, n) != n) {
-		ret = ipcctl_error("standard output");
-		goto out_close;
-	}
 	ret = IPCCTL_OK;
+	if (fflush(stdout) != 0 || write(STDOUT_FILENO, buf, n) != n)
+		ret = ipcctl_error("standard output");
 	goto out_close;
 out_err:
 	ret = ipcctl_error(argv[optind]);
 out_close:
 	free(buf);
 	mq_close(mqd);
+out:
 	return ret;
 }
 

@@ -36,44 +36,55 @@ static const struct option semaphore_post_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* SEM_DIR/FILE into PATH; -1: too long (told). */
+/* SEM_DIR/FILE into PATH: IPCCTL_OK, or IPCCTL_FAIL if too long (told). */
 static int semaphore_path(char *path, size_t size, const char *dir,
 			  const char *file)
 {
-	if ((size_t)snprintf(path, size, "%s/%s", dir, file) < size)
-		return 0;
-	errno = ENAMETOOLONG;
-	ipcctl_error(dir);
-	return -1;
+	int ret = IPCCTL_OK;
+
+	if ((size_t)snprintf(path, size, "%s/%s", dir, file) >= size) {
+		errno = ENAMETOOLONG;
+		ret = ipcctl_error(dir);
+	}
+	return ret;
 }
 
+/* What the options of wait and hold ask for. */
+struct semaphore_opts {
+	bool help;		 /* --help: the caller answers it */
+	bool timed;		 /* --timeout S */
+	struct timespec timeout; /* S */
+};
+
 /*
- * The options of VERB, of OPTSTRING: --timeout S (*TIMED then), --help.
- * Returns 0, or the status to exit with (-1: --help was answered, exit 0).
+ * The options of VERB, of OPTSTRING, into *O. Returns IPCCTL_OK, or
+ * IPCCTL_USAGE for a bad one (told).
  */
 static int semaphore_options(const struct ipcctl_verb *verb,
 			     const char *optstring, int argc, char **argv,
-			     struct timespec *timeout, bool *timed)
+			     struct semaphore_opts *o)
 {
-	int opt;
+	int opt, ret = IPCCTL_OK;
 
-	*timed = false;
-	while ((opt = getopt_long(argc, argv, optstring,
+	*o = (struct semaphore_opts){ 0 };
+	while (ret == IPCCTL_OK && !o->help &&
+	       (opt = getopt_long(argc, argv, optstring,
 				  semaphore_timeout_options, NULL)) != -1) {
 		switch (opt) {
 		case IPCCTL_OPT_TIMEOUT:
-			if (ipcctl_parse_timeout(optarg, timeout) < 0)
-				return IPCCTL_USAGE;
-			*timed = true;
+			if (ipcctl_parse_timeout(optarg, &o->timeout) < 0)
+				ret = IPCCTL_USAGE;
+			o->timed = true;
 			break;
 		case 'h':
-			ipcctl_usage(verb, stdout);
-			return -1;
+			o->help = true;
+			break;
 		default:
-			return ipcctl_usage(verb, stderr);
+			ret = ipcctl_usage(verb, stderr);
+			break;
 		}
 	}
-	return 0;
+	return ret;
 }
 
 /*
@@ -83,27 +94,26 @@ static int semaphore_options(const struct ipcctl_verb *verb,
  */
 static int semaphore_wait(int argc, char **argv)
 {
+	struct semaphore_opts o;
 	struct ipcctl_timer tm;
-	struct timespec timeout;
 	char path[4096], c;
 	int fd, err, ret;
-	bool timed;
 
-	ret = semaphore_options(&semaphore_wait_verb, "h", argc, argv, &timeout,
-				&timed);
-	if (ret) {
-		ret = ret < 0 ? IPCCTL_OK : ret;
+	ret = semaphore_options(&semaphore_wait_verb, "h", argc, argv, &o);
+	if (ret != IPCCTL_OK)
+		goto out;
+	if (o.help) {
+		ret = ipcctl_usage(&semaphore_wait_verb, stdout);
 		goto out;
 	}
 	if (argc - optind != 1) {
 		ret = ipcctl_usage(&semaphore_wait_verb, stderr);
 		goto out;
 	}
-	if (semaphore_path(path, sizeof(path), argv[optind], "wait") < 0) {
-		ret = IPCCTL_FAIL;
+	ret = semaphore_path(path, sizeof(path), argv[optind], "wait");
+	if (ret != IPCCTL_OK)
 		goto out;
-	}
-	ret = ipcctl_timer_start(&tm, timed ? &timeout : NULL);
+	ret = ipcctl_timer_start(&tm, o.timed ? &o.timeout : NULL);
 	if (ret < 0) {
 		errno = -ret;
 		ret = ipcctl_error("timer");
@@ -116,7 +126,7 @@ static int semaphore_wait(int argc, char **argv)
 	ipcctl_timer_stop(&tm);
 	if (fd >= 0)
 		close(fd);
-	if (err == EINTR && timed) {
+	if (err == EINTR && o.timed) {
 		ret = IPCCTL_TIMEDOUT;
 	} else if (err) {
 		errno = err;
@@ -131,37 +141,48 @@ static int semaphore_post(int argc, char **argv)
 {
 	char path[4096], *buf;
 	const char *n = "";
-	int fd, opt, len, ret = IPCCTL_OK;
+	int fd, opt, len, ret;
 
 	/* "+": N may look like an option ("-1"); it is the daemon's. */
 	opt = getopt_long(argc, argv, "+h", semaphore_post_options, NULL);
-	if (opt != -1)
-		return ipcctl_usage(&semaphore_post_verb,
-				    opt == 'h' ? stdout : stderr);
-	if (argc - optind != 1 && argc - optind != 2)
-		return ipcctl_usage(&semaphore_post_verb, stderr);
+	if (opt != -1) {
+		ret = ipcctl_usage(&semaphore_post_verb,
+				   opt == 'h' ? stdout : stderr);
+		goto out;
+	}
+	if (argc - optind != 1 && argc - optind != 2) {
+		ret = ipcctl_usage(&semaphore_post_verb, stderr);
+		goto out;
+	}
 	if (argc - optind == 2)
 		n = argv[optind + 1];
 	if (strchr(n, '\n')) {
 		fprintf(stderr, "ipcctl: bad count '%s'\n", n);
-		return IPCCTL_USAGE;
+		ret = IPCCTL_USAGE;
+		goto out;
 	}
-	if (semaphore_path(path, sizeof(path), argv[optind], "post") < 0)
-		return IPCCTL_FAIL;
+	ret = semaphore_path(path, sizeof(path), argv[optind], "post");
+	if (ret != IPCCTL_OK)
+		goto out;
 	/* One write: "N\n" posts N times, "\n" once. */
 	len = asprintf(&buf, "%s\n", n);
 	if (len < 0) {
 		errno = ENOMEM;
-		return ipcctl_error(path);
+		ret = ipcctl_error(path);
+		goto out;
 	}
 	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
 		ret = ipcctl_error(path);
-	else if (write(fd, buf, len) != len)
+		goto out_free;
+	}
+	if (write(fd, buf, len) != len)
 		ret = ipcctl_error(path);
-	if (fd >= 0 && close(fd) < 0 && ret == IPCCTL_OK)
+	if (close(fd) < 0 && ret == IPCCTL_OK)
 		ret = ipcctl_error(path);
+out_free:
 	free(buf);
+out:
 	return ret;
 }
 
@@ -212,18 +233,18 @@ out:
 static int semaphore_hold(int argc, char **argv)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, chld;
-	struct timespec timeout;
+	struct semaphore_opts o;
 	char path[4096];
 	const char *dir;
 	int ret, status;
-	bool timed;
 	pid_t pid, w;
 
 	/* "+": the options end at SEM_DIR; CMD's are its own. */
-	ret = semaphore_options(&semaphore_hold_verb, "+h", argc, argv,
-				&timeout, &timed);
-	if (ret) {
-		ret = ret < 0 ? IPCCTL_OK : ret;
+	ret = semaphore_options(&semaphore_hold_verb, "+h", argc, argv, &o);
+	if (ret != IPCCTL_OK)
+		goto out;
+	if (o.help) {
+		ret = ipcctl_usage(&semaphore_hold_verb, stdout);
 		goto out;
 	}
 	if (optind == argc) {
@@ -238,10 +259,9 @@ static int semaphore_hold(int argc, char **argv)
 		ret = ipcctl_usage(&semaphore_hold_verb, stderr);
 		goto out;
 	}
-	if (semaphore_path(path, sizeof(path), dir, "hold") < 0) {
-		ret = IPCCTL_FAIL;
+	ret = semaphore_path(path, sizeof(path), dir, "hold");
+	if (ret != IPCCTL_OK)
 		goto out;
-	}
 	/* An ignored SIGCHLD would reap the child before waitpid sees it. */
 	sigemptyset(&dfl.sa_mask);
 	sigaction(SIGCHLD, &dfl, &chld);
@@ -253,7 +273,7 @@ static int semaphore_hold(int argc, char **argv)
 	}
 	if (pid == 0)
 		semaphore_hold_child(path, argv + optind,
-				     timed ? &timeout : NULL, &chld);
+				     o.timed ? &o.timeout : NULL, &chld);
 	do
 		w = waitpid(pid, &status, 0);
 	while (w < 0 && errno == EINTR);

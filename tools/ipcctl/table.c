@@ -87,7 +87,7 @@ int table_new(struct table *t, const char *name, const struct table_opts *o,
 		ret = -EINVAL;
 	}
 	if (ret < 0)
-		return ret;
+		goto out;
 	t->tb = scols_new_table();
 	if (!t->tb)
 		goto out_nomem;
@@ -102,12 +102,14 @@ int table_new(struct table *t, const char *name, const struct table_opts *o,
 			goto out_nomem;
 		scols_column_set_json_type(cl, c->json);
 	}
-	return 0;
+	goto out;
 out_nomem:
 	table_free(t);
 	errno = ENOMEM;
 	ipcctl_error("libsmartcols");
-	return -ENOMEM;
+	ret = -ENOMEM;
+out:
+	return ret;
 }
 
 struct libscols_line *table_line(struct table *t)

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
@@ -138,20 +137,6 @@ static void tree_warn(struct tree *t, const char *kind, const char *name,
 	t->failed = true;
 }
 
-/* "42\n" -> 42; anything else is no number (its cell stays empty). */
-static int tree_parse_number(const char *buf, long long *val)
-{
-	char *end;
-
-	if (*buf != '-' && (*buf < '0' || *buf > '9'))
-		return -EINVAL;
-	errno = 0;
-	*val = strtoll(buf, &end, 10);
-	if (errno || end == buf || (*end && strcmp(end, "\n") != 0))
-		return -EINVAL;
-	return 0;
-}
-
 /*
  * Read attribute file A of the object open at DFD into *VAL: its number, or
  * how many lines it has. The files are regular: a read shorter than asked
@@ -167,8 +152,10 @@ static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 
 	fd = openat(dfd, tree_attrs[a],
 		    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
 	*val = 0;
 	do {
 		ask = max - 1 - len;
@@ -189,9 +176,10 @@ static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 		*val += last != '\n'; /* a last line without its newline */
 	} else {
 		buf[len] = '\0';
-		ret = tree_parse_number(buf, val);
+		ret = ipcctl_parse_number(buf, val);
 	}
 	close(fd);
+out:
 	return ret;
 }
 
@@ -287,32 +275,39 @@ static int tree_object(struct tree *t, int dfd, const char *kind,
 		if (!(files & TREE_ATTR(a)))
 			continue;
 		ret = tree_read_attr(dfd, a, &o.val[a]);
-		if (ret == 0)
+		if (ret == 0) {
 			o.has |= TREE_ATTR(a);
-		else if (ret == -ENOENT && tree_lacks(dfd, a))
-			continue;
-		else if (tree_vanished(-ret))
-			return 0;
-		else if (ret != -EACCES && ret != -EPERM && ret != -EINVAL)
+		} else if (ret == -ENOENT && tree_lacks(dfd, a)) {
+			continue; /* this one has no such file */
+		} else if (tree_vanished(-ret)) {
+			ret = 0; /* it is left out, silently */
+			goto out;
+		} else if (ret != -EACCES && ret != -EPERM && ret != -EINVAL) {
 			tree_warn(t, kind, name, tree_attrs[a], -ret);
+		}
 	}
 	ret = tree_kind(t, kind, &o.kind_seq);
 	if (ret < 0)
-		return ret;
+		goto out;
 	if (t->nobjs == t->cap) {
 		nobjs = realloc(t->objs,
 				(t->cap ? 2 * t->cap : 64) * sizeof(*t->objs));
-		if (!nobjs)
-			return -ENOMEM;
+		if (!nobjs) {
+			ret = -ENOMEM;
+			goto out;
+		}
 		t->objs = nobjs;
 		t->cap = t->cap ? 2 * t->cap : 64;
 	}
 	o.kind = t->kinds[o.kind_seq];
 	o.name = strdup(name);
-	if (!o.name)
-		return -ENOMEM;
+	if (!o.name) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	t->objs[t->nobjs++] = o;
-	return 0;
+out:
+	return ret;
 }
 
 /*
@@ -357,18 +352,20 @@ static int tree_entry_list(struct tree *t, int pfd, const char *path,
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		/* Kinds' directories are everybody's: one kept from us is an
-		 * object, whose files we cannot know. */
+		/*
+		 * Kinds' directories are everybody's: one kept from us is an
+		 * object, whose files we cannot know.
+		 */
 		if (ret == -EACCES &&
 		    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			ret = tree_object(t, -1, path, name, &st, 0);
-		return ret;
+		goto out;
 	}
 	d = fdopendir(fd);
 	if (!d) {
 		ret = -errno;
 		close(fd);
-		return ret;
+		goto out;
 	}
 	ret = tree_list(d, &l);
 	if (ret == 0 && fstat(fd, &st) < 0)
@@ -382,6 +379,7 @@ static int tree_entry_list(struct tree *t, int pfd, const char *path,
 			ret = tree_subdir(t, d, path, name, depth + 1);
 	}
 	closedir(d);
+out:
 	return ret;
 }
 
@@ -475,25 +473,16 @@ static int tree_cmp(const void *a, const void *b)
  */
 static int tree_root(struct tree *t, int fd)
 {
-	char buf[TREE_NUMBER_MAX];
 	struct statfs sfs;
-	ssize_t n = 0;
-	int ret = 0;
+	int ret;
 
-	if (fstatfs(fd, &sfs) < 0)
-		ret = -errno;
-	else if (sfs.f_type != TREE_FUSE_MAGIC)
+	ret = fstatfs(fd, &sfs) < 0 ? -errno : 0;
+	if (ret == 0 && sfs.f_type != TREE_FUSE_MAGIC)
 		ret = -ENODATA;
-	if (ret == 0) {
-		n = fgetxattr(fd, "user.ipcfs.pid", buf, sizeof(buf) - 1);
-		ret = n < 0 ? -errno : 0;
-	}
-	if (ret == 0) {
-		buf[n] = '\0';
-		if (tree_parse_number(buf, &t->pid) < 0 || t->pid <= 0)
-			ret = -ENODATA;
-	}
-	if (ret == -ENOTSUP) /* a FUSE file system without xattrs */
+	if (ret == 0)
+		ret = ipcctl_xattr_number(t->mnt, "user.ipcfs.pid", &t->pid);
+	/* No xattrs at all (ENOTSUP), or no PID in this one: not ipcfs. */
+	if (ret == -ENOTSUP || ret == -EINVAL || (ret == 0 && t->pid <= 0))
 		ret = -ENODATA;
 	return ret;
 }
