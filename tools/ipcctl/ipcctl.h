@@ -4,8 +4,9 @@
  * ipcctl.c, the walk of a mounted tree (tree.c) and the tables libsmartcols
  * prints (table.c).
  *
- * ipcctl knows no kind. ls and ls -g learn the objects, and the directories
- * above them, from the tree; they read only the attribute files of tree.c's
+ * ls learns the kinds, their objects and the objects' files from the tree;
+ * only -Q -C -M -S name root directories (ls.c), and ls -g reads queues/
+ * and channels/ (limits.c). Both read only the attribute files of tree.c's
  * allow-list, never a file that consumes or waits.
  */
 #ifndef IPCCTL_H
