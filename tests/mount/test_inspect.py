@@ -9,13 +9,15 @@
   * `holders` in sem/NAME: the PID that opened each unit held through
     hold, oldest first, gone with the holder, the unit back;
   * the root's xattrs (the daemon's pid, the kinds' -o options);
-  * `ipcctl ls`: JSON read back with exact values, -o, -n, -r, -Q -C -M -S,
-    no consuming and no waiting, objects vanishing meanwhile, empty cells
-    for what its user may not read, the mount found in
-    /proc/self/mountinfo; `ls -g` against the kernel's limits;
-  * the verbs recv, wait, post, hold: timeouts (124, nothing taken), what
-    hold gives back whatever happens to CMD, --help, bad flags, missing
-    paths.
+  * `ipcctl ls`: JSON read back with exact values, -o (a column asked for
+    twice shown once), -n, -r, -Q -C -M -S, no consuming and no waiting,
+    objects vanishing meanwhile, empty cells for what its user may not
+    read, the mount found in /proc/self/mountinfo, no walk of what is not
+    an ipcfs mount; `ls -g` against the kernel's limits;
+  * the verbs send, recv, wait, post, hold: send's priority range,
+    timeouts (124, nothing taken, SIGALRM blocked or ignored or not), a
+    timed wait a waiter in its turn, hold's unit and `holders` CMD's own
+    whatever happens to CMD or ipcctl, --help, bad flags, missing paths.
 
 What depends on the machine's other mounts (ls without MOUNTPOINT, an
 mqueue file system or none for ls -g) runs in a mount namespace of its own
@@ -735,6 +737,64 @@ def test_ls_unreadable_objects_have_empty_cells(t):
              **none)], "ls -J as nobody")
 
 
+def test_ls_repeated_column(t):
+    """A column asked for twice is shown once, where first asked for: no
+    duplicate JSON key, no second header."""
+    t.mkq("rep")
+    for spec, keys in (("kind,kind", ["kind"]),
+                       ("KIND,name,Kind", ["kind", "name"]),
+                       ("+KIND,NAME", [c.lower() for c in DEFAULT]),
+                       ("+GROUP,group", [c.lower() for c in DEFAULT] +
+                        ["group"])):
+        rc, out, err = ipcctl(t, "ls", "-J", "-o", spec, t.mnt)
+        t.eq((rc, err), (0, b""), "ls -J -o %s" % spec)
+        # object_pairs_hook sees every key, duplicates too.
+        doc = json.loads(out, object_pairs_hook=lambda kv: kv)
+        t.eq([[k for k, _ in o] for _, objs in doc for o in objs], [keys],
+             "keys of ls -J -o %s" % spec)
+    rc, out, err = ipcctl(t, "ls", "-o", "kind,KIND", t.mnt)
+    t.eq((rc, out, err), (0, b"KIND\nqueues\n", b""), "ls -o kind,KIND")
+
+
+def test_ls_not_ipcfs_directory(t):
+    """A directory that is no mount of ipcfs is not walked: exit 1."""
+    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-inspect-plain-"))
+    try:
+        for args in (["ls"], ["ls", "-J"], ["ls", "-g"]):
+            rc, out, err = ipcctl(t, *(args + [d]))
+            t.eq((rc, out, err), (1, b"", b"ipcctl: %s: not an ipcfs "
+                                  b"mount\n" % d.encode()),
+                 "%s of a plain directory" % " ".join(args))
+    finally:
+        os.rmdir(d)
+
+
+def test_ls_not_ipcfs_fuse(t):
+    """Another FUSE file system (the bench's nullfs: no user.ipcfs.pid on
+    its root, no xattrs at all) is not walked either: exit 1."""
+    nullfs = os.path.join(os.path.dirname(t.ipcfs), "tests", "bench",
+                          "nullfs")
+    if not os.access(nullfs, os.X_OK):
+        t.skip("nullfs is not built (%s)" % nullfs)
+    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-inspect-null-"))
+    p = t.spawn([nullfs, "-f", d])
+    try:
+        t.true(wait_until(lambda: mounted_fstype(d) is not None, 5),
+               "nullfs mounted on %s" % d)
+        for args in (["ls"], ["ls", "-J"], ["ls", "-g"]):
+            rc, out, err = ipcctl(t, *(args + [d]))
+            t.eq((rc, out, err), (1, b"", b"ipcctl: %s: not an ipcfs "
+                                  b"mount\n" % d.encode()),
+                 "%s of a nullfs mount" % " ".join(args))
+    finally:
+        unmounted = t.unmount_dir(d)
+        ended = t.wait_exit(p, 5) is not None
+        t.kill(p)
+        if unmounted:
+            os.rmdir(d)
+    t.true(unmounted and ended, "nullfs unmounted and ended")
+
+
 def test_ls_unknown_column(t):
     for spec in ("NAME,BOGUS", "+BOGUS", "bogus"):
         rc, out, err = ipcctl(t, "ls", "-o", spec, t.mnt)
@@ -1060,6 +1120,58 @@ def test_wait_takes_one_unit(t):
     value_kept(t, "blk", 0, "it took the unit")
 
 
+def test_timed_wait_is_a_waiter_in_its_turn(t):
+    """wait --timeout reads `wait` as any waiter does: listed in waiters
+    with ipcctl's PID while it waits, served after those that waited
+    before it, and at its timeout gone, having taken nothing."""
+    mksem(t, "tw", 0)
+    d = t.path("sem", "tw")
+    old = start(t, t.path("sem", "tw", "wait"), "read")
+    p = t.spawn([t.ipcctl, "wait", "--timeout", "20", d])
+    shows(t, "sem", "tw", "waiters", lines("%d wait" % old.pid,
+                                           "%d wait" % p.pid),
+          "waiters: an older reader, then ipcctl wait --timeout")
+    sem_post(t.posix("tw"))
+    rc, out, err = t.finish(old, 3)
+    t.eq(rc, 0, "the older waiter is served first")
+    t.still_waiting(p, "ipcctl wait --timeout waits on, for the next unit")
+    t.eq(info(t, "sem", "tw", "waiters"), lines("%d wait" % p.pid),
+         "waiters: ipcctl wait --timeout")
+    sem_post(t.posix("tw"))
+    rc, out, err = t.finish(p, 3)
+    t.eq((rc, out, err), (0, b"", b""), "ipcctl wait --timeout served")
+    value_kept(t, "tw", 0, "it took the unit")
+    # At its timeout: gone from waiters, nothing taken.
+    p = t.spawn([t.ipcctl, "wait", "--timeout", "1", d])
+    shows(t, "sem", "tw", "waiters", lines("%d wait" % p.pid),
+          "waiters: ipcctl wait --timeout 1")
+    rc, out, err = t.finish(p, 3)
+    t.eq((rc, out, err), (124, b"", b""), "ipcctl wait --timeout 1 at 0")
+    t.eq(info(t, "sem", "tw", "waiters"), b"", "waiters after the timeout")
+    sem_post(t.posix("tw"))
+    value_kept(t, "tw", 1, "a post after the timeout is not eaten")
+
+
+def test_send_priority_range(t):
+    """send -p takes 0 to MQ_PRIO_MAX - 1 (32767); anything else is bad
+    usage (2), named in the message, and sends nothing: 4294967303 is not
+    7."""
+    q = t.mkq("pr")
+    for bad in ("4294967303", "32768", "-1", "+1", "1x", "", " 1",
+                "99999999999999999999"):
+        rc, out, err = ipcctl(t, "send", "-p", bad, q, "msg")
+        t.eq((rc, out), (2, b""), "send -p %r (status, out)" % bad)
+        t.true(err.startswith(b"ipcctl: ") and
+               (b"'%s'" % bad.encode()) in err, "send -p %r: a message "
+               "naming it" % bad, repr(err))
+    t.eq(t.count("pr"), 0, "nothing sent")
+    for prio in ("0", "32767"):
+        rc, out, err = ipcctl(t, "send", "-p", prio, q, "p" + prio)
+        t.eq((rc, out, err), (0, b"", b""), "send -p %s" % prio)
+    t.eq(t.drain("pr"), [(b"p32767", 32767), (b"p0", 0)],
+         "the messages, by priority")
+
+
 def test_post(t):
     mksem(t, "p", 0)
     d = t.path("sem", "p")
@@ -1082,14 +1194,19 @@ def test_post(t):
 def test_hold_runs_cmd_holding_a_unit(t):
     mksem(t, "l", 1)
     d = t.path("sem", "l")
-    # Inside: the value one less, and holders naming the ipcctl that
-    # opened hold, the shell's parent.
+    # Inside: the value one less, and holders naming CMD itself, the
+    # process that opened hold and then became the shell; not ipcctl.
     p = t.spawn([t.ipcctl, "hold", d, "--", "sh", "-c",
-                 'cat "$1"; echo $PPID; cat "$2"; exit 3', "sh",
+                 'cat "$1"; cat "$2"; echo $$; exit 3', "sh",
                  os.path.join(d, "value"), os.path.join(d, "holders")])
     rc, out, err = t.finish(p, 5)
-    t.eq((rc, out, err), (3, b"0\n%d\n%d\n" % (p.pid, p.pid), b""),
-         "hold -- sh -c 'cat value; echo $PPID; cat holders; exit 3'")
+    got = out.split(b"\n")
+    t.true(rc == 3 and err == b"" and len(got) == 4 and got[0] == b"0" and
+           got[1] == got[2] and got[1].isdigit() and
+           int(got[1]) != p.pid and got[3] == b"",
+           "hold -- sh -c 'cat value; cat holders; echo $$; exit 3': value "
+           "0, then the shell's PID twice (not ipcctl's, %d), status 3" %
+           p.pid, "status %s, out %r, err %r" % (rc, out, err))
     value_soon(t, "l", 1, "value once CMD is done")
     t.eq(info(t, "sem", "l", "holders"), b"", "holders once CMD is done")
     mksem(t, "l2", 2)
@@ -1099,28 +1216,49 @@ def test_hold_runs_cmd_holding_a_unit(t):
     value_soon(t, "l2", 2, "value once cat is done")
 
 
+def sleeper(ppid):
+    """The PID of the `sleep` child of PPID (ipcctl hold's CMD), or None."""
+    for pid in children_of(ppid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "sleep":
+                    return pid
+        except OSError:
+            pass
+    return None
+
+
 def test_hold_gives_back_when_cmd_is_killed(t):
     mksem(t, "k", 1)
     p = t.spawn([t.ipcctl, "hold", t.path("sem", "k"), "--", "sleep", "60"])
-
-    def sleeper():
-        for pid in children_of(p.pid):
-            try:
-                with open("/proc/%d/comm" % pid) as f:
-                    if f.read().strip() == "sleep":
-                        return pid
-            except OSError:
-                pass
-        return None
-    pid = wait_until(sleeper, 3)
+    pid = wait_until(lambda: sleeper(p.pid), 3)
     t.true(pid, "ipcctl hold runs sleep 60")
     value_soon(t, "k", 0, "value while sleep holds")
-    t.eq(info(t, "sem", "k", "holders"), lines(p.pid),
-         "holders: the ipcctl that opened hold")
+    t.eq(info(t, "sem", "k", "holders"), lines(pid),
+         "holders: sleep, which opened hold before it became sleep")
     os.kill(pid, signal.SIGKILL)
     value_soon(t, "k", 1, "value once sleep is killed")
     t.eq(t.wait_exit(p, 2), 137, "ipcctl's status (128 + SIGKILL)")
     t.eq(info(t, "sem", "k", "holders"), b"", "holders once it is over")
+
+
+def test_hold_unit_stays_cmds_when_ipcctl_is_killed(t):
+    """The unit, and the PID holders names, are CMD's: killing ipcctl
+    leaves both with CMD, which gives the unit back when it ends."""
+    mksem(t, "ik", 1)
+    p = t.spawn([t.ipcctl, "hold", t.path("sem", "ik"), "--", "sleep", "60"])
+    pid = wait_until(lambda: sleeper(p.pid), 3)
+    t.true(pid, "ipcctl hold runs sleep 60")
+    shows(t, "sem", "ik", "holders", lines(pid), "holders: sleep")
+    t.kill9(p, "ipcctl hold")
+    try:
+        t.settle(lambda: info(t, "sem", "ik", "holders"), lines(pid),
+                 "holders once ipcctl is killed: still sleep", 0.3)
+        t.eq(value(t, "ik"), 0, "value once ipcctl is killed: still held")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    shows(t, "sem", "ik", "holders", b"", "holders once sleep is killed")
+    value_soon(t, "ik", 1, "value once sleep is killed")
 
 
 def test_hold_timeout_takes_nothing(t):
@@ -1141,12 +1279,70 @@ def test_hold_timeout_takes_nothing(t):
     value_soon(t, "t0", 1, "the unit back after true")
 
 
+# Runs argv[2:] with SIGALRM blocked (argv[1] "blocked") or ignored
+# ("ignored"), as a parent may leave it: exec keeps both.
+SIGALRM_AS = r"""
+import os, signal, sys
+if sys.argv[1] == "blocked":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+else:
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+SIGALRM_BIT = 1 << (signal.SIGALRM - 1)
+
+
+def sig_masks(text):
+    """{"SigBlk": mask, "SigIgn": mask} of /proc/PID/status TEXT."""
+    return {k: int(v, 16) for k, v in re.findall(
+        r"^(SigBlk|SigIgn):\s*([0-9a-f]+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("how", ["blocked", "ignored"])
+def test_timeouts_whatever_sigalrm_was_given(t, how):
+    """hold --timeout and wait --timeout end at their timeout even when
+    ipcctl was given SIGALRM blocked or ignored, having taken nothing; and
+    CMD of hold starts with SIGALRM as ipcctl was given it."""
+    mksem(t, "al", 0)
+    d = t.path("sem", "al")
+    for verb, rest in (("hold", ["--", "sh", "-c", "echo ran"]),
+                       ("wait", [])):
+        t0 = time.monotonic()
+        rc, out, err = t.run([sys.executable, "-c", SIGALRM_AS, how,
+                              t.ipcctl, verb, "--timeout", "1", d] + rest,
+                             timeout=5)
+        el = time.monotonic() - t0
+        t.eq((rc, out, err), (124, b"", b""), "%s --timeout 1 at 0, SIGALRM "
+             "%s (status, out, err)" % (verb, how))
+        t.true(1.0 <= el < 2.5, "%s --timeout 1, SIGALRM %s, took [1, 2.5) "
+               "s" % (verb, how), "%.2fs" % el)
+        t.eq(info(t, "sem", "al", "waiters"), b"", "no waiter left after %s"
+             % verb)
+    sem_post(t.posix("al"))
+    value_kept(t, "al", 1, "a post after the timeouts is not eaten")
+    rc, out, err = t.run([sys.executable, "-c", SIGALRM_AS, how, t.ipcctl,
+                          "hold", "--timeout", "1", d, "--", "cat",
+                          "/proc/self/status"])
+    t.eq((rc, err), (0, b""), "hold --timeout 1 at 1 -- cat /proc/self/status"
+         ", SIGALRM %s" % how)
+    masks = sig_masks(out.decode())
+    want = {"SigBlk": SIGALRM_BIT * (how == "blocked"),
+            "SigIgn": SIGALRM_BIT * (how == "ignored")}
+    t.eq({k: masks.get(k, 0) & SIGALRM_BIT for k in want}, want,
+         "CMD's SIGALRM: %s, as ipcctl was given it" % how)
+    value_soon(t, "al", 1, "the unit back after cat")
+
+
 def test_blocked_hold_is_a_waiter(t):
     mksem(t, "bw", 0)
     p = t.spawn([t.ipcctl, "hold", t.path("sem", "bw"), "--", "sh", "-c",
                  "echo got"])
-    shows(t, "sem", "bw", "waiters", lines("%d hold" % p.pid),
-          "a blocked ipcctl hold is a waiter")
+    # The waiter is ipcctl's child, which will become CMD.
+    child = wait_until(lambda: children_of(p.pid), 3)
+    t.eq(len(child or []), 1, "ipcctl hold has one child")
+    shows(t, "sem", "bw", "waiters", lines("%d hold" % child[0]),
+          "a blocked ipcctl hold is a waiter: its child")
     sem_post(t.posix("bw"))
     rc, out, err = t.finish(p, 3)
     t.eq((rc, out, err), (0, b"got\n", b""), "ipcctl hold once posted")

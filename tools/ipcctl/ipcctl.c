@@ -16,12 +16,17 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "ipcctl.h"
+
+/* After TIMEOUT, the timer rings again this often (ns): see ipcctl_timer. */
+#define IPCCTL_RING_AGAIN 10000000
 
 #ifndef IPCFS_VERSION
 #define IPCFS_VERSION "unknown"
@@ -94,6 +99,46 @@ int ipcctl_error(const char *path)
 }
 
 /*
+ * TEXT, a decimal number with nothing around it but a last newline (as
+ * the tree's files, /proc's and /proc/sys's end one), into *VAL. Returns 0,
+ * or -EINVAL for anything else: strtoll alone would take leading blanks,
+ * a '+', and stop quietly at junk or at its limits.
+ */
+int ipcctl_parse_number(const char *text, long long *val)
+{
+	char *end;
+	int ret = 0;
+
+	errno = 0;
+	*val = strtoll(text, &end, 10);
+	if ((*text != '-' && (*text < '0' || *text > '9')) || errno ||
+	    end == text || (*end && strcmp(end, "\n") != 0))
+		ret = -EINVAL;
+	return ret;
+}
+
+/*
+ * The number in extended attribute NAME of PATH (the mount's root: the
+ * daemon's PID, its options), into *VAL. Returns 0, -errno, or -EINVAL
+ * for what is no number.
+ */
+int ipcctl_xattr_number(const char *path, const char *name, long long *val)
+{
+	char buf[32];
+	ssize_t n;
+	int ret;
+
+	n = getxattr(path, name, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		ret = -errno;
+	} else {
+		buf[n] = '\0';
+		ret = ipcctl_parse_number(buf, val);
+	}
+	return ret;
+}
+
+/*
  * --timeout S: decimal seconds, maybe fractional, never negative. strtod
  * would take "1e3", "0x10", "inf" and "-0": a timeout is none of those.
  */
@@ -124,33 +169,84 @@ out_bad:
 	return -1;
 }
 
-/* WHEN = now on CLOCK + TIMEOUT. */
-void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
-		     struct timespec *when)
+static void ipcctl_ring(int sig)
 {
-	clock_gettime(clock, when);
-	when->tv_sec += timeout->tv_sec;
-	when->tv_nsec += timeout->tv_nsec;
-	if (when->tv_nsec >= 1000000000) {
-		when->tv_sec++;
-		when->tv_nsec -= 1000000000;
-	}
+	/* Nothing to do: the signal is there to interrupt a call. */
 }
 
-/* Milliseconds until WHEN on CLOCK_MONOTONIC, rounded up; 0 once past. */
-int ipcctl_ms_left(const struct timespec *when)
+/*
+ * Arm *TM: after TIMEOUT (NULL: never), SIGALRM interrupts the blocking
+ * call that follows (the open of `hold`, the read of `wait`), which fails
+ * with EINTR having taken nothing (DESIGN.md §2). The handler has no
+ * SA_RESTART, and the signal is unblocked, whatever ipcctl was given: an
+ * ignored or blocked SIGALRM would let the call wait for ever. The timer
+ * rings again every IPCCTL_RING_AGAIN ns, in case a ring came before the
+ * call began to wait. Returns 0 or -errno, with nothing changed.
+ */
+int ipcctl_timer_start(struct ipcctl_timer *tm, const struct timespec *timeout)
 {
-	struct timespec now;
-	long long ns;
+	struct sigaction sa = { .sa_handler = ipcctl_ring };
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_SIGNAL,
+		.sigev_signo = SIGALRM,
+	};
+	struct itimerspec its = {
+		.it_interval = { 0, IPCCTL_RING_AGAIN },
+	};
+	sigset_t alrm;
+	int ret = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ns = (when->tv_sec - now.tv_sec) * 1000000000LL +
-	     (when->tv_nsec - now.tv_nsec);
-	if (ns <= 0)
-		return 0;
-	if (ns / 1000000 >= INT_MAX)
-		return INT_MAX;
-	return (int)((ns + 999999) / 1000000);
+	tm->armed = false;
+	if (!timeout)
+		goto out;
+	its.it_value = *timeout;
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1; /* 0 would disarm it */
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	if (sigaction(SIGALRM, &sa, &tm->action) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (sigprocmask(SIG_UNBLOCK, &alrm, &tm->mask) < 0) {
+		ret = -errno;
+		goto out_action;
+	}
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tm->id) < 0) {
+		ret = -errno;
+		goto out_mask;
+	}
+	if (timer_settime(tm->id, 0, &its, NULL) < 0) {
+		ret = -errno;
+		goto out_timer;
+	}
+	tm->armed = true;
+	goto out;
+out_timer:
+	timer_delete(tm->id);
+out_mask:
+	sigprocmask(SIG_SETMASK, &tm->mask, NULL);
+out_action:
+	sigaction(SIGALRM, &tm->action, NULL);
+out:
+	return ret;
+}
+
+/*
+ * Disarm *TM, and give SIGALRM back the disposition and the mask ipcctl
+ * was given (what CMD of hold starts with). A ring still pending was
+ * delivered on the way out of timer_delete: it was unblocked, and ipcctl
+ * has one thread, so none is left to meet the old disposition.
+ */
+void ipcctl_timer_stop(struct ipcctl_timer *tm)
+{
+	if (tm->armed) {
+		timer_delete(tm->id);
+		sigaction(SIGALRM, &tm->action, NULL);
+		sigprocmask(SIG_SETMASK, &tm->mask, NULL);
+		tm->armed = false;
+	}
 }
 
 int main(int argc, char **argv)
@@ -159,24 +255,31 @@ int main(int argc, char **argv)
 	char prog[32];
 	int ret;
 
-	if (argc < 2)
-		return ipcctl_usage(NULL, stderr);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		return ipcctl_usage(NULL, stdout);
+	if (argc < 2) {
+		ret = ipcctl_usage(NULL, stderr);
+		goto out;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		ret = ipcctl_usage(NULL, stdout);
+		goto out;
+	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("ipcctl version %s\n", IPCFS_VERSION);
-		return IPCCTL_OK;
+		ret = IPCCTL_OK;
+		goto out;
 	}
 	for (v = ipcctl_verbs; *v && strcmp((*v)->name, argv[1]) != 0; v++)
 		;
 	if (!*v) {
 		fprintf(stderr, "ipcctl: unknown verb '%s'\n", argv[1]);
-		return ipcctl_usage(NULL, stderr);
+		ret = ipcctl_usage(NULL, stderr);
+		goto out;
 	}
 	/* getopt names its program in its messages: "ipcctl wait: ...". */
 	snprintf(prog, sizeof(prog), "ipcctl %s", (*v)->name);
 	argv[1] = prog;
 	ret = (*v)->run(argc - 1, argv + 1);
+out:
 	/* Output that could not be written is a failure too (a full disk). */
 	if ((fflush(stdout) != 0 || ferror(stdout)) && ret == IPCCTL_OK)
 		ret = ipcctl_error("standard output");

@@ -4,13 +4,15 @@
  * ipcctl.c, the walk of a mounted tree (tree.c) and the tables libsmartcols
  * prints (table.c).
  *
- * ipcctl knows no kind. ls and ls -g learn the objects, and the directories
- * above them, from the tree; they read only the attribute files of tree.c's
+ * ls learns the kinds, their objects and the objects' files from the tree;
+ * only -Q -C -M -S name root directories (ls.c), and ls -g reads queues/
+ * and channels/ (limits.c). Both read only the attribute files of tree.c's
  * allow-list, never a file that consumes or waits.
  */
 #ifndef IPCCTL_H
 #define IPCCTL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,6 +27,9 @@
 #define IPCCTL_CANNOT_EXEC 126
 #define IPCCTL_NOT_FOUND 127
 
+/* getopt_long's value of --timeout, which has no short option */
+#define IPCCTL_OPT_TIMEOUT 256
+
 struct ipcctl_verb {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the verb */
@@ -38,10 +43,20 @@ extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb,
 /* ipcctl.c */
 int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
 int ipcctl_error(const char *path);
+int ipcctl_parse_number(const char *text, long long *val);
+int ipcctl_xattr_number(const char *path, const char *name, long long *val);
 int ipcctl_parse_timeout(const char *arg, struct timespec *ts);
-void ipcctl_deadline(clockid_t clock, const struct timespec *timeout,
-		     struct timespec *when);
-int ipcctl_ms_left(const struct timespec *when);
+
+/* A timer whose SIGALRM interrupts a blocking call: see ipcctl.c. */
+struct ipcctl_timer {
+	bool armed;
+	timer_t id;
+	struct sigaction action; /* SIGALRM's, as ipcctl was given it */
+	sigset_t mask;		 /* the signal mask ipcctl was given */
+};
+
+int ipcctl_timer_start(struct ipcctl_timer *tm, const struct timespec *timeout);
+void ipcctl_timer_stop(struct ipcctl_timer *tm);
 
 /* tree.c: the objects of a mounted tree and their attribute files */
 enum tree_attr {
@@ -72,6 +87,7 @@ struct tree_object {
 
 struct tree {
 	const char *mnt;	  /* set by tree_walk() */
+	long long pid;		  /* the daemon's: the root's user.ipcfs.pid */
 	unsigned int want;	  /* TREE_ATTR()s to read */
 	const char *const *roots; /* directories under the root to walk */
 	size_t nroots;		  /* 0: all of them */

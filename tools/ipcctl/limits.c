@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
@@ -81,44 +80,28 @@ static const char *const limits_names[LIMITS_NROWS][2] = {
 static bool limits_sysctl(const char *path, long long *val)
 {
 	FILE *f = fopen(path, "re");
+	char buf[32];
 	bool ok;
 
-	if (!f)
-		return false;
-	ok = fscanf(f, "%lld", val) == 1;
-	fclose(f);
+	ok = f && fgets(buf, sizeof(buf), f) &&
+	     ipcctl_parse_number(buf, val) == 0;
+	if (f)
+		fclose(f);
 	return ok;
 }
 
-/* A numeric xattr of the mount's root; absent on a daemon that has none. */
-static bool limits_xattr(const char *mnt, const char *name, long long *val)
-{
-	char buf[32], *end;
-	ssize_t n = getxattr(mnt, name, buf, sizeof(buf) - 1);
-
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	errno = 0;
-	*val = strtoll(buf, &end, 10);
-	return !errno && end != buf && !*end;
-}
-
 /*
- * The daemon's soft RLIMIT_MSGQUEUE: /proc/PID/limits's "Max msgqueue
- * size" line, PID its root's user.ipcfs.pid. "unlimited" is no limit.
+ * The soft RLIMIT_MSGQUEUE of the daemon of PID (its root's user.ipcfs.pid):
+ * /proc/PID/limits's "Max msgqueue size" line. "unlimited" is no limit.
  */
-static bool limits_daemon_msgqueue(const char *mnt, long long *val)
+static bool limits_daemon_msgqueue(long long pid, long long *val)
 {
 	static const char key[] = "Max msgqueue size";
-	char path[64], *line = NULL, soft[32], *end;
-	long long pid;
+	char path[64], *line = NULL, soft[32];
 	size_t cap = 0;
 	bool ok = false;
 	FILE *f;
 
-	if (!limits_xattr(mnt, "user.ipcfs.pid", &pid) || pid <= 0)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%lld/limits", pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -127,9 +110,7 @@ static bool limits_daemon_msgqueue(const char *mnt, long long *val)
 		if (strncmp(line, key, sizeof(key) - 1) != 0 ||
 		    sscanf(line + sizeof(key) - 1, "%31s", soft) != 1)
 			continue;
-		errno = 0;
-		*val = strtoll(soft, &end, 10);
-		ok = !errno && end != soft && !*end;
+		ok = ipcctl_parse_number(soft, val) == 0;
 		break;
 	}
 	free(line);
@@ -142,11 +123,11 @@ static bool limits_daemon_msgqueue(const char *mnt, long long *val)
  * them as its caller, with the smaller of its own RLIMIT_MSGQUEUE and the
  * caller's (backends/caller.c), so the smaller of the daemon's and ours.
  */
-static void limits_msgqueue(const char *mnt, struct limits_row *r)
+static void limits_msgqueue(long long pid, struct limits_row *r)
 {
 	struct rlimit own;
 
-	r->has_limit = limits_daemon_msgqueue(mnt, &r->limit);
+	r->has_limit = limits_daemon_msgqueue(pid, &r->limit);
 	if (getrlimit(RLIMIT_MSGQUEUE, &own) < 0 ||
 	    own.rlim_cur == RLIM_INFINITY)
 		return;
@@ -227,10 +208,10 @@ static void limits_rows(const char *mnt, const struct tree *t,
 		"/proc/sys/fs/mqueue/msg_max", &r[LIMITS_MQMSGS].limit);
 	r[LIMITS_MQSIZE].has_limit = limits_sysctl(
 		"/proc/sys/fs/mqueue/msgsize_max", &r[LIMITS_MQSIZE].limit);
-	limits_msgqueue(mnt, &r[LIMITS_MQBYTES]);
+	limits_msgqueue(t->pid, &r[LIMITS_MQBYTES]);
 	r[LIMITS_CHANMEM].has_limit =
-		limits_xattr(mnt, "user.ipcfs.option.chan_max_total",
-			     &r[LIMITS_CHANMEM].limit);
+		ipcctl_xattr_number(mnt, "user.ipcfs.option.chan_max_total",
+				    &r[LIMITS_CHANMEM].limit) == 0;
 }
 
 static int limits_row(struct table *t, const struct limits_row *r)

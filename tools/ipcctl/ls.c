@@ -97,38 +97,31 @@ static const struct option ls_options[] = {
  * so the last answer is kept (a lookup may read /etc/passwd each time).
  */
 struct ls_names {
+	bool group; /* names of groups, not of users */
 	bool valid;
 	unsigned int id;
 	char name[64];
 };
 
-static const char *ls_owner(struct ls_names *c, uid_t uid)
+static const char *ls_name(struct ls_names *c, unsigned int id)
 {
+	const char *name = NULL;
 	struct passwd *pw;
-
-	if (!c->valid || c->id != uid) {
-		pw = getpwuid(uid);
-		if (pw && strlen(pw->pw_name) < sizeof(c->name))
-			strcpy(c->name, pw->pw_name);
-		else
-			snprintf(c->name, sizeof(c->name), "%u", uid);
-		c->id = uid;
-		c->valid = true;
-	}
-	return c->name;
-}
-
-static const char *ls_group(struct ls_names *c, gid_t gid)
-{
 	struct group *gr;
 
-	if (!c->valid || c->id != gid) {
-		gr = getgrgid(gid);
-		if (gr && strlen(gr->gr_name) < sizeof(c->name))
-			strcpy(c->name, gr->gr_name);
+	if (!c->valid || c->id != id) {
+		if (c->group) {
+			gr = getgrgid(id);
+			name = gr ? gr->gr_name : NULL;
+		} else {
+			pw = getpwuid(id);
+			name = pw ? pw->pw_name : NULL;
+		}
+		if (name && strlen(name) < sizeof(c->name))
+			strcpy(c->name, name);
 		else
-			snprintf(c->name, sizeof(c->name), "%u", gid);
-		c->id = gid;
+			snprintf(c->name, sizeof(c->name), "%u", id);
+		c->id = id;
 		c->valid = true;
 	}
 	return c->name;
@@ -173,10 +166,10 @@ static int ls_row(struct table *t, const struct tree_object *o,
 			data = o->name;
 			break;
 		case LS_OWNER:
-			data = ls_owner(users, o->st.st_uid);
+			data = ls_name(users, o->st.st_uid);
 			break;
 		case LS_GROUP:
-			data = ls_group(groups, o->st.st_gid);
+			data = ls_name(groups, o->st.st_gid);
 			break;
 		default:
 			ls_perms(o->st.st_mode, perms);
@@ -192,7 +185,7 @@ static int ls_row(struct table *t, const struct tree_object *o,
 static int ls_objects(const char *mnt, const struct table_opts *o,
 		      const char *const *only, size_t nonly)
 {
-	struct ls_names users = { 0 }, groups = { 0 };
+	struct ls_names users = { .group = false }, groups = { .group = true };
 	struct tree tree = { .roots = only, .nroots = nonly };
 	struct table t;
 	size_t i;
@@ -281,27 +274,29 @@ static int ls_run(int argc, char **argv)
 			global = true;
 			break;
 		case 'h':
-			ipcctl_usage(&ls_verb, stdout);
+			ret = ipcctl_usage(&ls_verb, stdout);
 			printf("\nColumns (default: %s):\n", LS_DEFAULT);
 			table_help_columns(stdout, ls_columns, LS_NCOLUMNS);
 			limits_help(stdout);
-			return IPCCTL_OK;
+			goto out;
 		default:
-			return ipcctl_usage(&ls_verb, stderr);
+			ret = ipcctl_usage(&ls_verb, stderr);
+			goto out;
 		}
 	}
+	if (global && nonly)
+		fprintf(stderr, "ipcctl: ls -g lists no objects: "
+				"-Q -C -M -S do not go with it\n");
 	if (argc - optind > 1 || (global && nonly)) {
-		if (global && nonly)
-			fprintf(stderr, "ipcctl: ls -g lists no objects: "
-					"-Q -C -M -S do not go with it\n");
-		return ipcctl_usage(&ls_verb, stderr);
+		ret = ipcctl_usage(&ls_verb, stderr);
+		goto out;
 	}
 	if (optind < argc) {
 		mnt = argv[optind];
 	} else {
 		ret = ls_find_mount(&found);
 		if (ret != IPCCTL_OK)
-			return ret;
+			goto out;
 		mnt = found;
 	}
 	if (global)
@@ -309,6 +304,7 @@ static int ls_run(int argc, char **argv)
 	else
 		ret = ls_objects(mnt, &o, only, nonly);
 	free(found);
+out:
 	return ret;
 }
 

@@ -13,15 +13,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <mqueue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
-
-#define QUEUE_OPT_TIMEOUT 256
 
 static const struct option queue_send_options[] = {
 	{ "priority", required_argument, NULL, 'p' },
@@ -31,7 +31,7 @@ static const struct option queue_send_options[] = {
 
 static const struct option queue_recv_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
-	{ "timeout", required_argument, NULL, QUEUE_OPT_TIMEOUT },
+	{ "timeout", required_argument, NULL, IPCCTL_OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -43,22 +43,42 @@ static mqd_t queue_open(const char *dir, int flags)
 	ssize_t len;
 	mqd_t mqd;
 
+	mqd = (mqd_t)-1;
 	len = getxattr(dir, "user.ipcfs.name", name, sizeof(name) - 1);
-	if (len < 0) {
-		ipcctl_error(dir);
-		return (mqd_t)-1;
+	if (len >= 0) {
+		name[len] = '\0';
+		mqd = mq_open(name, flags | O_CLOEXEC);
 	}
-	name[len] = '\0';
-	mqd = mq_open(name, flags | O_CLOEXEC);
 	if (mqd == (mqd_t)-1)
 		ipcctl_error(dir);
 	return mqd;
 }
 
+/*
+ * -p PRIO: 0 to sysconf(_SC_MQ_PRIO_MAX) - 1 (32767 on Linux), else 2, the
+ * status of bad usage. mq_send takes an unsigned int: unchecked,
+ * 4294967303 would be sent as 7.
+ */
+static int queue_priority(const char *arg, unsigned int *prio)
+{
+	long max = sysconf(_SC_MQ_PRIO_MAX);
+	int ret = IPCCTL_OK;
+	long long v;
+
+	if (max <= 0) /* unknown: what POSIX promises */
+		max = _POSIX_MQ_PRIO_MAX;
+	if (ipcctl_parse_number(arg, &v) < 0 || v < 0 || v >= max) {
+		fprintf(stderr, "ipcctl: bad priority '%s' (0 to %ld)\n", arg,
+			max - 1);
+		ret = IPCCTL_USAGE;
+	}
+	*prio = v;
+	return ret;
+}
+
 static int queue_send(int argc, char **argv)
 {
-	unsigned long prio = 0;
-	char *end;
+	unsigned int prio = 0;
 	mqd_t mqd;
 	int opt, ret = IPCCTL_OK;
 
@@ -66,30 +86,45 @@ static int queue_send(int argc, char **argv)
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			errno = 0;
-			prio = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] < '0' ||
-			    optarg[0] > '9') {
-				fprintf(stderr, "ipcctl: bad priority '%s'\n",
-					optarg);
-				return IPCCTL_USAGE;
-			}
+			ret = queue_priority(optarg, &prio);
+			if (ret != IPCCTL_OK)
+				goto out;
 			break;
 		case 'h':
-			return ipcctl_usage(&queue_send_verb, stdout);
+			ret = ipcctl_usage(&queue_send_verb, stdout);
+			goto out;
 		default:
-			return ipcctl_usage(&queue_send_verb, stderr);
+			ret = ipcctl_usage(&queue_send_verb, stderr);
+			goto out;
 		}
 	}
-	if (argc - optind != 2)
-		return ipcctl_usage(&queue_send_verb, stderr);
+	if (argc - optind != 2) {
+		ret = ipcctl_usage(&queue_send_verb, stderr);
+		goto out;
+	}
 	mqd = queue_open(argv[optind], O_WRONLY);
-	if (mqd == (mqd_t)-1)
-		return IPCCTL_FAIL;
+	if (mqd == (mqd_t)-1) {
+		ret = IPCCTL_FAIL;
+		goto out;
+	}
 	if (mq_send(mqd, argv[optind + 1], strlen(argv[optind + 1]), prio) < 0)
 		ret = ipcctl_error(argv[optind]);
 	mq_close(mqd);
+out:
 	return ret;
+}
+
+/* WHEN = now + TIMEOUT: mq_timedreceive's deadline, on CLOCK_REALTIME. */
+static void queue_deadline(const struct timespec *timeout,
+			   struct timespec *when)
+{
+	clock_gettime(CLOCK_REALTIME, when);
+	when->tv_sec += timeout->tv_sec;
+	when->tv_nsec += timeout->tv_nsec;
+	if (when->tv_nsec >= 1000000000) {
+		when->tv_sec++;
+		when->tv_nsec -= 1000000000;
+	}
 }
 
 static int queue_recv(int argc, char **argv)
@@ -101,7 +136,7 @@ static int queue_recv(int argc, char **argv)
 	char *buf = NULL;
 	ssize_t n;
 	mqd_t mqd;
-	int opt, ret = IPCCTL_FAIL;
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "vh", queue_recv_options,
 				  NULL)) != -1) {
@@ -109,30 +144,37 @@ static int queue_recv(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
-		case QUEUE_OPT_TIMEOUT:
-			if (ipcctl_parse_timeout(optarg, &timeout) < 0)
-				return IPCCTL_USAGE;
+		case IPCCTL_OPT_TIMEOUT:
+			if (ipcctl_parse_timeout(optarg, &timeout) < 0) {
+				ret = IPCCTL_USAGE;
+				goto out;
+			}
 			timed = true;
 			break;
 		case 'h':
-			return ipcctl_usage(&queue_recv_verb, stdout);
+			ret = ipcctl_usage(&queue_recv_verb, stdout);
+			goto out;
 		default:
-			return ipcctl_usage(&queue_recv_verb, stderr);
+			ret = ipcctl_usage(&queue_recv_verb, stderr);
+			goto out;
 		}
 	}
-	if (argc - optind != 1)
-		return ipcctl_usage(&queue_recv_verb, stderr);
+	if (argc - optind != 1) {
+		ret = ipcctl_usage(&queue_recv_verb, stderr);
+		goto out;
+	}
 	mqd = queue_open(argv[optind], O_RDONLY);
-	if (mqd == (mqd_t)-1)
-		return IPCCTL_FAIL;
+	if (mqd == (mqd_t)-1) {
+		ret = IPCCTL_FAIL;
+		goto out;
+	}
 	if (mq_getattr(mqd, &attr) < 0)
 		goto out_err;
 	buf = malloc(attr.mq_msgsize);
 	if (!buf)
 		goto out_err;
-	/* mq_timedreceive's deadline is absolute, on CLOCK_REALTIME. */
 	if (timed)
-		ipcctl_deadline(CLOCK_REALTIME, &timeout, &when);
+		queue_deadline(&timeout, &when);
 	n = timed ? mq_timedreceive(mqd, buf, attr.mq_msgsize, &prio, &when)
 		  : mq_receive(mqd, buf, attr.mq_msgsize, &prio);
 	if (n < 0 && errno == ETIMEDOUT) {
@@ -143,17 +185,16 @@ static int queue_recv(int argc, char **argv)
 		goto out_err;
 	if (verbose)
 		printf("%u\t", prio);
-	if (fflush(stdout) != 0 || write(STDOUT_FILENO, buf, n) != n) {
-		ret = ipcctl_error("standard output");
-		goto out_close;
-	}
 	ret = IPCCTL_OK;
+	if (fflush(stdout) != 0 || write(STDOUT_FILENO, buf, n) != n)
+		ret = ipcctl_error("standard output");
 	goto out_close;
 out_err:
 	ret = ipcctl_error(argv[optind]);
 out_close:
 	free(buf);
 	mq_close(mqd);
+out:
 	return ret;
 }
 
@@ -163,7 +204,7 @@ const struct ipcctl_verb queue_send_verb = {
 	.synopsis = "send [-p PRIO] QUEUE_DIR MESSAGE",
 	.help = "Send MESSAGE to the queue of QUEUE_DIR (queues/NAME), natively.\n"
 		"\n"
-		"  -p, --priority PRIO  its priority (default 0)\n"
+		"  -p, --priority PRIO  its priority, 0 to 32767 (default 0)\n"
 		"  -h, --help           this text\n",
 };
 

@@ -16,7 +16,21 @@
 
 #include "ipcctl.h"
 
-/* Add the columns of comma-separated LIST, by name in any case, to T. */
+static bool table_chosen(const struct table *t, const struct table_column *c)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncols; i++)
+		if (t->cols[i] == c)
+			return true;
+	return false;
+}
+
+/*
+ * Add the columns of comma-separated LIST, by name in any case, to T. A
+ * column asked for twice (-o kind,kind, or -o +KIND) is shown once, where
+ * it was first asked for: JSON has no two keys alike.
+ */
 static int table_choose(struct table *t, const struct table_column *all,
 			size_t nall, const char *list)
 {
@@ -35,6 +49,8 @@ static int table_choose(struct table *t, const struct table_column *all,
 				(int)len, s);
 			return -EINVAL;
 		}
+		if (table_chosen(t, &all[i]))
+			continue;
 		if (t->ncols == TABLE_COLUMNS_MAX) {
 			fprintf(stderr, "ipcctl: too many columns in '%s'\n",
 				list);
@@ -71,7 +87,7 @@ int table_new(struct table *t, const char *name, const struct table_opts *o,
 		ret = -EINVAL;
 	}
 	if (ret < 0)
-		return ret;
+		goto out;
 	t->tb = scols_new_table();
 	if (!t->tb)
 		goto out_nomem;
@@ -86,12 +102,14 @@ int table_new(struct table *t, const char *name, const struct table_opts *o,
 			goto out_nomem;
 		scols_column_set_json_type(cl, c->json);
 	}
-	return 0;
+	goto out;
 out_nomem:
 	table_free(t);
 	errno = ENOMEM;
 	ipcctl_error("libsmartcols");
-	return -ENOMEM;
+	ret = -ENOMEM;
+out:
+	return ret;
 }
 
 struct libscols_line *table_line(struct table *t)

@@ -137,20 +137,6 @@ static void tree_warn(struct tree *t, const char *kind, const char *name,
 	t->failed = true;
 }
 
-/* "42\n" -> 42; anything else is no number (its cell stays empty). */
-static int tree_parse_number(const char *buf, long long *val)
-{
-	char *end;
-
-	if (*buf != '-' && (*buf < '0' || *buf > '9'))
-		return -EINVAL;
-	errno = 0;
-	*val = strtoll(buf, &end, 10);
-	if (errno || end == buf || (*end && strcmp(end, "\n") != 0))
-		return -EINVAL;
-	return 0;
-}
-
 /*
  * Read attribute file A of the object open at DFD into *VAL: its number, or
  * how many lines it has. The files are regular: a read shorter than asked
@@ -166,8 +152,10 @@ static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 
 	fd = openat(dfd, tree_attrs[a],
 		    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
 	*val = 0;
 	do {
 		ask = max - 1 - len;
@@ -188,9 +176,10 @@ static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 		*val += last != '\n'; /* a last line without its newline */
 	} else {
 		buf[len] = '\0';
-		ret = tree_parse_number(buf, val);
+		ret = ipcctl_parse_number(buf, val);
 	}
 	close(fd);
+out:
 	return ret;
 }
 
@@ -286,32 +275,39 @@ static int tree_object(struct tree *t, int dfd, const char *kind,
 		if (!(files & TREE_ATTR(a)))
 			continue;
 		ret = tree_read_attr(dfd, a, &o.val[a]);
-		if (ret == 0)
+		if (ret == 0) {
 			o.has |= TREE_ATTR(a);
-		else if (ret == -ENOENT && tree_lacks(dfd, a))
-			continue;
-		else if (tree_vanished(-ret))
-			return 0;
-		else if (ret != -EACCES && ret != -EPERM && ret != -EINVAL)
+		} else if (ret == -ENOENT && tree_lacks(dfd, a)) {
+			continue; /* this one has no such file */
+		} else if (tree_vanished(-ret)) {
+			ret = 0; /* it is left out, silently */
+			goto out;
+		} else if (ret != -EACCES && ret != -EPERM && ret != -EINVAL) {
 			tree_warn(t, kind, name, tree_attrs[a], -ret);
+		}
 	}
 	ret = tree_kind(t, kind, &o.kind_seq);
 	if (ret < 0)
-		return ret;
+		goto out;
 	if (t->nobjs == t->cap) {
 		nobjs = realloc(t->objs,
 				(t->cap ? 2 * t->cap : 64) * sizeof(*t->objs));
-		if (!nobjs)
-			return -ENOMEM;
+		if (!nobjs) {
+			ret = -ENOMEM;
+			goto out;
+		}
 		t->objs = nobjs;
 		t->cap = t->cap ? 2 * t->cap : 64;
 	}
 	o.kind = t->kinds[o.kind_seq];
 	o.name = strdup(name);
-	if (!o.name)
-		return -ENOMEM;
+	if (!o.name) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	t->objs[t->nobjs++] = o;
-	return 0;
+out:
+	return ret;
 }
 
 /*
@@ -356,18 +352,20 @@ static int tree_entry_list(struct tree *t, int pfd, const char *path,
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		/* Kinds' directories are everybody's: one kept from us is an
-		 * object, whose files we cannot know. */
+		/*
+		 * Kinds' directories are everybody's: one kept from us is an
+		 * object, whose files we cannot know.
+		 */
 		if (ret == -EACCES &&
 		    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			ret = tree_object(t, -1, path, name, &st, 0);
-		return ret;
+		goto out;
 	}
 	d = fdopendir(fd);
 	if (!d) {
 		ret = -errno;
 		close(fd);
-		return ret;
+		goto out;
 	}
 	ret = tree_list(d, &l);
 	if (ret == 0 && fstat(fd, &st) < 0)
@@ -381,6 +379,7 @@ static int tree_entry_list(struct tree *t, int pfd, const char *path,
 			ret = tree_subdir(t, d, path, name, depth + 1);
 	}
 	closedir(d);
+out:
 	return ret;
 }
 
@@ -467,44 +466,58 @@ static int tree_cmp(const void *a, const void *b)
 }
 
 /*
+ * Whether the root open at FD is an ipcfs mount's: a FUSE file system whose
+ * root names its daemon in user.ipcfs.pid (kept in t->pid, for ls -g).
+ * Walking another tree would open any file named "size". Returns 0,
+ * -ENODATA when it is not one, or another -errno.
+ */
+static int tree_root(struct tree *t, int fd)
+{
+	struct statfs sfs;
+	int ret;
+
+	ret = fstatfs(fd, &sfs) < 0 ? -errno : 0;
+	if (ret == 0 && sfs.f_type != TREE_FUSE_MAGIC)
+		ret = -ENODATA;
+	if (ret == 0)
+		ret = ipcctl_xattr_number(t->mnt, "user.ipcfs.pid", &t->pid);
+	/* No xattrs at all (ENOTSUP), or no PID in this one: not ipcfs. */
+	if (ret == -ENOTSUP || ret == -EINVAL || (ret == 0 && t->pid <= 0))
+		ret = -ENODATA;
+	return ret;
+}
+
+/*
  * Every object under mount point MNT (in t->roots only, if any), with the
- * attribute files of t->want, sorted. Returns 0, or -1 (told) when the root
- * cannot be read or memory runs out. Other errors are told, set t->failed,
- * and leave out what they hid.
+ * attribute files of t->want, sorted. Returns 0, or -1 (told) when MNT is
+ * no ipcfs mount, its root cannot be read or memory runs out. Other errors
+ * are told, set t->failed, and leave out what they hid.
  */
 int tree_walk(struct tree *t, const char *mnt)
 {
-	struct statfs sfs;
-	int fd, ret = -1;
 	DIR *d;
+	int ret;
 
 	t->mnt = mnt;
-	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		goto out_err;
-	/* Walking any other tree would open any file named "size". */
-	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != TREE_FUSE_MAGIC) {
-		fprintf(stderr, "ipcctl: %s: not an ipcfs mount\n", mnt);
-		close(fd);
-		return -1;
-	}
-	d = fdopendir(fd);
+	d = opendir(mnt);
 	if (!d) {
-		close(fd);
-		goto out_err;
+		ret = -errno;
+		goto out;
 	}
-	ret = tree_dir(t, d, "", 0);
-	closedir(d);
-	if (ret < 0) {
-		errno = -ret;
-		goto out_err;
-	}
-	if (t->nobjs) /* no array to sort in an empty tree */
+	ret = tree_root(t, dirfd(d));
+	if (ret == 0)
+		ret = tree_dir(t, d, "", 0);
+	if (ret == 0 && t->nobjs) /* no array to sort in an empty tree */
 		qsort(t->objs, t->nobjs, sizeof(*t->objs), tree_cmp);
-	return 0;
-out_err:
-	ipcctl_error(mnt);
-	return -1;
+	closedir(d);
+out:
+	if (ret == -ENODATA) {
+		fprintf(stderr, "ipcctl: %s: not an ipcfs mount\n", mnt);
+	} else if (ret < 0) {
+		errno = -ret;
+		ipcctl_error(mnt);
+	}
+	return ret < 0 ? -1 : 0;
 }
 
 void tree_free(struct tree *t)
