@@ -15,11 +15,13 @@
  *   $ fusermount3 -u /mnt/ipc; ipcfs /mnt/ipc; cat /mnt/ipc/sem/lock/value
  *   1
  *
- * The journal is a table of slots (inode, count, name) mapped shared: a
- * count changes with one store to memory, which the kernel keeps when the
- * daemon is killed, so the window between taking a unit and counting it is
- * a few instructions, not a system call. The inode tells a semaphore from
- * a later one of the same name. A unit is counted after it is taken and
+ * The journal is a table of slots (inode, count, name) mapped shared, at an
+ * address that never moves: each semaphore the daemon has open pins its
+ * slot when it is opened (holds_pin), and a count changes with one atomic
+ * add to memory (holds_add), which the kernel keeps when the daemon is
+ * killed, so the window between taking a unit and counting it is the
+ * return from sem_wait(), not a lock, a search or a system call. The inode
+ * tells a semaphore from a later one of the same name. A unit is counted after it is taken and
  * uncounted before it is given back, so a crash between the two can only
  * lose it, as without the journal, never post it twice.
  */
@@ -46,8 +48,9 @@
 #define HOLDS_DIR "/run/ipcfs"
 #define HOLDS_MAGIC "ipcfs holds 2\n" /* the slot table below */
 #define HOLDS_SLOTS 64		      /* at first; doubled when full */
-#define HOLDS_DYING_MS 5000	      /* how long a killed daemon may take */
-#define HOLDS_PF_EXITING 0x00000004   /* linux/sched.h: in do_exit() */
+#define HOLDS_SLOTS_MAX (1 << 16)   /* mapped at once: the table never moves */
+#define HOLDS_DYING_MS 5000	    /* how long a killed daemon may take */
+#define HOLDS_PF_EXITING 0x00000004 /* linux/sched.h: in do_exit() */
 
 /* One semaphore's units kept by a daemon; count 0: a free slot. */
 struct holds_slot {
@@ -64,9 +67,10 @@ struct holds_table {
 static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
 static int holds_fd = -1;	    /* our journal, made before any unit */
 static pid_t holds_pid;		    /* whose journal holds_fd is */
-static struct holds_table *holds_t; /* mapped, shared */
+static struct holds_table *holds_t; /* mapped, shared; set before any pin */
 static size_t holds_nslots;
-static long holds_n; /* units kept now */
+static unsigned int *holds_pins; /* per slot: semaphores of ours using it */
+static long holds_n;		 /* units kept now (atomic) */
 static bool holds_warned;
 
 static size_t holds_size(size_t nslots)
@@ -249,20 +253,45 @@ void holds_replay(void)
 		closedir(d);
 }
 
-/* Under holds_lock: map the first nslots slots of our journal. */
+static void holds_unmap(void)
+{
+	if (holds_t)
+		munmap(holds_t, holds_size(HOLDS_SLOTS_MAX));
+	holds_t = NULL;
+	free(holds_pins);
+	holds_pins = NULL;
+	holds_nslots = 0;
+}
+
+/*
+ * Under holds_lock: make the first nslots slots of our journal usable. The
+ * whole table's address range is mapped at the first call, so a slot never
+ * moves while holds_add() stores to it without the lock; the file grows
+ * under it (only slots inside the file are touched).
+ */
 static int holds_map(size_t nslots)
 {
+	unsigned int *pins;
 	void *t;
 
+	if (nslots > HOLDS_SLOTS_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	pins = realloc(holds_pins, nslots * sizeof(*pins));
+	if (!pins)
+		return -1;
+	memset(pins + holds_nslots, 0, (nslots - holds_nslots) * sizeof(*pins));
+	holds_pins = pins;
 	if (ftruncate(holds_fd, holds_size(nslots)) < 0)
 		return -1;
-	t = holds_t ? mremap(holds_t, holds_size(holds_nslots),
-			     holds_size(nslots), MREMAP_MAYMOVE)
-		    : mmap(NULL, holds_size(nslots), PROT_READ | PROT_WRITE,
-			   MAP_SHARED, holds_fd, 0);
-	if (t == MAP_FAILED)
-		return -1;
-	holds_t = t;
+	if (!holds_t) {
+		t = mmap(NULL, holds_size(HOLDS_SLOTS_MAX),
+			 PROT_READ | PROT_WRITE, MAP_SHARED, holds_fd, 0);
+		if (t == MAP_FAILED)
+			return -1;
+		holds_t = t;
+	}
 	holds_nslots = nslots;
 	return 0;
 }
@@ -274,8 +303,7 @@ static int holds_map(size_t nslots)
  */
 static void holds_forked(void)
 {
-	if (holds_t)
-		munmap(holds_t, holds_size(holds_nslots));
+	holds_unmap();
 	if (holds_fd >= 0)
 		close(holds_fd);
 	holds_t = NULL;
@@ -312,9 +340,7 @@ static int holds_open(void)
 		goto out_close;
 	return 0;
 out_close:
-	if (holds_t)
-		munmap(holds_t, holds_size(holds_nslots));
-	holds_t = NULL;
+	holds_unmap();
 	close(holds_fd);
 	holds_fd = -1;
 	unlink(tmp);
@@ -327,59 +353,78 @@ out_warn:
 }
 
 /*
- * Make our journal before the first unit is taken (sem.c calls it when it
- * opens a semaphore): made at the first note, a kill while making it would
- * lose the unit just taken.
- */
-void holds_ready(void)
-{
-	pthread_mutex_lock(&holds_lock);
-	holds_open();
-	pthread_mutex_unlock(&holds_lock);
-}
-
-/*
  * Under holds_lock: the slot of (name, ino), or if make, a free one to make
- * it.
+ * it. A slot is in use while it counts units or a semaphore pins it.
  */
-static struct holds_slot *holds_slot(const char *name, ino_t ino, bool make)
+static long holds_slot(const char *name, ino_t ino, bool make)
 {
-	struct holds_slot *s, *free = NULL;
-	size_t i;
+	struct holds_slot *s;
+	long i, free = -1;
 
-	for (i = 0; i < holds_nslots; i++) {
+	for (i = 0; i < (long)holds_nslots; i++) {
 		s = &holds_t->slot[i];
-		if (s->count && s->ino == ino && strcmp(s->name, name) == 0)
-			return s;
-		if (!s->count && !free)
-			free = s;
+		if (!s->count && !holds_pins[i]) {
+			if (free < 0)
+				free = i;
+		} else if (s->ino == ino && strcmp(s->name, name) == 0) {
+			return i;
+		}
 	}
 	if (!make)
-		return NULL;
-	if (!free && holds_map(2 * holds_nslots) == 0)
-		free = &holds_t->slot[i];
-	if (free) {
+		return -1;
+	if (free < 0 && holds_map(2 * holds_nslots) == 0)
+		free = i;
+	if (free >= 0) {
 		/* Named before it counts: a reader sees it whole or free. */
-		free->ino = ino;
-		snprintf(free->name, sizeof(free->name), "%s", name);
+		holds_t->slot[free].ino = ino;
+		snprintf(holds_t->slot[free].name,
+			 sizeof(holds_t->slot[free].name), "%s", name);
 	}
 	return free;
 }
 
-/* delta units of name (inode ino) were taken (+1) or are given back (-1). */
-void holds_note(const char *name, ino_t ino, int delta)
+/*
+ * The slot semaphore name (inode ino) counts its kept units in, from its
+ * open to holds_unpin(), or -1 (told: its units cannot be journalled). The
+ * journal is made here, before any unit is taken (a kill while making it
+ * at the first unit would lose that unit).
+ */
+int holds_pin(const char *name, ino_t ino)
 {
-	struct holds_slot *s;
+	long i = -1;
 
 	pthread_mutex_lock(&holds_lock);
-	holds_n += delta;
-	s = holds_open() == 0 ? holds_slot(name, ino, delta > 0) : NULL;
-	if (s)
-		__atomic_store_n(&s->count, s->count + delta, __ATOMIC_RELEASE);
+	if (holds_open() == 0)
+		i = holds_slot(name, ino, true);
+	if (i >= 0)
+		holds_pins[i]++;
 	else if (holds_fd >= 0)
-		ipc_log("cannot journal a kept unit of %s: %s", name,
+		ipc_log("cannot journal the kept units of %s: %s", name,
 			strerror(errno));
 	pthread_mutex_unlock(&holds_lock);
+	return (int)i;
+}
+
+void holds_unpin(int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&holds_lock);
+	if (holds_pins)
+		holds_pins[slot]--;
+	pthread_mutex_unlock(&holds_lock);
+}
+
+/*
+ * delta units of the slot's semaphore were taken (+1, right after) or are
+ * given back (-1, right before): one atomic add, no lock.
+ */
+void holds_add(int slot, int delta)
+{
+	if (slot < 0 || !holds_t)
+		return;
+	__atomic_add_fetch(&holds_t->slot[slot].count, delta, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&holds_n, delta, __ATOMIC_RELAXED);
 }
 
 /* A clean exit has given everything back. */
@@ -388,15 +433,12 @@ void holds_fini(void)
 	char path[PATH_MAX];
 
 	pthread_mutex_lock(&holds_lock);
-	if (holds_fd >= 0 && holds_n == 0) {
+	if (holds_fd >= 0 && __atomic_load_n(&holds_n, __ATOMIC_RELAXED) == 0) {
 		snprintf(path, sizeof(path), HOLDS_DIR "/holds.%d",
 			 (int)holds_pid);
 		unlink(path);
 	}
-	if (holds_t)
-		munmap(holds_t, holds_size(holds_nslots));
-	holds_t = NULL;
-	holds_nslots = 0;
+	holds_unmap();
 	if (holds_fd >= 0)
 		close(holds_fd);
 	holds_fd = -1;

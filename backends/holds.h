@@ -6,8 +6,9 @@
 #include <sys/types.h>
 
 void holds_replay(void);
-void holds_ready(void);
-void holds_note(const char *name, ino_t ino, int delta);
+int holds_pin(const char *name, ino_t ino);
+void holds_unpin(int slot);
+void holds_add(int slot, int delta);
 void holds_fini(void);
 
 #endif /* IPCFS_HOLDS_H */

@@ -38,6 +38,7 @@ struct semaphore {
 	struct ipc_obj obj;
 	sem_t *sem;
 	ino_t ino; /* of /dev/shm/sem.NAME, to tell a remade one */
+	int hslot; /* its slot in the journal of kept units, or -1 */
 	struct ipc_helper *helper;
 	bool broken; /* its file was cut short under our mapping (devshm.c) */
 };
@@ -253,7 +254,7 @@ static int semaphore_helper_block(void *arg, const struct timespec *deadline)
 	int ret = semaphore_clockwait(s, deadline);
 
 	if (ret == 0)
-		holds_note(s->obj.name, s->ino, +1);
+		holds_add(s->hslot, +1);
 	if (ret == -EIO)
 		return ret; /* the banked units went with the file */
 	return ret == 0;
@@ -263,7 +264,7 @@ static void semaphore_helper_give_back(void *arg)
 {
 	struct semaphore *s = arg;
 
-	holds_note(s->obj.name, s->ino, -1);
+	holds_add(s->hslot, -1);
 	semaphore_post(s);
 }
 
@@ -290,8 +291,7 @@ static int semaphore_open(const char *name, struct ipc_obj **o)
 
 	if (!s)
 		return -ENOMEM;
-	/* Units are taken only through an object: journal them from now. */
-	holds_ready();
+	s->hslot = -1;
 	/* Through devshm.c: the file checked is the file mapped. */
 	s->sem = devshm_map_sem(semaphore_file(name, file, sizeof(file)), &st);
 	if (!s->sem) {
@@ -306,6 +306,8 @@ static int semaphore_open(const char *name, struct ipc_obj **o)
 		return ret;
 	}
 	s->ino = st.st_ino;
+	/* Units are taken only through an object: journal them from now. */
+	s->hslot = holds_pin(name, s->ino);
 	s->helper = ipc_helper_new(&s->obj, &semaphore_helper_ops, s);
 	if (!s->helper) {
 		ipc_obj_discard(&semaphores, &s->obj);
@@ -330,6 +332,7 @@ static void semaphore_free(struct ipc_obj *o)
 	struct semaphore *s = semaphore_of(o);
 
 	ipc_helper_free(s->helper);
+	holds_unpin(s->hslot);
 	devshm_unmap_sem(s->sem);
 	free(s);
 }
@@ -355,14 +358,14 @@ static int semaphore_take(struct semaphore *s, struct ipc_wait *w, bool keep)
 		return -EIDRM;
 	if (ipc_helper_claim(s->helper)) {
 		if (!keep)
-			holds_note(s->obj.name, s->ino, -1);
+			holds_add(s->hslot, -1);
 		return 0;
 	}
 	if (s->broken)
 		return -EIO;
 	ret = semaphore_trywait(s);
 	if (ret == 0 && keep)
-		holds_note(s->obj.name, s->ino, +1);
+		holds_add(s->hslot, +1);
 	/* Nobody would wake a waiter without a helper: say so. */
 	if (ret == -EAGAIN && ipc_helper_start(s->helper) == 0) {
 		w->wq = s->obj.wq;
@@ -395,7 +398,7 @@ static void semaphore_release(void *fh)
 	int ret;
 
 	if (h->taken)
-		holds_note(h->s->obj.name, h->s->ino, -1);
+		holds_add(h->s->hslot, -1);
 	if (h->taken && (ret = semaphore_post(h->s)) < 0)
 		ipc_log("%s: cannot give a held unit back: %s", h->s->obj.name,
 			strerror(-ret));
