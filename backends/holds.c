@@ -21,9 +21,10 @@
  * add to memory (holds_add), which the kernel keeps when the daemon is
  * killed, so the window between taking a unit and counting it is the
  * return from sem_wait(), not a lock, a search or a system call. The inode
- * tells a semaphore from a later one of the same name. A unit is counted after it is taken and
- * uncounted before it is given back, so a crash between the two can only
- * lose it, as without the journal, never post it twice.
+ * tells a semaphore from a later one of the same name. A unit is counted
+ * after it is taken and uncounted before it is given back, so a crash
+ * between the two can only lose it, as without the journal, never post it
+ * twice.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -306,7 +307,6 @@ static void holds_forked(void)
 	holds_unmap();
 	if (holds_fd >= 0)
 		close(holds_fd);
-	holds_t = NULL;
 	holds_fd = -1;
 	holds_n = 0;
 }

@@ -551,13 +551,11 @@ static void ops_listxattr_root(fuse_req_t req, size_t size)
 	char *list = NULL;
 	FILE *out = open_memstream(&list, &len);
 
-	if (!out) {
-		fuse_reply_err(req, ENOMEM);
-		return;
+	if (out) {
+		fprintf(out, "%s%c", OPS_XATTR_PID, '\0');
+		ops_options_find(ops_list_option, out);
 	}
-	fprintf(out, "%s%c", OPS_XATTR_PID, '\0');
-	ops_options_find(ops_list_option, out);
-	if (fclose(out) != 0)
+	if (!out || fclose(out) != 0)
 		fuse_reply_err(req, ENOMEM);
 	else
 		ops_reply_xattr(req, list, len, size);
