@@ -221,16 +221,28 @@ static void test_show_many(void **state)
  * A semaphore removed and made again under its name (by rmdir and mkdir,
  * or natively) has none of the old one's holders.
  */
+static char test_show_sem[64]; /* removed by the teardown, however it went */
+
+static int test_show_unlink(void **state)
+{
+	if (*test_show_sem)
+		sem_unlink(test_show_sem);
+	*test_show_sem = '\0';
+	return 0;
+}
+
 static void test_show_holders_of_a_remade_object(void **state)
 {
 	struct ipc_file *files = fs_show_files(&semaphore_kind);
+	const char *name = test_show_sem;
 	struct fs_node *hold;
 	struct fs_shown h = { 0 };
-	char name[64], buf[80];
+	char buf[80];
 	sem_t *sem;
 
 	assert_int_equal(semaphore_kind.init(), 0); /* its /dev/shm */
-	snprintf(name, sizeof(name), "/ut%d_show_remade", (int)getpid());
+	snprintf(test_show_sem, sizeof(test_show_sem), "/ut%d_show_remade",
+		 (int)getpid());
 	sem = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
 	assert_true(sem != SEM_FAILED);
 	sem_close(sem);
@@ -245,7 +257,6 @@ static void test_show_holders_of_a_remade_object(void **state)
 	sem_close(sem);
 	test_show_expect(files, &semaphore_kind, name, "holders", "");
 	fs_show_done(&h);
-	sem_unlink(name);
 	test_show_put(hold);
 	free(files);
 	semaphore_kind.fini();
@@ -302,7 +313,8 @@ int main(void)
 		cmocka_unit_test(test_show_holders),
 		cmocka_unit_test(test_show_done_unlisted),
 		cmocka_unit_test(test_show_many),
-		cmocka_unit_test(test_show_holders_of_a_remade_object),
+		cmocka_unit_test_teardown(test_show_holders_of_a_remade_object,
+					  test_show_unlink),
 		cmocka_unit_test(test_show_thread_is_its_process),
 	};
 
