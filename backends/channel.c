@@ -10,7 +10,10 @@
  * request. An empty channel blocks a reader while a writer has data open,
  * and ends it (EOF) once no writer has, provided this reader has seen a
  * writer: one had data open, or bytes were waiting, when it opened, or one
- * opened it since. capacity (rw), bytes, readers, writers: numbers.
+ * opened it since: the FIFO rule, eof "close". With eof "rmdir", readers
+ * wait across writers and end only when the channel is removed (a log that
+ * producers come and go to). capacity (rw), bytes, readers, writers:
+ * numbers; eof (rw): close or rmdir.
  *
  *   $ mkdir channels/logs; seq 3 > channels/logs/data; cat channels/logs/data
  *   1 2 3 (one per line)
@@ -41,6 +44,7 @@ struct channel {
 	size_t cap; /* the capacity: size, unless an unread grew it */
 	size_t readers, writers;
 	unsigned long writer_opens; /* ever: "a writer opened it since" */
+	bool eof_rmdir; /* readers end at rmdir only (eof "rmdir") */
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
@@ -339,6 +343,16 @@ static bool channel_saw_writer(const struct channel_handle *h)
 	return h->saw_writer || h->ch->writer_opens != h->writer_opens;
 }
 
+/* Is an empty channel at its end for this reader? (under ch->lock) */
+static bool channel_at_end(const struct channel_handle *h)
+{
+	struct channel *ch = h->ch;
+
+	if (channel_removed(ch))
+		return true;
+	return !ch->eof_rmdir && ch->writers == 0 && channel_saw_writer(h);
+}
+
 static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 			    struct ipc_wait *w)
 {
@@ -354,8 +368,7 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 		/* Back to its capacity once an unread's surplus is read. */
 		if (ch->size > ch->cap && ch->len <= ch->cap)
 			channel_ring_resize(ch, ch->cap);
-	} else if (!channel_removed(ch) &&
-		   (ch->writers > 0 || !channel_saw_writer(h))) {
+	} else if (!channel_at_end(h)) {
 		w->wq = ch->obj.wq;
 		w->events = POLLIN;
 		ret = -EAGAIN;
@@ -444,7 +457,7 @@ static unsigned int channel_poll(void *fh, struct ipc_waitq **wq)
 	pthread_mutex_lock(&ch->lock);
 	if (channel_removed(ch))
 		ev |= POLLIN | POLLOUT | POLLHUP;
-	if (ch->len > 0 || (ch->writers == 0 && channel_saw_writer(h)))
+	if (ch->len > 0 || channel_at_end(h))
 		ev |= POLLIN;
 	/* As a pipe: writable when a write of PIPE_BUF bytes would fit. */
 	if (channel_room(ch) >= CHANNEL_ATOMIC)
@@ -510,6 +523,49 @@ static int channel_capacity_set(const char *name, const char *buf, size_t len)
 	return ret;
 }
 
+/* When readers end: "close" (the FIFO rule) or "rmdir". */
+static const char *const channel_eof_names[] = { "close", "rmdir" };
+
+static int channel_eof_get(const char *name, size_t arg, char *buf, size_t size)
+{
+	struct channel *ch = channel_get(name);
+	bool rmdir_;
+
+	if (!ch)
+		return -ENOENT;
+	pthread_mutex_lock(&ch->lock);
+	rmdir_ = ch->eof_rmdir;
+	pthread_mutex_unlock(&ch->lock);
+	channel_put(ch);
+	return snprintf(buf, size, "%s\n", channel_eof_names[rmdir_]);
+}
+
+/* "close" or "rmdir", a newline after it or not; else EINVAL, unchanged. */
+static int channel_eof_set(const char *name, const char *buf, size_t len)
+{
+	struct channel *ch;
+	int i;
+
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	for (i = 0; i < 2; i++)
+		if (strlen(channel_eof_names[i]) == len &&
+		    memcmp(buf, channel_eof_names[i], len) == 0)
+			break;
+	if (i == 2)
+		return -EINVAL;
+	ch = channel_get(name);
+	if (!ch)
+		return -ENOENT;
+	pthread_mutex_lock(&ch->lock);
+	ch->eof_rmdir = i == 1;
+	pthread_mutex_unlock(&ch->lock);
+	/* Back to "close": waiting readers may be at their end now. */
+	ipc_wake_all(ch->obj.wq);
+	channel_put(ch);
+	return 0;
+}
+
 static const struct ipc_stream_ops channel_data_ops = {
 	.open = channel_open,
 	.release = channel_release,
@@ -539,6 +595,10 @@ static const struct ipc_file channel_files[] = {
 	  .mode = 0444,
 	  .get = channel_field_get,
 	  .arg = offsetof(struct channel, writers) },
+	{ .name = "eof",
+	  .mode = 0666,
+	  .get = channel_eof_get,
+	  .set = channel_eof_set },
 	{ .name = NULL },
 };
 

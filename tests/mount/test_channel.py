@@ -29,7 +29,8 @@ from procs import DEVNULL, PIPE, WRITER, errname
 
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
 WR_NB = os.O_WRONLY | os.O_NONBLOCK
-FILES = ["bytes", "capacity", "data", "readers", "waiters", "writers"]  # DESIGN
+FILES = ["bytes", "capacity", "data", "eof", "readers", "waiters",
+         "writers"]                                         # DESIGN
 SEQ = b"".join(b"%d\n" % i for i in range(1, 1001))     # `seq 1 1000`
 
 
@@ -367,6 +368,61 @@ def test_producer_writing_nothing_ends_waiting_cat(t):
     t.eq(rc, 0, "printf two > data")
     rc, out, err = t.finish(p, 5)
     t.eq((rc, out), (0, b"two"), "the second cat")
+
+
+def test_eof_rmdir_reader_outlives_its_writers(t):
+    """The os.pipe pi program ported naively: the parent reads while ten
+    children each open data, write a partial sum and close it. By the FIFO
+    rule (eof close, the default) the reader ends after the first child;
+    with eof rmdir it waits across them all and ends at rmdir, with every
+    line, in order."""
+    t.mkch("pi")
+    data = t.cpath("pi", "data")
+    t.eq(t.cattr("pi", "eof"), "close\n", "eof by default")
+    child = 'printf "part %s\\n" "$2" > "$1"'
+    r = t.spawn(["cat", data])
+    t.wait_blocked(r, "read")
+    t.sh(child, data, "0")
+    rc, out, err = t.finish(r, 3)
+    t.eq((rc, out), (0, b"part 0\n"), "eof close: the reader ends after "
+         "the first writer (the FIFO rule)")
+    t.eq(t.set_cattr("pi", "eof", "rmdir\n"), 6, "echo rmdir > eof")
+    t.eq(t.cattr("pi", "eof"), "rmdir\n", "eof after the write")
+    r = t.spawn(["cat", data])
+    t.wait_blocked(r, "read")
+    for i in range(10):
+        rc, out, err = t.sh(child, data, str(i))
+        t.eq((rc, err), (0, b""), "child %d writes and closes" % i)
+    t.wait_blocked(r, "read")
+    t.still_waiting(r, "eof rmdir: the reader waits after ten writers", 0.3)
+    t.rmch("pi")
+    rc, out, err = t.finish(r, 3)
+    t.eq((rc, out, err), (0, b"".join(b"part %d\n" % i for i in range(10)),
+                          b""), "eof rmdir: every part, then the end at rmdir")
+
+
+def test_eof_back_to_close_ends_waiting_reader(t):
+    """A reader waiting under eof rmdir, having seen a writer: eof set back
+    to close ends it at once (it is woken to see its end). A bad value is
+    EINVAL and changes nothing."""
+    t.mkch("bc")
+    data = t.cpath("bc", "data")
+    t.set_cattr("bc", "eof", "rmdir")
+    for bad in ("bogus\n", "RMDIR\n", "close\n\n", "\n"):
+        with pytest.raises(OSError) as e:
+            t.set_cattr("bc", "eof", bad)
+        t.eq(errname(e.value.errno), "EINVAL", "eof %r" % bad)
+    t.eq(t.cattr("bc", "eof"), "rmdir\n", "eof unchanged by bad values")
+    r = t.spawn(["cat", data])
+    t.wait_blocked(r, "read")
+    t.sh('echo last > "$1"', data)
+    t.still_waiting(r, "the reader waits past its writer", 0.3)
+    t0 = time.monotonic()
+    t.set_cattr("bc", "eof", "close")
+    rc, out, err = t.finish(r, 3)
+    t.eq((rc, out), (0, b"last\n"), "the reader after eof close")
+    el = time.monotonic() - t0
+    t.true(el < 1, "ended in < 1 s", "%.2fs" % el)
 
 
 def test_open_never_blocks(t):

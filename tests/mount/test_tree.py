@@ -19,7 +19,8 @@ H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
 # here, learnt from the tree everywhere else.
 FILES = {
     "queues": ["count", "data", "maxmsg", "msgsize", "stream", "waiters"],
-    "channels": ["bytes", "capacity", "data", "readers", "waiters", "writers"],
+    "channels": ["bytes", "capacity", "data", "eof", "readers", "waiters",
+                 "writers"],
     "shm": ["data", "size", "waiters"],
     "sem": ["hold", "holders", "post", "value", "wait", "waiters"],
 }

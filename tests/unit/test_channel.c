@@ -11,7 +11,7 @@
  * channel's wait queue and the event to await (POLLIN, POLLOUT).
  *
  *   $ ninja -C build && build/tests/test_channel
- *   [==========] 30 test(s) run.
+ *   [==========] 31 test(s) run.
  *
  * Names are /ut<pid>_ch_<n>; the teardown releases every handle a test
  * opened, removes every channel it named and restores the mount options
@@ -388,6 +388,7 @@ static void test_channel_table(void **state)
 	assert_null(test_channel_file("bytes")->set);
 	assert_int_equal(test_channel_file("readers")->mode, 0444);
 	assert_int_equal(test_channel_file("writers")->mode, 0444);
+	assert_int_equal(test_channel_file("eof")->mode, 0666);
 }
 
 /* create: a new empty channel of the default capacity; EEXIST after. */
@@ -988,6 +989,69 @@ static void test_channel_eof_bytes_waiting(void **state)
 	assert_false(test_channel_poll(late) & POLLIN);
 }
 
+/* The eof file of channel NAME: "close\n" or "rmdir\n". */
+static void test_channel_expect_eof_mode(const char *name, const char *want)
+{
+	const struct ipc_file *f = test_channel_file("eof");
+	char buf[16];
+
+	assert_int_equal(f->get(name, f->arg, buf, sizeof(buf)), strlen(want));
+	assert_string_equal(buf, want);
+}
+
+/*
+ * eof rmdir: readers wait across writers that come and go (the pi program
+ * whose children open the channel themselves), and end at rmdir; back to
+ * close, a reader that has seen a writer ends at once. Bad values: EINVAL,
+ * nothing changed.
+ */
+static void test_channel_eof_rmdir(void **state)
+{
+	const char *name = test_channel_make();
+	const struct ipc_file *f = test_channel_file("eof");
+	void *r, *w;
+	int i;
+
+	assert_int_equal(f->mode, 0666);
+	test_channel_expect_eof_mode(name, "close\n");
+	assert_int_equal(test_channel_set(name, "eof", "rmdir\n"), 0);
+	test_channel_expect_eof_mode(name, "rmdir\n");
+	assert_int_equal(test_channel_set(name, "eof", "Rmdir"), -EINVAL);
+	assert_int_equal(test_channel_set(name, "eof", "rmdir\n\n"), -EINVAL);
+	assert_int_equal(test_channel_set(name, "eof", ""), -EINVAL);
+	test_channel_expect_eof_mode(name, "rmdir\n");
+
+	r = test_channel_open(name, O_RDONLY);
+	for (i = 0; i < 3; i++) {
+		w = test_channel_open(name, O_WRONLY);
+		test_channel_write(w, "ab", 2);
+		test_channel_release(w);
+		test_channel_expect(r, "ab", 2);
+		/* No writer, one seen: a FIFO would end here; this waits. */
+		test_channel_expect_wait(r);
+		assert_false(test_channel_poll(r) & POLLIN);
+	}
+	/*
+	 * Back to close: the reader is at its end (that it is woken to see
+	 * it, the mount test checks: the writers' releases have already
+	 * marked the queue here, with no loop to clear it).
+	 */
+	assert_int_equal(test_channel_set(name, "eof", "close"), 0);
+	test_channel_expect_eof(r);
+	test_channel_release(r);
+
+	/* rmdir ends a reader waiting under eof rmdir. */
+	assert_int_equal(test_channel_set(name, "eof", "rmdir"), 0);
+	r = test_channel_open(name, O_RDONLY);
+	w = test_channel_open(name, O_WRONLY);
+	test_channel_release(w);
+	test_channel_expect_wait(r);
+	assert_int_equal(channel_kind.remove(name), 0);
+	test_channel_expect_eof(r);
+	assert_true(test_channel_poll(r) & POLLIN);
+	assert_int_equal(test_channel_set(name, "eof", "close"), -ENOENT);
+}
+
 /* Empty with a writer open: wait for bytes (POLLIN), O_RDWR included. */
 static void test_channel_empty_writer(void **state)
 {
@@ -1324,6 +1388,7 @@ int main(void)
 		TEST_CHANNEL_CASE(test_channel_eof_idle),
 		TEST_CHANNEL_CASE(test_channel_eof_writer_open),
 		TEST_CHANNEL_CASE(test_channel_eof_bytes_waiting),
+		TEST_CHANNEL_CASE(test_channel_eof_rmdir),
 		TEST_CHANNEL_CASE(test_channel_empty_writer),
 		TEST_CHANNEL_CASE(test_channel_wakes),
 		TEST_CHANNEL_CASE(test_channel_unread),
