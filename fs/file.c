@@ -43,7 +43,6 @@ struct file_io {
 	size_t copied;		  /* its size, charged to the file's user */
 	struct fuse_file_info fi; /* opens */
 	struct fs_shown waiting;  /* in waiters from its first park on */
-	pid_t pid;		  /* who asks */
 	bool nonblock;
 };
 
@@ -198,7 +197,6 @@ static struct file_io *file_io_new(fuse_req_t req, struct fs_file *f, int flags,
 	io->park.attempt = attempt;
 	io->park.cancel = cancel;
 	io->f = f;
-	io->pid = fuse_req_ctx(req)->pid;
 	io->nonblock = flags & O_NONBLOCK;
 	return io;
 }
@@ -219,7 +217,8 @@ static bool file_may_park(const struct file_io *io)
 /* io parks: it is a waiter from its first park until it is answered. */
 static void file_waits(struct file_io *io)
 {
-	fs_show_waiting(&io->waiting, io->f->node, io->f->file, io->pid);
+	fs_show_waiting(&io->waiting, io->f->node, io->f->file,
+			fuse_req_ctx(io->park.req)->pid);
 }
 
 static int file_open_attempt(struct fs_park *p)
@@ -242,7 +241,8 @@ static int file_open_attempt(struct fs_park *p)
 		file_discard(f);
 	} else {
 		file_track(f);
-		fs_show_holding(&f->held, f->node, f->file, io->pid);
+		fs_show_holding(&f->held, f->node, f->file,
+				fuse_req_ctx(p->req)->pid);
 		if (fuse_reply_open(p->req, &io->fi) != 0)
 			file_discard(f); /* gives the unit back */
 	}
