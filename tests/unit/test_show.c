@@ -28,6 +28,11 @@
 
 extern const struct ipc_kind mqueue_kind, semaphore_kind;
 
+/*
+ * The made-up PIDs below are above PID_MAX_LIMIT (4194304): no thread has
+ * one, so show.c's look-up of a thread's process in /proc leaves them be.
+ */
+
 /* A node of fs/node.c's, as a lookup makes it: test_show_put() drops it. */
 static struct fs_node *test_show_node(const struct ipc_kind *kind,
 				      const char *name,
@@ -99,15 +104,15 @@ static void test_show_waiters_oldest_first(void **state)
 	struct fs_shown w[3] = { 0 };
 
 	test_show_expect(files, &mqueue_kind, "/a", "waiters", "");
-	fs_show_waiting(&w[0], data, data->file, 101);
-	fs_show_waiting(&w[1], stream, stream->file, 102);
-	fs_show_waiting(&w[2], data, data->file, 103);
+	fs_show_waiting(&w[0], data, data->file, 9000101);
+	fs_show_waiting(&w[1], stream, stream->file, 9000102);
+	fs_show_waiting(&w[2], data, data->file, 9000103);
 	test_show_expect(files, &mqueue_kind, "/a", "waiters",
-			 "101 data\n102 stream\n103 data\n");
+			 "9000101 data\n9000102 stream\n9000103 data\n");
 	/* The middle one is answered: the others keep their order. */
 	fs_show_done(&w[1]);
 	test_show_expect(files, &mqueue_kind, "/a", "waiters",
-			 "101 data\n103 data\n");
+			 "9000101 data\n9000103 data\n");
 	fs_show_done(&w[0]);
 	fs_show_done(&w[2]);
 	test_show_expect(files, &mqueue_kind, "/a", "waiters", "");
@@ -129,12 +134,13 @@ static void test_show_only_this_object(void **state)
 					    test_show_file(sf, "wait"));
 	struct fs_shown w[3] = { 0 };
 
-	fs_show_waiting(&w[0], qb, qb->file, 7);
-	fs_show_waiting(&w[1], sa, sa->file, 8);
-	fs_show_waiting(&w[2], qa, qa->file, 9);
-	test_show_expect(qf, &mqueue_kind, "/a", "waiters", "9 data\n");
-	test_show_expect(qf, &mqueue_kind, "/b", "waiters", "7 data\n");
-	test_show_expect(sf, &semaphore_kind, "/a", "waiters", "8 wait\n");
+	fs_show_waiting(&w[0], qb, qb->file, 9000007);
+	fs_show_waiting(&w[1], sa, sa->file, 9000008);
+	fs_show_waiting(&w[2], qa, qa->file, 9000009);
+	test_show_expect(qf, &mqueue_kind, "/a", "waiters", "9000009 data\n");
+	test_show_expect(qf, &mqueue_kind, "/b", "waiters", "9000007 data\n");
+	test_show_expect(sf, &semaphore_kind, "/a", "waiters",
+			 "9000008 wait\n");
 	test_show_expect(sf, &semaphore_kind, "/a", "holders", "");
 	fs_show_done(&w[0]);
 	fs_show_done(&w[1]);
@@ -153,14 +159,16 @@ static void test_show_holders(void **state)
 					      test_show_file(files, "hold"));
 	struct fs_shown h[2] = { 0 }, w = { 0 };
 
-	fs_show_holding(&h[0], hold, hold->file, 31);
-	fs_show_holding(&h[1], hold, hold->file, 32);
+	fs_show_holding(&h[0], hold, hold->file, 9000031);
+	fs_show_holding(&h[1], hold, hold->file, 9000032);
 	/* A blocked hold open is a waiter, not a holder. */
-	fs_show_waiting(&w, hold, hold->file, 33);
-	test_show_expect(files, &semaphore_kind, "/l", "holders", "31\n32\n");
-	test_show_expect(files, &semaphore_kind, "/l", "waiters", "33 hold\n");
+	fs_show_waiting(&w, hold, hold->file, 9000033);
+	test_show_expect(files, &semaphore_kind, "/l", "holders",
+			 "9000031\n9000032\n");
+	test_show_expect(files, &semaphore_kind, "/l", "waiters",
+			 "9000033 hold\n");
 	fs_show_done(&h[0]);
-	test_show_expect(files, &semaphore_kind, "/l", "holders", "32\n");
+	test_show_expect(files, &semaphore_kind, "/l", "holders", "9000032\n");
 	fs_show_done(&h[1]);
 	fs_show_done(&w);
 	test_show_expect(files, &semaphore_kind, "/l", "holders", "");
@@ -177,7 +185,7 @@ static void test_show_done_unlisted(void **state)
 	struct fs_shown never = { 0 }, once = { 0 };
 
 	fs_show_done(&never);
-	fs_show_waiting(&once, data, data->file, 5);
+	fs_show_waiting(&once, data, data->file, 9000005);
 	fs_show_done(&once);
 	fs_show_done(&once);
 	test_show_expect(files, &mqueue_kind, "/d", "waiters", "");
@@ -200,10 +208,10 @@ static void test_show_many(void **state)
 
 	assert_non_null(w);
 	for (i = 0; i < N; i++)
-		fs_show_waiting(&w[i], data, data->file, 1000 + i);
+		fs_show_waiting(&w[i], data, data->file, 9001000 + i);
 	assert_int_equal(fs_show_format(n, &val, &len), 0);
 	for (i = 0, line = val; i < N; i++) {
-		assert_int_equal(strtol(line, &line, 10), 1000 + i);
+		assert_int_equal(strtol(line, &line, 10), 9001000 + i);
 		assert_memory_equal(line, " data\n", 6);
 		line += 6;
 	}
