@@ -199,3 +199,17 @@ def test_maxmsg_busy_and_invalid(t):
             time.sleep(0.02)
     attr, _ = qstat(t, "b")
     t.eq(attr.mq_maxmsg, 3, "maxmsg once data is closed")
+
+
+def test_last_line_at_close_to_a_full_queue(t):
+    """A release cannot wait: the daemon keeps the last line and sends it
+    when room comes, behind what was there."""
+    t.native_create("fullc", maxmsg=2, msgsize=16)
+    t.send("fullc", b"m1")
+    t.send("fullc", b"m2")
+    with t.opened(t.qpath("fullc", "lines"), os.O_WRONLY) as fd:
+        t.eq(os.write(fd, b"tail"), 4, "the held line")
+    t.settle(lambda: t.count("fullc"), 2, "still full after the close")
+    t.eq(t.recv("fullc"), (b"m1", 0), "room for one")
+    t.eq(t.recv("fullc"), (b"m2", 0), "the next")
+    t.eq(t.recv("fullc", timeout=2), (b"tail", 0), "the last line, kept")
