@@ -858,6 +858,12 @@ static unsigned int mqueue_poll(void *fh, struct ipc_waitq **wq)
 	return ev;
 }
 
+/* The mq_attr field at offset `field` (maxmsg, msgsize, curmsgs). */
+static long *mqueue_field(struct mq_attr *attr, size_t field)
+{
+	return (long *)((char *)attr + field);
+}
+
 /* count, maxmsg, msgsize: the mq_attr field at offset `field`. */
 static int mqueue_attr_get(const char *name, size_t field, char *buf,
 			   size_t size)
@@ -872,7 +878,7 @@ static int mqueue_attr_get(const char *name, size_t field, char *buf,
 	mq_close(mqd);
 	if (ret < 0)
 		return ret;
-	return snprintf(buf, size, "%ld\n", *(long *)((char *)&attr + field));
+	return snprintf(buf, size, "%ld\n", *mqueue_field(&attr, field));
 }
 
 /* One rewrite of maxmsg or msgsize at a time: each unlinks and makes. */
@@ -952,15 +958,15 @@ static int mqueue_remake(const char *name, size_t field, long val)
 	old = mq_open(name, O_RDWR | O_NONBLOCK);
 	if (old == (mqd_t)-1)
 		return errno == EINVAL ? -ENOENT : -errno;
-	if (mq_getattr(old, &was) < 0 || fstat(old, &st) < 0)
+	if (mq_getattr(old, &was) < 0 || fstat(old, &st) < 0) {
 		ret = -errno;
-	else if (*(long *)((char *)&was + field) == val)
+	} else if (*mqueue_field(&was, field) == val) {
 		ret = 0; /* nothing to do */
-	else if (was.mq_curmsgs > 0 || ipc_obj_busy(&mqueues, name))
+	} else if (was.mq_curmsgs > 0 || ipc_obj_busy(&mqueues, name)) {
 		ret = -EBUSY;
-	if (ret == 0 && *(long *)((char *)&was + field) != val) {
+	} else {
 		now = was;
-		*(long *)((char *)&now + field) = val;
+		*mqueue_field(&now, field) = val;
 		ret = mqueue_swap(name, old, &st, &was, &now);
 	}
 	mq_close(old);
