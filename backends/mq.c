@@ -939,8 +939,8 @@ static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 			ipc_log("%s: removed to change maxmsg or msgsize, and cannot be made again: %s",
 				name, strerror(-err));
 	} else {
-		mqueue_chmod(name,
-			     st->st_mode & 07777); /* whatever the umask */
+		/* The mode asked, whatever the umask. */
+		mqueue_chmod(name, st->st_mode & 07777);
 	}
 	mqueue_gone(name);
 	mqueue_move(old, name, was->mq_msgsize);
