@@ -41,7 +41,7 @@ import pytest
 
 import native
 from harness import Harness
-from mount import ROOT
+from mount import ROOT, rmdir_patiently
 from procs import children_of, fmt, proc_state, wait_until
 
 H = Harness("readme")
@@ -281,7 +281,7 @@ def transcript(t, s, block, subs=(), status=None, during=None, loose=None,
          "output outside the commands")
     failed = []
     for i in range(len(steps)):
-        k, text, rc = parts[1 + 4 * i: 4 + 4 * i]
+        _, text, rc = parts[1 + 4 * i: 4 + 4 * i]
         cmd, want = steps[i]
         text = text.decode(errors="replace")
         ok = text == want or (i in loose and loose[i](want, text))
@@ -584,7 +584,7 @@ def run_fake_kind(t, s, block):
                     return True
             if not wait_until(gone, 5):
                 os.kill(pid, signal.SIGKILL)
-        os.rmdir(mnt)
+        rmdir_patiently(mnt)
         native.unlink_prefix(prefix)
 
 
