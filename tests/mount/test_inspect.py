@@ -1083,6 +1083,25 @@ def test_recv_timeout_takes_nothing(t):
         t.eq((rc, out), (2, b""), "recv --timeout %r (status, out)" % bad)
 
 
+def test_recv_ends_when_the_queue_is_removed(t):
+    """An unlink does not end a native mq_receive; recv looks every second,
+    so `while job=$(ipcctl recv q)` ends, as `read < data` does, when the
+    queue goes (rmdir here; another's mq_unlink is the same)."""
+    q = t.mkq("gone")
+    p = t.spawn([t.ipcctl, "recv", q])
+    time.sleep(0.3)
+    t.eq(p.poll(), None, "recv waits on the empty queue")
+    t0 = time.monotonic()
+    t.rmq("gone")
+    out, err = p.communicate(timeout=5)
+    el = time.monotonic() - t0
+    t.eq((p.returncode, out), (1, b""), "recv of a removed queue: status 1, "
+         "nothing printed")
+    t.true(b"Identifier removed" in err, "it says the queue was removed",
+           err)
+    t.true(el < 2.0, "within a second or so of the rmdir", "%.2fs" % el)
+
+
 def test_wait_timeout_takes_nothing(t):
     mksem(t, "z", 0)
     d = t.path("sem", "z")

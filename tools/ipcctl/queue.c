@@ -15,13 +15,18 @@
 #include <getopt.h>
 #include <limits.h>
 #include <mqueue.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
+
+#define NAME_SIZE 512
 
 static const struct option queue_send_options[] = {
 	{ "priority", required_argument, NULL, 'p' },
@@ -36,15 +41,17 @@ static const struct option queue_recv_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The queue of object directory DIR, by its POSIX name; -1: told. */
-static mqd_t queue_open(const char *dir, int flags)
+/*
+ * The queue of object directory DIR, by its POSIX name (into name, of
+ * NAME_SIZE bytes); -1: told.
+ */
+static mqd_t queue_open(const char *dir, int flags, char *name)
 {
-	char name[512];
 	ssize_t len;
 	mqd_t mqd;
 
 	mqd = (mqd_t)-1;
-	len = getxattr(dir, "user.ipcfs.name", name, sizeof(name) - 1);
+	len = getxattr(dir, "user.ipcfs.name", name, NAME_SIZE - 1);
 	if (len >= 0) {
 		name[len] = '\0';
 		mqd = mq_open(name, flags | O_CLOEXEC);
@@ -78,6 +85,7 @@ static int queue_priority(const char *arg, unsigned int *prio)
 
 static int queue_send(int argc, char **argv)
 {
+	char name[NAME_SIZE];
 	unsigned int prio = 0;
 	mqd_t mqd;
 	int opt, ret = IPCCTL_OK;
@@ -102,7 +110,7 @@ static int queue_send(int argc, char **argv)
 		ret = ipcctl_usage(&queue_send_verb, stderr);
 		goto out;
 	}
-	mqd = queue_open(argv[optind], O_WRONLY);
+	mqd = queue_open(argv[optind], O_WRONLY, name);
 	if (mqd == (mqd_t)-1) {
 		ret = IPCCTL_FAIL;
 		goto out;
@@ -114,11 +122,11 @@ out:
 	return ret;
 }
 
-/* WHEN = now + TIMEOUT: mq_timedreceive's deadline, on CLOCK_REALTIME. */
+/* WHEN = now + TIMEOUT, on CLOCK_MONOTONIC. */
 static void queue_deadline(const struct timespec *timeout,
 			   struct timespec *when)
 {
-	clock_gettime(CLOCK_REALTIME, when);
+	clock_gettime(CLOCK_MONOTONIC, when);
 	when->tv_sec += timeout->tv_sec;
 	when->tv_nsec += timeout->tv_nsec;
 	if (when->tv_nsec >= 1000000000) {
@@ -127,9 +135,68 @@ static void queue_deadline(const struct timespec *timeout,
 	}
 }
 
+/* Milliseconds from now to WHEN (CLOCK_MONOTONIC), 0 if past. */
+static long queue_ms_left(const struct timespec *when)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (when->tv_sec - now.tv_sec) * 1000 +
+	     (when->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+/*
+ * Is the queue MQD was opened as gone: unlinked (rmdir, mq_unlink), or its
+ * name another queue's now? An unlink does not end a receive that waits on
+ * the old queue, so the waiting receive looks every second.
+ */
+static bool queue_removed(const char *name, mqd_t mqd)
+{
+	struct stat was, now;
+	bool gone;
+	mqd_t cur;
+
+	cur = mq_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (cur == (mqd_t)-1)
+		return errno == ENOENT;
+	gone = fstat(mqd, &was) == 0 && fstat(cur, &now) == 0 &&
+	       (was.st_ino != now.st_ino || was.st_dev != now.st_dev);
+	mq_close(cur);
+	return gone;
+}
+
+/*
+ * Take one message into buf (size bytes) from MQD, opened O_NONBLOCK:
+ * waiting in poll(2), by slices of a second at most, until one comes, the
+ * deadline WHEN passes (-ETIMEDOUT; NULL: none) or the queue is removed
+ * (-EIDRM, as `data` ends a reader with end-of-file then).
+ */
+static ssize_t queue_take(const char *name, mqd_t mqd, char *buf, size_t size,
+			  unsigned int *prio, const struct timespec *when)
+{
+	struct pollfd pfd = { .fd = mqd, .events = POLLIN };
+	ssize_t n;
+	long ms;
+
+	for (;;) {
+		n = mq_receive(mqd, buf, size, prio);
+		if (n >= 0 || errno != EAGAIN)
+			return n < 0 ? -errno : n;
+		ms = when ? queue_ms_left(when) : 1000;
+		if (when && ms == 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, ms < 1000 ? ms : 1000) == 0 &&
+		    queue_removed(name, mqd))
+			return -EIDRM;
+	}
+}
+
 static int queue_recv(int argc, char **argv)
 {
 	struct timespec timeout, when;
+	char name[NAME_SIZE];
 	bool verbose = false, timed = false;
 	struct mq_attr attr;
 	unsigned int prio;
@@ -163,7 +230,7 @@ static int queue_recv(int argc, char **argv)
 		ret = ipcctl_usage(&queue_recv_verb, stderr);
 		goto out;
 	}
-	mqd = queue_open(argv[optind], O_RDONLY);
+	mqd = queue_open(argv[optind], O_RDONLY | O_NONBLOCK, name);
 	if (mqd == (mqd_t)-1) {
 		ret = IPCCTL_FAIL;
 		goto out;
@@ -175,14 +242,16 @@ static int queue_recv(int argc, char **argv)
 		goto out_err;
 	if (timed)
 		queue_deadline(&timeout, &when);
-	n = timed ? mq_timedreceive(mqd, buf, attr.mq_msgsize, &prio, &when)
-		  : mq_receive(mqd, buf, attr.mq_msgsize, &prio);
-	if (n < 0 && errno == ETIMEDOUT) {
+	n = queue_take(name, mqd, buf, attr.mq_msgsize, &prio,
+		       timed ? &when : NULL);
+	if (n == -ETIMEDOUT) {
 		ret = IPCCTL_TIMEDOUT;
 		goto out_close;
 	}
-	if (n < 0)
+	if (n < 0) {
+		errno = -n;
 		goto out_err;
+	}
 	if (verbose)
 		printf("%u\t", prio);
 	ret = IPCCTL_OK;
@@ -218,5 +287,6 @@ const struct ipcctl_verb queue_recv_verb = {
 		"  -v, --verbose        print its priority and a tab first\n"
 		"      --timeout S      wait S seconds at most (S may be 0 or 2.5):\n"
 		"                       then take nothing and exit 124\n"
+		"The wait ends, exit 1, when the queue is removed (within a second).\n"
 		"  -h, --help           this text\n",
 };
