@@ -238,6 +238,7 @@ int main(int argc, char *argv[])
 			goto out_unmount;
 		}
 	}
+	fs_log_started();
 	ret = fs_park_start_loop();
 	if (ret < 0) {
 		ipc_log("cannot start the event loop: %s", strerror(-ret));

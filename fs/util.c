@@ -4,10 +4,11 @@
  * parsing, and the mapping between directory names and object names
  * ("jobs" <-> "/PREFIXjobs", or as the kind says).
  *
- * Messages go to -o log=FILE if given (foreground or not); else to stderr
- * until the daemon detaches, then to syslog if /dev/log is there, else to
- * /run/ipcfs/ipcfs.PID.log, which a container without syslog keeps. A line
- * of a file has a timestamp and the PID, as syslog's have.
+ * Messages go to -o log=FILE if given (foreground or not; while the daemon
+ * starts, to stderr as well); else to stderr until the daemon detaches,
+ * then to syslog if /dev/log is there, else to /run/ipcfs/ipcfs.PID.log,
+ * which a container without syslog keeps. A line of a file has a
+ * timestamp and the PID, as syslog's have.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@
 static bool util_syslog;
 static int util_log_fd = -1; /* -o log=, or the default file */
 static char *util_log_path;  /* its path, for user.ipcfs.log */
+static bool util_started;    /* serving: stderr is no longer the caller's */
 static pthread_key_t util_buf_key;
 static pthread_once_t util_buf_once = PTHREAD_ONCE_INIT;
 
@@ -139,16 +141,29 @@ static void util_log_line(const char *fmt, va_list ap)
 	free(msg);
 }
 
+/* Mounted and serving: from now on, a log file is the only place. */
+void fs_log_started(void)
+{
+	util_started = true;
+}
+
+/*
+ * To the log file, and while the daemon starts to stderr too, where who
+ * started it sees why it would not start; else to syslog, or stderr.
+ */
 void ipc_log(const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 
 	va_start(ap, fmt);
 	if (util_log_fd >= 0) {
-		util_log_line(fmt, ap);
-	} else if (util_syslog) {
+		va_copy(again, ap);
+		util_log_line(fmt, again);
+		va_end(again);
+	}
+	if (util_syslog) {
 		vsyslog(LOG_WARNING, fmt, ap);
-	} else {
+	} else if (util_log_fd < 0 || !util_started) {
 		fputs("ipcfs: ", stderr);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
