@@ -226,7 +226,7 @@ struct fs_link *fs_links_first(struct fs_links *l);
 /* util.c */
 int fs_log_open(const char *path);
 void fs_log_daemonized(void);
-void fs_log_started(void);
+void fs_log_started(const char *mnt);
 const char *fs_log_where(void);
 void fs_log_close(void);
 int fs_object_pname(const struct ipc_kind *kind, const char *name,

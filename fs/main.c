@@ -238,7 +238,7 @@ int main(int argc, char *argv[])
 			goto out_unmount;
 		}
 	}
-	fs_log_started();
+	fs_log_started(mnt);
 	ret = fs_park_start_loop();
 	if (ret < 0) {
 		ipc_log("cannot start the event loop: %s", strerror(-ret));

@@ -141,10 +141,15 @@ static void util_log_line(const char *fmt, va_list ap)
 	free(msg);
 }
 
-/* Mounted and serving: from now on, a log file is the only place. */
-void fs_log_started(void)
+/*
+ * Mounted on MNT and serving: from now on, a log file is the only place.
+ * A log of its own (a file, syslog) is told which daemon this is.
+ */
+void fs_log_started(const char *mnt)
 {
 	util_started = true;
+	if (util_log_fd >= 0 || util_syslog)
+		ipc_log("ipcfs %s on %s", IPCFS_VERSION, mnt);
 }
 
 /*
