@@ -501,11 +501,12 @@ static int mkdir_run(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%s", dir, file);
 		errno = err;
 		ret = ipcctl_error(path);
-		mkdir_hint(err, &o, &w);
 		if (rmdir(dir) < 0) {
 			fprintf(stderr, "ipcctl: %s: cannot remove it: %s\n",
 				dir, strerror(errno));
 		}
+		/* The figures without the object that was not to be. */
+		mkdir_hint(err, &o, &w);
 	}
 out:
 	mkdir_where_free(&w);
