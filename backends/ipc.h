@@ -322,6 +322,8 @@ void ipc_obj_gone(struct ipc_registry *r, const char *name);
 int ipc_obj_remove(struct ipc_obj *o);
 int ipc_obj_list(struct ipc_registry *r,
 		 int (*fill)(void *ctx, const char *name), void *ctx);
+/* Has anybody but the registry a reference to NAME's object (open)? */
+bool ipc_obj_busy(struct ipc_registry *r, const char *name);
 /* At exit: drop the registry's references. */
 void ipc_obj_clear(struct ipc_registry *r);
 
@@ -344,5 +346,17 @@ void ipc_block_signals(sigset_t *old);
 
 /* Parse a whole decimal number, optionally followed by one newline. */
 int ipc_parse_long(const char *buf, size_t len, long *val);
+
+/*
+ * The next line of a writer's bytes buf[0..len), which continue a line of
+ * which `held` bytes came before; no line may be longer than max bytes, its
+ * newline included. Returns 1 when the line ends in buf (*take bytes of buf
+ * complete it, the newline included), 0 when buf holds no newline and all
+ * of it still fits (*take = len: hold it), -EMSGSIZE when the line is
+ * longer than max (*take bytes of buf are its, through its newline if it
+ * ends in buf). Reads nothing past len.
+ */
+int ipc_line_next(const char *buf, size_t len, size_t held, size_t max,
+		  size_t *take);
 
 #endif /* IPCFS_IPC_H */

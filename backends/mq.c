@@ -8,7 +8,11 @@
  * and readFileSync() each take exactly one message.
  * stream: each read(2) returns the next message (or the rest of one a short
  * buffer could not hold), forever: `cat stream | while read -r job` is a
- * worker. count, maxmsg, msgsize: mq_getattr(3).
+ * worker. lines: each line written, its newline included, is one message,
+ * whatever the sizes of the writes (a handle holds the line that has not
+ * ended yet, and sends it when the file is released). count: mq_getattr(3);
+ * maxmsg, msgsize: mq_getattr(3), and writing one makes the queue again
+ * with the new value while it is empty and unused (mqueue_remake()).
  *
  *   $ mkdir queues/jobs; echo build > queues/jobs/data; cat queues/jobs/count
  *   1
@@ -59,8 +63,10 @@ struct mqueue_handle {
 	struct mqueue *q;
 	pthread_mutex_t lock; /* threads may share an open file */
 	bool stream;
-	bool have;  /* msg holds a message not all read yet */
-	bool fresh; /* the last read received msg */
+	bool lines;  /* msg holds len bytes of a line not ended yet */
+	bool broken; /* lines: a line too long went unended: refuse the rest */
+	bool have;   /* msg holds a message not all read yet */
+	bool fresh;  /* the last read received msg */
 	unsigned int prio;
 	size_t len, pos; /* stream: pos bytes of msg already read */
 	char *msg;
@@ -235,27 +241,28 @@ static int mqueue_list(int (*fill)(void *ctx, const char *name), void *ctx)
 }
 
 /* Say which kernel limit refused a queue, and how to raise it. */
-static void mqueue_explain(int err, const char *name, const struct mq_attr *a)
+static void mqueue_explain(const char *op, int err, const char *name,
+			   const struct mq_attr *a)
 {
 	struct rlimit rl;
 
 	switch (err) {
 	case EMFILE:
 		getrlimit(RLIMIT_MSGQUEUE, &rl);
-		ipc_log("mkdir %s: the caller's RLIMIT_MSGQUEUE (at most %lu bytes for all queues of a user) is used up; remove queues, mount with smaller -o mq_maxmsg/mq_msgsize, or raise `ulimit -q` of the caller and of ipcfs",
-			name, (unsigned long)rl.rlim_cur);
+		ipc_log("%s %s: the caller's RLIMIT_MSGQUEUE (at most %lu bytes for all queues of a user) is used up; remove queues, mount with smaller -o mq_maxmsg/mq_msgsize, or raise `ulimit -q` of the caller and of ipcfs",
+			op, name, (unsigned long)rl.rlim_cur);
 		break;
 	case ENOSPC:
-		ipc_log("mkdir %s: fs.mqueue.queues_max (%ld) queues exist; raise it with sysctl fs.mqueue.queues_max=N",
-			name, mqueue_sysctl("queues_max"));
+		ipc_log("%s %s: fs.mqueue.queues_max (%ld) queues exist; raise it with sysctl fs.mqueue.queues_max=N",
+			op, name, mqueue_sysctl("queues_max"));
 		break;
 	case EINVAL:
-		ipc_log("mkdir %s: %ld messages of %ld bytes exceed fs.mqueue.msg_max (%ld) or fs.mqueue.msgsize_max (%ld); raise them with sysctl, or mount with smaller -o mq_maxmsg/mq_msgsize",
-			name, a->mq_maxmsg, a->mq_msgsize,
+		ipc_log("%s %s: %ld messages of %ld bytes exceed fs.mqueue.msg_max (%ld) or fs.mqueue.msgsize_max (%ld); raise them with sysctl, or mount with smaller -o mq_maxmsg/mq_msgsize",
+			op, name, a->mq_maxmsg, a->mq_msgsize,
 			mqueue_sysctl("msg_max"), mqueue_sysctl("msgsize_max"));
 		break;
 	case ENOMEM:
-		ipc_log("mkdir %s: out of memory", name);
+		ipc_log("%s %s: out of memory", op, name);
 		break;
 	}
 }
@@ -302,7 +309,7 @@ static int mqueue_create(const char *name, mode_t mode,
 	}
 	ret = ipc_as_caller(caller, mqueue_create_as, &a);
 	if (ret < 0)
-		mqueue_explain(-ret, name, &attr);
+		mqueue_explain("mkdir", -ret, name, &attr);
 	else if (mqueue_dirfd < 0)
 		mqueue_made_add(name);
 	return ret;
@@ -443,7 +450,7 @@ static void mqueue_free(struct ipc_obj *o)
 }
 
 static int mqueue_open_handle(const char *name, int flags, void **fh,
-			      bool stream)
+			      bool stream, bool lines)
 {
 	struct mqueue_handle *h = calloc(1, sizeof(*h));
 	struct ipc_obj *o;
@@ -458,6 +465,7 @@ static int mqueue_open_handle(const char *name, int flags, void **fh,
 	}
 	h->q = mqueue_of(o);
 	h->stream = stream;
+	h->lines = lines;
 	pthread_mutex_init(&h->lock, NULL);
 	*fh = h;
 	return 0;
@@ -465,18 +473,29 @@ static int mqueue_open_handle(const char *name, int flags, void **fh,
 
 static int mqueue_data_open(const char *name, int flags, void **fh)
 {
-	return mqueue_open_handle(name, flags, fh, false);
+	return mqueue_open_handle(name, flags, fh, false, false);
 }
 
 static int mqueue_stream_open(const char *name, int flags, void **fh)
 {
-	return mqueue_open_handle(name, flags, fh, true);
+	return mqueue_open_handle(name, flags, fh, true, false);
 }
+
+static int mqueue_lines_open(const char *name, int flags, void **fh)
+{
+	return mqueue_open_handle(name, flags, fh, false, true);
+}
+
+static void mqueue_give_back(struct mqueue *q, const char *msg, size_t len,
+			     unsigned int prio);
 
 static void mqueue_release(void *fh)
 {
 	struct mqueue_handle *h = fh;
 
+	/* lines: the last line, unended; a full queue gets it when it can. */
+	if (h->lines && h->len > 0 && !ipc_obj_removed(&h->q->obj))
+		mqueue_give_back(h->q, h->msg, h->len, 0);
 	ipc_obj_put(&h->q->obj);
 	pthread_mutex_destroy(&h->lock);
 	free(h->msg);
@@ -578,7 +597,7 @@ static ssize_t mqueue_read(void *fh, char *buf, size_t size, off_t off,
 
 static void mqueue_lost(struct mqueue *q, int err)
 {
-	ipc_log("%s: lost a message an interrupted reader gave back: %s",
+	ipc_log("%s: lost a message kept to send back (an interrupted reader's, or the last line of a closed lines file): %s",
 		q->obj.name, strerror(err));
 }
 
@@ -653,30 +672,31 @@ static void mqueue_drop_back(struct mqueue *q)
 
 /*
  * Give back a message the reader will never see (its read was interrupted
- * before the reply got through). It goes back with its priority, but behind
- * the messages of that priority sent meanwhile: that is the one ordering an
- * interrupt can change. If the queue filled up meanwhile, the daemon keeps
- * it and a job of the event loop sends it when room comes: nothing here
- * waits (this runs on the loop thread too).
+ * before the reply got through), or send the last line of a lines file
+ * being released. It goes back with its priority, but behind the messages
+ * of that priority sent meanwhile: that is the one ordering an interrupt
+ * can change. If the queue is full, the daemon keeps it and a job of the
+ * event loop sends it when room comes: nothing here waits (this runs on
+ * the loop thread too, and a release may not wait).
  */
-static void mqueue_give_back(struct mqueue_handle *h)
+static void mqueue_give_back(struct mqueue *q, const char *msg, size_t len,
+			     unsigned int prio)
 {
-	struct mqueue *q = h->q;
 	struct mqueue_msg *m, **pp;
 	bool first;
 
 	pthread_mutex_lock(&q->lock);
 	first = !q->back; /* else behind those given back before */
-	if (first && mq_send(q->mqd, h->msg, h->len, h->prio) == 0) {
+	if (first && mq_send(q->mqd, msg, len, prio) == 0) {
 		pthread_mutex_unlock(&q->lock);
 		return;
 	}
-	m = first && errno != EAGAIN ? NULL : malloc(sizeof(*m) + h->len);
+	m = first && errno != EAGAIN ? NULL : malloc(sizeof(*m) + len);
 	if (m) {
 		m->next = NULL;
-		m->prio = h->prio;
-		m->len = h->len;
-		memcpy(m->data, h->msg, h->len);
+		m->prio = prio;
+		m->len = len;
+		memcpy(m->data, msg, len);
 		for (pp = &q->back; *pp; pp = &(*pp)->next)
 			;
 		*pp = m;
@@ -700,7 +720,7 @@ static void mqueue_unread(void *fh, const char *buf, size_t len)
 
 	pthread_mutex_lock(&h->lock);
 	if (h->fresh) {
-		mqueue_give_back(h);
+		mqueue_give_back(h->q, h->msg, h->len, h->prio);
 		h->have = false;
 		h->fresh = false;
 	} else if (h->stream) {
@@ -730,6 +750,92 @@ static ssize_t mqueue_data_write(void *fh, const char *buf, size_t size,
 	return size;
 }
 
+/* lines: keep the first take bytes of buf, a line not ended yet. */
+static int mqueue_line_hold(struct mqueue_handle *h, const char *buf,
+			    size_t take)
+{
+	if (!h->msg)
+		h->msg = malloc(h->q->msgsize);
+	if (!h->msg)
+		return -ENOMEM;
+	memcpy(h->msg + h->len, buf, take);
+	h->len += take;
+	return 0;
+}
+
+/*
+ * lines: send the held bytes and the first take of buf, which end the line
+ * (ipc_line_next() saw that it fits). Unsent, nothing is kept.
+ */
+static int mqueue_line_send(struct mqueue_handle *h, const char *buf,
+			    size_t take)
+{
+	const char *msg = buf;
+	size_t len = take;
+
+	if (h->len) {
+		memcpy(h->msg + h->len, buf, take);
+		msg = h->msg;
+		len += h->len;
+	}
+	if (mq_send(h->q->mqd, msg, len, 0) < 0)
+		return -errno;
+	h->len = 0;
+	return 0;
+}
+
+/*
+ * lines: send every line buf ends, hold what follows the last newline. The
+ * bytes of the lines sent (and held) count; the first line that cannot go
+ * stops the write: full queue (EAGAIN, *w filled), too long (EMSGSIZE). Its
+ * error is the answer only if nothing went before it (as write(2) does);
+ * else the writer gets a short count, and the error at its next write.
+ */
+static ssize_t mqueue_lines_send(struct mqueue_handle *h, const char *buf,
+				 size_t size, struct ipc_wait *w)
+{
+	struct mqueue *q = h->q;
+	size_t done = 0, take = 0;
+	int ret = 0;
+
+	if (ipc_obj_removed(&q->obj))
+		return -EIDRM;
+	if (h->broken)
+		return -EMSGSIZE;
+	while (done < size && ret == 0) {
+		ret = ipc_line_next(buf + done, size - done, h->len, q->msgsize,
+				    &take);
+		if (ret == 1)
+			ret = mqueue_line_send(h, buf + done, take);
+		else if (ret == 0)
+			ret = mqueue_line_hold(h, buf + done, take);
+		if (ret == 0)
+			done += take;
+	}
+	if (ret == -EAGAIN) {
+		w->wq = q->obj.wq;
+		w->events = POLLOUT;
+	}
+	if (ret == -EMSGSIZE && done == 0) {
+		/* The line is dropped; its unended rest must not follow. */
+		h->len = 0;
+		h->broken = buf[take - 1] != '\n';
+	}
+	return done > 0 ? (ssize_t)done : ret;
+}
+
+static ssize_t mqueue_lines_write(void *fh, const char *buf, size_t size,
+				  off_t off, struct ipc_wait *w)
+{
+	struct mqueue_handle *h = fh;
+	ssize_t ret;
+
+	pthread_mutex_lock(&h->lock);
+	ret = mqueue_lines_send(h, buf, size, w);
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
 static unsigned int mqueue_poll(void *fh, struct ipc_waitq **wq)
 {
 	struct mqueue_handle *h = fh;
@@ -752,6 +858,12 @@ static unsigned int mqueue_poll(void *fh, struct ipc_waitq **wq)
 	return ev;
 }
 
+/* The mq_attr field at offset `field` (maxmsg, msgsize, curmsgs). */
+static long *mqueue_field(struct mq_attr *attr, size_t field)
+{
+	return (long *)((char *)attr + field);
+}
+
 /* count, maxmsg, msgsize: the mq_attr field at offset `field`. */
 static int mqueue_attr_get(const char *name, size_t field, char *buf,
 			   size_t size)
@@ -766,7 +878,129 @@ static int mqueue_attr_get(const char *name, size_t field, char *buf,
 	mq_close(mqd);
 	if (ret < 0)
 		return ret;
-	return snprintf(buf, size, "%ld\n", *(long *)((char *)&attr + field));
+	return snprintf(buf, size, "%ld\n", *mqueue_field(&attr, field));
+}
+
+/* One rewrite of maxmsg or msgsize at a time: each unlinks and makes. */
+static pthread_mutex_t mqueue_remake_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Make queue NAME as its old owner made it: theirs, charged to them. */
+static int mqueue_make_owned(const char *name, const struct stat *st,
+			     struct mq_attr *attr)
+{
+	struct ipc_caller owner = { .uid = st->st_uid, .gid = st->st_gid };
+	struct mqueue_create_arg a = { .name = name,
+				       .mode = st->st_mode & 07777,
+				       .attr = attr };
+
+	return ipc_as_caller(&owner, mqueue_create_as, &a);
+}
+
+/*
+ * Messages a native sender put in the old queue between our look and the
+ * unlink (old is still open): into the queue now called NAME, or lost.
+ */
+static void mqueue_move(mqd_t old, const char *name, long msgsize)
+{
+	char *buf = malloc(msgsize);
+	unsigned int prio;
+	mqd_t mqd;
+	ssize_t n;
+
+	mqd = mq_open(name, O_WRONLY | O_NONBLOCK);
+	while (buf && (n = mq_receive(old, buf, msgsize, &prio)) >= 0)
+		if (mqd == (mqd_t)-1 || mq_send(mqd, buf, n, prio) < 0)
+			ipc_log("%s: lost a message sent while maxmsg or msgsize was rewritten",
+				name);
+	if (mqd != (mqd_t)-1)
+		mq_close(mqd);
+	free(buf);
+}
+
+/*
+ * The kernel cannot change a queue's attributes, nor make a second queue of
+ * one name: unlink the old one (old stays open), make the new one with O_EXCL
+ * and, if that fails (a limit, or another mkdir took the name meanwhile),
+ * the old one again, empty, with its old attributes. Between the unlink and
+ * the make NAME does not exist, for the time of a fork.
+ */
+static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
+		       struct mq_attr *was, struct mq_attr *now)
+{
+	int ret, err;
+
+	if (mq_unlink(name) < 0)
+		return -errno;
+	ret = mqueue_make_owned(name, st, now);
+	if (ret < 0) {
+		mqueue_explain("maxmsg/msgsize of", -ret, name, now);
+		err = mqueue_make_owned(name, st, was);
+		if (err < 0 && err != -EEXIST)
+			ipc_log("%s: removed to change maxmsg or msgsize, and cannot be made again: %s",
+				name, strerror(-err));
+	} else {
+		/* The mode asked, whatever the umask. */
+		mqueue_chmod(name, st->st_mode & 07777);
+	}
+	mqueue_gone(name);
+	mqueue_move(old, name, was->mq_msgsize);
+	return ret == -EEXIST ? -EBUSY : ret;
+}
+
+/* maxmsg, msgsize: make NAME again with the mq_attr field `field` = val. */
+static int mqueue_remake(const char *name, size_t field, long val)
+{
+	struct mq_attr was, now;
+	struct stat st;
+	mqd_t old;
+	int ret = 0;
+
+	old = mq_open(name, O_RDWR | O_NONBLOCK);
+	if (old == (mqd_t)-1)
+		return errno == EINVAL ? -ENOENT : -errno;
+	if (mq_getattr(old, &was) < 0 || fstat(old, &st) < 0) {
+		ret = -errno;
+	} else if (*mqueue_field(&was, field) == val) {
+		ret = 0; /* nothing to do */
+	} else if (was.mq_curmsgs > 0 || ipc_obj_busy(&mqueues, name)) {
+		ret = -EBUSY;
+	} else {
+		now = was;
+		*mqueue_field(&now, field) = val;
+		ret = mqueue_swap(name, old, &st, &was, &now);
+	}
+	mq_close(old);
+	return ret;
+}
+
+static int mqueue_attr_set(const char *name, size_t field, const char *buf,
+			   size_t len)
+{
+	long val;
+	int ret;
+
+	if (ipc_parse_long(buf, len, &val) < 0 || val <= 0)
+		return -EINVAL;
+	/* A message travels in one FUSE write. */
+	if (field == offsetof(struct mq_attr, mq_msgsize) &&
+	    val > MQUEUE_MSGSIZE_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&mqueue_remake_lock);
+	ret = mqueue_remake(name, field, val);
+	pthread_mutex_unlock(&mqueue_remake_lock);
+	return ret;
+}
+
+static int mqueue_maxmsg_set(const char *name, const char *buf, size_t len)
+{
+	return mqueue_attr_set(name, offsetof(struct mq_attr, mq_maxmsg), buf,
+			       len);
+}
+
+static int mqueue_msgsize_set(const char *name, const char *buf, size_t len)
+{
+	return mqueue_attr_set(name, offsetof(struct mq_attr, mq_msgsize), buf,
+			       len);
 }
 
 static const struct ipc_stream_ops mqueue_data_ops = {
@@ -788,21 +1022,32 @@ static const struct ipc_stream_ops mqueue_stream_ops = {
 	.flags = IPC_STREAM | IPC_READ_TAKES,
 };
 
+static const struct ipc_stream_ops mqueue_lines_ops = {
+	.open = mqueue_lines_open,
+	.release = mqueue_release,
+	.write = mqueue_lines_write,
+	.poll = mqueue_poll,
+	.flags = IPC_OWN_INODE | IPC_STREAM,
+};
+
 static const struct ipc_file mqueue_files[] = {
 	{ .name = "data", .mode = 0666, .ops = &mqueue_data_ops },
 	{ .name = "stream", .mode = 0444, .ops = &mqueue_stream_ops },
+	{ .name = "lines", .mode = 0222, .ops = &mqueue_lines_ops },
 	{ .name = "count",
 	  .mode = 0444,
 	  .get = mqueue_attr_get,
 	  .arg = offsetof(struct mq_attr, mq_curmsgs) },
 	{ .name = "maxmsg",
-	  .mode = 0444,
+	  .mode = 0644,
 	  .get = mqueue_attr_get,
-	  .arg = offsetof(struct mq_attr, mq_maxmsg) },
+	  .arg = offsetof(struct mq_attr, mq_maxmsg),
+	  .set = mqueue_maxmsg_set },
 	{ .name = "msgsize",
-	  .mode = 0444,
+	  .mode = 0644,
 	  .get = mqueue_attr_get,
-	  .arg = offsetof(struct mq_attr, mq_msgsize) },
+	  .arg = offsetof(struct mq_attr, mq_msgsize),
+	  .set = mqueue_msgsize_set },
 	{ .name = NULL },
 };
 

@@ -203,6 +203,18 @@ int ipc_obj_list(struct ipc_registry *r,
 	return ret;
 }
 
+bool ipc_obj_busy(struct ipc_registry *r, const char *name)
+{
+	struct ipc_obj *o;
+	bool busy;
+
+	pthread_mutex_lock(&r->lock);
+	o = obj_find(r, name);
+	busy = o && o->refs > 1;
+	pthread_mutex_unlock(&r->lock);
+	return busy;
+}
+
 void ipc_obj_clear(struct ipc_registry *r)
 {
 	struct ipc_obj *o;

@@ -232,6 +232,23 @@ int ipc_parse_long(const char *buf, size_t len, long *val)
 	return 0;
 }
 
+/*
+ * A line is a message (queues' lines): the bytes up to and including a
+ * newline, held across writes until it comes. Pure, so that it can be
+ * fuzzed (tests/fuzz/fuzz_lines.c).
+ */
+int ipc_line_next(const char *buf, size_t len, size_t held, size_t max,
+		  size_t *take)
+{
+	const char *nl = len ? memchr(buf, '\n', len) : NULL;
+	size_t n = nl ? (size_t)(nl - buf) + 1 : len;
+
+	*take = n;
+	if (held > max || n > max - held)
+		return -EMSGSIZE;
+	return nl ? 1 : 0;
+}
+
 /* The POSIX rule: directory NAME is object "/NAME", NAME not too long. */
 static int util_name_in(const char *name, char *obj, size_t size)
 {

@@ -18,7 +18,8 @@ H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
 # What DESIGN.md promises `ls KIND/NAME` shows: checked against the tree
 # here, learnt from the tree everywhere else.
 FILES = {
-    "queues": ["count", "data", "maxmsg", "msgsize", "stream", "waiters"],
+    "queues": ["count", "data", "lines", "maxmsg", "msgsize", "stream",
+               "waiters"],
     "channels": ["bytes", "capacity", "data", "eof", "readers", "waiters",
                  "writers"],
     "shm": ["data", "size", "waiters"],
@@ -48,8 +49,7 @@ def test_mkdir_creates_native_queue(t):
     with t.within(5, "ls queues"):
         t.true("a" in os.listdir(t.qpath("")), "a listed in queues/")
         files = sorted(os.listdir(q))
-    t.eq(files, ["count", "data", "maxmsg", "msgsize", "stream", "waiters"],
-         "files in queues/a")
+    t.eq(files, FILES["queues"], "files in queues/a")
     t.eq(t.attr("a", "count"), "0\n", "count")
     t.eq(t.attr("a", "maxmsg"), "4\n", "maxmsg")
     t.eq(t.attr("a", "msgsize"), "256\n", "msgsize")

@@ -1052,6 +1052,235 @@ static void test_mq_meta_write_only(void **state)
 	assert_int_equal(ret[2], 0);
 }
 
+/* lines: one message per line, however the writes cut them. */
+static void test_mq_lines_split(void **state)
+{
+	const char *name = test_mq_name();
+	mqd_t mqd = test_mq_native_small(name);
+	const struct ipc_stream_ops *ops = test_mq_ops("lines");
+	void *fh = test_mq_open("lines", name);
+	struct ipc_wait w = { 0 };
+
+	assert_true(ops->flags & IPC_OWN_INODE); /* its writers park */
+	assert_null(ops->read);
+	/* A line split over writes is one message, sent when it ends. */
+	assert_int_equal(ops->write(fh, "ab", 2, 0, &w), 2);
+	assert_int_equal(test_mq_curmsgs(mqd), 0);
+	assert_int_equal(ops->write(fh, "c\nd", 3, 0, &w), 3);
+	assert_int_equal(test_mq_curmsgs(mqd), 1);
+	test_mq_expect(mqd, "abc\n", 4, 0);
+	/* Several lines in one write, an empty one among them. */
+	assert_int_equal(ops->write(fh, "\n\ne\n", 4, 0, &w), 4);
+	assert_int_equal(test_mq_curmsgs(mqd), 3);
+	test_mq_expect(mqd, "d\n", 2, 0);
+	test_mq_expect(mqd, "\n", 1, 0);
+	test_mq_expect(mqd, "e\n", 2, 0);
+	assert_null(w.wq);
+	/* Nothing held: the release sends nothing. */
+	test_mq_release(fh);
+	assert_int_equal(test_mq_curmsgs(mqd), 0);
+}
+
+/* An unterminated last line is sent when the file is released. */
+static void test_mq_lines_release(void **state)
+{
+	const char *name = test_mq_name();
+	mqd_t mqd = test_mq_native_small(name);
+	const struct ipc_stream_ops *ops = test_mq_ops("lines");
+	void *fh = test_mq_open("lines", name);
+	struct ipc_wait w = { 0 };
+	char full[TEST_MQ_MSGSIZE];
+
+	assert_int_equal(ops->write(fh, "x\nta", 4, 0, &w), 4);
+	assert_int_equal(ops->write(fh, "il", 2, 0, &w), 2);
+	assert_int_equal(test_mq_curmsgs(mqd), 1);
+	test_mq_release(fh);
+	test_mq_expect(mqd, "x\n", 2, 0);
+	test_mq_expect(mqd, "tail", 4, 0);
+	/* An unended line may be msgsize long: it goes without a newline. */
+	memset(full, 'f', sizeof(full));
+	fh = test_mq_open("lines", name);
+	assert_int_equal(ops->write(fh, full, sizeof(full), 0, &w),
+			 sizeof(full));
+	test_mq_release(fh);
+	test_mq_expect(mqd, full, sizeof(full), 0);
+}
+
+/*
+ * A line longer than msgsize (its newline counted): EMSGSIZE, nothing of
+ * it sent; lines before it in the same write go, and count.
+ */
+static void test_mq_lines_too_long(void **state)
+{
+	const char *name = test_mq_name();
+	mqd_t mqd = test_mq_native_small(name);
+	const struct ipc_stream_ops *ops = test_mq_ops("lines");
+	void *fh = test_mq_open("lines", name);
+	char buf[2 + 2 * TEST_MQ_MSGSIZE];
+	struct ipc_wait w = { 0 };
+
+	/* Exactly msgsize with the newline fits; one more does not. */
+	memset(buf, 'a', sizeof(buf));
+	buf[TEST_MQ_MSGSIZE - 1] = '\n';
+	assert_int_equal(ops->write(fh, buf, TEST_MQ_MSGSIZE, 0, &w),
+			 TEST_MQ_MSGSIZE);
+	test_mq_expect(mqd, buf, TEST_MQ_MSGSIZE, 0);
+	buf[TEST_MQ_MSGSIZE - 1] = 'a';
+	buf[TEST_MQ_MSGSIZE] = '\n';
+	assert_int_equal(ops->write(fh, buf, TEST_MQ_MSGSIZE + 1, 0, &w),
+			 -EMSGSIZE);
+	/* Its end was seen: the file goes on. */
+	assert_int_equal(ops->write(fh, "ok\n", 3, 0, &w), 3);
+	test_mq_expect(mqd, "ok\n", 3, 0);
+
+	/* A line before the long one: a short count, the error next time. */
+	memcpy(buf, "a\n", 2);
+	memset(buf + 2, 'b', sizeof(buf) - 2);
+	assert_int_equal(ops->write(fh, buf, sizeof(buf), 0, &w), 2);
+	assert_int_equal(ops->write(fh, buf + 2, sizeof(buf) - 2, 0, &w),
+			 -EMSGSIZE);
+	/* Its end unseen: the rest of it must not become a message. */
+	assert_int_equal(ops->write(fh, "b\n", 2, 0, &w), -EMSGSIZE);
+	assert_null(w.wq);
+	test_mq_release(fh);
+	test_mq_expect(mqd, "a\n", 2, 0);
+	assert_int_equal(test_mq_curmsgs(mqd), 0);
+
+	/* A held line that grows past msgsize: EMSGSIZE at once. */
+	fh = test_mq_open("lines", name);
+	assert_int_equal(ops->write(fh, buf + 2, 100, 0, &w), 100);
+	assert_int_equal(ops->write(fh, buf + 2, 100, 0, &w), -EMSGSIZE);
+	test_mq_release(fh);
+	assert_int_equal(test_mq_curmsgs(mqd), 0);
+}
+
+/* Full queue: the lines sent so far count, the rest waits for room. */
+static void test_mq_lines_full(void **state)
+{
+	const char *name = test_mq_name();
+	mqd_t mqd = test_mq_native_small(name);
+	const struct ipc_stream_ops *ops = test_mq_ops("lines");
+	void *fh = test_mq_open("lines", name);
+	struct ipc_wait w = { 0 };
+	char msg[16];
+	int i;
+
+	assert_int_equal(ops->write(fh, "1\n2\n3\n4\n5\n6\n", 12, 0, &w), 8);
+	assert_non_null(w.wq);
+	assert_int_equal(w.events, POLLOUT);
+	w = (struct ipc_wait){ 0 };
+	assert_int_equal(ops->write(fh, "5\n6\n", 4, 0, &w), -EAGAIN);
+	assert_non_null(w.wq);
+	test_mq_expect(mqd, "1\n", 2, 0);
+	/* One slot: one line goes, the write stops before the next. */
+	w = (struct ipc_wait){ 0 };
+	assert_int_equal(ops->write(fh, "5\n6\n", 4, 0, &w), 2);
+	assert_non_null(w.wq);
+	assert_int_equal(test_mq_curmsgs(mqd), TEST_MQ_MAXMSG);
+	/* A held part and a full queue: the part stays as it was. */
+	w = (struct ipc_wait){ 0 };
+	assert_int_equal(ops->write(fh, "x", 1, 0, &w), 1);
+	assert_int_equal(ops->write(fh, "y\n", 2, 0, &w), -EAGAIN);
+	for (i = 2; i <= 5; i++) {
+		snprintf(msg, sizeof(msg), "%d\n", i);
+		test_mq_expect(mqd, msg, 2, 0);
+	}
+	w = (struct ipc_wait){ 0 };
+	assert_int_equal(ops->write(fh, "y\n", 2, 0, &w), 2);
+	assert_null(w.wq);
+	test_mq_expect(mqd, "xy\n", 3, 0);
+}
+
+/* maxmsg and msgsize: written, the queue is made again with the value. */
+static void test_mq_attr_set(void **state)
+{
+	const char *name = test_mq_name();
+	struct ipc_caller caller = { .uid = getuid(), .gid = getgid() };
+	const struct ipc_file *maxmsg = test_mq_file("maxmsg");
+	const struct ipc_file *msgsize = test_mq_file("msgsize");
+	struct mq_attr attr;
+	struct stat st;
+	mqd_t mqd;
+
+	assert_non_null(maxmsg->set);
+	assert_non_null(msgsize->set);
+	assert_int_equal(mqueue_kind.create(name, 0640, &caller), 0);
+	assert_int_equal(maxmsg->set(name, "3\n", 2), 0);
+	assert_int_equal(msgsize->set(name, "64", 2), 0);
+	mqd = test_mq_native_open(name);
+	assert_int_equal(mq_getattr(mqd, &attr), 0);
+	assert_int_equal(attr.mq_maxmsg, 3);
+	assert_int_equal(attr.mq_msgsize, 64);
+	assert_int_equal(fstat(mqd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(st.st_uid, caller.uid);
+	assert_int_equal(st.st_gid, caller.gid);
+	/* The same value: nothing done, so a native user keeps its queue. */
+	test_mq_send(mqd, "m", 1, 0);
+	assert_int_equal(maxmsg->set(name, "3", 1), 0);
+	assert_int_equal(test_mq_curmsgs(mqd), 1);
+}
+
+static void test_mq_attr_set_busy(void **state)
+{
+	const char *name = test_mq_name();
+	const struct ipc_file *maxmsg = test_mq_file("maxmsg");
+	mqd_t mqd = test_mq_native_small(name);
+	struct mq_attr attr;
+	char buf[TEST_MQ_MSGSIZE];
+	void *fh;
+
+	/* A message waits: it would be lost. */
+	test_mq_send(mqd, "m", 1, 0);
+	assert_int_equal(maxmsg->set(name, "2", 1), -EBUSY);
+	assert_int_equal(mq_receive(mqd, buf, sizeof(buf), NULL), 1);
+	/* A file of the tree has it open: it would keep the old queue. */
+	fh = test_mq_open("data", name);
+	assert_int_equal(maxmsg->set(name, "2", 1), -EBUSY);
+	test_mq_release(fh);
+	fh = test_mq_open("lines", name);
+	assert_int_equal(maxmsg->set(name, "2", 1), -EBUSY);
+	test_mq_release(fh);
+	/* Unchanged, and usable: mqd is the same queue still. */
+	assert_int_equal(mq_getattr(mqd, &attr), 0);
+	assert_int_equal(attr.mq_maxmsg, TEST_MQ_MAXMSG);
+	assert_int_equal(maxmsg->set(name, "2", 1), 0);
+	assert_int_equal(mq_getattr(test_mq_native_open(name), &attr), 0);
+	assert_int_equal(attr.mq_maxmsg, 2);
+}
+
+/* Bad values: EINVAL, from us or from mq_open; the queue stays as it was. */
+static void test_mq_attr_set_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"abc", "0", "-1", "", "\n", "1x", "99999999999999999999"
+	};
+	const char *name = test_mq_name();
+	const struct ipc_file *maxmsg = test_mq_file("maxmsg");
+	const struct ipc_file *msgsize = test_mq_file("msgsize");
+	struct mq_attr attr;
+	struct stat st;
+	size_t i;
+
+	test_mq_native(name, TEST_MQ_MAXMSG, TEST_MQ_MSGSIZE, 0604);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(maxmsg->set(name, bad[i], strlen(bad[i])),
+				 -EINVAL);
+		assert_int_equal(msgsize->set(name, bad[i], strlen(bad[i])),
+				 -EINVAL);
+	}
+	/* Over what the kernel allows (HARD_MSGMAX), or a FUSE write holds. */
+	assert_int_equal(maxmsg->set(name, "100000", 6), -EINVAL);
+	assert_int_equal(msgsize->set(name, "2000000", 7), -EINVAL);
+	assert_int_equal(mq_getattr(test_mq_native_open(name), &attr), 0);
+	assert_int_equal(attr.mq_maxmsg, TEST_MQ_MAXMSG);
+	assert_int_equal(attr.mq_msgsize, TEST_MQ_MSGSIZE);
+	assert_int_equal(mqueue_kind.stat(name, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0604);
+	/* And a queue that does not exist. */
+	assert_int_equal(maxmsg->set(test_mq_name(), "2", 1), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1082,6 +1311,13 @@ int main(void)
 		TEST_MQ_CASE(test_mq_attrs),
 		TEST_MQ_CASE(test_mq_native_recreate),
 		TEST_MQ_CASE(test_mq_meta_write_only),
+		TEST_MQ_CASE(test_mq_lines_split),
+		TEST_MQ_CASE(test_mq_lines_release),
+		TEST_MQ_CASE(test_mq_lines_too_long),
+		TEST_MQ_CASE(test_mq_lines_full),
+		TEST_MQ_CASE(test_mq_attr_set),
+		TEST_MQ_CASE(test_mq_attr_set_busy),
+		TEST_MQ_CASE(test_mq_attr_set_invalid),
 #undef TEST_MQ_CASE
 	};
 
