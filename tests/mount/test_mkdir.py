@@ -5,7 +5,7 @@ parameters in one step, through the tree.
   * each kind's parameters, read back through the tree and natively:
     channels' --capacity, shm's --size, sem's --value both ways (posted
     up from the mount's sem_value, taken down to it), queues' --maxmsg and
-    --msgsize (skipped while `maxmsg` is not writable in the tree);
+    --msgsize, in the order that fits RLIMIT_MSGQUEUE on the way;
   * -m MODE exactly, whatever the umask; without it, what mkdir(1) makes;
   * bad usage (exit 2, nothing made): an option of another kind, a bad
     number or mode, no DIR or two; failures (exit 1): DIR exists, DIR not
@@ -28,7 +28,8 @@ from harness import Harness
 from native import mq_close, mq_getattr, mq_open, sem_value
 
 CHAN_MAX_TOTAL = 262144
-H = Harness("mkdir", chan_max_total=CHAN_MAX_TOTAL, sem_value=2)
+H = Harness("mkdir", chan_max_total=CHAN_MAX_TOTAL, sem_value=2,
+            mq_maxmsg=2, mq_msgsize=8192)
 
 
 def ipcctl(t, *args, timeout=5, wrap=()):
@@ -63,20 +64,6 @@ def first_line(err):
 def hints(err):
     return " ".join(ln[len("ipcctl: hint: "):] for ln in err.splitlines()
                     if ln.startswith("ipcctl: hint: "))
-
-
-def _maxmsg_mode(t):
-    q = t.mkobj("queues", "probe-mode")
-    try:
-        return stat.S_IMODE(os.stat(os.path.join(q, "maxmsg")).st_mode)
-    finally:
-        t.rmobj("queues", "probe-mode")
-
-
-def need_writable_maxmsg(t):
-    if not _maxmsg_mode(t) & 0o200:
-        t.skip("queues' maxmsg is not writable in this tree yet (writable "
-               "maxmsg/msgsize, DESIGN §2, is another branch's)")
 
 
 # ---------------------------------------------------------------------------
@@ -133,31 +120,63 @@ def test_mode_exact_or_as_mkdir(t):
         t.eq(modes[0], 0o777 & ~int(um, 8), "umask %s: the mode" % um)
 
 
+def native_shape(t, pname):
+    """(maxmsg, msgsize) of queue PNAME, natively."""
+    mqd = mq_open(pname, os.O_RDONLY)
+    try:
+        attr = mq_getattr(mqd)
+    finally:
+        mq_close(mqd)
+    return attr.mq_maxmsg, attr.mq_msgsize
+
+
 def test_queue_maxmsg_msgsize(t):
-    """--maxmsg and --msgsize, read back and natively; from the system's
-    10 x 8192 to 1000 x 64 (msgsize must go first: 1000 x 8192 is more
-    than RLIMIT_MSGQUEUE), and to 4 x 65536 (maxmsg first)."""
-    need_writable_maxmsg(t)
-    for name, maxmsg, msgsize in (("a", 5, 100), ("b", 1000, 64),
-                                  ("c", 4, 65536)):
+    """--maxmsg and --msgsize, read back and natively (the mount makes
+    queues of 2 x 8192)."""
+    with open("/proc/sys/fs/mqueue/msgsize_max") as f:
+        msgsize_max = int(f.read())
+    for name, maxmsg, msgsize in (("a", 5, 100), ("b", 1, msgsize_max),
+                                  ("c", 3, None), ("d", None, 64)):
         q = t.path("queues", name)
-        mkdir_ok(t, "--maxmsg", maxmsg, "--msgsize", msgsize, q)
+        args = (["--maxmsg", maxmsg] if maxmsg else []) + \
+            (["--msgsize", msgsize] if msgsize else [])
+        mkdir_ok(t, *(args + [q]))
+        want = (maxmsg or 2, msgsize or 8192)
         t.eq((t.read_file(os.path.join(q, "maxmsg")),
               t.read_file(os.path.join(q, "msgsize"))),
-             (b"%d\n" % maxmsg, b"%d\n" % msgsize), "queues/%s" % name)
-        mqd = mq_open(t.posix(name), os.O_RDONLY)
-        try:
-            attr = mq_getattr(mqd)
-        finally:
-            mq_close(mqd)
-        t.eq((attr[0], attr[1]), (maxmsg, msgsize),
+             (b"%d\n" % want[0], b"%d\n" % want[1]), "queues/%s" % name)
+        t.eq(native_shape(t, t.posix(name)), want,
              "queues/%s natively (maxmsg, msgsize)" % name)
 
 
+# A user of its own, so that its RLIMIT_MSGQUEUE counts only its queues.
+LONER = 42424
+
+
+def test_queue_shape_order(t):
+    """Each of maxmsg and msgsize re-creates the queue: from 2 x 8192 to
+    10 x 1024 under a RLIMIT_MSGQUEUE of 30000 bytes, msgsize must go
+    first (10 x 8192 would not fit). A user of its own makes it (its
+    limit counts its queues only), through a mount whose daemon has that
+    limit too (a re-created queue is charged against the daemon's)."""
+    t.need("setpriv")
+    m = t.extra_unstarted("mkdir-rl", mq_maxmsg=2, mq_msgsize=8192,
+                          allow_other=None)
+    m.wrap = ["prlimit", "--msgqueue=30000:30000", "--"]
+    m.start_daemon()
+    q = os.path.join(m.mnt, "queues", "o")
+    mkdir_ok(t, "--maxmsg", 10, "--msgsize", 1024, q,
+             wrap=["setpriv", "--reuid=%d" % LONER, "--regid=%d" % LONER,
+                   "--clear-groups", "--"])
+    t.eq(os.stat(q).st_uid, LONER, "the queue is the user's")
+    t.eq(native_shape(t, "/" + m.prefix + "o"), (10, 1024),
+         "the queue natively (maxmsg, msgsize)")
+
+
 def test_queue_maxmsg_beyond_msg_max(t):
-    """--maxmsg past the kernel's hard limit (65536, root's) is refused:
-    the queue is removed, and the hint names fs.mqueue.msg_max."""
-    need_writable_maxmsg(t)
+    """--maxmsg past fs.mqueue.msg_max (and the kernel's hard limit,
+    65536, that of a caller with CAP_SYS_RESOURCE) is refused: the queue
+    is removed, and the hint names fs.mqueue.msg_max."""
     q = t.path("queues", "big")
     rc, out, err = ipcctl(t, "mkdir", "--maxmsg", 100000, q)
     t.eq((rc, out, first_line(err)), (1, b"", "ipcctl: %s/maxmsg: Invalid "
