@@ -327,7 +327,7 @@ static int holds_open(void)
 	holds_pid = getpid();
 	snprintf(path, sizeof(path), HOLDS_DIR "/holds.%d", (int)holds_pid);
 	snprintf(tmp, sizeof(tmp), HOLDS_DIR "/new.%d", (int)holds_pid);
-	if (mkdir(HOLDS_DIR, 0700) < 0 && errno != EEXIST)
+	if (mkdir(HOLDS_DIR, 0755) < 0 && errno != EEXIST)
 		goto out_warn;
 	holds_fd = open(
 		tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);

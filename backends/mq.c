@@ -150,7 +150,7 @@ static void mqueue_find_fs(void)
 	 * make one first (/tmp would let any user take the name).
 	 */
 	snprintf(dir, sizeof(dir), MQUEUE_RUN_DIR "/mqueue.%d", (int)getpid());
-	if ((mkdir(MQUEUE_RUN_DIR, 0700) < 0 && errno != EEXIST) ||
+	if ((mkdir(MQUEUE_RUN_DIR, 0755) < 0 && errno != EEXIST) ||
 	    mkdir(dir, 0700) < 0)
 		goto out_warn;
 	if (mount("mqueue", dir, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,

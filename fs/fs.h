@@ -25,6 +25,7 @@ struct fs_conf {
 	const char *prefix;
 	size_t prefix_len;
 	const char *engine_name;	 /* -o engine=NAME */
+	const char *log;		 /* -o log=FILE */
 	const struct ipc_engine *engine; /* its kinds are the tree's */
 	const char *mountpoint;
 	const char *source;
@@ -223,7 +224,11 @@ void fs_links_del(struct fs_links *l, struct fs_link *e); /* once added */
 struct fs_link *fs_links_first(struct fs_links *l);
 
 /* util.c */
+int fs_log_open(const char *path);
 void fs_log_daemonized(void);
+void fs_log_started(const char *mnt);
+const char *fs_log_where(void);
+void fs_log_close(void);
 int fs_object_pname(const struct ipc_kind *kind, const char *name,
 		    char **pname);
 int fs_caller(fuse_req_t req, struct ipc_caller *c);

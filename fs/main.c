@@ -8,16 +8,18 @@
  *   build
  *
  * Start-up order matters: kinds are set up (and bad options refused) before
- * anything is mounted; the event loop thread starts after fuse_daemonize()
+ * anything is mounted; the event loop thread starts after main_daemonize()
  * forks, since threads do not survive a fork.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs.h"
 
@@ -85,6 +87,51 @@ static void main_kinds_fini(void)
 		e->fini();
 }
 
+/*
+ * fuse_daemonize(), but the daemon itself says where its messages go, on
+ * the caller's stderr, before letting go of it: the file it writes is named
+ * for its PID, which only the child knows. The parent exits once the child
+ * is ready, as fuse_daemonize's does: 0, or 1 if the child died first.
+ */
+static int main_daemonize(void)
+{
+	int fds[2], nullfd;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		perror("ipcfs: setsid");
+	if (chdir("/") < 0)
+		perror("ipcfs: chdir /");
+	fs_log_daemonized();
+	nullfd = open("/dev/null", O_RDWR);
+	if (nullfd >= 0) {
+		dup2(nullfd, 0);
+		dup2(nullfd, 1);
+		dup2(nullfd, 2);
+		if (nullfd > 2)
+			close(nullfd);
+	}
+	if (write(fds[1], &c, 1) != 1) {
+		/* The parent is gone: nobody waits for the word. */
+	}
+	close(fds[1]);
+	return 0;
+}
+
 static int main_loop(struct fuse_session *se, struct fuse_cmdline_opts *opts)
 {
 	struct fuse_loop_config *cfg;
@@ -147,6 +194,9 @@ int main(int argc, char *argv[])
 			strerror(err));
 		goto out_opts;
 	}
+	/* -o log=: before anything else may say something. */
+	if (fs_conf.log && fs_log_open(fs_conf.log) < 0)
+		goto out_opts;
 	fuse_opt_add_arg(&args, "-ofsname=ipcfs,subtype=ipcfs");
 	if (fs_conf.default_permissions)
 		fuse_opt_add_arg(&args, "-odefault_permissions");
@@ -174,10 +224,21 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, mnt) != 0)
 		goto out_signals;
-	if (fuse_daemonize(opts.foreground) != 0)
-		goto out_unmount;
-	if (!opts.foreground)
-		fs_log_daemonized();
+	if (opts.foreground) {
+		if (fs_conf.log)
+			fprintf(stderr, "ipcfs: messages go to %s\n",
+				fs_log_where());
+		if (chdir("/") < 0)
+			ipc_log("chdir /: %s", strerror(errno));
+	} else {
+		ret = main_daemonize();
+		if (ret < 0) {
+			ipc_log("cannot detach: %s", strerror(-ret));
+			ret = 1;
+			goto out_unmount;
+		}
+	}
+	fs_log_started(mnt);
 	ret = fs_park_start_loop();
 	if (ret < 0) {
 		ipc_log("cannot start the event loop: %s", strerror(-ret));
@@ -205,6 +266,7 @@ out_opts:
 	free(mnt);
 	free(opts.mountpoint);
 out_args:
+	fs_log_close();
 	fs_options_free();
 	fuse_opt_free_args(&args);
 	return ret;

@@ -468,10 +468,13 @@ static void ops_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /*
  * xattrs, for ipcctl: user.ipcfs.name on an object directory, its POSIX
- * name; on the root, user.ipcfs.pid, the daemon's, and user.ipcfs.option.X,
- * the value of each kind's -o X (ipcctl ls -g shows limits with them).
+ * name; on the root, user.ipcfs.pid, the daemon's, user.ipcfs.log, where
+ * its messages go (a file's path, "syslog" or "stderr"), and
+ * user.ipcfs.option.X, the value of each kind's -o X (ipcctl ls -g shows
+ * limits with them).
  */
 #define OPS_XATTR_PID "user.ipcfs.pid"
+#define OPS_XATTR_LOG "user.ipcfs.log"
 #define OPS_XATTR_OPTION "user.ipcfs.option."
 
 static void ops_reply_xattr(fuse_req_t req, const char *val, size_t len,
@@ -511,6 +514,8 @@ static int ops_root_xattr(const char *name, char *buf, size_t size)
 
 	if (strcmp(name, OPS_XATTR_PID) == 0)
 		return snprintf(buf, size, "%d", (int)getpid());
+	if (strcmp(name, OPS_XATTR_LOG) == 0)
+		return snprintf(buf, size, "%s", fs_log_where());
 	if (strncmp(name, OPS_XATTR_OPTION, strlen(OPS_XATTR_OPTION)) == 0)
 		o = ops_options_find(ops_option_named,
 				     (void *)(name + strlen(OPS_XATTR_OPTION)));
@@ -521,7 +526,7 @@ static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 size_t size)
 {
 	struct fs_node *n = fs_node_get(ino);
-	char buf[32];
+	char buf[PATH_MAX];
 	int len;
 
 	if (ino == FUSE_ROOT_ID) {
@@ -552,7 +557,8 @@ static void ops_listxattr_root(fuse_req_t req, size_t size)
 	FILE *out = open_memstream(&list, &len);
 
 	if (out) {
-		fprintf(out, "%s%c", OPS_XATTR_PID, '\0');
+		fprintf(out, "%s%c%s%c", OPS_XATTR_PID, '\0', OPS_XATTR_LOG,
+			'\0');
 		ops_options_find(ops_list_option, out);
 	}
 	if (!out || fclose(out) != 0)

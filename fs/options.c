@@ -35,6 +35,7 @@ enum {
 static const struct fuse_opt options_spec[] = {
 	{ "prefix=%s", offsetof(struct fs_conf, prefix), 0 },
 	{ "engine=%s", offsetof(struct fs_conf, engine_name), 0 },
+	{ "log=%s", offsetof(struct fs_conf, log), 0 },
 	{ "no_default_permissions",
 	  offsetof(struct fs_conf, default_permissions), 0 },
 	FUSE_OPT_KEY("-h", OPTIONS_KEY_HELP),
@@ -195,6 +196,8 @@ void fs_options_free(void)
 	fs_conf.prefix = NULL;
 	free((char *)fs_conf.engine_name);
 	fs_conf.engine_name = NULL;
+	free((char *)fs_conf.log);
+	fs_conf.log = NULL;
 }
 
 static void options_help_line(const struct ipc_option *o)
@@ -215,6 +218,9 @@ void fs_options_help(const char *progname)
 	       "    -o prefix=PREFIX       show and create only objects named /PREFIX...\n"
 	       "    -o no_default_permissions\n"
 	       "                           let the daemon, not the kernel, check access\n"
+	       "    -o log=FILE            the daemon's messages go to FILE, appended (default:\n"
+	       "                           stderr in the foreground; detached, syslog if\n"
+	       "                           /dev/log exists, else /run/ipcfs/ipcfs.PID.log)\n"
 	       "    -o engine=NAME         where the objects live: ",
 	       progname);
 	options_engines(stdout);

@@ -3,19 +3,34 @@
  * util.c - small services the fs layer offers everybody: logging, number
  * parsing, and the mapping between directory names and object names
  * ("jobs" <-> "/PREFIXjobs", or as the kind says).
+ *
+ * Messages go to -o log=FILE if given (foreground or not; while the daemon
+ * starts, to stderr as well); else to stderr until the daemon detaches,
+ * then to syslog if /dev/log is there, else to /run/ipcfs/ipcfs.PID.log,
+ * which a container without syslog keeps. A line of a file has a
+ * timestamp and the PID, as syslog's have.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
 
+#define UTIL_LOG_DIR "/run/ipcfs"
+
 static bool util_syslog;
+static int util_log_fd = -1; /* -o log=, or the default file */
+static char *util_log_path;  /* its path, for user.ipcfs.log */
+static bool util_started;    /* serving: stderr is no longer the caller's */
 static pthread_key_t util_buf_key;
 static pthread_once_t util_buf_once = PTHREAD_ONCE_INIT;
 
@@ -24,25 +39,150 @@ struct util_buf {
 	char data[];
 };
 
-void fs_log_daemonized(void)
+static int util_log_file(const char *path)
 {
-	util_syslog = true;
-	openlog("ipcfs", LOG_PID, LOG_DAEMON);
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return -errno;
+	util_log_path = realpath(path, NULL);
+	if (!util_log_path) {
+		close(fd);
+		return -ENOMEM;
+	}
+	util_log_fd = fd;
+	return 0;
 }
 
+/*
+ * -o log=PATH: messages go there from now on, appended. At start, before
+ * anything is mounted: a file that cannot be opened is refused (told).
+ */
+int fs_log_open(const char *path)
+{
+	int ret = util_log_file(path);
+
+	if (ret < 0)
+		fprintf(stderr, "ipcfs: -o log=%s: cannot open it: %s\n", path,
+			strerror(-ret));
+	return ret;
+}
+
+static bool util_have_syslog(void)
+{
+	struct stat st;
+
+	return stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * About to detach, stderr still the caller's: choose where messages go, and
+ * say so there. Without -o log=: syslog if /dev/log is a socket, else
+ * UTIL_LOG_DIR/ipcfs.PID.log; else, nowhere, and say that too.
+ */
+void fs_log_daemonized(void)
+{
+	char path[64];
+	int ret = 0;
+
+	if (util_log_fd < 0 && !util_have_syslog()) {
+		snprintf(path, sizeof(path), UTIL_LOG_DIR "/ipcfs.%d.log",
+			 (int)getpid());
+		ret = mkdir(UTIL_LOG_DIR, 0755) < 0 && errno != EEXIST
+			      ? -errno
+			      : util_log_file(path);
+		if (ret < 0)
+			fprintf(stderr,
+				"ipcfs: cannot open %s (%s) and there is no syslog (/dev/log): messages are lost; -o log=FILE keeps them\n",
+				path, strerror(-ret));
+	}
+	if (util_log_fd >= 0) {
+		fprintf(stderr, "ipcfs: messages go to %s\n", util_log_path);
+		return;
+	}
+	util_syslog = true;
+	openlog("ipcfs", LOG_PID, LOG_DAEMON);
+	if (ret == 0)
+		fprintf(stderr, "ipcfs: messages go to syslog\n");
+}
+
+/* Where messages go now: a file's path, "syslog" or "stderr". */
+const char *fs_log_where(void)
+{
+	return util_log_fd >= 0 ? util_log_path
+	       : util_syslog	? "syslog"
+				: "stderr";
+}
+
+/*
+ * One line to the log file, in one write(2) of an O_APPEND file: lines of
+ * several threads (or daemons sharing the file) never mix. As syslog has
+ * it: "2026-12-02T14:11:26+0000 ipcfs[1234]: what".
+ */
+static void util_log_line(const char *fmt, va_list ap)
+{
+	char stamp[64], *msg = NULL, *line = NULL;
+	struct tm tm;
+	time_t now = time(NULL);
+	int len;
+
+	if (!localtime_r(&now, &tm) ||
+	    !strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm))
+		strcpy(stamp, "-");
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	len = asprintf(&line, "%s ipcfs[%d]: %s\n", stamp, (int)getpid(), msg);
+	if (len > 0 && write(util_log_fd, line, len) < 0) {
+		/* Nowhere left to say it. */
+	}
+	free(line);
+	free(msg);
+}
+
+/*
+ * Mounted on MNT and serving: from now on, a log file is the only place.
+ * A log of its own (a file, syslog) is told which daemon this is.
+ */
+void fs_log_started(const char *mnt)
+{
+	util_started = true;
+	if (util_log_fd >= 0 || util_syslog)
+		ipc_log("ipcfs %s on %s", IPCFS_VERSION, mnt);
+}
+
+/*
+ * To the log file, and while the daemon starts to stderr too, where who
+ * started it sees why it would not start; else to syslog, or stderr.
+ */
 void ipc_log(const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 
 	va_start(ap, fmt);
+	if (util_log_fd >= 0) {
+		va_copy(again, ap);
+		util_log_line(fmt, again);
+		va_end(again);
+	}
 	if (util_syslog) {
 		vsyslog(LOG_WARNING, fmt, ap);
-	} else {
+	} else if (util_log_fd < 0 || !util_started) {
 		fputs("ipcfs: ", stderr);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 	}
 	va_end(ap);
+}
+
+void fs_log_close(void)
+{
+	if (util_log_fd >= 0)
+		close(util_log_fd);
+	util_log_fd = -1;
+	free(util_log_path);
+	util_log_path = NULL;
 }
 
 /*

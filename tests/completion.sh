@@ -83,7 +83,7 @@ has() {
 	failed=$((failed + 1))
 }
 
-check "verbs" "ls send recv wait post hold" ipcctl ""
+check "verbs" "ls mkdir send recv wait post hold" ipcctl ""
 check "verb prefix" "send" ipcctl se
 check "global flags" "--help --version" ipcctl --
 check "ls long flags" "--json --raw --noheadings --output --queues --channels
@@ -91,6 +91,14 @@ check "ls long flags" "--json --raw --noheadings --output --queues --channels
 check "recv flags" "-v --verbose --timeout -h --help" ipcctl recv -
 check "send flags" "-p --priority -h --help" ipcctl send -
 check "wait flags" "--timeout -h --help" ipcctl wait -
+check "mkdir flags" "--maxmsg --msgsize --capacity --size --value -m --mode
+	-h --help" ipcctl mkdir -
+check "mkdir long flags after one" "--maxmsg --mode --msgsize" ipcctl mkdir --maxmsg 10 --m
+check "mkdir: no value for --capacity" "" ipcctl mkdir --capacity ""
+check "mkdir -m modes" "600 640 644 660 666" ipcctl mkdir -m ""
+check "mkdir --mode prefix" "640 644" ipcctl mkdir --mode 64
+check "mkdir: DIR after options" "queues/jobs" ipcctl mkdir --maxmsg 5 -m 600 queues/
+check "mkdir: nothing after DIR" "" ipcctl mkdir sem/lock ""
 check "hold flags" "--timeout -h --help" ipcctl hold -
 check "-o columns" "MSGS MSGSIZE" ipcctl ls -o MS
 check "-o lower case" "MAXMSG" ipcctl ls -o max

@@ -29,6 +29,7 @@ How a block is run:
   them, with NAME the native name of a segment made through the tree.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -456,6 +457,19 @@ def run_verbs(t, s, block):
            "sem/lock: 1, taken by wait, 3 posted, the hold given back")
 
 
+@snippet("mkdir-hint")
+def run_mkdir_hint(t, s, block):
+    """The hint's figures are the system's default queue (10 x 8192) and
+    the subshell's limit; the PID is the daemon's."""
+    for name, want in (("msg_default", "10"), ("msgsize_default", "8192")):
+        with open("/proc/sys/fs/mqueue/" + name) as f:
+            if f.read().strip() != want:
+                t.skip("fs.mqueue.%s is not %s here" % (name, want))
+    pid = re.search(r"--pid (\d+)$", block.text, re.M).group(1)
+    transcript(t, s, block, subs=[(pid, str(t.daemon.pid))], status={0: 1})
+    t.eq(os.listdir(t.qpath("")), [], "no queue made")
+
+
 # -- the programs of "From other languages" ----------------------------------
 
 def program(t, s, block, argv, want, timeout=15):
@@ -563,11 +577,16 @@ def run_fake_kind(t, s, block):
         pytest.skip("no test daemon at %s (set $IPCFS_TEST)" % exe)
     mnt = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-readme-t-"))
     prefix = "t%d_rdemo_" % os.getpid()
+    def where_any(want, got):
+        """Where the daemon's messages go is the machine's (syslog, or a
+        file named for its PID): any place matches."""
+        said = re.compile(r"^ipcfs: messages go to \S+$", re.M)
+        return said.sub("", want) == said.sub("", got)
     try:
         transcript(t, s, block, subs=[
             ("build/tests/ipcfs-test", exe), ("prefix=demo_", "prefix=" +
                                               prefix), ("/mnt/t", mnt)],
-            status={3: 1})
+            status={3: 1}, loose={0: where_any})
     finally:
         pid = None
         try:
@@ -584,6 +603,9 @@ def run_fake_kind(t, s, block):
                     return True
             if not wait_until(gone, 5):
                 os.kill(pid, signal.SIGKILL)
+            # Its log, where there is no syslog (ipcfs(8), LOGGING).
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink("/run/ipcfs/ipcfs.%d.log" % pid)
         rmdir_patiently(mnt)
         native.unlink_prefix(prefix)
 

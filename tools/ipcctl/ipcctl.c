@@ -9,8 +9,8 @@
  *
  * This file is the verb table, the usage texts and what the verbs share;
  * ls.c and limits.c list (on libsmartcols, through table.c, from the walk
- * of tree.c), queue.c sends and receives, semaphore.c waits, posts and
- * holds.
+ * of tree.c), mkdir.c makes objects with their parameters, queue.c sends
+ * and receives, semaphore.c waits, posts and holds.
  *
  * Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.
  */
@@ -34,6 +34,7 @@
 
 static const struct ipcctl_verb *const ipcctl_verbs[] = {
 	&ls_verb,
+	&mkdir_verb,
 	&queue_send_verb,
 	&queue_recv_verb,
 	&semaphore_wait_verb,
@@ -80,6 +81,7 @@ int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out)
 			fprintf(out,
 				"\n"
 				"ls     list the objects of an ipcfs mount, or its limits (-g)\n"
+				"mkdir  make an object with its own parameters\n"
 				"send   send a message to a queue\n"
 				"recv   receive a message from a queue\n"
 				"wait   take one unit of a semaphore\n"

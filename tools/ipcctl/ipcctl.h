@@ -37,8 +37,9 @@ struct ipcctl_verb {
 	const char *help;		   /* what VERB --help adds */
 };
 
-extern const struct ipcctl_verb ls_verb, queue_send_verb, queue_recv_verb,
-	semaphore_wait_verb, semaphore_post_verb, semaphore_hold_verb;
+extern const struct ipcctl_verb ls_verb, mkdir_verb, queue_send_verb,
+	queue_recv_verb, semaphore_wait_verb, semaphore_post_verb,
+	semaphore_hold_verb;
 
 /* ipcctl.c */
 int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
@@ -139,7 +140,26 @@ int table_print(struct table *t);
 void table_free(struct table *t);
 void table_help_columns(FILE *out, const struct table_column *all, size_t nall);
 
-/* limits.c: ls -g */
+/* limits.c: ls -g, and the limits mkdir's hints name */
+enum limits_resource {
+	LIMITS_MQUEUES, /* queues of the system: fs.mqueue.queues_max */
+	LIMITS_MQMSGS,	/* messages per queue: fs.mqueue.msg_max */
+	LIMITS_MQSIZE,	/* message size: fs.mqueue.msgsize_max */
+	LIMITS_MQBYTES, /* RLIMIT_MSGQUEUE, the kernel's charge of queues */
+	LIMITS_CHANMEM, /* -o chan_max_total, the channels' capacity */
+	LIMITS_NROWS
+};
+
+struct limits_row {
+	const char *resource;
+	const char *description;
+	bool has_limit, has_used;
+	long long limit, used;
+};
+
+int limits_collect(const char *mnt, struct limits_row *rows);
+long long limits_queue_charge(long long maxmsg, long long msgsize);
+bool limits_sysctl(const char *path, long long *val);
 int limits_list(const char *mnt, const struct table_opts *o);
 void limits_help(FILE *out);
 

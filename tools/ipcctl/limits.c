@@ -47,22 +47,6 @@ static const struct table_column limits_columns[] = {
 #define LIMITS_NCOLUMNS (sizeof(limits_columns) / sizeof(limits_columns[0]))
 #define LIMITS_DEFAULT "RESOURCE,DESCRIPTION,LIMIT,USED,USE%"
 
-struct limits_row {
-	const char *resource;
-	const char *description;
-	bool has_limit, has_used;
-	long long limit, used;
-};
-
-enum {
-	LIMITS_MQUEUES,
-	LIMITS_MQMSGS,
-	LIMITS_MQSIZE,
-	LIMITS_MQBYTES,
-	LIMITS_CHANMEM,
-	LIMITS_NROWS
-};
-
 static const char *const limits_names[LIMITS_NROWS][2] = {
 	[LIMITS_MQUEUES] = { "MQUEUES", "POSIX message queues, system-wide" },
 	[LIMITS_MQMSGS] = { "MQMSGS", "messages per queue" },
@@ -76,8 +60,20 @@ static const char *const limits_names[LIMITS_NROWS][2] = {
 #define LIMITS_TREE_NODE 48 /* sizeof(struct posix_msg_tree_node), 64-bit */
 #define LIMITS_MQ_PRIO_MAX 32768
 
+/*
+ * What the kernel charges the creator of a queue of MAXMSG messages of
+ * MSGSIZE bytes (ipc/mqueue.c, mqueue_get_inode): its messages with their
+ * headers, and the priority tree's nodes.
+ */
+long long limits_queue_charge(long long maxmsg, long long msgsize)
+{
+	return maxmsg * (msgsize + LIMITS_MSG_MSG) +
+	       (maxmsg < LIMITS_MQ_PRIO_MAX ? maxmsg : LIMITS_MQ_PRIO_MAX) *
+		       LIMITS_TREE_NODE;
+}
+
 /* A file of /proc/sys holding one number. */
-static bool limits_sysctl(const char *path, long long *val)
+bool limits_sysctl(const char *path, long long *val)
 {
 	FILE *f = fopen(path, "re");
 	char buf[32];
@@ -184,20 +180,10 @@ static void limits_rows(const char *mnt, const struct tree *t,
 		if (o->has & TREE_ATTR(TREE_MSGSIZE) &&
 		    o->val[TREE_MSGSIZE] > r[LIMITS_MQSIZE].used)
 			r[LIMITS_MQSIZE].used = o->val[TREE_MSGSIZE];
-		/*
-		 * What the kernel charges the creator of a queue (ipc/mqueue.c,
-		 * mqueue_get_inode): its messages with their headers, and
-		 * the priority tree's nodes. The MQBYTES row counts the queues
-		 * of the user running ipcctl.
-		 */
+		/* The MQBYTES row counts the queues of the user running ipcctl. */
 		if (o->st.st_uid == uid && (o->has & mq) == mq)
-			r[LIMITS_MQBYTES].used +=
-				o->val[TREE_MAXMSG] * (o->val[TREE_MSGSIZE] +
-						       LIMITS_MSG_MSG) +
-				(o->val[TREE_MAXMSG] < LIMITS_MQ_PRIO_MAX
-					 ? o->val[TREE_MAXMSG]
-					 : LIMITS_MQ_PRIO_MAX) *
-					LIMITS_TREE_NODE;
+			r[LIMITS_MQBYTES].used += limits_queue_charge(
+				o->val[TREE_MAXMSG], o->val[TREE_MSGSIZE]);
 	}
 	r[LIMITS_MQUEUES].has_limit = limits_sysctl(
 		"/proc/sys/fs/mqueue/queues_max", &r[LIMITS_MQUEUES].limit);
@@ -251,8 +237,13 @@ static int limits_row(struct table *t, const struct limits_row *r)
 	return ret;
 }
 
-/* ls -g of the mount at MNT: the table of O's columns. */
-int limits_list(const char *mnt, const struct table_opts *o)
+/*
+ * The rows of ls -g of the mount at MNT into ROWS (LIMITS_NROWS of them):
+ * 0, 1 if something was told on the way but the rows are there, or -1
+ * (told) when MNT is no ipcfs mount or cannot be read. mkdir's hints
+ * read them too.
+ */
+int limits_collect(const char *mnt, struct limits_row *rows)
 {
 	static const char *const roots[] = { "queues", "channels" };
 	struct tree tree = {
@@ -261,8 +252,23 @@ int limits_list(const char *mnt, const struct table_opts *o)
 		.want = TREE_ATTR(TREE_MAXMSG) | TREE_ATTR(TREE_MSGSIZE) |
 			TREE_ATTR(TREE_CAPACITY),
 	};
+	int ret;
+
+	ret = tree_walk(&tree, mnt);
+	if (ret == 0) {
+		limits_rows(mnt, &tree, rows);
+		ret = tree.failed;
+	}
+	tree_free(&tree);
+	return ret;
+}
+
+/* ls -g of the mount at MNT: the table of O's columns. */
+int limits_list(const char *mnt, const struct table_opts *o)
+{
 	struct limits_row rows[LIMITS_NROWS];
 	struct table t;
+	bool failed;
 	size_t i;
 	int ret;
 
@@ -270,15 +276,13 @@ int limits_list(const char *mnt, const struct table_opts *o)
 			LIMITS_DEFAULT);
 	if (ret < 0)
 		return ret == -EINVAL ? IPCCTL_USAGE : IPCCTL_FAIL;
-	ret = tree_walk(&tree, mnt);
-	if (ret == 0)
-		limits_rows(mnt, &tree, rows);
-	for (i = 0; ret == 0 && i < LIMITS_NROWS; i++)
+	ret = limits_collect(mnt, rows);
+	failed = ret != 0;
+	for (i = 0; ret >= 0 && i < LIMITS_NROWS; i++)
 		ret = limits_row(&t, &rows[i]);
-	if (ret == 0)
+	if (ret >= 0)
 		ret = table_print(&t);
-	ret = ret < 0 || tree.failed ? IPCCTL_FAIL : IPCCTL_OK;
-	tree_free(&tree);
+	ret = ret < 0 || failed ? IPCCTL_FAIL : IPCCTL_OK;
 	table_free(&t);
 	return ret;
 }
