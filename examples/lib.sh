@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # examples/lib.sh - sourced by each examples/NAME/check.
 #
@@ -25,7 +26,8 @@ if [ -z "${TMPDIR_EX:-}" ]; then
 	own_tmp=$TMPDIR_EX
 fi
 export IPCFS_MNT IPCCTL TMPDIR_EX
-T=${EXAMPLE_TIMEOUT:-30} # seconds for one program
+# shellcheck disable=SC2034 # the checks' bound on one program, in seconds
+T=${EXAMPLE_TIMEOUT:-30}
 
 made=()
 made() { # KIND/NAME...: objects to remove at exit, if still there

@@ -11,7 +11,10 @@
 //                bytes are never interleaved with another writer's)
 //   recv()    -> fs.readSync up to a newline; end-of-file is null
 // Synchronous reads on purpose: an async read of an empty channel holds
-// one of libuv's four pool threads while it waits.
+// one of libuv's four pool threads while it waits. The parent, which has
+// children, gets SIGCHLD when one ends: a read or write waiting in the
+// tree then fails with EINTR (FUSE does not restart it, as a pipe's read
+// would be), having taken or sent nothing, so it is simply tried again.
 //
 //   usage: node mp_pipe.js MNT
 
@@ -23,6 +26,17 @@ const { spawn } = require("child_process");
 const [mnt, role, name, end] = process.argv.slice(2);
 const channel = (name, i) => path.join(mnt, "channels", `${name}-${i}`);
 
+// fn(), again while it fails with EINTR (it then took or sent nothing).
+function again(fn) {
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (e.code !== "EINTR") throw e;
+    }
+  }
+}
+
 // End E (0 or 1) of pipe NAME: sends on NAME-E, receives on NAME-(1-E).
 class Conn {
   constructor(name, e) {
@@ -33,7 +47,7 @@ class Conn {
   }
   send(obj) {
     if (this.w === null) this.w = fs.openSync(this.out, fs.constants.O_WRONLY);
-    fs.writeSync(this.w, JSON.stringify(obj) + "\n");
+    again(() => fs.writeSync(this.w, JSON.stringify(obj) + "\n"));
   }
   recv() {
     if (this.r === null) this.r = fs.openSync(this.inp, fs.constants.O_RDONLY);
@@ -45,7 +59,7 @@ class Conn {
         return JSON.parse(line);
       }
       const buf = Buffer.alloc(4096);
-      const n = fs.readSync(this.r, buf, 0, buf.length, null);
+      const n = again(() => fs.readSync(this.r, buf, 0, buf.length, null));
       if (n === 0) return undefined; // end of file
       this.pending = Buffer.concat([this.pending, buf.subarray(0, n)]);
     }
@@ -83,12 +97,17 @@ const roles = {
   },
   squarer(conn) {
     // null: the parent says stop; undefined: end-of-file
-    for (let n = conn.recv(); n != null; n = conn.recv()) conn.send([n, n * n]);
+    for (let n = conn.recv(); n != null; n = conn.recv())
+      conn.send([n, n * n]);
   },
   async main() {
     const made = [];
     let status = 0;
-    for (const [what, name] of [["Hello from sender!", "hello"], [[1, 2, 3, 4], "list"]]) {
+    const pipes = [
+      ["Hello from sender!", "hello"],
+      [[1, 2, 3, 4], "list"],
+    ];
+    for (const [what, name] of pipes) {
       Pipe(name);
       made.push(name);
       const codes = await Promise.all([
@@ -111,7 +130,8 @@ const roles = {
       console.log("EOFError after the child closed its end");
     parent.close();
     status = Math.max(status, await child);
-    for (const name of made) for (const i of [0, 1]) fs.rmdirSync(channel(name, i));
+    for (const name of made)
+      for (const i of [0, 1]) fs.rmdirSync(channel(name, i));
     process.exitCode = status;
   },
 };

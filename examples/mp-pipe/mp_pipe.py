@@ -98,7 +98,8 @@ def run(*procs):
 
 def main():
     status = 0
-    for what, name in (("Hello from sender!", "hello"), ([1, 2, 3, 4], "list")):
+    for what, name in (("Hello from sender!", "hello"),
+                       ([1, 2, 3, 4], "list")):
         a, b = Pipe(name)
         status |= run(multiprocessing.Process(target=sender, args=(a, what)),
                       multiprocessing.Process(target=receiver, args=(b,)))

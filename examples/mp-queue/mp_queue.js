@@ -16,6 +16,10 @@
 // worker_thread or raises UV_THREADPOOL_SIZE. A POSIX queue is bounded
 // (often 10 messages), so the tasks come from a feeder process while the
 // parent collects results: putting them all first could wait forever.
+// A process with children gets SIGCHLD when one ends, and Node handles
+// it: a read or write waiting in the tree then fails with EINTR (FUSE
+// does not restart it, as a pipe's read would be), having taken or sent
+// nothing, so put and get simply try again.
 //
 //   usage: node mp_queue.js MNT
 
@@ -26,14 +30,27 @@ const { spawn } = require("child_process");
 
 const WORKERS = 4;
 const TASKS = [];
-for (let i = 0; i < 20; i++) TASKS.push(i % 2 ? ["mul", i, 7] : ["plus", i, 7]);
+for (let i = 0; i < 20; i++)
+  TASKS.push(i % 2 ? ["mul", i, 7] : ["plus", i, 7]);
 
 const [mnt, role] = process.argv.slice(2);
 const dir = (name) => path.join(mnt, "queues", name);
+const data = (name) => path.join(dir(name), "data");
+
+// fn(), again while it fails with EINTR (it then took or sent nothing).
+function again(fn) {
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (e.code !== "EINTR") throw e;
+    }
+  }
+}
 const put = (name, obj) =>
-  fs.writeFileSync(path.join(dir(name), "data"), JSON.stringify(obj) + "\n");
+  again(() => fs.writeFileSync(data(name), JSON.stringify(obj) + "\n"));
 const get = (name) =>
-  JSON.parse(fs.readFileSync(path.join(dir(name), "data"), "utf8"));
+  JSON.parse(again(() => fs.readFileSync(data(name), "utf8")));
 
 // Start this script as ROLE; a promise of its exit status.
 function run(role) {

@@ -17,8 +17,9 @@ const path = require("path");
 
 const [mnt, name] = process.argv.slice(2);
 const { O_RDONLY, O_WRONLY } = fs.constants;
-const requests = fs.openSync(path.join(mnt, "channels/requests/data"), O_WRONLY);
-const replies = fs.openSync(path.join(mnt, "channels/replies/data"), O_RDONLY);
+const channel = (name) => path.join(mnt, "channels", name, "data");
+const requests = fs.openSync(channel("requests"), O_WRONLY);
+const replies = fs.openSync(channel("replies"), O_RDONLY);
 
 let pending = Buffer.alloc(0);
 function readLine(fd) {

@@ -97,7 +97,9 @@ def Value(name, x):
 
 
 def Array(name, init):
-    return multiprocessing.Array("i", init) if NATIVE else TreeArray(name, init)
+    if NATIVE:
+        return multiprocessing.Array("i", init)
+    return TreeArray(name, init)
 
 
 def writer(val, arr):
@@ -128,7 +130,8 @@ def run(procs):
 def main():
     value, array = Value("value", 0), Array("array", range(10))
     status = run([multiprocessing.Process(target=writer, args=(value, array))])
-    status |= run([multiprocessing.Process(target=reader, args=(value, array))])
+    status |= run([multiprocessing.Process(target=reader,
+                                           args=(value, array))])
 
     count = Value("count", 0)
     status |= run([multiprocessing.Process(target=counter, args=(count,))
