@@ -1,0 +1,56 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# examples/lib.sh - sourced by each examples/NAME/check.
+#
+# A check gets the mount point in $IPCFS_MNT (mounted, under a prefix of
+# its own), ipcctl in $IPCCTL and a scratch directory in $TMPDIR_EX; by
+# hand only IPCFS_MNT is needed. It registers every object it or its
+# programs make (made KIND/NAME); whatever is left of them at exit is
+# removed with rmdir. Every program runs under `timeout`.
+
+: "${IPCFS_MNT:?set IPCFS_MNT to an ipcfs mount point (tools/ipcfs-up)}"
+for kind in queues channels shm sem; do
+	if [ ! -d "$IPCFS_MNT/$kind" ]; then
+		echo "$IPCFS_MNT: no $kind/: not an ipcfs mount" >&2
+		exit 2
+	fi
+done
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+if [ -z "${IPCCTL:-}" ]; then
+	IPCCTL=$(command -v ipcctl || echo "$top/build/ipcctl")
+fi
+own_tmp=
+if [ -z "${TMPDIR_EX:-}" ]; then
+	TMPDIR_EX=$(mktemp -d)
+	own_tmp=$TMPDIR_EX
+fi
+export IPCFS_MNT IPCCTL TMPDIR_EX
+# shellcheck disable=SC2034 # the checks' bound on one program, in seconds
+T=${EXAMPLE_TIMEOUT:-30}
+
+made=()
+made() { # KIND/NAME...: objects to remove at exit, if still there
+	made+=("$@")
+}
+
+cleanup() {
+	local o
+	for o in ${made[@]+"${made[@]}"}; do
+		if [ -d "$IPCFS_MNT/$o" ]; then
+			rmdir "$IPCFS_MNT/$o" || echo "cannot remove $o" >&2
+		fi
+	done
+	[ -z "$own_tmp" ] || rm -rf "$own_tmp"
+}
+trap cleanup EXIT
+
+# same WHAT WANT GOT: the two files must be byte for byte the same.
+same() {
+	if ! cmp -s "$2" "$3"; then
+		echo "$1: differs (want $2, got $3):" >&2
+		diff -u "$2" "$3" >&2 || true
+		exit 1
+	fi
+	echo "ok - $1"
+}
