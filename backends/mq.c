@@ -898,39 +898,71 @@ static int mqueue_make_owned(const char *name, const struct stat *st,
 
 /*
  * Messages a native sender put in the old queue between our look and the
- * unlink (old is still open): into the queue now called NAME, or lost.
+ * unlink, taken out of it (in order) so that it can be closed.
  */
-static void mqueue_move(mqd_t old, const char *name, long msgsize)
+static struct mqueue_msg *mqueue_drain(mqd_t old, long msgsize)
 {
-	char *buf = malloc(msgsize);
+	struct mqueue_msg *list = NULL, **pp = &list, *m;
 	unsigned int prio;
-	mqd_t mqd;
 	ssize_t n;
 
-	mqd = mq_open(name, O_WRONLY | O_NONBLOCK);
-	while (buf && (n = mq_receive(old, buf, msgsize, &prio)) >= 0)
-		if (mqd == (mqd_t)-1 || mq_send(mqd, buf, n, prio) < 0)
+	while ((m = malloc(sizeof(*m) + msgsize))) {
+		n = mq_receive(old, m->data, msgsize, &prio);
+		if (n < 0)
+			break;
+		m->next = NULL;
+		m->prio = prio;
+		m->len = n;
+		*pp = m;
+		pp = &m->next;
+	}
+	free(m);
+	return list;
+}
+
+/* ...and into the queue now called NAME, or lost. */
+static void mqueue_refill(const char *name, struct mqueue_msg *list)
+{
+	struct mqueue_msg *m;
+	mqd_t mqd;
+
+	mqd = list ? mq_open(name, O_WRONLY | O_NONBLOCK) : (mqd_t)-1;
+	while ((m = list)) {
+		list = m->next;
+		if (mqd == (mqd_t)-1 ||
+		    mq_send(mqd, m->data, m->len, m->prio) < 0)
 			ipc_log("%s: lost a message sent while maxmsg or msgsize was rewritten",
 				name);
+		free(m);
+	}
 	if (mqd != (mqd_t)-1)
 		mq_close(mqd);
-	free(buf);
 }
 
 /*
  * The kernel cannot change a queue's attributes, nor make a second queue of
- * one name: unlink the old one (old stays open), make the new one with O_EXCL
- * and, if that fails (a limit, or another mkdir took the name meanwhile),
- * the old one again, empty, with its old attributes. Between the unlink and
- * the make NAME does not exist, for the time of a fork.
+ * one name: unlink the old one and close it (ours and the registry's), so
+ * that its charge to the owner's RLIMIT_MSGQUEUE is gone before the new one
+ * is made with O_EXCL
+ * (unless a program holds it open natively); if that fails (a limit, or
+ * another mkdir took the name meanwhile), make the old one again, empty,
+ * with its old attributes. Between the unlink and the make NAME does not
+ * exist, for the time of a fork. Closes OLD.
  */
 static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 		       struct mq_attr *was, struct mq_attr *now)
 {
+	struct mqueue_msg *kept;
 	int ret, err;
 
-	if (mq_unlink(name) < 0)
-		return -errno;
+	if (mq_unlink(name) < 0) {
+		ret = -errno;
+		mq_close(old);
+		return ret;
+	}
+	kept = mqueue_drain(old, was->mq_msgsize);
+	mq_close(old);
+	mqueue_gone(name); /* the registry's descriptor too */
 	ret = mqueue_make_owned(name, st, now);
 	if (ret < 0) {
 		mqueue_explain("maxmsg/msgsize of", -ret, name, now);
@@ -942,8 +974,7 @@ static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 		/* The mode asked, whatever the umask. */
 		mqueue_chmod(name, st->st_mode & 07777);
 	}
-	mqueue_gone(name);
-	mqueue_move(old, name, was->mq_msgsize);
+	mqueue_refill(name, kept);
 	return ret == -EEXIST ? -EBUSY : ret;
 }
 
@@ -967,7 +998,7 @@ static int mqueue_remake(const char *name, size_t field, long val)
 	} else {
 		now = was;
 		*mqueue_field(&now, field) = val;
-		ret = mqueue_swap(name, old, &st, &was, &now);
+		return mqueue_swap(name, old, &st, &was, &now);
 	}
 	mq_close(old);
 	return ret;

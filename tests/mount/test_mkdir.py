@@ -173,6 +173,34 @@ def test_queue_shape_order(t):
          "the queue natively (maxmsg, msgsize)")
 
 
+def test_queue_rewrite_near_the_limit_keeps_the_queue(t):
+    """A rewrite closes the old queue before it makes the new one, so only
+    the new one must fit the owner's RLIMIT_MSGQUEUE (30000 bytes here):
+    2 x 8192 -> 3 x 8192 fits (both at once would not); 3 -> 4 does not,
+    and the queue stays, 3 x 8192, usable."""
+    t.need("setpriv")
+    m = t.extra_unstarted("mkdir-rw", mq_maxmsg=2, mq_msgsize=8192,
+                          allow_other=None)
+    m.wrap = ["prlimit", "--msgqueue=30000:30000", "--"]
+    m.start_daemon()
+    as_loner = ["setpriv", "--reuid=%d" % LONER, "--regid=%d" % LONER,
+                "--clear-groups", "--"]
+    q = os.path.join(m.mnt, "queues", "near")
+    pname = "/" + m.prefix + "near"
+    mkdir_ok(t, q, wrap=as_loner)
+    rc, out, err = t.run(as_loner + ["sh", "-c", "echo 3 > %s/maxmsg" % q])
+    t.eq((rc, err), (0, b""), "echo 3 > maxmsg (status, err)")
+    t.eq(native_shape(t, pname), (3, 8192), "the queue natively after 3")
+    rc, out, err = t.run(as_loner + ["sh", "-c", "/bin/echo 4 > %s/maxmsg" % q])
+    t.true(rc != 0 and b"Too many open files" in err,
+           "echo 4 > maxmsg: EMFILE (RLIMIT_MSGQUEUE)", err.decode())
+    t.eq(native_shape(t, pname), (3, 8192), "the queue stays after 4")
+    rc, out, err = t.run(as_loner + ["sh", "-c",
+                                     "echo kept > %s/data; cat %s/data" %
+                                     (q, q)])
+    t.eq((rc, out, err), (0, b"kept\n", b""), "and carries messages")
+
+
 def test_queue_maxmsg_beyond_msg_max(t):
     """--maxmsg past fs.mqueue.msg_max (and the kernel's hard limit,
     65536, that of a caller with CAP_SYS_RESOURCE) is refused: the queue
