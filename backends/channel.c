@@ -486,7 +486,8 @@ static int channel_field_get(const char *name, size_t field, char *buf,
  * Resize: at least CHANNEL_ATOMIC, never below what is buffered (EBUSY), and
  * within the mount-wide reserve (ENOSPC). Nothing changes on error.
  */
-static int channel_capacity_set(const char *name, const char *buf, size_t len)
+static int channel_capacity_set(const char *name, const char *buf, size_t len,
+				const struct ipc_caller *who)
 {
 	struct channel *ch;
 	long cap;
@@ -541,7 +542,8 @@ static int channel_eof_get(const char *name, size_t arg, char *buf, size_t size)
 }
 
 /* "close" or "rmdir", a newline after it or not; else EINVAL, unchanged. */
-static int channel_eof_set(const char *name, const char *buf, size_t len)
+static int channel_eof_set(const char *name, const char *buf, size_t len,
+			   const struct ipc_caller *who)
 {
 	struct channel *ch;
 	int i;

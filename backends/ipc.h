@@ -182,7 +182,8 @@ struct ipc_stream_ops {
  * A file of an object directory. Attribute files have get (and set, if
  * writable): get formats "value\n" into buf and returns its length, given
  * the entry's arg (say, which field to show: one getter serves several
- * files); set parses one write. Data files have ops instead.
+ * files); set parses one write, made by WHO (uid, gid and pid only; NULL
+ * when not known: a unit test's). Data files have ops instead.
  */
 struct ipc_file {
 	const char *name;
@@ -195,7 +196,8 @@ struct ipc_file {
 	int need;
 	int (*get)(const char *name, size_t arg, char *buf, size_t size);
 	size_t arg;
-	int (*set)(const char *name, const char *buf, size_t len);
+	int (*set)(const char *name, const char *buf, size_t len,
+		   const struct ipc_caller *who);
 	const struct ipc_stream_ops *ops;
 };
 

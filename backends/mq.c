@@ -884,11 +884,17 @@ static int mqueue_attr_get(const char *name, size_t field, char *buf,
 /* One rewrite of maxmsg or msgsize at a time: each unlinks and makes. */
 static pthread_mutex_t mqueue_remake_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Make queue NAME as its old owner made it: theirs, charged to them. */
+/*
+ * Make queue NAME as its old owner made it: theirs, charged to them; and
+ * within the RLIMIT_MSGQUEUE of the process that asked (WHO, if known),
+ * which a rewrite may not get past any more than a mkdir may.
+ */
 static int mqueue_make_owned(const char *name, const struct stat *st,
-			     struct mq_attr *attr)
+			     struct mq_attr *attr, const struct ipc_caller *who)
 {
-	struct ipc_caller owner = { .uid = st->st_uid, .gid = st->st_gid };
+	struct ipc_caller owner = { .uid = st->st_uid,
+				    .gid = st->st_gid,
+				    .pid = who ? who->pid : 0 };
 	struct mqueue_create_arg a = { .name = name,
 				       .mode = st->st_mode & 07777,
 				       .attr = attr };
@@ -950,7 +956,8 @@ static void mqueue_refill(const char *name, struct mqueue_msg *list)
  * exist, for the time of a fork. Closes OLD.
  */
 static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
-		       struct mq_attr *was, struct mq_attr *now)
+		       struct mq_attr *was, struct mq_attr *now,
+		       const struct ipc_caller *who)
 {
 	struct mqueue_msg *kept;
 	int ret, err;
@@ -963,10 +970,10 @@ static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 	kept = mqueue_drain(old, was->mq_msgsize);
 	mq_close(old);
 	mqueue_gone(name); /* the registry's descriptor too */
-	ret = mqueue_make_owned(name, st, now);
+	ret = mqueue_make_owned(name, st, now, who);
 	if (ret < 0) {
 		mqueue_explain("maxmsg/msgsize of", -ret, name, now);
-		err = mqueue_make_owned(name, st, was);
+		err = mqueue_make_owned(name, st, was, NULL);
 		if (err < 0 && err != -EEXIST)
 			ipc_log("%s: removed to change maxmsg or msgsize, and cannot be made again: %s",
 				name, strerror(-err));
@@ -979,7 +986,8 @@ static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 }
 
 /* maxmsg, msgsize: make NAME again with the mq_attr field `field` = val. */
-static int mqueue_remake(const char *name, size_t field, long val)
+static int mqueue_remake(const char *name, size_t field, long val,
+			 const struct ipc_caller *who)
 {
 	struct mq_attr was, now;
 	struct stat st;
@@ -998,14 +1006,14 @@ static int mqueue_remake(const char *name, size_t field, long val)
 	} else {
 		now = was;
 		*mqueue_field(&now, field) = val;
-		return mqueue_swap(name, old, &st, &was, &now);
+		return mqueue_swap(name, old, &st, &was, &now, who);
 	}
 	mq_close(old);
 	return ret;
 }
 
 static int mqueue_attr_set(const char *name, size_t field, const char *buf,
-			   size_t len)
+			   size_t len, const struct ipc_caller *who)
 {
 	long val;
 	int ret;
@@ -1017,21 +1025,23 @@ static int mqueue_attr_set(const char *name, size_t field, const char *buf,
 	    val > MQUEUE_MSGSIZE_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&mqueue_remake_lock);
-	ret = mqueue_remake(name, field, val);
+	ret = mqueue_remake(name, field, val, who);
 	pthread_mutex_unlock(&mqueue_remake_lock);
 	return ret;
 }
 
-static int mqueue_maxmsg_set(const char *name, const char *buf, size_t len)
+static int mqueue_maxmsg_set(const char *name, const char *buf, size_t len,
+			     const struct ipc_caller *who)
 {
 	return mqueue_attr_set(name, offsetof(struct mq_attr, mq_maxmsg), buf,
-			       len);
+			       len, who);
 }
 
-static int mqueue_msgsize_set(const char *name, const char *buf, size_t len)
+static int mqueue_msgsize_set(const char *name, const char *buf, size_t len,
+			      const struct ipc_caller *who)
 {
 	return mqueue_attr_set(name, offsetof(struct mq_attr, mq_msgsize), buf,
-			       len);
+			       len, who);
 }
 
 static const struct ipc_stream_ops mqueue_data_ops = {

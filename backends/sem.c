@@ -498,7 +498,8 @@ static bool semaphore_digits(const char *buf, size_t len)
  * One write posts: once for an empty line, N times for a decimal N. A value
  * past SEM_VALUE_MAX is EOVERFLOW and posts nothing.
  */
-static int semaphore_post_set(const char *name, const char *buf, size_t len)
+static int semaphore_post_set(const char *name, const char *buf, size_t len,
+			      const struct ipc_caller *who)
 {
 	struct semaphore *s;
 	long n = 1;

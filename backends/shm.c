@@ -239,7 +239,8 @@ static int segment_size_get(const char *name, size_t arg, char *buf,
 	return ret;
 }
 
-static int segment_size_set(const char *name, const char *buf, size_t len)
+static int segment_size_set(const char *name, const char *buf, size_t len,
+			    const struct ipc_caller *who)
 {
 	long val;
 	int ret;

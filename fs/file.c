@@ -497,7 +497,13 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int ret;
 
 	if (!file->ops) {
-		ret = file->set ? file->set(f->node->name, buf, size) : -EACCES;
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		struct ipc_caller who = { .uid = ctx->uid,
+					  .gid = ctx->gid,
+					  .pid = ctx->pid };
+
+		ret = file->set ? file->set(f->node->name, buf, size, &who)
+				: -EACCES;
 		if (ret < 0)
 			fuse_reply_err(req, -ret);
 		else

@@ -250,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n > FUZZ_SETTERS_POSTS_MAX && n <= SEM_VALUE_MAX)
 			return -1;
 	}
-	ret = p->file->set(p->obj->pname, buf, len);
+	ret = p->file->set(p->obj->pname, buf, len, NULL);
 	if (ret != 0 && !fuzz_setters_errno_ok(ret))
 		abort();
 	if (p->obj->kind->stat(p->obj->pname, &st) < 0)

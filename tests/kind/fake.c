@@ -158,7 +158,8 @@ static int fake_get_value(const char *name, size_t arg, char *buf, size_t size)
 	return ret;
 }
 
-static int fake_set_value(const char *name, const char *buf, size_t len)
+static int fake_set_value(const char *name, const char *buf, size_t len,
+			  const struct ipc_caller *who)
 {
 	struct fake *f;
 	long val;

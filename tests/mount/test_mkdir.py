@@ -174,16 +174,17 @@ def test_queue_shape_order(t):
 
 
 def test_queue_rewrite_near_the_limit_keeps_the_queue(t):
-    """A rewrite closes the old queue before it makes the new one, so only
-    the new one must fit the owner's RLIMIT_MSGQUEUE (30000 bytes here):
-    2 x 8192 -> 3 x 8192 fits (both at once would not); 3 -> 4 does not,
-    and the queue stays, 3 x 8192, usable."""
+    """A rewrite is held to the writer's RLIMIT_MSGQUEUE (30000 bytes here;
+    the daemon's is larger), as a mkdir is; and it closes the old queue
+    before it makes the new one, so only the new one must fit: 2 x 8192
+    -> 3 x 8192 fits (both at once would not); 3 -> 4 does not, and the
+    queue stays, 3 x 8192, usable."""
     t.need("setpriv")
     m = t.extra_unstarted("mkdir-rw", mq_maxmsg=2, mq_msgsize=8192,
                           allow_other=None)
-    m.wrap = ["prlimit", "--msgqueue=30000:30000", "--"]
     m.start_daemon()
-    as_loner = ["setpriv", "--reuid=%d" % LONER, "--regid=%d" % LONER,
+    as_loner = ["prlimit", "--msgqueue=30000:30000", "--",
+                "setpriv", "--reuid=%d" % LONER, "--regid=%d" % LONER,
                 "--clear-groups", "--"]
     q = os.path.join(m.mnt, "queues", "near")
     pname = "/" + m.prefix + "near"

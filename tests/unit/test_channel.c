@@ -194,7 +194,7 @@ static int test_channel_set(const char *name, const char *file, const char *str)
 	const struct ipc_file *f = test_channel_file(file);
 
 	assert_non_null(f->set);
-	return f->set(name, str, strlen(str));
+	return f->set(name, str, strlen(str), NULL);
 }
 
 /* The whole of a write of LEN bytes must go in, and nothing wait. */

@@ -1205,8 +1205,8 @@ static void test_mq_attr_set(void **state)
 	assert_non_null(maxmsg->set);
 	assert_non_null(msgsize->set);
 	assert_int_equal(mqueue_kind.create(name, 0640, &caller), 0);
-	assert_int_equal(maxmsg->set(name, "3\n", 2), 0);
-	assert_int_equal(msgsize->set(name, "64", 2), 0);
+	assert_int_equal(maxmsg->set(name, "3\n", 2, NULL), 0);
+	assert_int_equal(msgsize->set(name, "64", 2, NULL), 0);
 	mqd = test_mq_native_open(name);
 	assert_int_equal(mq_getattr(mqd, &attr), 0);
 	assert_int_equal(attr.mq_maxmsg, 3);
@@ -1217,7 +1217,7 @@ static void test_mq_attr_set(void **state)
 	assert_int_equal(st.st_gid, caller.gid);
 	/* The same value: nothing done, so a native user keeps its queue. */
 	test_mq_send(mqd, "m", 1, 0);
-	assert_int_equal(maxmsg->set(name, "3", 1), 0);
+	assert_int_equal(maxmsg->set(name, "3", 1, NULL), 0);
 	assert_int_equal(test_mq_curmsgs(mqd), 1);
 }
 
@@ -1232,19 +1232,19 @@ static void test_mq_attr_set_busy(void **state)
 
 	/* A message waits: it would be lost. */
 	test_mq_send(mqd, "m", 1, 0);
-	assert_int_equal(maxmsg->set(name, "2", 1), -EBUSY);
+	assert_int_equal(maxmsg->set(name, "2", 1, NULL), -EBUSY);
 	assert_int_equal(mq_receive(mqd, buf, sizeof(buf), NULL), 1);
 	/* A file of the tree has it open: it would keep the old queue. */
 	fh = test_mq_open("data", name);
-	assert_int_equal(maxmsg->set(name, "2", 1), -EBUSY);
+	assert_int_equal(maxmsg->set(name, "2", 1, NULL), -EBUSY);
 	test_mq_release(fh);
 	fh = test_mq_open("lines", name);
-	assert_int_equal(maxmsg->set(name, "2", 1), -EBUSY);
+	assert_int_equal(maxmsg->set(name, "2", 1, NULL), -EBUSY);
 	test_mq_release(fh);
 	/* Unchanged, and usable: mqd is the same queue still. */
 	assert_int_equal(mq_getattr(mqd, &attr), 0);
 	assert_int_equal(attr.mq_maxmsg, TEST_MQ_MAXMSG);
-	assert_int_equal(maxmsg->set(name, "2", 1), 0);
+	assert_int_equal(maxmsg->set(name, "2", 1, NULL), 0);
 	assert_int_equal(mq_getattr(test_mq_native_open(name), &attr), 0);
 	assert_int_equal(attr.mq_maxmsg, 2);
 }
@@ -1264,21 +1264,23 @@ static void test_mq_attr_set_invalid(void **state)
 
 	test_mq_native(name, TEST_MQ_MAXMSG, TEST_MQ_MSGSIZE, 0604);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(maxmsg->set(name, bad[i], strlen(bad[i])),
-				 -EINVAL);
-		assert_int_equal(msgsize->set(name, bad[i], strlen(bad[i])),
-				 -EINVAL);
+		assert_int_equal(
+			maxmsg->set(name, bad[i], strlen(bad[i]), NULL),
+			-EINVAL);
+		assert_int_equal(
+			msgsize->set(name, bad[i], strlen(bad[i]), NULL),
+			-EINVAL);
 	}
 	/* Over what the kernel allows (HARD_MSGMAX), or a FUSE write holds. */
-	assert_int_equal(maxmsg->set(name, "100000", 6), -EINVAL);
-	assert_int_equal(msgsize->set(name, "2000000", 7), -EINVAL);
+	assert_int_equal(maxmsg->set(name, "100000", 6, NULL), -EINVAL);
+	assert_int_equal(msgsize->set(name, "2000000", 7, NULL), -EINVAL);
 	assert_int_equal(mq_getattr(test_mq_native_open(name), &attr), 0);
 	assert_int_equal(attr.mq_maxmsg, TEST_MQ_MAXMSG);
 	assert_int_equal(attr.mq_msgsize, TEST_MQ_MSGSIZE);
 	assert_int_equal(mqueue_kind.stat(name, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0604);
 	/* And a queue that does not exist. */
-	assert_int_equal(maxmsg->set(test_mq_name(), "2", 1), -ENOENT);
+	assert_int_equal(maxmsg->set(test_mq_name(), "2", 1, NULL), -ENOENT);
 }
 
 int main(void)

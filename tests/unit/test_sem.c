@@ -207,7 +207,7 @@ static int test_sem_acquire(void *fh, struct ipc_wait *w)
 
 static int test_sem_post(const char *name, const char *buf)
 {
-	return test_sem_file("post")->set(name, buf, strlen(buf));
+	return test_sem_file("post")->set(name, buf, strlen(buf), NULL);
 }
 
 static int test_sem_threads(void)

@@ -276,7 +276,8 @@ static void test_shm_missing(void **state)
 	assert_int_equal(ops->size(name, &size), -ENOENT);
 	assert_int_equal(test_shm_file("size")->get(name, 0, buf, sizeof(buf)),
 			 -ENOENT);
-	assert_int_equal(test_shm_file("size")->set(name, "1\n", 2), -ENOENT);
+	assert_int_equal(test_shm_file("size")->set(name, "1\n", 2, NULL),
+			 -ENOENT);
 	/* Nothing was made on the way. */
 	assert_int_equal(access(test_shm_path(name), F_OK), -1);
 }
@@ -580,20 +581,20 @@ static void test_shm_size_attr(void **state)
 	assert_true(file->mode & 0200);
 	assert_int_equal(file->get(name, file->arg, buf, sizeof(buf)), 2);
 	assert_string_equal(buf, "0\n");
-	assert_int_equal(file->set(name, "8192\n", 5), 0);
+	assert_int_equal(file->set(name, "8192\n", 5, NULL), 0);
 	assert_int_equal(test_shm_native_size(fd), 8192);
 	assert_int_equal(file->get(name, file->arg, buf, sizeof(buf)), 5);
 	assert_string_equal(buf, "8192\n");
-	assert_int_equal(file->set(name, "100", 3), 0);
+	assert_int_equal(file->set(name, "100", 3, NULL), 0);
 	assert_int_equal(test_shm_native_size(fd), 100);
 	for (i = 0; bad[i]; i++) {
-		if (file->set(name, bad[i], strlen(bad[i])) != -EINVAL)
+		if (file->set(name, bad[i], strlen(bad[i]), NULL) != -EINVAL)
 			fail_msg("size set \"%s\" is not -EINVAL", bad[i]);
 		assert_int_equal(test_shm_native_size(fd), 100);
 	}
 	assert_int_equal(file->get(name, file->arg, buf, sizeof(buf)), 4);
 	assert_string_equal(buf, "100\n");
-	assert_int_equal(file->set(name, "0\n", 2), 0);
+	assert_int_equal(file->set(name, "0\n", 2, NULL), 0);
 	assert_int_equal(test_shm_native_size(fd), 0);
 }
 
