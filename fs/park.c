@@ -42,6 +42,7 @@ struct park_job {
 
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool park_stopping;
+static bool park_stopped; /* and parked ones answered: nobody retries now */
 static struct ipc_waitq *park_pending; /* woken, awaiting a retry */
 static struct fs_park *park_all;       /* every parked request */
 
@@ -280,8 +281,11 @@ static void park_enqueue(struct fs_park *p)
 	bool cancel;
 
 	pthread_mutex_lock(&park_lock);
-	/* Jobs wait for the loop to stop: fs_park_stop_loop() ends them. */
-	cancel = p->interrupted || (park_stopping && p->req);
+	/*
+	 * Jobs wait for the loop to stop: fs_park_stop_loop() ends them; one
+	 * parked after that (a file released at exit) ends at once.
+	 */
+	cancel = p->interrupted || (park_stopping && p->req) || park_stopped;
 	if (!cancel) {
 		park_link(p);
 		park_arm(wq);
@@ -456,6 +460,7 @@ static void park_source_fire(struct fs_source *src, unsigned int events)
 int fs_park_start_loop(void)
 {
 	park_stopping = false;
+	park_stopped = false;
 	return fs_loop_start(park_run_pending);
 }
 
@@ -477,6 +482,7 @@ void fs_park_stop_loop(void)
 		p->cancel(p);
 		pthread_mutex_lock(&park_lock);
 	}
+	park_stopped = true;
 	pthread_mutex_unlock(&park_lock);
 }
 

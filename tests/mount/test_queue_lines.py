@@ -5,6 +5,7 @@ checked natively: mq_receive, mq_getattr, fstat of the queue."""
 
 import errno
 import os
+import signal
 import stat
 import time
 
@@ -199,6 +200,32 @@ def test_maxmsg_busy_and_invalid(t):
             time.sleep(0.02)
     attr, _ = qstat(t, "b")
     t.eq(attr.mq_maxmsg, 3, "maxmsg once data is closed")
+
+
+def test_last_line_of_a_file_open_when_the_daemon_stops(t):
+    """A lines file still open when the daemon stops is released after its
+    loop: the held line, for a full queue, waits a second for room, then
+    is logged as lost (not dropped unseen, and the daemon still exits)."""
+    m = t.extra_unstarted("linesexit", mq_maxmsg=2)
+    m.start_daemon()
+    q = os.path.join(m.mnt, "queues", "x")
+    os.mkdir(q, 0o600)
+    for msg in (b"m1", b"m2"):
+        t.write_file(os.path.join(q, "data"), msg)
+    fd = os.open(os.path.join(q, "lines"), os.O_WRONLY)
+    try:
+        t.eq(os.write(fd, b"tail"), 4, "the held line")
+        t0 = time.monotonic()
+        os.kill(m.daemon.pid, signal.SIGTERM)
+        rc = m.daemon.wait(10)
+        el = time.monotonic() - t0
+    finally:
+        os.close(fd)
+    t.eq(rc, 1, "status after SIGTERM")
+    t.true(0.9 <= el < 5, "it waited a second for room", "%.2fs" % el)
+    t.true("lost a message kept to send back" in m.daemon_stderr(),
+           "the line is logged as lost", m.daemon_stderr()[-300:])
+    t.extra_unmount(m)     # its exit status 1 is the SIGTERM's
 
 
 def test_last_line_at_close_to_a_full_queue(t):
