@@ -209,10 +209,10 @@ def feed(t, s, name, jobs, p, idle=None):
     t.eq(t.count(name), 0, "messages left in queues/%s" % name)
 
 
-def in_mq_receive(p):
-    """Whether a child of P sleeps in mq_timedreceive (x86-64: 243), as
-    `ipcctl recv` does, natively: the tree's waiters cannot show it."""
-    return any(proc_state(c) == ("S", "243") for c in children_of(p.pid))
+def in_recv(p):
+    """Whether a child of P sleeps in poll(2) (x86-64: 7), as `ipcctl recv`
+    does on the native queue: the tree's waiters cannot show it."""
+    return any(proc_state(c) == ("S", "7") for c in children_of(p.pid))
 
 
 # -- transcripts --------------------------------------------------------------
@@ -330,8 +330,9 @@ def run_queue_echo(t, s, block):
 
 @snippet("workers")
 def run_workers(t, s, block):
-    """The read loop ends when rmdir ends its wait; the ipcctl loop waits
-    in a native mq_receive, which an unlink does not end: it is killed."""
+    """Each loop takes every job once, in order, and ends when rmdir ends
+    its wait (ipcctl recv, which waits natively, notices within a second
+    and says so)."""
     reads, recvs = block.text.splitlines()
     jobs = [b"job 1\n", b"job two\n", b"job 3\n"]
     t.mkq("jobs", 0o644)
@@ -342,8 +343,10 @@ def run_workers(t, s, block):
     t.mkq("jobs", 0o644)
     s.clear_made()
     p = t.spawn(["bash", "-c", recvs], env=s.env, cwd=t.mnt)
-    feed(t, s, "jobs", jobs, p, idle=lambda: in_mq_receive(p))
-    t.kill(p)
+    feed(t, s, "jobs", jobs, p, idle=lambda: in_recv(p))
+    t.rmq("jobs")
+    t.eq(t.finish(p, 5), (0, b"", b"ipcctl: queues/jobs: Identifier "
+                          b"removed\n"), "`%s` after rmdir" % recvs)
 
 
 @snippet("channel-log")
