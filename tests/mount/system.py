@@ -74,6 +74,9 @@ def unmount(mnt, pid=None):
         errs.append("daemon %d still runs after the unmount" % pid)
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+    if pid:     # where a detached daemon without syslog wrote its messages
+        with contextlib.suppress(OSError):
+            os.unlink("/run/ipcfs/ipcfs.%d.log" % pid)
     return errs
 
 
