@@ -300,6 +300,7 @@ struct ipc_registry {
 	int (*open)(const char *name, struct ipc_obj **o);
 	bool (*stale)(struct ipc_obj *o);
 	void (*free)(struct ipc_obj *o);
+	const char *fenced; /* a name its kind makes again: opens get EBUSY */
 };
 
 #define IPC_REGISTRY_INIT(open_, stale_, free_)                                \
@@ -324,8 +325,13 @@ void ipc_obj_gone(struct ipc_registry *r, const char *name);
 int ipc_obj_remove(struct ipc_obj *o);
 int ipc_obj_list(struct ipc_registry *r,
 		 int (*fill)(void *ctx, const char *name), void *ctx);
-/* Has anybody but the registry a reference to NAME's object (open)? */
-bool ipc_obj_busy(struct ipc_registry *r, const char *name);
+/*
+ * Keep the tree's opens off NAME (-EBUSY) while its kind makes the object
+ * again (queues' maxmsg); -EBUSY if a file of the tree has it open now, or
+ * another name is fenced. NAME must live until ipc_obj_unfence().
+ */
+int ipc_obj_fence(struct ipc_registry *r, const char *name);
+void ipc_obj_unfence(struct ipc_registry *r);
 /* At exit: drop the registry's references. */
 void ipc_obj_clear(struct ipc_registry *r);
 

@@ -948,12 +948,13 @@ static void mqueue_refill(const char *name, struct mqueue_msg *list)
 /*
  * The kernel cannot change a queue's attributes, nor make a second queue of
  * one name: unlink the old one and close it (ours and the registry's), so
- * that its charge to the owner's RLIMIT_MSGQUEUE is gone before the new one
- * is made with O_EXCL
- * (unless a program holds it open natively); if that fails (a limit, or
- * another mkdir took the name meanwhile), make the old one again, empty,
- * with its old attributes. Between the unlink and the make NAME does not
- * exist, for the time of a fork. Closes OLD.
+ * that its charge to the owner's RLIMIT_MSGQUEUE is gone (unless a program
+ * holds it open natively) before the new one is made with O_EXCL; if that
+ * fails (a limit, or another mkdir took the name meanwhile), make the old
+ * one again, empty, with its old attributes, and if even that fails (the
+ * room went to another queue meanwhile) the queue is gone: EIO. Between the
+ * unlink and the make NAME does not exist, for the time of a fork. The
+ * tree's opens are fenced off meanwhile. Closes OLD.
  */
 static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 		       struct mq_attr *was, struct mq_attr *now,
@@ -974,9 +975,11 @@ static int mqueue_swap(const char *name, mqd_t old, const struct stat *st,
 	if (ret < 0) {
 		mqueue_explain("maxmsg/msgsize of", -ret, name, now);
 		err = mqueue_make_owned(name, st, was, NULL);
-		if (err < 0 && err != -EEXIST)
+		if (err < 0 && err != -EEXIST) {
 			ipc_log("%s: removed to change maxmsg or msgsize, and cannot be made again: %s",
 				name, strerror(-err));
+			ret = -EIO;
+		}
 	} else {
 		/* The mode asked, whatever the umask. */
 		mqueue_chmod(name, st->st_mode & 07777);
@@ -1001,12 +1004,14 @@ static int mqueue_remake(const char *name, size_t field, long val,
 		ret = -errno;
 	} else if (*mqueue_field(&was, field) == val) {
 		ret = 0; /* nothing to do */
-	} else if (was.mq_curmsgs > 0 || ipc_obj_busy(&mqueues, name)) {
+	} else if (was.mq_curmsgs > 0 || ipc_obj_fence(&mqueues, name) < 0) {
 		ret = -EBUSY;
 	} else {
 		now = was;
 		*mqueue_field(&now, field) = val;
-		return mqueue_swap(name, old, &st, &was, &now, who);
+		ret = mqueue_swap(name, old, &st, &was, &now, who);
+		ipc_obj_unfence(&mqueues);
+		return ret;
 	}
 	mq_close(old);
 	return ret;

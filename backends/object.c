@@ -44,6 +44,12 @@ static struct ipc_obj *obj_find(struct ipc_registry *r, const char *name)
 	return NULL;
 }
 
+/* Under r->lock: is NAME being made again by its kind (ipc_obj_fence)? */
+static bool obj_fenced(struct ipc_registry *r, const char *name)
+{
+	return r->fenced && strcmp(r->fenced, name) == 0;
+}
+
 /* Under r->lock: out of the registry; the caller has its reference. */
 static void obj_retire(struct ipc_obj *o)
 {
@@ -87,6 +93,11 @@ struct ipc_obj *ipc_obj_get(struct ipc_registry *r, const char *name, int *err)
 	struct ipc_obj *o, *stale = NULL, *made = NULL;
 
 	pthread_mutex_lock(&r->lock);
+	if (obj_fenced(r, name)) {
+		pthread_mutex_unlock(&r->lock);
+		*err = -EBUSY;
+		return NULL;
+	}
 	o = obj_find(r, name);
 	if (o && r->stale && r->stale(o)) {
 		obj_retire(o);
@@ -105,7 +116,11 @@ struct ipc_obj *ipc_obj_get(struct ipc_registry *r, const char *name, int *err)
 		return NULL;
 	pthread_mutex_lock(&r->lock);
 	o = obj_find(r, name); /* opened meanwhile by another thread? */
-	if (o) {
+	if (obj_fenced(r, name)) {
+		/* Fenced since we looked: made may be the old object. */
+		o = NULL;
+		*err = -EBUSY;
+	} else if (o) {
 		o->refs++;
 	} else {
 		o = made;
@@ -203,16 +218,26 @@ int ipc_obj_list(struct ipc_registry *r,
 	return ret;
 }
 
-bool ipc_obj_busy(struct ipc_registry *r, const char *name)
+int ipc_obj_fence(struct ipc_registry *r, const char *name)
 {
 	struct ipc_obj *o;
-	bool busy;
+	int ret = 0;
 
 	pthread_mutex_lock(&r->lock);
 	o = obj_find(r, name);
-	busy = o && o->refs > 1;
+	if (r->fenced || (o && o->refs > 1))
+		ret = -EBUSY; /* opened: by a file, or an open under way */
+	else
+		r->fenced = name;
 	pthread_mutex_unlock(&r->lock);
-	return busy;
+	return ret;
+}
+
+void ipc_obj_unfence(struct ipc_registry *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->fenced = NULL;
+	pthread_mutex_unlock(&r->lock);
 }
 
 void ipc_obj_clear(struct ipc_registry *r)

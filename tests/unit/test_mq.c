@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1249,6 +1250,61 @@ static void test_mq_attr_set_busy(void **state)
 	assert_int_equal(attr.mq_maxmsg, 2);
 }
 
+/*
+ * The fence a rewrite puts on its name (object.c): the tree's opens of it
+ * get EBUSY meanwhile, also one that was opening the old queue as the
+ * fence went up; a name in use cannot be fenced. On a registry of its own,
+ * whose open can fence in the middle of an open, as another thread can.
+ */
+static struct ipc_registry test_mq_reg;
+static bool test_mq_fence_in_open;
+
+static int test_mq_reg_open(const char *name, struct ipc_obj **o)
+{
+	*o = calloc(1, sizeof(**o));
+	assert_non_null(*o);
+	assert_int_equal(ipc_obj_init(*o, name, -1), 0);
+	if (test_mq_fence_in_open)
+		assert_int_equal(ipc_obj_fence(&test_mq_reg, name), 0);
+	return 0;
+}
+
+static void test_mq_reg_free(struct ipc_obj *o)
+{
+	free(o);
+}
+
+static void test_mq_fence(void **state)
+{
+	struct ipc_obj *a, *b;
+	int err = 0;
+
+	test_mq_reg = (struct ipc_registry)IPC_REGISTRY_INIT(
+		test_mq_reg_open, NULL, test_mq_reg_free);
+	a = ipc_obj_get(&test_mq_reg, "a", &err);
+	assert_non_null(a);
+	assert_int_equal(ipc_obj_fence(&test_mq_reg, "a"), -EBUSY); /* open */
+	ipc_obj_put(a);
+	assert_int_equal(ipc_obj_fence(&test_mq_reg, "a"), 0);
+	assert_null(ipc_obj_get(&test_mq_reg, "a", &err));
+	assert_int_equal(err, -EBUSY);
+	b = ipc_obj_get(&test_mq_reg, "b", &err); /* other names are free */
+	assert_non_null(b);
+	assert_int_equal(ipc_obj_fence(&test_mq_reg, "c"), -EBUSY); /* one */
+	ipc_obj_unfence(&test_mq_reg);
+	a = ipc_obj_get(&test_mq_reg, "a", &err);
+	assert_non_null(a);
+	ipc_obj_put(a);
+	ipc_obj_put(b);
+	/* Fenced while opening: what it opened may be the old object. */
+	test_mq_fence_in_open = true;
+	assert_null(ipc_obj_get(&test_mq_reg, "d", &err));
+	assert_int_equal(err, -EBUSY);
+	test_mq_fence_in_open = false;
+	ipc_obj_unfence(&test_mq_reg);
+	ipc_obj_clear(&test_mq_reg);
+}
+
 /* Bad values: EINVAL, from us or from mq_open; the queue stays as it was. */
 static void test_mq_attr_set_invalid(void **state)
 {
@@ -1319,6 +1375,7 @@ int main(void)
 		TEST_MQ_CASE(test_mq_lines_full),
 		TEST_MQ_CASE(test_mq_attr_set),
 		TEST_MQ_CASE(test_mq_attr_set_busy),
+		TEST_MQ_CASE(test_mq_fence),
 		TEST_MQ_CASE(test_mq_attr_set_invalid),
 #undef TEST_MQ_CASE
 	};
