@@ -64,7 +64,7 @@ struct mqueue_handle {
 	pthread_mutex_t lock; /* threads may share an open file */
 	bool stream;
 	bool lines;  /* msg holds len bytes of a line not ended yet */
-	bool broken; /* lines: a line too long went unended: refuse the rest */
+	bool broken; /* lines: a line too long went unended: drop its rest */
 	bool have;   /* msg holds a message not all read yet */
 	bool fresh;  /* the last read received msg */
 	unsigned int prio;
@@ -800,8 +800,15 @@ static ssize_t mqueue_lines_send(struct mqueue_handle *h, const char *buf,
 
 	if (ipc_obj_removed(&q->obj))
 		return -EIDRM;
-	if (h->broken)
-		return -EMSGSIZE;
+	if (h->broken) {
+		/* The rest of a line refused: dropped up to its newline. */
+		const char *nl = memchr(buf, '\n', size);
+
+		if (!nl)
+			return -EMSGSIZE;
+		h->broken = false;
+		done = nl - buf + 1;
+	}
 	while (done < size && ret == 0) {
 		ret = ipc_line_next(buf + done, size - done, h->len, q->msgsize,
 				    &take);

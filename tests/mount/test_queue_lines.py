@@ -85,7 +85,10 @@ def test_long_write_to_data_and_lines(t):
     t.true(rc != 0 and b"Message too long" in err,
            "lines: one line too long is EMSGSIZE", "status %d, %r" % (
                rc, err))
-    t.settle(lambda: t.count("big"), 0, "lines: nothing of it sent")
+    time.sleep(0.3)     # the release of tr's file, which might send a tail
+    t.eq(t.write_file(t.qpath("big", "lines"), b"after\n"), 6, "a marker")
+    t.eq(t.drain("big"), [(b"after\n", 0)], "lines: nothing of the long "
+         "line was sent, at any time")
 
 
 def test_line_longer_than_msgsize(t):
@@ -99,6 +102,24 @@ def test_line_longer_than_msgsize(t):
          "write of a line and a long one")
     t.eq(t.drain("long"), [(b"x" * 255 + b"\n", 0), (b"a\n", 0)],
          "what was sent")
+
+
+def test_long_line_over_writes_then_more_lines(t):
+    """One open file: a line that grows past msgsize over several writes is
+    refused (each write of it EMSGSIZE), its rest dropped up to its
+    newline, and the lines after it go as usual."""
+    t.mkq("longw")
+    with t.opened(t.qpath("longw", "lines"), os.O_WRONLY) as fd:
+        t.eq(os.write(fd, b"y" * 200), 200, "200 bytes of a line, held")
+        t.raises(errno.EMSGSIZE, os.write, fd, b"y" * 100,
+                 what="100 more: past msgsize")
+        t.raises(errno.EMSGSIZE, os.write, fd, b"yy",
+                 what="more of the refused line")
+        t.eq(os.write(fd, b"y\nok 1\nok 2"), 11, "its end, a line, and "
+             "the start of another")
+    t.settle(lambda: t.count("longw"), 2, "two lines, the last at close")
+    t.eq(t.drain("longw"), [(b"ok 1\n", 0), (b"ok 2", 0)],
+         "what was sent: the lines after it, the last one at close")
 
 
 def test_parked_writer_is_a_waiter_and_reports_what_it_sent(t):

@@ -1140,11 +1140,16 @@ static void test_mq_lines_too_long(void **state)
 	assert_int_equal(ops->write(fh, buf, sizeof(buf), 0, &w), 2);
 	assert_int_equal(ops->write(fh, buf + 2, sizeof(buf) - 2, 0, &w),
 			 -EMSGSIZE);
-	/* Its end unseen: the rest of it must not become a message. */
-	assert_int_equal(ops->write(fh, "b\n", 2, 0, &w), -EMSGSIZE);
+	/*
+	 * Its end unseen: the rest of it must not become a message. Writes
+	 * of only that rest fail too; the one that ends it goes on after it.
+	 */
+	assert_int_equal(ops->write(fh, "bb", 2, 0, &w), -EMSGSIZE);
+	assert_int_equal(ops->write(fh, "b\nc\n", 4, 0, &w), 4);
 	assert_null(w.wq);
 	test_mq_release(fh);
 	test_mq_expect(mqd, "a\n", 2, 0);
+	test_mq_expect(mqd, "c\n", 2, 0);
 	assert_int_equal(test_mq_curmsgs(mqd), 0);
 
 	/* A held line that grows past msgsize: EMSGSIZE at once. */
