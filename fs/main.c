@@ -95,7 +95,8 @@ static void main_kinds_fini(void)
  */
 static int main_daemonize(void)
 {
-	int fds[2], nullfd;
+	int fds[2], nullfd, ret;
+	ssize_t n;
 	char c = 0;
 	pid_t pid;
 
@@ -103,13 +104,18 @@ static int main_daemonize(void)
 		return -errno;
 	pid = fork();
 	if (pid < 0) {
+		ret = -errno;
 		close(fds[0]);
 		close(fds[1]);
-		return -errno;
+		return ret;
 	}
 	if (pid > 0) {
+		/* A signal (our handlers are set) must not end the wait. */
 		close(fds[1]);
-		_exit(read(fds[0], &c, 1) == 1 ? 0 : 1);
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
 	}
 	close(fds[0]);
 	if (setsid() < 0)

@@ -49,8 +49,10 @@ static int util_log_file(const char *path)
 		return -errno;
 	util_log_path = realpath(path, NULL);
 	if (!util_log_path) {
+		int err = errno;
+
 		close(fd);
-		return -ENOMEM;
+		return -err;
 	}
 	util_log_fd = fd;
 	return 0;

@@ -360,6 +360,7 @@ static int mkdir_write(const char *dir, const char *file, long long n)
 {
 	char path[PATH_MAX], buf[32];
 	int fd, len, ret = 0;
+	ssize_t wrote;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >=
 	    sizeof(path))
@@ -368,8 +369,9 @@ static int mkdir_write(const char *dir, const char *file, long long n)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, buf, len) != len)
-		ret = -errno;
+	wrote = write(fd, buf, len);
+	if (wrote != len) /* short: the value torn */
+		ret = wrote < 0 ? -errno : -EIO;
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	return ret;

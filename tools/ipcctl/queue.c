@@ -169,27 +169,36 @@ static bool queue_removed(const char *name, mqd_t mqd)
 
 /*
  * Take one message into buf (size bytes) from MQD, opened O_NONBLOCK:
- * waiting in poll(2), by slices of a second at most, until one comes, the
- * deadline WHEN passes (-ETIMEDOUT; NULL: none) or the queue is removed
- * (-EIDRM, as `data` ends a reader with end-of-file then).
+ * waiting in poll(2) until one comes, the deadline WHEN passes (-ETIMEDOUT;
+ * NULL: none) or the queue is removed (-EIDRM, as `data` ends a reader with
+ * end-of-file then), which it looks for every second of waiting, also
+ * while other readers keep taking what wakes it.
  */
 static ssize_t queue_take(const char *name, mqd_t mqd, char *buf, size_t size,
 			  unsigned int *prio, const struct timespec *when)
 {
 	struct pollfd pfd = { .fd = mqd, .events = POLLIN };
+	struct timespec look;
 	ssize_t n;
 	long ms;
 
+	queue_deadline(&(struct timespec){ .tv_sec = 1 }, &look);
 	for (;;) {
 		n = mq_receive(mqd, buf, size, prio);
 		if (n >= 0 || errno != EAGAIN)
 			return n < 0 ? -errno : n;
-		ms = when ? queue_ms_left(when) : 1000;
+		if (queue_ms_left(&look) == 0) {
+			if (queue_removed(name, mqd))
+				return -EIDRM;
+			queue_deadline(&(struct timespec){ .tv_sec = 1 },
+				       &look);
+		}
+		ms = queue_ms_left(&look);
+		if (when && queue_ms_left(when) < ms)
+			ms = queue_ms_left(when);
 		if (when && ms == 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, ms < 1000 ? ms : 1000) == 0 &&
-		    queue_removed(name, mqd))
-			return -EIDRM;
+		poll(&pfd, 1, ms);
 	}
 }
 
