@@ -45,6 +45,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# is_pi FILE: what every pi program prints (the seeds' series in 10 parts,
+# each rounded to a multiple of 2^-52), so that two runs that printed the
+# same nothing, or the same wrong number, cannot pass.
+is_pi() {
+	if [ "$(cat "$1")" != 3.1415926217588828 ]; then
+		echo "$1: not the pi sum: $(head -c 100 "$1")" >&2
+		exit 1
+	fi
+	echo "ok - $1 is 3.1415926217588828"
+}
+
 # same WHAT WANT GOT: the two files must be byte for byte the same.
 same() {
 	if ! cmp -s "$2" "$3"; then

@@ -28,7 +28,7 @@ CHECK_TIMEOUT = 90
 
 def run_check(t, check, m, scratch):
     """check on tree M: (status or None if it ran out of time, output)."""
-    env = dict(os.environ, IPCFS_MNT=m.mnt, IPCCTL=m.ipcctl,
+    env = dict(os.environ, IPCFS_MNT=m.mnt, IPCCTL=os.path.abspath(m.ipcctl),
                TMPDIR_EX=scratch)
     p = t.spawn([check], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 cwd=os.path.dirname(check), env=env)
