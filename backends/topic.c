@@ -6,9 +6,10 @@
  * per read, in order. Writers never wait. The file-based
  * multiprocessing.Event, signal or pub/sub.
  *
- * data: write publishes (a message of less than 1 MiB, else EMSGSIZE; no reader: it goes to nobody, still counted); read returns the
- * next message of this file, or what is left of it after a short buffer,
- * and waits while there is none. rmdir: readers read what they still have,
+ * data: write publishes (a message of less than 1 MiB, else EMSGSIZE; no
+ * reader: it goes to nobody, still counted); read returns the next message
+ * of this file, or what is left of it after a short buffer, and waits while
+ * there is none. rmdir: readers read what they still have,
  * then end-of-file; writers get EIDRM (a topic without readers takes
  * writes, so EPIPE, "nobody reads", would say the wrong thing). backlog
  * (rw): messages one reader may fall behind; past it the reader's oldest
