@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_setters.c - libFuzzer target for every writable attribute file of
- * every kind (channels/NAME/capacity, shm/NAME/size, sem/NAME/post, ...),
- * found through the kind table as fs/ finds them: the default engine's
- * kinds (ipc_engines[0]), then each
- * kind's files with a set op. No mount: as in tests/unit, the kinds' ops
+ * every kind (channels/NAME/capacity, shm/NAME/size, sem/NAME/post,
+ * topics/NAME/backlog, ...), found through the kind table as fs/ finds
+ * them: the default engine's kinds (ipc_engines[0]), then each kind's files
+ * with a set op. No mount: as in tests/unit, the kinds' ops
  * are called directly, and fs/park.c's event loop is never started.
  *
  * At start every kind is initialised and one object made per kind, named

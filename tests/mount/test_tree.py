@@ -24,6 +24,8 @@ FILES = {
                  "writers"],
     "shm": ["data", "size", "waiters"],
     "sem": ["hold", "holders", "post", "value", "wait", "waiters"],
+    "topics": ["backlog", "data", "dropped", "published", "subscribers",
+               "waiters"],
 }
 
 
@@ -290,6 +292,7 @@ def use_through_tree(t, root, kind, name):
             t.write_file(os.path.join(d, "post"), b"2\n")
             t.read_file(os.path.join(d, "wait"))
             return t.read_file(os.path.join(d, "value"))
+        # channels, topics (the reader opens before the message is sent).
         w = os.open(os.path.join(d, "data"), os.O_WRONLY | os.O_NONBLOCK)
         r = os.open(os.path.join(d, "data"), os.O_RDONLY | os.O_NONBLOCK)
         try:
@@ -301,7 +304,8 @@ def use_through_tree(t, root, kind, name):
 
 
 # sem: mkdir makes value 1 (the default sem_value), post 2, wait 1: 2.
-USE_WANT = {"queues": b"dot", "shm": b"dot", "sem": b"2\n", "channels": b"dot"}
+USE_WANT = {"queues": b"dot", "shm": b"dot", "sem": b"2\n", "channels": b"dot",
+            "topics": b"dot"}
 
 
 def unlink_any(kind, name):
@@ -360,10 +364,11 @@ def test_names_starting_with_a_dot(t):
 
 def test_attribute_parsers_agree_on_huge_numbers(t):
     """A number too large for a long is as wrong as any other bad value:
-    EINVAL from shm size and channels capacity (not ERANGE); sem post says
-    EOVERFLOW for any number past SEM_VALUE_MAX, however many digits."""
+    EINVAL from shm size, channels capacity and topics backlog (not
+    ERANGE); sem post says EOVERFLOW for any number past SEM_VALUE_MAX,
+    however many digits."""
     huge = b"99999999999999999999\n"
-    for kind in ("shm", "channels", "sem"):
+    for kind in ("shm", "channels", "sem", "topics"):
         t.mkobj(kind, "big")
     cases = [("shm", "size", huge, errno.EINVAL),
              ("shm", "size", b"-" + huge, errno.EINVAL),
@@ -371,7 +376,9 @@ def test_attribute_parsers_agree_on_huge_numbers(t):
              ("channels", "capacity", b"-" + huge, errno.EINVAL),
              ("sem", "post", huge, errno.EOVERFLOW),
              ("sem", "post", huge[:-1], errno.EOVERFLOW),
-             ("sem", "post", b"-" + huge, errno.EINVAL)]
+             ("sem", "post", b"-" + huge, errno.EINVAL),
+             ("topics", "backlog", huge, errno.EINVAL),
+             ("topics", "backlog", b"-" + huge, errno.EINVAL)]
     for kind, attr, value, eno in cases:
         path = t.path(kind, "big", attr)
         t.raises(eno, t.write_file, path, value,
@@ -382,3 +389,5 @@ def test_attribute_parsers_agree_on_huge_numbers(t):
          "channel capacity unchanged")
     t.eq(t.read_file(t.path("sem", "big", "value")), b"1\n",
          "sem value unchanged")
+    t.eq(t.read_file(t.path("topics", "big", "backlog")), b"1024\n",
+         "topic backlog unchanged")
