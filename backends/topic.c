@@ -6,12 +6,12 @@
  * per read, in order. Writers never wait. The file-based
  * multiprocessing.Event, signal or pub/sub.
  *
- * data: write publishes (a message of less than 1 MiB, else EMSGSIZE; no
- * reader: it goes to nobody, still counted); read returns the next message
- * of this file, or what is left of it after a short buffer, and waits while
- * there is none. rmdir: readers read what they still have,
- * then end-of-file; writers get EIDRM (a topic without readers takes
- * writes, so EPIPE, "nobody reads", would say the wrong thing). backlog
+ * data: write publishes (a message of at most 1 MiB less a page, 1020 KiB,
+ * else EMSGSIZE; no reader: it goes to nobody, still counted); read returns
+ * the next message of this file, or what is left of it after a short
+ * buffer, and waits while there is none. rmdir: readers read what they
+ * still have, then end-of-file; writers get EIDRM (a topic without readers
+ * takes writes, so EPIPE, "nobody reads", would say the wrong thing). backlog
  * (rw): messages one reader may fall behind; past it the reader's oldest
  * are dropped and counted in dropped. subscribers, published, dropped:
  * numbers.
@@ -39,17 +39,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ipc.h"
 
 /*
- * Bytes of one message at most: one less than the largest FUSE write
- * (1 MiB, the kernel's and libfuse's bound), which the kernel splits a
- * longer write(2) at. A longer message would reach us as pieces we could
- * not tell from messages; at this bound the first piece of any write too
- * long is itself too long, and the whole write fails with EMSGSIZE.
+ * The largest FUSE write: 1 MiB, the bound of both the kernel (256 pages
+ * of max_pages_limit) and libfuse. The kernel splits a write(2) into
+ * requests of at most that many bytes and at most that many pages of the
+ * caller's buffer, so a request carries 1 MiB less the buffer's offset in
+ * its first page: a write of up to 1 MiB less a page always comes whole,
+ * a longer one may come in pieces we could not tell from messages. So
+ * messages are at most that long (topic_msg_max); then the first piece of
+ * any longer write is longer too, and the whole write fails with EMSGSIZE
+ * instead of being published in pieces.
  */
-#define TOPIC_MSG_MAX ((1L << 20) - 1)
+#define TOPIC_WRITE_MAX (1L << 20)
 #define TOPIC_MSG_MIN 64 /* what a message is charged at least */
 
 struct topic_msg {
@@ -84,6 +89,7 @@ struct topic_handle {
 	size_t back_len, back_off;
 };
 
+static long topic_msg_max = TOPIC_WRITE_MAX - 4096; /* topic_init() */
 static long topic_opt_backlog = 1024;
 static long topic_opt_max_total = 64L << 20;
 static void topic_free(struct ipc_obj *o);
@@ -201,6 +207,16 @@ static int topic_ring_grow(struct topic *t)
 	free(t->ring);
 	t->ring = ring;
 	t->ring_size = size;
+	return 0;
+}
+
+/* A message of at most 1 MiB less a page comes as one request. */
+static int topic_init(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page > 0 && page < TOPIC_WRITE_MAX / 2)
+		topic_msg_max = TOPIC_WRITE_MAX - page;
 	return 0;
 }
 
@@ -499,7 +515,7 @@ static ssize_t topic_write(void *fh, const char *buf, size_t size, off_t off,
 	struct topic_msg *m;
 	ssize_t ret = size;
 
-	if (size > TOPIC_MSG_MAX)
+	if ((long)size > topic_msg_max)
 		return -EMSGSIZE;
 	if (size == 0)
 		return 0;
@@ -642,6 +658,7 @@ static const struct ipc_option topic_options[] = {
 const struct ipc_kind topic_kind = {
 	.name = "topics",
 	.name_max = NAME_MAX,
+	.init = topic_init,
 	.fini = topic_fini,
 	.list = topic_list,
 	.create = topic_create,
