@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build")
 IPCFS_TEST = os.environ.get("IPCFS_TEST") or os.path.join(BUILD, "tests",
                                                           "ipcfs-test")
-POSIX_KINDS = ["queues", "channels", "shm", "sem"]
+POSIX_KINDS = ["queues", "channels", "shm", "sem", "topics"]
 XATTR = "user.ipcfs.name"
 
 H = Harness("fake_kind", fake_value=5)

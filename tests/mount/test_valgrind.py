@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The daemon under valgrind's memcheck: one short session per kind through
 the tree -- queues (mkdir, data written and read, stream, count, rmdir),
-channels (mkdir, write, read, capacity, rmdir), shm (mkdir, data written and
-read, size, truncate, rmdir), sem (mkdir, post, wait, hold, value, holders,
-rmdir) -- and blocking reads ended by a signal and by kill -9, with waiters. Then a clean unmount
+channels (mkdir, write, read, capacity, rmdir), topics (mkdir, publish to two
+readers, backlog drops, short reads, rmdir with messages unread), shm (mkdir,
+data written and read, size, truncate, rmdir), sem (mkdir, post, wait, hold,
+value, holders, rmdir) -- and blocking reads ended by a signal and by kill -9, with waiters. Then a clean unmount
 (fusermount3 -u): valgrind must exit 0 and its log must show no error, no
 block definitely or indirectly lost.
 
@@ -121,6 +122,34 @@ def test_channel_session(t):
     t.close(w)
     t.close(r)
     t.rmobj("channels", "c")
+
+
+@slow
+def test_topic_session(t):
+    t.mkobj("topics", "p")
+    data = t.path("topics", "p", "data")
+    r1 = t.open(data, os.O_RDONLY | os.O_NONBLOCK, 5)
+    r2 = t.open(data, os.O_RDONLY | os.O_NONBLOCK, 5)
+    w = t.open(data, os.O_WRONLY, 5)
+    t.eq(t.write_file(t.path("topics", "p", "backlog"), b"2\n"), 2,
+         "set backlog 2")
+    with t.within(5, "publish"):
+        for m in (b"one", b"two", b"three"):
+            t.eq(os.write(w, m), len(m), "publish %r" % m)
+    t.eq(t.read_file(t.path("topics", "p", "subscribers")), b"2\n",
+         "subscribers")
+    t.eq(t.read_file(t.path("topics", "p", "published")), b"3\n",
+         "published")
+    t.eq(t.read_file(t.path("topics", "p", "dropped")), b"2\n",
+         "dropped: one, for both readers")
+    with t.within(5, "read"):
+        t.eq(os.read(r1, 2), b"tw", "a short read")
+        t.eq(os.read(r1, 10), b"o", "the rest of the message")
+        t.eq(os.read(r1, 10), b"three", "the next message")
+    t.close(r1)
+    t.rmobj("topics", "p")          # r2 has two messages unread
+    t.close(r2)
+    t.close(w)
 
 
 @slow
