@@ -60,7 +60,9 @@ def ipcctl(t, *args, timeout=5):
 
 
 def number(t, name, file):
-    return int(t.read_file(t.path("topics", name, file), timeout=2))
+    """The number in topics/NAME/FILE; of `waiters`, how many lines."""
+    text = t.read_file(t.path("topics", name, file), timeout=2)
+    return text.count(b"\n") if file == "waiters" else int(text)
 
 
 def soon(t, name, file, want, what, timeout=3.0):
