@@ -315,3 +315,16 @@ def test_failures(t):
         t.eq((rc, out, err), (1, b"", b"ipcctl: %s: not a topic\n" %
                               q.encode()), "%s of a queue" % verb)
     t.eq(t.count("notatopic"), 0, "the queue got nothing")
+    # A message past the mount's -o topic_max_total: refused, told, 1.
+    with t.extra_tree("ipctopic3", topic_max_total=4096) as m:
+        small = os.path.join(m.mnt, "topics", "small")
+        with m.within(5, "mkdir %s" % small):
+            os.mkdir(small)
+        fd = t.open(os.path.join(small, "data"), os.O_RDONLY)
+        rc, out, err = ipcctl(t, "publish", small, "x" * 5000)
+        t.close(fd)
+        t.eq((rc, out, err), (1, b"", b"ipcctl: %s/data: No space left on "
+                              b"device\n" % small.encode()),
+             "publish past topic_max_total")
+        t.eq(int(t.read_file(os.path.join(small, "published"))), 0,
+             "nothing published")
