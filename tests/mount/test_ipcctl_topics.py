@@ -101,14 +101,14 @@ def test_publish_then_subscribe_count(t):
                stdout=PIPE)
     t.true(b"open" in t.read_until(raw, b"open\n", 5), "raw reader opened")
     soon(t, "news", "subscribers", 2, "two subscribers")
-    for m in ("one", "two\n", "thr ee"):
+    for m in ("one", "two\n", "-thr ee"):
         publish(t, d, m)
     rc, out, err = t.finish(p, 5)
-    t.eq((rc, out, err), (0, b"one\ntwo\nthr ee\n", b""), "subscribe "
+    t.eq((rc, out, err), (0, b"one\ntwo\n-thr ee\n", b""), "subscribe "
          "--count 3: each message, a newline where it had none, exit 0")
     rc, out, err = t.finish(raw, 5)
     t.eq((rc, json.loads(out.splitlines()[-1])), (0, ["one", "two\n",
-                                                      "thr ee"]),
+                                                      "-thr ee"]),
          "what publish wrote: exactly MESSAGE, one write each")
     t.eq(number(t, "news", "published"), 3, "published")
     soon(t, "news", "subscribers", 0, "no subscriber left")

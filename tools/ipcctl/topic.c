@@ -75,7 +75,8 @@ static int topic_publish(int argc, char **argv)
 	ssize_t n;
 	int fd, opt, ret = IPCCTL_OK;
 
-	while ((opt = getopt_long(argc, argv, "h", topic_publish_options,
+	/* "+": MESSAGE may look like an option ("-1"), after TOPIC_DIR. */
+	while ((opt = getopt_long(argc, argv, "+h", topic_publish_options,
 				  NULL)) != -1) {
 		ret = ipcctl_usage(&topic_publish_verb,
 				   opt == 'h' ? stdout : stderr);
@@ -270,6 +271,7 @@ const struct ipcctl_verb topic_publish_verb = {
 	.help = "Publish MESSAGE to the topic of TOPIC_DIR (topics/NAME): one\n"
 		"write of exactly its bytes (no newline added) to its data, which\n"
 		"every subscriber of that moment receives. It never waits.\n"
+		"Options go before TOPIC_DIR: MESSAGE may begin with '-'.\n"
 		"\n"
 		"  -h, --help           this text\n",
 };
