@@ -33,7 +33,7 @@ compopt() { :; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/queues/jobs" "$tmp/sem/lock"
+mkdir -p "$tmp/queues/jobs" "$tmp/sem/lock" "$tmp/topics/news"
 : >"$tmp/queues/jobs/data"
 cd "$tmp" || exit 1
 
@@ -83,11 +83,12 @@ has() {
 	failed=$((failed + 1))
 }
 
-check "verbs" "ls mkdir send recv wait post hold" ipcctl ""
+check "verbs" "ls mkdir send recv wait post hold publish subscribe" ipcctl ""
 check "verb prefix" "send" ipcctl se
 check "global flags" "--help --version" ipcctl --
+check "verb prefix p" "post publish" ipcctl p
 check "ls long flags" "--json --raw --noheadings --output --queues --channels
-	--shmems --semaphores --global --help" ipcctl ls --
+	--shmems --semaphores --topics --global --help" ipcctl ls --
 check "recv flags" "-v --verbose --timeout -h --help" ipcctl recv -
 check "send flags" "-p --priority -h --help" ipcctl send -
 check "wait flags" "--timeout -h --help" ipcctl wait -
@@ -100,6 +101,18 @@ check "mkdir --mode prefix" "640 644" ipcctl mkdir --mode 64
 check "mkdir: DIR after options" "queues/jobs" ipcctl mkdir --maxmsg 5 -m 600 queues/
 check "mkdir: nothing after DIR" "" ipcctl mkdir sem/lock ""
 check "hold flags" "--timeout -h --help" ipcctl hold -
+check "publish flags" "-h --help" ipcctl publish -
+check "subscribe flags" "-c --count --timeout -h --help" ipcctl subscribe -
+check "subscribe: no value for --count" "" ipcctl subscribe --count ""
+check "subscribe: no value for -c" "" ipcctl subscribe -c ""
+check "subscribe: DIR after options" "topics/news" ipcctl subscribe -c 2 --timeout 5 topics/
+check "subscribe: nothing after DIR" "" ipcctl subscribe topics/news ""
+check "publish: DIR" "topics/news" ipcctl publish topics/n
+check "publish: no completion for MESSAGE" "" ipcctl publish topics/news ""
+check "-o topic columns" "SUBSCRIBERS SIZE" ipcctl ls -o S
+check "-o +topic column" "+DROPPED" ipcctl ls -o +D
+check "-o BACKLOG and BYTES" "BACKLOG BYTES" ipcctl ls -T -o b
+check "-To columns" "PERMS PUBLISHED" ipcctl ls -To P
 check "-o columns" "MSGS MSGSIZE" ipcctl ls -o MS
 check "-o lower case" "MAXMSG" ipcctl ls -o max
 check "-o comma list" "KIND,MSGS KIND,MSGSIZE" ipcctl ls -o KIND,MS
@@ -108,7 +121,7 @@ check "-o +list" "+WAITERS +WRITERS" ipcctl ls -o +W
 check "--output= value" "HOLDERS" ipcctl ls --output = HOL
 check "-g columns" "USED USE%" ipcctl ls -g -o US
 check "no value for --timeout" "" ipcctl recv --timeout ""
-check "DIR: directories" "queues sem" ipcctl recv ""
+check "DIR: directories" "queues sem topics" ipcctl recv ""
 check "DIR: under a path" "queues/jobs" ipcctl send queues/
 check "DIR: files not offered" "" ipcctl send queues/jobs/
 check "DIR after option" "sem/lock" ipcctl wait --timeout 3 sem/

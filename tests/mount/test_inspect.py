@@ -52,10 +52,13 @@ H = Harness("inspect", mq_maxmsg=3, mq_msgsize=256,
 
 ALL = ["KIND", "NAME", "OWNER", "GROUP", "PERMS", "MSGS", "MAXMSG",
        "MSGSIZE", "BYTES", "CAPACITY", "READERS", "WRITERS", "SIZE", "VALUE",
-       "WAITERS", "HOLDERS"]
+       "SUBSCRIBERS", "PUBLISHED", "DROPPED", "BACKLOG", "WAITERS", "HOLDERS"]
 DEFAULT = ["KIND", "NAME", "OWNER", "PERMS", "MSGS", "BYTES", "SIZE",
-           "VALUE", "WAITERS", "HOLDERS"]
-VERBS = ["ls", "send", "recv", "wait", "post", "hold"]
+           "VALUE", "SUBSCRIBERS", "WAITERS", "HOLDERS"]
+VERBS = ["ls", "send", "recv", "wait", "post", "hold", "publish",
+         "subscribe"]
+# The rows of ls -g; TOPICMEM only on a mount with topics/, which tells its
+# -o topic_max_total (test_ipcctl_topics.py checks that row).
 LIMITS = ["MQUEUES", "MQMSGS", "MQSIZE", "MQBYTES", "CHANMEM"]
 
 # Polls FILE for POLLIN for a minute.
@@ -948,10 +951,20 @@ def use(used, limit):
     return "%.2f%%" % (used * 100.0 / limit)
 
 
+def limits(t):
+    """The rows ls -g shows of this mount: LIMITS, and TOPICMEM where the
+    mount has topics/ (its root tells -o topic_max_total)."""
+    try:
+        os.getxattr(t.mnt, "user.ipcfs.option.topic_max_total")
+    except OSError:
+        return LIMITS
+    return LIMITS + ["TOPICMEM"]
+
+
 def check_limits(t, rows, want, what):
     """ls -g -J's rows against WANT, {RESOURCE: (limit, used)}; a None
     `used` is not checked (it is checked elsewhere)."""
-    t.eq([r.get("resource") for r in rows], LIMITS, "%s: rows" % what)
+    t.eq([r.get("resource") for r in rows], limits(t), "%s: rows" % what)
     for r in rows:
         t.eq(list(r), ["resource", "description", "limit", "used", "use%"],
              "%s: keys of %s" % (what, r.get("resource")))
@@ -987,6 +1000,9 @@ def test_ls_global_limits(t):
             "MQBYTES": (mqbytes_limit(t.daemon.pid, os.getpid()),
                         mq_charge(3, 256) + mq_charge(5, 100)),
             "CHANMEM": (CHAN_MAX_TOTAL, caps)}
+    if "TOPICMEM" in limits(t):
+        want["TOPICMEM"] = (int(os.getxattr(
+            t.mnt, "user.ipcfs.option.topic_max_total")), None)
     check_limits(t, ls_json(t, "-g", key="limits"), want, "ls -g -J")
     # A caller whose own limit is the smaller: MQBYTES's limit is its.
     rc, out, err = t.run([sys.executable, "-c", RLIMITED, "100000",
@@ -1019,13 +1035,13 @@ def test_ls_global_limits(t):
                           t.mnt)
     t.eq((rc, out, err), (0, "".join(
         "%s %s\n" % (res, "" if want[res][0] is None else want[res][0])
-        for res in LIMITS).encode(), b""), "ls -g -rn -o RESOURCE,LIMIT")
+        for res in limits(t)).encode(), b""), "ls -g -rn -o RESOURCE,LIMIT")
     rc, out, err = ipcctl(t, "ls", "-g", t.mnt)
     t.eq((rc, err), (0, b""), "ls -g")
     text = out.decode().splitlines()
     t.eq(text[0].split(), ["RESOURCE", "DESCRIPTION", "LIMIT", "USED",
                            "USE%"], "ls -g header")
-    t.eq([ln.split()[0] for ln in text[1:]], LIMITS, "ls -g rows")
+    t.eq([ln.split()[0] for ln in text[1:]], limits(t), "ls -g rows")
 
 
 def test_ls_global_limits_are_the_sysctls(t):

@@ -40,6 +40,8 @@ static const struct ipcctl_verb *const ipcctl_verbs[] = {
 	&semaphore_wait_verb,
 	&semaphore_post_verb,
 	&semaphore_hold_verb,
+	&topic_publish_verb,
+	&topic_subscribe_verb,
 	NULL,
 };
 
@@ -80,13 +82,15 @@ int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out)
 		if (out == stdout)
 			fprintf(out,
 				"\n"
-				"ls     list the objects of an ipcfs mount, or its limits (-g)\n"
-				"mkdir  make an object with its own parameters\n"
-				"send   send a message to a queue\n"
-				"recv   receive a message from a queue\n"
-				"wait   take one unit of a semaphore\n"
-				"post   give units to a semaphore\n"
-				"hold   run a command holding one unit of a semaphore\n"
+				"ls         list the objects of an ipcfs mount, or its limits (-g)\n"
+				"mkdir      make an object with its own parameters\n"
+				"send       send a message to a queue\n"
+				"recv       receive a message from a queue\n"
+				"wait       take one unit of a semaphore\n"
+				"post       give units to a semaphore\n"
+				"hold       run a command holding one unit of a semaphore\n"
+				"publish    publish a message to a topic\n"
+				"subscribe  print the messages of a topic as they come\n"
 				"\n"
 				"Exit status: 0 done, 1 failed, 2 bad usage, 124 timed out.\n");
 	}

@@ -5,9 +5,9 @@
  * prints (table.c).
  *
  * ls learns the kinds, their objects and the objects' files from the tree;
- * only -Q -C -M -S name root directories (ls.c), and ls -g reads queues/
- * and channels/ (limits.c). Both read only the attribute files of tree.c's
- * allow-list, never a file that consumes or waits.
+ * only -Q -C -M -S -T name root directories (ls.c), and ls -g reads
+ * queues/ and channels/ (limits.c). Both read only the attribute files of
+ * tree.c's allow-list, never a file that consumes or waits.
  */
 #ifndef IPCCTL_H
 #define IPCCTL_H
@@ -39,7 +39,7 @@ struct ipcctl_verb {
 
 extern const struct ipcctl_verb ls_verb, mkdir_verb, queue_send_verb,
 	queue_recv_verb, semaphore_wait_verb, semaphore_post_verb,
-	semaphore_hold_verb;
+	semaphore_hold_verb, topic_publish_verb, topic_subscribe_verb;
 
 /* ipcctl.c */
 int ipcctl_usage(const struct ipcctl_verb *verb, FILE *out);
@@ -72,6 +72,10 @@ enum tree_attr {
 	TREE_VALUE,
 	TREE_WAITERS,
 	TREE_HOLDERS,
+	TREE_SUBSCRIBERS,
+	TREE_PUBLISHED,
+	TREE_DROPPED,
+	TREE_BACKLOG,
 	TREE_NATTRS
 };
 
@@ -142,17 +146,19 @@ void table_help_columns(FILE *out, const struct table_column *all, size_t nall);
 
 /* limits.c: ls -g, and the limits mkdir's hints name */
 enum limits_resource {
-	LIMITS_MQUEUES, /* queues of the system: fs.mqueue.queues_max */
-	LIMITS_MQMSGS,	/* messages per queue: fs.mqueue.msg_max */
-	LIMITS_MQSIZE,	/* message size: fs.mqueue.msgsize_max */
-	LIMITS_MQBYTES, /* RLIMIT_MSGQUEUE, the kernel's charge of queues */
-	LIMITS_CHANMEM, /* -o chan_max_total, the channels' capacity */
+	LIMITS_MQUEUES,	 /* queues of the system: fs.mqueue.queues_max */
+	LIMITS_MQMSGS,	 /* messages per queue: fs.mqueue.msg_max */
+	LIMITS_MQSIZE,	 /* message size: fs.mqueue.msgsize_max */
+	LIMITS_MQBYTES,	 /* RLIMIT_MSGQUEUE, the kernel's charge of queues */
+	LIMITS_CHANMEM,	 /* -o chan_max_total, the channels' capacity */
+	LIMITS_TOPICMEM, /* -o topic_max_total; what is used is not shown */
 	LIMITS_NROWS
 };
 
 struct limits_row {
 	const char *resource;
 	const char *description;
+	bool absent; /* a row of a kind the mount has not: not listed */
 	bool has_limit, has_used;
 	long long limit, used;
 };

@@ -11,7 +11,7 @@
  *
  * The system's limits come from /proc/sys/fs/mqueue, the daemon's from the
  * mount's root (user.ipcfs.pid, user.ipcfs.option.*), what is used from the
- * tree's queues and channels.
+ * tree's queues and channels (nothing tells what the topics hold).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +53,7 @@ static const char *const limits_names[LIMITS_NROWS][2] = {
 	[LIMITS_MQSIZE] = { "MQSIZE", "message size" },
 	[LIMITS_MQBYTES] = { "MQBYTES", "queue bytes per user" },
 	[LIMITS_CHANMEM] = { "CHANMEM", "channel memory of the mount" },
+	[LIMITS_TOPICMEM] = { "TOPICMEM", "topic memory of the mount" },
 };
 
 /* The kernel's charge of a queue, against its creator's RLIMIT_MSGQUEUE. */
@@ -198,6 +199,16 @@ static void limits_rows(const char *mnt, const struct tree *t,
 	r[LIMITS_CHANMEM].has_limit =
 		ipcctl_xattr_number(mnt, "user.ipcfs.option.chan_max_total",
 				    &r[LIMITS_CHANMEM].limit) == 0;
+	/*
+	 * The bytes the topics hold now are in no file of the tree (only
+	 * the daemon knows which messages its readers still share), so
+	 * USED stays unknown. A mount without topics/ has no such option:
+	 * no row.
+	 */
+	r[LIMITS_TOPICMEM].has_limit =
+		ipcctl_xattr_number(mnt, "user.ipcfs.option.topic_max_total",
+				    &r[LIMITS_TOPICMEM].limit) == 0;
+	r[LIMITS_TOPICMEM].absent = !r[LIMITS_TOPICMEM].has_limit;
 }
 
 static int limits_row(struct table *t, const struct limits_row *r)
@@ -279,7 +290,8 @@ int limits_list(const char *mnt, const struct table_opts *o)
 	ret = limits_collect(mnt, rows);
 	failed = ret != 0;
 	for (i = 0; ret >= 0 && i < LIMITS_NROWS; i++)
-		ret = limits_row(&t, &rows[i]);
+		if (!rows[i].absent)
+			ret = limits_row(&t, &rows[i]);
 	if (ret >= 0)
 		ret = table_print(&t);
 	ret = ret < 0 || failed ? IPCCTL_FAIL : IPCCTL_OK;
@@ -299,5 +311,7 @@ void limits_help(FILE *out)
 		"      MQBYTES  the smaller RLIMIT_MSGQUEUE of the daemon's and yours\n"
 		"               (queues are made as you), the kernel's charge of\n"
 		"               the tree's queues that are yours\n"
-		"      CHANMEM  -o chan_max_total, the capacity of the channels\n");
+		"      CHANMEM  -o chan_max_total, the capacity of the channels\n"
+		"     TOPICMEM  -o topic_max_total; USED unknown (the bytes topics\n"
+		"               hold are in no file); no row without topics/\n");
 }

@@ -56,6 +56,14 @@ static const struct table_column ls_columns[] = {
 	LS_NUMBER("WRITERS", TREE_WRITERS, "a channel's writers (writers)"),
 	LS_NUMBER("SIZE", TREE_SIZE, "a segment's size (size)"),
 	LS_NUMBER("VALUE", TREE_VALUE, "a semaphore's value (value)"),
+	LS_NUMBER("SUBSCRIBERS", TREE_SUBSCRIBERS,
+		  "a topic's readers of data (subscribers)"),
+	LS_NUMBER("PUBLISHED", TREE_PUBLISHED,
+		  "messages published to a topic (published)"),
+	LS_NUMBER("DROPPED", TREE_DROPPED,
+		  "messages a topic dropped for slow readers (dropped)"),
+	LS_NUMBER("BACKLOG", TREE_BACKLOG,
+		  "messages a topic's reader may fall behind (backlog)"),
 	LS_NUMBER("WAITERS", TREE_WAITERS,
 		  "requests waiting on it (lines of waiters)"),
 	LS_NUMBER("HOLDERS", TREE_HOLDERS,
@@ -63,17 +71,21 @@ static const struct table_column ls_columns[] = {
 };
 
 #define LS_NCOLUMNS (sizeof(ls_columns) / sizeof(ls_columns[0]))
-#define LS_DEFAULT "KIND,NAME,OWNER,PERMS,MSGS,BYTES,SIZE,VALUE,WAITERS,HOLDERS"
+/*
+ * One column of each kind's state: a topic holds no messages for long,
+ * who listens is what it is (ipcctl(1), COLUMNS).
+ */
+#define LS_DEFAULT                                                             \
+	"KIND,NAME,OWNER,PERMS,MSGS,BYTES,SIZE,VALUE,SUBSCRIBERS,WAITERS,"     \
+	"HOLDERS"
 
-/* -Q -C -M -S: the directories under the root they keep. */
+/* -Q -C -M -S -T: the directories under the root they keep. */
 static const struct {
 	int opt;
 	const char *dir;
 } ls_only[] = {
-	{ 'Q', "queues" },
-	{ 'C', "channels" },
-	{ 'M', "shm" },
-	{ 'S', "sem" },
+	{ 'Q', "queues" }, { 'C', "channels" }, { 'M', "shm" },
+	{ 'S', "sem" },	   { 'T', "topics" },
 };
 
 #define LS_NONLY (sizeof(ls_only) / sizeof(ls_only[0]))
@@ -87,6 +99,7 @@ static const struct option ls_options[] = {
 	{ "channels", no_argument, NULL, 'C' },
 	{ "shmems", no_argument, NULL, 'M' },
 	{ "semaphores", no_argument, NULL, 'S' },
+	{ "topics", no_argument, NULL, 'T' },
 	{ "global", no_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -246,7 +259,7 @@ static int ls_run(int argc, char **argv)
 	const char *mnt;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "Jrno:QCMSgh", ls_options,
+	while ((opt = getopt_long(argc, argv, "Jrno:QCMSTgh", ls_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'J':
@@ -265,6 +278,7 @@ static int ls_run(int argc, char **argv)
 		case 'C':
 		case 'M':
 		case 'S':
+		case 'T':
 			for (i = 0; ls_only[i].opt != opt; i++)
 				;
 			if (nonly < LS_NONLY)
@@ -286,7 +300,7 @@ static int ls_run(int argc, char **argv)
 	}
 	if (global && nonly)
 		fprintf(stderr, "ipcctl: ls -g lists no objects: "
-				"-Q -C -M -S do not go with it\n");
+				"-Q -C -M -S -T do not go with it\n");
 	if (argc - optind > 1 || (global && nonly)) {
 		ret = ipcctl_usage(&ls_verb, stderr);
 		goto out;
@@ -312,7 +326,7 @@ const struct ipcctl_verb ls_verb = {
 	.name = "ls",
 	.run = ls_run,
 	.synopsis =
-		"ls [-J] [-r] [-n] [-o LIST] [-Q] [-C] [-M] [-S] [MOUNTPOINT]\n"
+		"ls [-J] [-r] [-n] [-o LIST] [-Q] [-C] [-M] [-S] [-T] [MOUNTPOINT]\n"
 		"ls -g [-J] [-r] [-n] [-o LIST] [MOUNTPOINT]",
 	.help = "List the objects of an ipcfs mount, or (-g) the limits they run\n"
 		"into. Only attribute files are read: never one that consumes or\n"
@@ -324,10 +338,11 @@ const struct ipcctl_verb ls_verb = {
 		"  -n, --noheadings    no line of headings\n"
 		"  -o, --output LIST   these columns, comma-separated, in this order;\n"
 		"                      +LIST: the default ones, then these\n"
-		"  -Q, --queues        only queues (-Q -C -M -S add up)\n"
+		"  -Q, --queues        only queues (-Q -C -M -S -T add up)\n"
 		"  -C, --channels      only channels\n"
 		"  -M, --shmems        only shared memory segments\n"
 		"  -S, --semaphores    only semaphores\n"
+		"  -T, --topics        only topics\n"
 		"  -g, --global        the limits, and how much of each is used\n"
 		"  -h, --help          this text\n",
 };

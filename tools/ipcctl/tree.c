@@ -12,7 +12,8 @@
  *
  * Of an object's files only those of tree_attrs[] are ever opened, and only
  * the ones the caller wants: never data, stream, wait, hold, post or any
- * file a later kind adds, which may consume or wait. Objects come and go
+ * file a later kind adds, which may consume or wait (a topic's data does
+ * both, and an open of it for reading is a subscriber). Objects come and go
  * while we walk: one that vanishes (ENOENT, ESTALE, EIDRM) is left out; a
  * file we may not read (EACCES) leaves its value unknown.
  *
@@ -37,12 +38,14 @@
 
 /* The allow-list: the only files ipcctl opens in an object directory. */
 static const char *const tree_attrs[TREE_NATTRS] = {
-	[TREE_COUNT] = "count",	      [TREE_MAXMSG] = "maxmsg",
-	[TREE_MSGSIZE] = "msgsize",   [TREE_BYTES] = "bytes",
-	[TREE_CAPACITY] = "capacity", [TREE_READERS] = "readers",
-	[TREE_WRITERS] = "writers",   [TREE_SIZE] = "size",
-	[TREE_VALUE] = "value",	      [TREE_WAITERS] = "waiters",
-	[TREE_HOLDERS] = "holders",
+	[TREE_COUNT] = "count",		[TREE_MAXMSG] = "maxmsg",
+	[TREE_MSGSIZE] = "msgsize",	[TREE_BYTES] = "bytes",
+	[TREE_CAPACITY] = "capacity",	[TREE_READERS] = "readers",
+	[TREE_WRITERS] = "writers",	[TREE_SIZE] = "size",
+	[TREE_VALUE] = "value",		[TREE_WAITERS] = "waiters",
+	[TREE_HOLDERS] = "holders",	[TREE_SUBSCRIBERS] = "subscribers",
+	[TREE_PUBLISHED] = "published", [TREE_DROPPED] = "dropped",
+	[TREE_BACKLOG] = "backlog",
 };
 
 /* Files of one line per entry: their value is how many lines they have. */
