@@ -352,6 +352,19 @@ void ipc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Block the signals sent to the daemon, not the faults; *old: the mask. */
 void ipc_block_signals(sigset_t *old);
 
+/*
+ * The longest message a kind takes from one write(2) (queues' msgsize,
+ * topics): FUSE splits a write into requests of at most 1 MiB and 256
+ * pages of the caller's buffer, so a buffer that does not start a page
+ * gets less than 1 MiB in the first request. Up to 1 MiB less a page, a
+ * write always comes whole; a longer one might come in pieces a kind could
+ * not tell from messages, but its first piece is longer than this too, so
+ * refusing that refuses the whole write (EMSGSIZE). The same on reads: a
+ * reply that fills its request makes the kernel ask for more in the same
+ * read(2), which a shorter message never does.
+ */
+#define IPC_MSG_MAX ((1L << 20) - 4096)
+
 /* Parse a whole decimal number, optionally followed by one newline. */
 int ipc_parse_long(const char *buf, size_t len, long *val);
 

@@ -39,8 +39,8 @@
 #include "ipc.h"
 
 #define MQUEUE_FS_MAGIC 0x19800202
-#define MQUEUE_RUN_DIR "/run/ipcfs"  /* root's; holds.c journals there too */
-#define MQUEUE_MSGSIZE_MAX (1 << 20) /* a message travels in one FUSE write */
+#define MQUEUE_RUN_DIR "/run/ipcfs"    /* root's; holds.c journals there too */
+#define MQUEUE_MSGSIZE_MAX IPC_MSG_MAX /* a message comes in one request */
 
 struct mqueue {
 	struct ipc_obj obj; /* its wait queue polls mqd */

@@ -43,18 +43,6 @@
 
 #include "ipc.h"
 
-/*
- * The largest FUSE write: 1 MiB, the bound of both the kernel (256 pages
- * of max_pages_limit) and libfuse. The kernel splits a write(2) into
- * requests of at most that many bytes and at most that many pages of the
- * caller's buffer, so a request carries 1 MiB less the buffer's offset in
- * its first page: a write of up to 1 MiB less a page always comes whole,
- * a longer one may come in pieces we could not tell from messages. So
- * messages are at most that long (topic_msg_max); then the first piece of
- * any longer write is longer too, and the whole write fails with EMSGSIZE
- * instead of being published in pieces.
- */
-#define TOPIC_WRITE_MAX (1L << 20)
 #define TOPIC_MSG_MIN 64 /* what a message is charged at least */
 
 struct topic_msg {
@@ -89,7 +77,6 @@ struct topic_handle {
 	size_t back_len, back_off;
 };
 
-static long topic_msg_max = TOPIC_WRITE_MAX - 4096; /* topic_init() */
 static long topic_opt_backlog = 1024;
 static long topic_opt_max_total = 64L << 20;
 static void topic_free(struct ipc_obj *o);
@@ -207,16 +194,6 @@ static int topic_ring_grow(struct topic *t)
 	free(t->ring);
 	t->ring = ring;
 	t->ring_size = size;
-	return 0;
-}
-
-/* A message of at most 1 MiB less a page comes as one request. */
-static int topic_init(void)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	if (page > 0 && page < TOPIC_WRITE_MAX / 2)
-		topic_msg_max = TOPIC_WRITE_MAX - page;
 	return 0;
 }
 
@@ -515,7 +492,7 @@ static ssize_t topic_write(void *fh, const char *buf, size_t size, off_t off,
 	struct topic_msg *m;
 	ssize_t ret = size;
 
-	if ((long)size > topic_msg_max)
+	if ((long)size > IPC_MSG_MAX) /* it may have come in pieces */
 		return -EMSGSIZE;
 	if (size == 0)
 		return 0;
@@ -658,7 +635,6 @@ static const struct ipc_option topic_options[] = {
 const struct ipc_kind topic_kind = {
 	.name = "topics",
 	.name_max = NAME_MAX,
-	.init = topic_init,
 	.fini = topic_fini,
 	.list = topic_list,
 	.create = topic_create,
