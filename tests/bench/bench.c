@@ -456,9 +456,21 @@ struct bench_fan_thread {
 	void *rpriv; /* a reader's files; NULL: the writer */
 	bool started;
 	atomic_bool done;
-	int64_t end; /* when its last call returned */
+	atomic_ulong got; /* a reader's bytes so far, for the watchdog */
+	int64_t end;	  /* when its last call returned */
 	int ret;
 };
+
+/* All readers' bytes so far. */
+static unsigned long bench_fan_progress(struct bench_fan_thread *th, int nth)
+{
+	unsigned long sum = 0;
+	int k;
+
+	for (k = 1; k < nth; k++)
+		sum += atomic_load_explicit(&th[k].got, memory_order_relaxed);
+	return sum;
+}
 
 static void bench_fan_wait_go(struct bench_fan *f)
 {
@@ -534,6 +546,8 @@ static void *bench_fan_reader(void *arg)
 			ret = -EIO;
 		} else {
 			off += n;
+			atomic_store_explicit(&th->got, off,
+					      memory_order_relaxed);
 		}
 	}
 	if (off < total && ret >= 0)
@@ -590,6 +604,7 @@ static int bench_fan_run(struct bench *b, const struct bench_case *c, int sys,
 	pthread_condattr_t ca;
 	struct timespec dl;
 	int64_t t0, last = 0;
+	unsigned long seen = 0;
 	char *bufs;
 	int nth = c->readers + 1, k, err, ret = -ENOMEM;
 
@@ -631,12 +646,19 @@ static int bench_fan_run(struct bench *b, const struct bench_case *c, int sys,
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += BENCH_WATCHDOG;
 	err = 0;
-	while (ret >= 0 && f.ndone < nth && !f.failed && !err)
+	while (ret >= 0 && f.ndone < nth && !f.failed && !err) {
 		err = pthread_cond_timedwait(&f.cond, &f.lock, &dl);
+		/* A long run is fine as long as messages arrive. */
+		if (err == ETIMEDOUT && bench_fan_progress(th, nth) != seen) {
+			seen = bench_fan_progress(th, nth);
+			dl.tv_sec += BENCH_WATCHDOG;
+			err = 0;
+		}
+	}
 	pthread_mutex_unlock(&f.lock);
 	if (err == ETIMEDOUT)
-		fprintf(stderr, "bench: %s (%s): not done in %d s\n", c->row[0],
-			bench_sys_names[sys], BENCH_WATCHDOG);
+		fprintf(stderr, "bench: %s (%s): no progress in %d s\n",
+			c->row[0], bench_sys_names[sys], BENCH_WATCHDOG);
 	if (ret < 0 || err || f.failed)
 		bench_fan_stop(&f, th, nth);
 	for (k = 0; k < nth; k++) {
