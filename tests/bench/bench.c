@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -428,6 +429,268 @@ out:
 	return ret;
 }
 
+/*
+ * A fan-out run: one writer thread puts `nops` messages while each of
+ * c->readers reader threads gets every one of them on its own files (all
+ * opened before the first put) and checks every byte. The main thread only
+ * starts them and waits.
+ */
+struct bench_fan {
+	struct bench *b;
+	const struct bench_case *c;
+	int sys;
+	void *priv;
+	const char *bufs; /* BENCH_STREAM_BUFS messages, written in turn */
+	long nops;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+	bool go;	     /* start; with stop: end at once */
+	int ndone;	     /* threads that have ended */
+	bool failed;	     /* one of them failed */
+	atomic_bool stop;    /* give up */
+};
+
+struct bench_fan_thread {
+	struct bench_fan *f;
+	pthread_t t;
+	void *rpriv; /* a reader's files; NULL: the writer */
+	bool started;
+	atomic_bool done;
+	atomic_ulong got; /* a reader's bytes so far, for the watchdog */
+	int64_t end;	  /* when its last call returned */
+	int ret;
+};
+
+/* All readers' bytes so far. */
+static unsigned long bench_fan_progress(struct bench_fan_thread *th, int nth)
+{
+	unsigned long sum = 0;
+	int k;
+
+	for (k = 1; k < nth; k++)
+		sum += atomic_load_explicit(&th[k].got, memory_order_relaxed);
+	return sum;
+}
+
+static void bench_fan_wait_go(struct bench_fan *f)
+{
+	pthread_mutex_lock(&f->lock);
+	while (!f->go)
+		pthread_cond_wait(&f->cond, &f->lock);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void bench_fan_end(struct bench_fan_thread *th)
+{
+	struct bench_fan *f = th->f;
+
+	th->end = bench_now();
+	atomic_store(&th->done, true);
+	pthread_mutex_lock(&f->lock);
+	f->ndone++;
+	f->failed |= th->ret < 0;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *bench_fan_writer(void *arg)
+{
+	struct bench_fan_thread *th = arg;
+	struct bench_fan *f = th->f;
+	const struct bench_impl *im = f->c->impl[f->sys];
+	size_t len = f->c->len;
+	bool ok = true;
+	long i;
+
+	bench_fan_wait_go(f);
+	for (i = 0; i < f->nops && ok && !atomic_load(&f->stop); i++)
+		ok = bench_moved(f->c, f->sys, BENCH_PUT,
+				 im->put(f->b, f->priv,
+					 f->bufs + i % BENCH_STREAM_BUFS * len,
+					 len));
+	th->ret = ok ? 0 : -EIO;
+	bench_fan_end(th);
+	return NULL;
+}
+
+static void *bench_fan_reader(void *arg)
+{
+	struct bench_fan_thread *th = arg;
+	struct bench_fan *f = th->f;
+	const struct bench_case *c = f->c;
+	const struct bench_impl *im = c->impl[f->sys];
+	uint64_t total = (uint64_t)f->nops * c->len, off = 0;
+	size_t room = c->len > (size_t)f->b->msgsize ? c->len : f->b->msgsize;
+	size_t want;
+	ssize_t n;
+	char *got;
+	int ret = 0;
+
+	got = malloc(room);
+	if (!got)
+		ret = -ENOMEM;
+	bench_fan_wait_go(f);
+	while (off < total && ret >= 0 && !atomic_load(&f->stop)) {
+		want = total - off < c->len ? total - off : c->len;
+		n = im->get(f->b, th->rpriv, got, want);
+		if (n == 0 || n > (ssize_t)want) {
+			fprintf(stderr,
+				"bench: %s (%s): %zd bytes for %zu at %llu\n",
+				c->row[BENCH_GET], bench_sys_names[f->sys], n,
+				want, (unsigned long long)off);
+			ret = -EIO;
+		} else if (n < 0) {
+			ret = n;
+		} else if (!bench_stream_check(c, f->sys, f->bufs, off, got,
+					       n)) {
+			ret = -EIO;
+		} else {
+			off += n;
+			atomic_store_explicit(&th->got, off,
+					      memory_order_relaxed);
+		}
+	}
+	if (off < total && ret >= 0)
+		ret = -ECANCELED;
+	free(got);
+	th->ret = ret;
+	bench_fan_end(th);
+	return NULL;
+}
+
+/*
+ * Stop every thread still running: interrupt it until it gives up (a reader
+ * may wait for a message that will not come, a writer for room nobody
+ * makes). One that ignores that for BENCH_WATCHDOG seconds still uses our
+ * buffers, so the process ends there.
+ */
+static void bench_fan_stop(struct bench_fan *f, struct bench_fan_thread *th,
+			   int nth)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	bool all;
+	long i;
+	int k;
+
+	atomic_store(&f->stop, true);
+	for (i = 0; i < BENCH_WATCHDOG * 100; i++) {
+		all = true;
+		for (k = 0; k < nth; k++) {
+			if (!th[k].started || atomic_load(&th[k].done))
+				continue;
+			all = false;
+			pthread_kill(th[k].t, SIGUSR1);
+		}
+		if (all)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	fprintf(stderr, "bench: %s (%s): a thread is stuck\n", f->c->row[0],
+		bench_sys_names[f->sys]);
+	exit(1);
+}
+
+/*
+ * Do `nops` puts in a writer thread while c->readers threads each get all of
+ * them; add to ns[put] the time from the start to the writer's last put, to
+ * ns[get] that to the last reader's last get.
+ */
+static int bench_fan_run(struct bench *b, const struct bench_case *c, int sys,
+			 long nops, double ns[2])
+{
+	const struct bench_impl *im = c->impl[sys];
+	struct bench_fan f = { .b = b, .c = c, .sys = sys, .nops = nops };
+	struct bench_fan_thread *th;
+	pthread_condattr_t ca;
+	struct timespec dl;
+	int64_t t0, last = 0;
+	unsigned long seen = 0;
+	char *bufs;
+	int nth = c->readers + 1, k, err, ret = -ENOMEM;
+
+	bufs = malloc(BENCH_STREAM_BUFS * c->len);
+	th = calloc(nth, sizeof(*th));
+	if (!bufs || !th)
+		goto out;
+	for (k = 0; k < BENCH_STREAM_BUFS; k++)
+		bench_message(c, bufs + k * c->len, b->seq + k);
+	b->seq += BENCH_STREAM_BUFS;
+	f.bufs = bufs;
+	pthread_mutex_init(&f.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	ret = im->setup(b, &f.priv);
+	if (ret < 0)
+		goto out_cond;
+	/* th[0] writes; every reader subscribes before the first put. */
+	for (k = 1; k < nth && ret >= 0; k++)
+		ret = im->reader(b, f.priv, &th[k].rpriv);
+	for (k = 0; k < nth && ret >= 0; k++) {
+		th[k].f = &f;
+		err = pthread_create(&th[k].t, NULL,
+				     k ? bench_fan_reader : bench_fan_writer,
+				     &th[k]);
+		if (err)
+			ret = bench_err("pthread_create", c->row[0], err);
+		else
+			th[k].started = true;
+	}
+	if (ret < 0)
+		atomic_store(&f.stop, true);
+	t0 = bench_now();
+	pthread_mutex_lock(&f.lock);
+	f.go = true;
+	pthread_cond_broadcast(&f.cond);
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += BENCH_WATCHDOG;
+	err = 0;
+	while (ret >= 0 && f.ndone < nth && !f.failed && !err) {
+		err = pthread_cond_timedwait(&f.cond, &f.lock, &dl);
+		/* A long run is fine as long as messages arrive. */
+		if (err == ETIMEDOUT && bench_fan_progress(th, nth) != seen) {
+			seen = bench_fan_progress(th, nth);
+			dl.tv_sec += BENCH_WATCHDOG;
+			err = 0;
+		}
+	}
+	pthread_mutex_unlock(&f.lock);
+	if (err == ETIMEDOUT)
+		fprintf(stderr, "bench: %s (%s): no progress in %d s\n",
+			c->row[0], bench_sys_names[sys], BENCH_WATCHDOG);
+	if (ret < 0 || err || f.failed)
+		bench_fan_stop(&f, th, nth);
+	for (k = 0; k < nth; k++) {
+		if (!th[k].started)
+			continue;
+		pthread_join(th[k].t, NULL);
+		if (ret >= 0)
+			ret = th[k].ret;
+		if (k && th[k].end > last)
+			last = th[k].end;
+	}
+	if (ret >= 0 && err)
+		ret = -ETIMEDOUT;
+	if (ret >= 0) {
+		ns[BENCH_PUT] += th[0].end - t0;
+		ns[BENCH_GET] += last - t0;
+	}
+	for (k = 1; k < nth; k++)
+		if (th[k].rpriv)
+			im->reader_close(b, th[k].rpriv);
+	err = im->teardown(b, f.priv);
+	if (ret >= 0)
+		ret = err;
+out_cond:
+	pthread_cond_destroy(&f.cond);
+	pthread_mutex_destroy(&f.lock);
+out:
+	free(bufs);
+	free(th);
+	return ret;
+}
+
 /* Operations per run of case `c` (run -1: the warm-up). */
 static long bench_case_ops(const struct bench *b, const struct bench_case *c,
 			   long run)
@@ -445,6 +708,32 @@ static double *bench_sample(double *samples, struct bench *b, size_t ci,
 	return &samples[((ci * BENCH_NSYS + sys) * 2 + op) * b->runs + run];
 }
 
+/* Whether --rows names case `c` (no --rows: every case). */
+static bool bench_case_named(const struct bench *b, const struct bench_case *c)
+{
+	const char *w, *end;
+	size_t n;
+	int op;
+
+	if (!b->rows)
+		return true;
+	for (w = b->rows; *w; w = *end ? end + 1 : end) {
+		end = strchrnul(w, ',');
+		n = end - w;
+		for (op = 0; op < 2 && n; op++)
+			if (memmem(c->row[op], strlen(c->row[op]), w, n))
+				return true;
+	}
+	return false;
+}
+
+/* Whether case `c` runs: --rows names it and its kind is in the tree. */
+static bool bench_case_selected(const struct bench *b,
+				const struct bench_case *c)
+{
+	return bench_case_named(b, c) && (!c->topic || b->topics);
+}
+
 /* Warm every path up, then time `runs` runs of every case, interleaved. */
 static int bench_all(struct bench *b, double *samples)
 {
@@ -460,23 +749,31 @@ static int bench_all(struct bench *b, double *samples)
 				double ns[2] = { 0, 0 };
 				long n = bench_case_ops(b, c, run);
 
-				if (!c->impl[sys] || !(b->only & 1u << sys))
+				if (!c->impl[sys] || !(b->only & 1u << sys) ||
+				    !bench_case_selected(b, c))
 					continue;
-				if (c->stream)
+				if (c->readers)
+					ret = bench_fan_run(b, c, sys, n, ns);
+				else if (c->stream)
 					ret = bench_stream_run(b, c, sys, n,
 							       ns);
 				else
 					ret = bench_case_run(b, c, sys, n, ns);
 				for (op = 0; run >= 0 && op < 2; op++) {
+					/* fan-out gets: per message delivered */
+					long per = op == BENCH_GET && c->readers
+							   ? n * c->readers
+							   : n;
+
 					*bench_sample(samples, b, ci, sys, op,
-						      run) = ns[op] / n;
+						      run) = ns[op] / per;
 					if (b->verbose)
 						fprintf(stderr,
 							"run %ld: %-24s %-6s "
 							"%9.3f us/op\n",
 							run, c->row[op],
 							bench_sys_names[sys],
-							ns[op] / n / 1e3);
+							ns[op] / per / 1e3);
 				}
 			}
 		}
@@ -506,10 +803,16 @@ static double bench_median(const double *v, long n)
  */
 static bool bench_print_rows(struct bench *b, double *samples, bool bandwidth)
 {
-	bool below = false;
+	bool below = false, any = false;
 	size_t ci;
 	int sys, op;
 
+	for (ci = 0; ci < bench_ncases; ci++)
+		any |= bench_cases[ci].bandwidth == bandwidth &&
+		       !bench_cases[ci].readers &&
+		       bench_case_selected(b, &bench_cases[ci]);
+	if (!any)
+		return false;
 	/* Columns: 24 for the row, 20 per system, 8 per ratio. */
 	printf("%-24s %19s %19s %19s %6s  %6s\n", "", "------ ipcfs ------",
 	       "----- null fs -----", "----- native ------", "ipcfs/",
@@ -522,7 +825,8 @@ static bool bench_print_rows(struct bench *b, double *samples, bool bandwidth)
 	for (ci = 0; ci < bench_ncases; ci++) {
 		const struct bench_case *c = &bench_cases[ci];
 
-		if (c->bandwidth != bandwidth)
+		if (c->bandwidth != bandwidth || c->readers ||
+		    !bench_case_selected(b, c))
 			continue;
 		for (op = 0; op < 2; op++) {
 			double med[BENCH_NSYS] = { 0 };
@@ -562,7 +866,77 @@ static bool bench_print_rows(struct bench *b, double *samples, bool bandwidth)
 			printf("\n");
 		}
 	}
+	printf("\n");
 	return below;
+}
+
+/*
+ * The fan-out rows: messages delivered per second in total, and ratios to
+ * the other systems and to ipcfs on the base row (the queue); returns
+ * whether one is below its target, or whether there are none (-1).
+ */
+static int bench_print_fanout(struct bench *b, double *samples)
+{
+	double base = 0;
+	bool below = false, any = false;
+	size_t ci;
+	int sys;
+
+	for (ci = 0; ci < bench_ncases; ci++)
+		if (bench_cases[ci].readers && bench_cases[ci].base &&
+		    bench_case_selected(b, &bench_cases[ci]) &&
+		    b->only & 1u << BENCH_IPCFS)
+			base = bench_median(bench_sample(samples, b, ci,
+							 BENCH_IPCFS, BENCH_GET,
+							 0),
+					    b->runs);
+	for (ci = 0; ci < bench_ncases; ci++) {
+		const struct bench_case *c = &bench_cases[ci];
+		double med[BENCH_NSYS + 1] = { 0 };
+
+		if (!c->readers || !bench_case_selected(b, c))
+			continue;
+		if (!any) {
+			printf("%-24s %19s %19s %19s %6s  %6s  %6s\n",
+			       "one writer, N readers", "------ ipcfs ------",
+			       "----- null fs -----", "----- native ------",
+			       "ipcfs/", "ipcfs/", "ipcfs/");
+			printf("%-24s", "messages delivered");
+			for (sys = 0; sys < BENCH_NSYS; sys++)
+				printf(" %10s %9s", "msgs/s", "µs/msg");
+			printf(" %6s  %6s  %6s\n", "null", "native", "queue");
+			any = true;
+		}
+		printf("%-24s", c->row[BENCH_GET]);
+		for (sys = 0; sys < BENCH_NSYS; sys++) {
+			if (!c->impl[sys] || !(b->only & 1u << sys)) {
+				printf(" %10s %8s", "-", "-");
+				continue;
+			}
+			med[sys] = bench_median(
+				bench_sample(samples, b, ci, sys, BENCH_GET, 0),
+				b->runs);
+			printf(" %10.0f %8.3f", 1e9 / med[sys], med[sys] / 1e3);
+		}
+		med[BENCH_BASE] = base;
+		for (sys = BENCH_NULL; sys <= BENCH_BASE; sys++) {
+			double r = med[BENCH_IPCFS] && med[sys]
+					   ? med[sys] / med[BENCH_IPCFS]
+					   : 0;
+			bool low = c->target[BENCH_GET] && sys == c->vs && r &&
+				   r < c->target[BENCH_GET];
+
+			if (r)
+				printf(" %6.2f%c", r, low ? '*' : ' ');
+			else
+				printf(" %6s ", "-");
+			below |= low;
+		}
+		printf("\n");
+	}
+	if (any)
+		printf("\n");
+	return any ? below : -1;
 }
 
 static void bench_print(struct bench *b, double *samples)
@@ -572,7 +946,7 @@ static void bench_print(struct bench *b, double *samples)
 	bool below;
 	size_t ci;
 	long big = 0;
-	int sys, op, ncpus = 0;
+	int sys, op, fan, ncpus = 0;
 
 	uname(&u);
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
@@ -589,14 +963,39 @@ static void bench_print(struct bench *b, double *samples)
 	       b->runs, b->maxmsg, b->mqname, u.release, ncpus,
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	below = bench_print_rows(b, samples, false);
-	printf("\n");
 	below |= bench_print_rows(b, samples, true);
-	printf("\nRatios are throughput ratios (ipcfs's ops/s or MiB/s over "
-	       "the other's).%s\n",
+	fan = bench_print_fanout(b, samples);
+	below |= fan > 0;
+	printf("Ratios are throughput ratios (ipcfs's ops/s or MiB/s over "
+	       "the other's%s).%s\n",
+	       fan >= 0 ? ";\nthe fan-out rows' last: over ipcfs's on the "
+			  "queue row"
+			: "",
 	       below ? " *: below the row's target." : "");
 	for (ci = 0; ci < bench_ncases; ci++) {
 		const struct bench_case *c = &bench_cases[ci];
 
+		if (!bench_case_selected(b, c))
+			continue;
+		if (c->readers) {
+			printf("%s:", c->row[BENCH_GET]);
+			for (sys = 0; sys < BENCH_NSYS; sys++)
+				if (c->impl[sys])
+					printf("%s %s: %s, %s", sys ? ";" : "",
+					       bench_sys_names[sys],
+					       c->impl[sys]->what[BENCH_PUT],
+					       c->impl[sys]->what[BENCH_GET]);
+			if (c->target[BENCH_GET])
+				printf("; target: ipcfs/%s >= %.1f",
+				       c->vs == BENCH_BASE
+					       ? "queue"
+					       : bench_sys_names[c->vs],
+				       c->target[BENCH_GET]);
+			printf(".\n");
+			if (c->note)
+				printf("(%s: %s.)\n", c->row[0], c->note);
+			continue;
+		}
 		for (op = 0; op < 2; op++) {
 			printf("%s:", c->row[op]);
 			for (sys = 0; sys < BENCH_NSYS; sys++)
@@ -784,6 +1183,47 @@ out:
 	return ret;
 }
 
+/*
+ * Whether MNT has topics/ (a tree without the kind skips its rows, so that
+ * bench runs on either); if so, let a reader fall behind by a whole run:
+ * a run checks every message, and a dropped one would fail it.
+ */
+static int bench_topic_init(struct bench *b)
+{
+	char path[PATH_MAX + 16], val[32];
+	struct stat st;
+	long v, want = b->ops > 100000 ? b->ops : 100000;
+	bool wanted = false;
+	size_t ci;
+	int ret = 0;
+
+	b->topics = false;
+	for (ci = 0; ci < bench_ncases; ci++)
+		wanted |= bench_cases[ci].topic &&
+			  bench_case_named(b, &bench_cases[ci]);
+	if (!wanted)
+		goto out;
+	snprintf(path, sizeof(path), "%s/topics", b->mnt);
+	if (stat(path, &st) < 0 && errno == ENOENT) {
+		fprintf(stderr, "bench: topics/: not in this tree; skipping "
+				"the topic rows\n");
+		goto out;
+	}
+	b->topics = true;
+	snprintf(path, sizeof(path), "%s/backlog", b->topicdir);
+	snprintf(val, sizeof(val), "%ld\n", want);
+	ret = bench_write_str(path, val);
+	if (ret >= 0)
+		ret = bench_read_long(path, &v);
+	if (ret >= 0 && v != want) {
+		fprintf(stderr, "bench: %s says %ld after writing %ld\n", path,
+			v, want);
+		ret = -EINVAL;
+	}
+out:
+	return ret;
+}
+
 static int bench_path(char *dst, const char *root, const char *kind,
 		      const char *rest)
 {
@@ -818,6 +1258,12 @@ static int bench_paths(struct bench *b)
 		ret = bench_path(b->sempost, b->semdir, "", "post");
 	if (ret >= 0)
 		ret = bench_path(b->semwait, b->semdir, "", "wait");
+	if (ret >= 0)
+		ret = bench_path(b->topicdir, b->mnt, "topics", b->topic);
+	if (ret >= 0)
+		ret = bench_path(b->topicdata, b->topicdir, "", "data");
+	if (ret >= 0)
+		ret = bench_path(b->topicdropped, b->topicdir, "", "dropped");
 	if (ret >= 0)
 		ret = bench_path(b->nullfile, b->nullmnt, "", "file");
 	return ret;
@@ -863,6 +1309,8 @@ static int bench_init(struct bench *b)
 	if (ret >= 0 && (ipcfs || !b->semname[0]))
 		ret = bench_posix_name(b->semdir, b->semname,
 				       sizeof(b->semname));
+	if (ret >= 0 && ipcfs)
+		ret = bench_topic_init(b);
 	for (ci = 0; ci < bench_ncases && ret >= 0; ci++)
 		ret = bench_case_fits(b, &bench_cases[ci]);
 	return ret;
@@ -872,10 +1320,11 @@ static void bench_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench [--smoke] [OPTIONS] MNT NULLMNT\n"
-		"Time ipcfs's data paths on MNT/queues/Q, channels/C, shm/S "
-		"and\nsem/S against the nullfs mounted at NULLMNT and against "
-		"the native\nAPI, and print a table. Normally run by "
-		"tools/bench, which mounts both\nand makes the objects.\n\n"
+		"Time ipcfs's data paths on MNT/queues/Q, channels/C, shm/S, "
+		"sem/S\nand topics/T against the nullfs mounted at NULLMNT "
+		"and against the\nnative API, and print a table. Normally "
+		"run by tools/bench, which mounts\nboth and makes the "
+		"objects.\n\n"
 		"  --smoke          a few hundred ops per row: seconds, not "
 		"minutes\n"
 		"  --ops N          ops per row and run (20000; smoke 200); "
@@ -889,6 +1338,14 @@ static void bench_usage(FILE *f)
 		"                   capacity is set to 1 MiB\n"
 		"  --segment NAME   the segment directory, MNT/shm/NAME (s)\n"
 		"  --semaphore NAME the semaphore directory, MNT/sem/NAME (s)\n"
+		"  --topic NAME     the topic directory, MNT/topics/NAME (t); "
+		"its\n"
+		"                   backlog is set to 100000 (or --ops); "
+		"without\n"
+		"                   MNT/topics the topic rows are skipped\n"
+		"  --rows LIST      only the cases with a row label containing "
+		"one of\n"
+		"                   these comma-separated words (all)\n"
 		"  --only LIST      systems to time: ipcfs,null,native (all)\n"
 		"  --mq /NAME       POSIX queue for native when ipcfs is not "
 		"timed\n"
@@ -951,6 +1408,8 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 		{ "channel", required_argument, NULL, 'c' },
 		{ "segment", required_argument, NULL, 'g' },
 		{ "semaphore", required_argument, NULL, 'p' },
+		{ "topic", required_argument, NULL, 't' },
+		{ "rows", required_argument, NULL, 'R' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "mq", required_argument, NULL, 'm' },
 		{ "shm", required_argument, NULL, 'M' },
@@ -988,6 +1447,12 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 			break;
 		case 'p':
 			b->semaphore = optarg;
+			break;
+		case 't':
+			b->topic = optarg;
+			break;
+		case 'R':
+			b->rows = optarg;
 			break;
 		case 'o':
 			if (bench_parse_only(optarg, &b->only) < 0)
@@ -1042,6 +1507,7 @@ int main(int argc, char **argv)
 		.channel = "c",
 		.segment = "s",
 		.semaphore = "s",
+		.topic = "t",
 		.only = (1u << BENCH_NSYS) - 1,
 	};
 	double *samples = NULL;

@@ -19,21 +19,27 @@
 #define BENCH_MAXLEN BENCH_MIB /* bytes per message at most */
 
 enum { BENCH_IPCFS, BENCH_NULL, BENCH_NATIVE, BENCH_NSYS };
+/* A target's `vs` for fan-out rows: ipcfs on the case marked `base`. */
+#define BENCH_BASE BENCH_NSYS
 enum { BENCH_PUT, BENCH_GET };
 
 struct bench {
 	const char *mnt, *nullmnt;
 	const char *queue, *channel, *segment, *semaphore; /* directories */
+	const char *topic; /* under topics/, when the tree has the kind */
 	/* paths under the mounts and the objects' POSIX names */
 	char qdir[PATH_MAX], data[PATH_MAX], stream[PATH_MAX];
 	char chdir[PATH_MAX], chdata[PATH_MAX];
 	char shmdir[PATH_MAX], shmdata[PATH_MAX];
 	char semdir[PATH_MAX], sempost[PATH_MAX], semwait[PATH_MAX];
+	char topicdir[PATH_MAX], topicdata[PATH_MAX], topicdropped[PATH_MAX];
 	char nullfile[PATH_MAX];
 	char mqname[NAME_MAX + 2], shmname[NAME_MAX + 2], semname[NAME_MAX + 2];
 	long maxmsg, msgsize;
 	long ops, runs, warmup; /* ops per row and run, runs, warm-up ops */
 	bool smoke, verbose;
+	bool topics;	   /* MNT/topics exists: its rows run */
+	const char *rows;  /* --rows: words a case's label must have one of */
 	unsigned int only; /* systems to run, 1 << BENCH_* */
 	unsigned long seq; /* messages made so far; each carries its number */
 };
@@ -55,6 +61,13 @@ struct bench_impl {
 	int (*teardown)(struct bench *b, void *priv);
 	bool echoes; /* gets return what puts sent, else zeros */
 	bool queued; /* through the POSIX queue: len <= its msgsize */
+	/*
+	 * Fan-out cases: open one reader's own files, on which `get` is then
+	 * called (`rpriv` instead of `priv`), and close them. Every reader
+	 * is opened, in turn, before the first put.
+	 */
+	int (*reader)(struct bench *b, void *priv, void **rpriv);
+	void (*reader_close)(struct bench *b, void *rpriv);
 };
 
 struct bench_case {
@@ -65,9 +78,17 @@ struct bench_case {
 	long scale;	    /* runs do 1/scale of --ops, for big messages */
 	bool stream;	    /* put and get at once, in two threads */
 	bool bandwidth;	    /* shown in MiB/s */
-	double target[2];   /* aim of ipcfs/vs per row, 0: none */
-	int vs;		    /* the system the target is set against */
-	const char *note;   /* for the legend */
+	/*
+	 * > 0: a fan-out case: one thread puts while `readers` threads each
+	 * get every message and check it; one row, messages delivered per
+	 * second in total (readers x messages / time to the last get).
+	 */
+	int readers;
+	bool base;	  /* the fan-out row the others are compared with */
+	bool topic;	  /* runs only when MNT has topics/ */
+	double target[2]; /* aim of ipcfs/vs per row, 0: none */
+	int vs;		  /* the system the target is set against, or BASE */
+	const char *note; /* for the legend */
 	const struct bench_impl *impl[BENCH_NSYS]; /* NULL: no column */
 };
 

@@ -548,6 +548,145 @@ static ssize_t cases_sem_get(struct bench *b, void *priv, char *buf, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* Fan-out: one writer, readers each with their own open file.         */
+
+/* A reader's own read-only descriptor on `path`. */
+static int cases_reader_open(const char *path, void **rpriv)
+{
+	return cases_files_new(path, path, 1u << BENCH_GET, rpriv);
+}
+
+static void cases_reader_close(struct bench *b, void *rpriv)
+{
+	cases_files_teardown(b, rpriv);
+}
+
+/* Writes go to queues/Q/data, the one reader reads queues/Q/stream. */
+static int cases_queue_fan_setup(struct bench *b, void **priv)
+{
+	return cases_files_new(b->data, b->stream, 1u << BENCH_PUT, priv);
+}
+
+static int cases_queue_fan_reader(struct bench *b, void *priv, void **rpriv)
+{
+	return cases_reader_open(b->stream, rpriv);
+}
+
+static int cases_null_fan_setup(struct bench *b, void **priv)
+{
+	return cases_files_new(b->nullfile, b->nullfile, 1u << BENCH_PUT, priv);
+}
+
+static int cases_null_fan_reader(struct bench *b, void *priv, void **rpriv)
+{
+	return cases_reader_open(b->nullfile, rpriv);
+}
+
+static int cases_mq_fan_reader(struct bench *b, void *priv, void **rpriv)
+{
+	return cases_mq_new(b, true, rpriv);
+}
+
+static void cases_mq_fan_close(struct bench *b, void *rpriv)
+{
+	cases_mq_teardown(b, rpriv);
+}
+
+/* A topic's writer, and its `dropped` when the run began. */
+struct cases_topic {
+	struct cases_files *files;
+	long dropped;
+};
+
+/* topics/T/dropped, a decimal count that may be 0. */
+static int cases_topic_dropped(struct bench *b, long *val)
+{
+	const char *path = b->topicdropped;
+	char buf[32], *end;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		ret = bench_err("open", path, errno);
+		goto out;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		ret = bench_err("read", path, errno);
+		goto out_close;
+	}
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtol(buf, &end, 10);
+	if (errno || end == buf || strcmp(end, "\n") != 0 || *val < 0)
+		ret = bench_err("parse", path, EINVAL);
+out_close:
+	close(fd);
+out:
+	return ret;
+}
+
+static int cases_topic_setup(struct bench *b, void **priv)
+{
+	struct cases_topic *t;
+	void *files = NULL;
+	int ret;
+
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = cases_topic_dropped(b, &t->dropped);
+	if (ret >= 0)
+		ret = cases_files_new(b->topicdata, b->topicdata,
+				      1u << BENCH_PUT, &files);
+	if (ret < 0) {
+		free(t);
+		t = NULL;
+		goto out;
+	}
+	t->files = files;
+out:
+	*priv = t;
+	return ret;
+}
+
+static int cases_topic_reader(struct bench *b, void *priv, void **rpriv)
+{
+	return cases_reader_open(b->topicdata, rpriv);
+}
+
+/* A message a reader lost would fail its checks; `dropped` says so too. */
+static int cases_topic_teardown(struct bench *b, void *priv)
+{
+	struct cases_topic *t = priv;
+	long dropped;
+	int ret;
+
+	cases_files_teardown(b, t->files);
+	ret = cases_topic_dropped(b, &dropped);
+	if (ret >= 0 && dropped != t->dropped) {
+		fprintf(stderr,
+			"bench: %s: %ld after a run, %ld before: a reader "
+			"fell behind by more than the backlog\n",
+			b->topicdropped, dropped, t->dropped);
+		ret = -EIO;
+	}
+	free(t);
+	return ret;
+}
+
+static ssize_t cases_topic_put(struct bench *b, void *priv, const char *msg,
+			       size_t len)
+{
+	struct cases_topic *t = priv;
+
+	return cases_fd_put(b, t->files, msg, len);
+}
+
+/* ------------------------------------------------------------------ */
 /* The implementations and the table of cases.                         */
 
 static const struct bench_impl cases_queue_fd = {
@@ -682,6 +821,54 @@ static const struct bench_impl cases_sem = {
 	.echoes = true,
 };
 
+static const struct bench_impl cases_queue_fan = {
+	.what = { "write(2) on open queues/Q/data",
+		  "read(2) on open queues/Q/stream" },
+	.setup = cases_queue_fan_setup,
+	.put = cases_fd_put,
+	.get = cases_fd_get,
+	.teardown = cases_files_teardown,
+	.reader = cases_queue_fan_reader,
+	.reader_close = cases_reader_close,
+	.echoes = true,
+	.queued = true,
+};
+
+static const struct bench_impl cases_null_fan = {
+	.what = { "write(2) on open file",
+		  "read(2) on file, each reader its own open" },
+	.setup = cases_null_fan_setup,
+	.put = cases_fd_put,
+	.get = cases_fd_get,
+	.teardown = cases_files_teardown,
+	.reader = cases_null_fan_reader,
+	.reader_close = cases_reader_close,
+};
+
+static const struct bench_impl cases_mq_fan = {
+	.what = { "mq_send", "mq_receive" },
+	.setup = cases_mq_setup,
+	.put = cases_mq_put,
+	.get = cases_mq_get,
+	.teardown = cases_mq_teardown,
+	.reader = cases_mq_fan_reader,
+	.reader_close = cases_mq_fan_close,
+	.echoes = true,
+	.queued = true,
+};
+
+static const struct bench_impl cases_topic_fan = {
+	.what = { "write(2) on open topics/T/data",
+		  "read(2) on topics/T/data, each reader its own open" },
+	.setup = cases_topic_setup,
+	.put = cases_topic_put,
+	.get = cases_fd_get,
+	.teardown = cases_topic_teardown,
+	.reader = cases_topic_reader,
+	.reader_close = cases_reader_close,
+	.echoes = true,
+};
+
 const struct bench_case bench_cases[] = {
 	{
 		.row = { "queue send 64 B", "queue receive 64 B" },
@@ -733,6 +920,43 @@ const struct bench_case bench_cases[] = {
 		.target = { 0.6, 0.6 },
 		.vs = BENCH_NULL,
 		.impl = { &cases_shm_fd, &cases_null_pfd, &cases_shm_native },
+	},
+	{
+		.row = { "queue 64 B, 1 reader", "queue 64 B, 1 reader" },
+		.len = 64,
+		.readers = 1,
+		.base = true,
+		.note = "one thread sends while another receives and checks "
+			"every byte, as a producer and a consumer do; the "
+			"fan-out rows are compared with this one",
+		.impl = { &cases_queue_fan, &cases_null_fan, &cases_mq_fan },
+	},
+	{
+		.row = { "topic 64 B, 1 reader", "topic 64 B, 1 reader" },
+		.len = 64,
+		.readers = 1,
+		.topic = true,
+		.note = "one thread publishes while every reader thread, "
+			"subscribed before the first message, reads each "
+			"message and checks every byte; the backlog holds a "
+			"whole run and `dropped` must not move",
+		.impl = { &cases_topic_fan, &cases_null_fan, NULL },
+	},
+	{
+		.row = { "topic 64 B, 10 readers", "topic 64 B, 10 readers" },
+		.len = 64,
+		.readers = 10,
+		.topic = true,
+		.target = { 0, 5 },
+		.vs = BENCH_BASE,
+		.impl = { &cases_topic_fan, &cases_null_fan, NULL },
+	},
+	{
+		.row = { "topic 64 B, 100 readers", "topic 64 B, 100 readers" },
+		.len = 64,
+		.readers = 100,
+		.topic = true,
+		.impl = { &cases_topic_fan, &cases_null_fan, NULL },
 	},
 };
 

@@ -19,9 +19,10 @@ How a block is run:
   to the real one of the process it stands for; only `ipcctl ls -g`'s
   USED and USE% columns, which count the whole machine's queues, match
   any number.
-* `make` and `critical-section` stand for the reader's own commands: here
-  they are programs on PATH that append their arguments (and, for
-  critical-section, the value of sem/lock) to a file the runner checks.
+* `make`, `critical-section` and `reload-config` stand for the reader's
+  own commands: here they are programs on PATH that append their arguments
+  (and, for critical-section, the value of sem/lock; reload-config, its
+  own name) to a file the runner checks.
 * A program (Python, Node, Go, Java, C, shell) is compiled once and run;
   the runner makes the objects it uses, puts a message in natively first,
   and checks what the program printed and what it left, with mq_receive.
@@ -117,6 +118,7 @@ def test_every_block_is_accounted_for():
 MAKE = '#!/bin/sh\nprintf "%s\\n" "$*" >> "$MADE"\n'
 CRITICAL = '#!/bin/sh\nprintf "critical-section %s\\n" ' \
     '"$(cat sem/lock/value)" >> "$MADE"\n'
+RELOAD = '#!/bin/sh\necho reload-config "$@" >> "$MADE"\n'
 
 
 class Scratch:
@@ -129,7 +131,8 @@ class Scratch:
         self.dir = tempfile.mkdtemp(prefix="ipcfs-readme-")
         bindir = os.path.join(self.dir, "bin")
         os.mkdir(bindir)
-        for name, text in (("make", MAKE), ("critical-section", CRITICAL)):
+        for name, text in (("make", MAKE), ("critical-section", CRITICAL),
+                           ("reload-config", RELOAD)):
             path = os.path.join(bindir, name)
             with open(path, "w") as f:
                 f.write(text)
@@ -426,6 +429,122 @@ def run_sem_lock(t, s, block):
     t.eq(s.made(), b"critical-section 0\n", "the lock was held inside")
     t.true(wait_until(lambda: value(t, "sem", "lock", "value") == "1\n", 2),
            "sem/lock given back")
+
+
+# -- topics -------------------------------------------------------------------
+
+WORKERS_GO = [b"worker 1: go\n", b"worker 2: go\n", b"worker 3: go\n"]
+
+
+def topic_value(t, name, attr):
+    return value(t, "topics", name, attr)
+
+
+@snippet("topic-event")
+def run_topic_event(t, s, block):
+    """Three readers wait, one write wakes them all (in any order), and
+    the script removes the topic."""
+    rc, out, err = run_script(t, s, sub(t, block.text), timeout=15)
+    t.eq((rc, err), (0, b""), "the script")
+    t.eq(sorted(out.splitlines(True)), WORKERS_GO, "what the workers print")
+    t.eq(os.listdir(os.path.join(t.mnt, "topics")), [], "topics/ after it")
+
+
+@snippet("topic-event-python")
+def run_topic_event_python(t, s, block):
+    src = s.file("event.py", sub(t, block.text))
+    rc, out, err = t.run([sys.executable, src], timeout=30, env=s.env,
+                         cwd=s.dir)
+    t.eq((rc, err), (0, b""), "the program")
+    t.eq(sorted(out.splitlines(True)), WORKERS_GO, "what the workers print")
+    t.eq(os.listdir(os.path.join(t.mnt, "topics")), [], "topics/ after it")
+
+
+def reload_workers(t, s, spawn, made, subscribed=3):
+    """Start three workers with SPAWN() and see each load once and wait
+    on topics/reload; MADE(N): whether N loads in all are seen."""
+    workers = [spawn() for _ in range(3)]
+    t.true(wait_until(lambda: made(3) and topic_value(
+        t, "reload", "subscribers") == "%d\n" % subscribed and
+        waiting(t, "topics", "reload"), 10),
+        "three workers loaded once and wait",
+        "loads %s, subscribers %s" % (fmt(s.made()), topic_value(
+            t, "reload", "subscribers")))
+    return workers
+
+
+@snippet("topic-reload")
+def run_topic_reload(t, s, block):
+    """Three workers each load once, reload once per write, and end with
+    status 0 when rmdir removes the topic."""
+    worker, publish = [x for x in sub(t, block.text).splitlines() if x]
+    t.mkobj("topics", "reload", 0o666)
+
+    def n(k):
+        return s.made() == b"reload-config\n" * k
+
+    ws = reload_workers(t, s, lambda: t.spawn(
+        ["bash", "-c", worker], env=s.env, cwd=t.mnt), n)
+    for k in (1, 2):
+        t.eq(run_script(t, s, publish), (0, b"", b""), "`%s`" % publish)
+        t.true(wait_until(lambda: n(3 + 3 * k) and
+                          waiting(t, "topics", "reload"), 5),
+               "publish %d: each worker reloaded once more" % k,
+               "loads %s" % fmt(s.made()))
+    t.eq((topic_value(t, "reload", "published"),
+          topic_value(t, "reload", "dropped")), ("2\n", "0\n"),
+         "published, dropped")
+    t.rmobj("topics", "reload")
+    for p in ws:
+        t.eq(t.finish(p, 5), (0, b"", b""), "a worker after rmdir")
+
+
+RELOAD_PY = """import sys
+%s
+
+def reload_config():
+    print("reloaded", flush=True)
+
+if sys.argv[1] == "worker":
+    worker(reload_config)
+else:
+    reload_all()
+"""
+
+
+@snippet("topic-reload-python")
+def run_topic_reload_python(t, s, block):
+    """As topic-reload, with the functions of the block: worker() in three
+    processes (their reload_config prints), reload_all() in a fourth."""
+    src = s.file("reload.py", RELOAD_PY % sub(t, block.text))
+    t.mkobj("topics", "reload", 0o666)
+    ws = []
+
+    def spawn():
+        ws.append(t.spawn([sys.executable, src, "worker"], env=s.env,
+                          cwd=s.dir))
+        return ws[-1]
+
+    got = [b""] * 3
+
+    def loads(k):
+        """Whether each worker has printed `reloaded` K times."""
+        for i, p in enumerate(ws):
+            if got[i].count(b"\n") < k:
+                got[i] += t.read_until(p, b"\n", 0.1)
+        return all(g == b"reloaded\n" * k for g in got)
+
+    reload_workers(t, s, spawn, lambda n: len(ws) == 3 and loads(1))
+    for k in (2, 3):
+        rc, out, err = t.run([sys.executable, src, "reload_all"],
+                             timeout=15, env=s.env, cwd=s.dir)
+        t.eq((rc, out, err), (0, b"", b""), "reload_all()")
+        t.true(wait_until(lambda: loads(k), 5),
+               "each worker reloaded once more", "output %s" % got)
+    t.eq(topic_value(t, "reload", "dropped"), "0\n", "dropped")
+    t.rmobj("topics", "reload")
+    for p in ws:
+        t.eq(t.finish(p, 5), (0, b"", b""), "a worker after rmdir")
 
 
 @snippet("inspect")
