@@ -6,7 +6,7 @@
  * per read, in order. Writers never wait. The file-based
  * multiprocessing.Event, signal or pub/sub.
  *
- * data: write publishes (a message of at most 1 MiB less a page, 1020 KiB,
+ * data: write publishes (a message of at most IPC_MSG_MAX, 1 MiB less 4 KiB,
  * else EMSGSIZE; no reader: it goes to nobody, still counted); read returns
  * the next message of this file, or what is left of it after a short
  * buffer, and waits while there is none. rmdir: readers read what they
@@ -61,6 +61,7 @@ struct topic {
 	unsigned long count;	 /* messages stored */
 	unsigned long published; /* the next message's sequence number */
 	unsigned long subscribers, dropped, backlog;
+	bool told_full; /* ENOSPC logged, and nothing published since */
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
@@ -147,11 +148,44 @@ static void topic_pop(struct topic *t)
 	t->count--;
 }
 
+/*
+ * A ring a quarter full or less gets half the size (none when empty), so a
+ * topic a slow reader once filled does not keep its ring (under t->lock).
+ */
+static void topic_ring_fit(struct topic *t)
+{
+	size_t size = t->ring_size / 2;
+	struct topic_msg **ring;
+	unsigned long i;
+
+	if (t->count == 0) {
+		free(t->ring);
+		t->ring = NULL;
+		t->ring_size = 0;
+		return;
+	}
+	if (t->ring_size <= 16 || t->count > t->ring_size / 4)
+		return;
+	ring = calloc(size, sizeof(*ring));
+	if (!ring)
+		return; /* the bigger one serves as well */
+	for (i = 0; i < t->count; i++)
+		ring[(t->first + i) & (size - 1)] =
+			*topic_slot(t, t->first + i);
+	free(t->ring);
+	t->ring = ring;
+	t->ring_size = size;
+}
+
 /* Free the oldest messages every reader has read (under t->lock). */
 static void topic_trim(struct topic *t)
 {
+	unsigned long was = t->count;
+
 	while (t->count && (*topic_slot(t, t->first))->refs == 0)
 		topic_pop(t);
+	if (t->count != was)
+		topic_ring_fit(t);
 }
 
 /*
@@ -176,14 +210,17 @@ static void topic_catch_up(struct topic_handle *h)
 	}
 }
 
-/* Room for one more message in the ring (under t->lock). */
-static int topic_ring_grow(struct topic *t)
+/*
+ * Room in the ring for `need` messages (under t->lock): those that stay
+ * after a publish's drop, and the new one.
+ */
+static int topic_ring_grow(struct topic *t, unsigned long need)
 {
 	size_t size = t->ring_size ? 2 * t->ring_size : 16;
 	struct topic_msg **ring;
 	unsigned long i;
 
-	if (t->count < t->ring_size)
+	if (need <= t->ring_size)
 		return 0;
 	ring = calloc(size, sizeof(*ring));
 	if (!ring)
@@ -477,25 +514,41 @@ out_unlock:
 	ipc_wake_all(t->obj.wq);
 }
 
+/* Say once (until a publish goes through again) what refused it. */
+static void topic_full(struct topic *t)
+{
+	if (t->told_full)
+		return;
+	t->told_full = true;
+	ipc_log("%s: topics may hold %ld bytes of messages in all (-o topic_max_total) and a publish would pass that: a reader that does not read holds up to backlog messages of its topic; lower backlog, or raise topic_max_total",
+		t->obj.name, topic_opt_max_total);
+}
+
 /*
  * Publish one message to the readers there are now. Those that would fall
  * more than backlog behind lose their oldest first, and what that frees
  * counts against the bound. Never waits: ENOSPC or ENOMEM, and nothing is
- * published or dropped.
+ * published or dropped. The copy is made before the lock is taken.
  */
 static ssize_t topic_write(void *fh, const char *buf, size_t size, off_t off,
 			   struct ipc_wait *w)
 {
 	struct topic *t = ((struct topic_handle *)fh)->t;
-	unsigned long keep, seq;
+	unsigned long keep, seq, drop;
 	size_t freeing = 0;
 	struct topic_msg *m;
 	ssize_t ret = size;
+	bool stored = false;
 
 	if ((long)size > IPC_MSG_MAX) /* it may have come in pieces */
 		return -EMSGSIZE;
 	if (size == 0)
 		return 0;
+	m = malloc(sizeof(*m) + size);
+	if (!m)
+		return -ENOMEM;
+	m->len = size;
+	memcpy(m->data, buf, size);
 	pthread_mutex_lock(&t->lock);
 	if (ipc_obj_removed(&t->obj)) {
 		ret = -EIDRM;
@@ -504,38 +557,40 @@ static ssize_t topic_write(void *fh, const char *buf, size_t size, off_t off,
 	if (t->subscribers == 0)
 		goto out_published;
 	keep = t->backlog - 1; /* and the new one makes backlog */
-	for (seq = t->first; seq + keep < t->first + t->count; seq++)
+	drop = t->count > keep ? t->count - keep : 0;
+	for (seq = t->first; seq < t->first + drop; seq++)
 		freeing += topic_cost((*topic_slot(t, seq))->len);
-	m = malloc(sizeof(*m) + size);
-	if (!m) {
-		ret = -ENOMEM;
-		goto out_unlock;
-	}
 	ret = topic_charge(topic_cost(size), freeing, false);
 	if (ret == 0)
-		ret = topic_ring_grow(t);
+		ret = topic_ring_grow(t, t->count - drop + 1);
 	if (ret < 0) {
-		if (ret != -ENOSPC)
+		if (ret == -ENOSPC)
+			topic_full(t);
+		else
 			topic_uncharge(topic_cost(size));
-		free(m);
 		goto out_unlock;
 	}
 	ret = size;
 	topic_drop(t, keep);
 	m->refs = t->subscribers;
-	m->len = size;
-	memcpy(m->data, buf, size);
 	if (!t->count)
 		t->first = t->published;
 	*topic_slot(t, t->published) = m;
 	t->count++;
+	t->told_full = false;
+	stored = true;
 out_published:
 	t->published++;
 	topic_now(&t->mtime);
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
-	/* Every parked reader has it now: not one alike reader, all. */
-	if (ret > 0)
+	if (!stored)
+		free(m);
+	/*
+	 * Every parked reader has it now: not one alike reader, all. Stored
+	 * for nobody (no reader), it wakes nobody, and costs no loop wake.
+	 */
+	if (stored)
 		ipc_wake_all(t->obj.wq);
 	return ret;
 }
@@ -587,6 +642,7 @@ static int topic_backlog_set(const char *name, const char *buf, size_t len,
 	pthread_mutex_lock(&t->lock);
 	t->backlog = val;
 	topic_drop(t, t->backlog);
+	topic_ring_fit(t);
 	pthread_mutex_unlock(&t->lock);
 	topic_put(t);
 	return 0;

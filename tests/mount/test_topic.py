@@ -28,12 +28,10 @@ RD_NB = os.O_RDONLY | os.O_NONBLOCK
 IN, OUT = select.POLLIN, select.POLLOUT
 FILES = ["backlog", "data", "dropped", "published", "subscribers",
          "waiters"]                                             # DESIGN
-# The largest message. DESIGN says 1 MiB; the kind (backends/topic.c)
-# takes 1 MiB - 1, as the kernel splits a write(2) at max_write (1 MiB).
-# But it splits at 256 pinned pages: a buffer not aligned to a page is split
-# sooner (1 MiB - its offset in the page), so only up to 1 MiB - 4096 bytes
-# is one FUSE write (and one FUSE read) wherever the buffer lies: that is
-# the bound these tests hold the kind to (one line of topic.c to follow).
+# The largest message: 1 MiB less 4 KiB (IPC_MSG_MAX, backends/ipc.h). The
+# kernel splits a write(2) at 256 pinned pages, so a buffer not aligned to a
+# page is split sooner than 1 MiB: only up to 1 MiB - 4096 bytes is one FUSE
+# write (and one FUSE read) wherever the buffer lies.
 MAX_MSG = (1 << 20) - 4096
 # What a write(2) on a `data` left open across rmdir gets: EIDRM, as the
 # kind says (backends/topic.c: a topic without readers takes writes, so
@@ -885,11 +883,16 @@ def test_topic_max_total_gives_ENOSPC(t):
         t.eq((attr("a", "published"), attr("a", "dropped")),
              ("56\n", "0\n"), "(published, dropped): nothing published by "
              "the refused writes")
+
+        def told():
+            return m.daemon_stderr().count("(-o topic_max_total)")
+        t.eq(told(), 1, "the refusal logged once for the two writes")
         # The cap is mount-wide: another topic's reader meets it too.
         rb = t.open(db, os.O_RDONLY)
         t.raises(errno.ENOSPC, t.write_file, db, b"b" * chunk,
                  what="write to another topic past the cap")
         t.eq(attr("b", "published"), "0\n", "published of the other topic")
+        t.eq(told(), 2, "and once for the other topic")
         # One reader reading does not free a message the others hold ...
         with t.within(2, "read"):
             t.eq(os.read(readers[0], chunk), b"A" * chunk, "first reader")

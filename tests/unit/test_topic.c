@@ -42,7 +42,7 @@ extern const struct ipc_kind topic_kind;
 #define TEST_TOPIC_NAMES 8
 #define TEST_TOPIC_HANDLES 16
 /* Bytes of a message at most: 1 MiB less a page (topic.c says why). */
-#define TEST_TOPIC_MSG_MAX ((1L << 20) - sysconf(_SC_PAGESIZE))
+#define TEST_TOPIC_MSG_MAX IPC_MSG_MAX
 #define TEST_TOPIC_MSG_MIN 64 /* what a message is charged at least */
 #define TEST_TOPIC_CHUNK 4096 /* the message size the room is measured in */
 
