@@ -27,7 +27,10 @@
 
 #include "ipcctl.h"
 
-/* A topic's largest message (DESIGN.md §2); one more byte to read it. */
+/*
+ * More than a topic's largest message (1 MiB less 4 KiB, IPC_MSG_MAX in
+ * backends/ipc.h): one read, one message.
+ */
 #define TOPIC_MSG_MAX (1 << 20)
 
 static const struct option topic_publish_options[] = {
