@@ -45,10 +45,7 @@ struct channel {
 	size_t readers, writers;
 	unsigned long writer_opens; /* ever: "a writer opened it since" */
 	bool eof_rmdir; /* readers end at rmdir only (eof "rmdir") */
-	mode_t mode;
-	uid_t uid;
-	gid_t gid;
-	struct timespec atime, mtime, ctime;
+	struct ipc_meta meta;
 };
 
 struct channel_handle {
@@ -67,11 +64,6 @@ static struct ipc_registry channels =
 /* The reserve: taken before a channel's lock, with the registry's inside. */
 static pthread_mutex_t channel_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t channel_reserved; /* sum of capacities, under channel_lock */
-
-static void channel_now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-}
 
 /* Copy n bytes in at the tail; the caller made room. */
 static void channel_ring_put(struct channel *ch, const char *src, size_t n)
@@ -179,11 +171,7 @@ static int channel_create(const char *name, mode_t mode,
 		return ret;
 	}
 	ch->cap = ch->size = cap;
-	ch->mode = mode & 07777;
-	ch->uid = caller->uid;
-	ch->gid = caller->gid;
-	channel_now(&ch->ctime);
-	ch->atime = ch->mtime = ch->ctime;
+	ipc_meta_init(&ch->meta, mode, caller);
 	pthread_mutex_init(&ch->lock, NULL);
 
 	pthread_mutex_lock(&channel_lock);
@@ -235,14 +223,7 @@ static int channel_with(const char *name, int (*fn)(struct channel *, void *),
 
 static int channel_stat_fn(struct channel *ch, void *arg)
 {
-	struct stat *st = arg;
-
-	st->st_mode = ch->mode;
-	st->st_uid = ch->uid;
-	st->st_gid = ch->gid;
-	st->st_atim = ch->atime;
-	st->st_mtim = ch->mtime;
-	st->st_ctim = ch->ctime;
+	ipc_meta_stat(&ch->meta, arg);
 	return 0;
 }
 
@@ -253,8 +234,7 @@ static int channel_stat(const char *name, struct stat *st)
 
 static int channel_chmod_fn(struct channel *ch, void *arg)
 {
-	ch->mode = *(mode_t *)arg;
-	channel_now(&ch->ctime);
+	ipc_meta_chmod(&ch->meta, *(mode_t *)arg);
 	return 0;
 }
 
@@ -267,11 +247,7 @@ static int channel_chown_fn(struct channel *ch, void *arg)
 {
 	const struct ipc_caller *who = arg;
 
-	if (who->uid != (uid_t)-1)
-		ch->uid = who->uid;
-	if (who->gid != (gid_t)-1)
-		ch->gid = who->gid;
-	channel_now(&ch->ctime);
+	ipc_meta_chown(&ch->meta, who->uid, who->gid);
 	return 0;
 }
 
@@ -364,7 +340,7 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 	if (ch->len > 0) {
 		ret = ch->len < size ? ch->len : size;
 		channel_ring_get(ch, buf, ret);
-		channel_now(&ch->atime);
+		ipc_meta_touch(&ch->meta.atime);
 		/* Back to its capacity once an unread's surplus is read. */
 		if (ch->size > ch->cap && ch->len <= ch->cap)
 			channel_ring_resize(ch, ch->cap);
@@ -433,7 +409,7 @@ static ssize_t channel_write(void *fh, const char *buf, size_t size, off_t off,
 		n = room < size ? room : size;
 	if (n > 0) {
 		channel_ring_put(ch, buf, n);
-		channel_now(&ch->mtime);
+		ipc_meta_touch(&ch->meta.mtime);
 	}
 	if (n < size) {
 		w->wq = ch->obj.wq;

@@ -326,6 +326,27 @@ int ipc_obj_remove(struct ipc_obj *o);
 int ipc_obj_list(struct ipc_registry *r,
 		 int (*fill)(void *ctx, const char *name), void *ctx);
 /*
+ * What the daemon keeps for an object it owns (a channel, a topic), which
+ * no native object could tell: owner, mode, times. Under the kind's lock.
+ */
+struct ipc_meta {
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	struct timespec atime, mtime, ctime;
+};
+
+/* Made by CALLER with MODE (umask applied), now. */
+void ipc_meta_init(struct ipc_meta *m, mode_t mode,
+		   const struct ipc_caller *caller);
+void ipc_meta_stat(const struct ipc_meta *m, struct stat *st);
+void ipc_meta_chmod(struct ipc_meta *m, mode_t mode);
+/* (uid_t)-1 or (gid_t)-1: that one unchanged, as chown(2). */
+void ipc_meta_chown(struct ipc_meta *m, uid_t uid, gid_t gid);
+/* A time of m (&m->atime, &m->mtime): now. */
+void ipc_meta_touch(struct timespec *ts);
+
+/*
  * Keep the tree's opens off NAME (-EBUSY) while its kind makes the object
  * again (queues' maxmsg); -EBUSY if a file of the tree has it open now, or
  * another name is fenced. NAME must live until ipc_obj_unfence().

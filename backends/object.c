@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -285,4 +286,44 @@ int ipc_list_dir(int dirfd,
 	}
 	closedir(d);
 	return ret;
+}
+
+void ipc_meta_touch(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+void ipc_meta_init(struct ipc_meta *m, mode_t mode,
+		   const struct ipc_caller *caller)
+{
+	m->mode = mode & 07777;
+	m->uid = caller->uid;
+	m->gid = caller->gid;
+	ipc_meta_touch(&m->ctime);
+	m->atime = m->mtime = m->ctime;
+}
+
+void ipc_meta_stat(const struct ipc_meta *m, struct stat *st)
+{
+	st->st_mode = m->mode;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_atim = m->atime;
+	st->st_mtim = m->mtime;
+	st->st_ctim = m->ctime;
+}
+
+void ipc_meta_chmod(struct ipc_meta *m, mode_t mode)
+{
+	m->mode = mode;
+	ipc_meta_touch(&m->ctime);
+}
+
+void ipc_meta_chown(struct ipc_meta *m, uid_t uid, gid_t gid)
+{
+	if (uid != (uid_t)-1)
+		m->uid = uid;
+	if (gid != (gid_t)-1)
+		m->gid = gid;
+	ipc_meta_touch(&m->ctime);
 }

@@ -62,10 +62,7 @@ struct topic {
 	unsigned long published; /* the next message's sequence number */
 	unsigned long subscribers, dropped, backlog;
 	bool told_full; /* ENOSPC logged, and nothing published since */
-	mode_t mode;
-	uid_t uid;
-	gid_t gid;
-	struct timespec atime, mtime, ctime;
+	struct ipc_meta meta;
 };
 
 struct topic_handle {
@@ -86,11 +83,6 @@ static struct ipc_registry topics = IPC_REGISTRY_INIT(NULL, NULL, topic_free);
 /* Bytes charged for all stored messages; taken inside a topic's lock. */
 static pthread_mutex_t topic_mem_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t topic_mem; /* under topic_mem_lock */
-
-static void topic_now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-}
 
 static size_t topic_cost(size_t len)
 {
@@ -270,11 +262,7 @@ static int topic_create(const char *name, mode_t mode,
 		return ret;
 	}
 	t->backlog = topic_opt_backlog;
-	t->mode = mode & 07777;
-	t->uid = caller->uid;
-	t->gid = caller->gid;
-	topic_now(&t->ctime);
-	t->atime = t->mtime = t->ctime;
+	ipc_meta_init(&t->meta, mode, caller);
 	pthread_mutex_init(&t->lock, NULL);
 	ret = ipc_obj_add(&topics, &t->obj);
 	if (ret < 0)
@@ -313,14 +301,7 @@ static int topic_with(const char *name, int (*fn)(struct topic *, void *),
 
 static int topic_stat_fn(struct topic *t, void *arg)
 {
-	struct stat *st = arg;
-
-	st->st_mode = t->mode;
-	st->st_uid = t->uid;
-	st->st_gid = t->gid;
-	st->st_atim = t->atime;
-	st->st_mtim = t->mtime;
-	st->st_ctim = t->ctime;
+	ipc_meta_stat(&t->meta, arg);
 	return 0;
 }
 
@@ -331,8 +312,7 @@ static int topic_stat(const char *name, struct stat *st)
 
 static int topic_chmod_fn(struct topic *t, void *arg)
 {
-	t->mode = *(mode_t *)arg;
-	topic_now(&t->ctime);
+	ipc_meta_chmod(&t->meta, *(mode_t *)arg);
 	return 0;
 }
 
@@ -345,11 +325,7 @@ static int topic_chown_fn(struct topic *t, void *arg)
 {
 	const struct ipc_caller *who = arg;
 
-	if (who->uid != (uid_t)-1)
-		t->uid = who->uid;
-	if (who->gid != (gid_t)-1)
-		t->gid = who->gid;
-	topic_now(&t->ctime);
+	ipc_meta_chown(&t->meta, who->uid, who->gid);
 	return 0;
 }
 
@@ -448,7 +424,7 @@ static ssize_t topic_read(void *fh, char *buf, size_t size, off_t off,
 		}
 		goto out_unlock;
 	}
-	topic_now(&t->atime);
+	ipc_meta_touch(&t->meta.atime);
 	if (h->back) {
 		ret = topic_copy(buf, h->back + h->back_off,
 				 h->back_len - h->back_off, size);
@@ -581,17 +557,17 @@ static ssize_t topic_write(void *fh, const char *buf, size_t size, off_t off,
 	stored = true;
 out_published:
 	t->published++;
-	topic_now(&t->mtime);
+	ipc_meta_touch(&t->meta.mtime);
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
-	if (!stored)
-		free(m);
 	/*
 	 * Every parked reader has it now: not one alike reader, all. Stored
 	 * for nobody (no reader), it wakes nobody, and costs no loop wake.
 	 */
 	if (stored)
 		ipc_wake_all(t->obj.wq);
+	else
+		free(m);
 	return ret;
 }
 
