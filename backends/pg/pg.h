@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * pg.h - the PostgreSQL engine's connection layer (conn.c), which its kinds
+ * (queue.c, channel.c, shm.c, sem.c, topic.c) use to call the SQL functions
+ * of schema.sql. The semantics live in those functions; a kind turns a file
+ * operation into one call and its result into bytes, an errno or "would
+ * block".
+ *
+ * Waiting: every function that changes an object NOTIFYs channel "ipcfs"
+ * with "KIND OP ID NAME"; conn.c LISTENs on a connection of its own whose
+ * socket is a wake source of the event loop, and wakes the waiters of the
+ * object named (OP c), or retires it (OP x). A query is I/O, not a wait:
+ * bounded by -o pg_timeout.
+ */
+#ifndef IPCFS_PG_H
+#define IPCFS_PG_H
+
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#include "ipc.h"
+
+/* This mount's id (a uuid, as text) and its host's name. */
+extern char pg_mount[37];
+
+/*
+ * Run sql (a SELECT of one ipcfs function, with $1.. parameters) and return
+ * its result, in binary format. Parameter i is text when lens[i] < 0 (or
+ * lens is NULL): vals[i] NUL-terminated; else binary of lens[i] bytes (a
+ * bytea). A worker thread takes a connection of the pool, waiting for one
+ * and for the database up to pg_timeout, else -EIO. The event loop's thread
+ * (a parked request's retry) has a connection of its own; while the
+ * database is unreachable it gets -EAGAIN at once, and the kind parks as if
+ * the call would block: every object's waiters are retried when the
+ * database is back. NULL with *err: SQLSTATE IPnnn (schema.sql's errors)
+ * is -nnn, anything else -EIO. The caller PQclear()s the result.
+ */
+PGresult *pg_query(const char *sql, int n, const char *const *vals,
+		   const int *lens, int *err);
+/* Run sql for its effect only: 0 or -errno, as pg_query. */
+int pg_exec(const char *sql, int n, const char *const *vals, const int *lens);
+
+/* Fields of a binary result: int2/int4/int8/bool, float8, bytea/text. */
+long long pg_int(const PGresult *r, int row, int col);
+double pg_float(const PGresult *r, int row, int col);
+const char *pg_bytes(const PGresult *r, int row, int col, int *len);
+
+/* A number as a text parameter, in buf (char buf[24]). */
+#define PG_NUM(buf, v) (snprintf(buf, sizeof(buf), "%lld", (long long)(v)), buf)
+
+/* Every pg kind's object starts with this: its row in ipcfs.objects. */
+struct pg_obj {
+	struct ipc_obj obj;
+	long long id;
+};
+
+/*
+ * Register a kind's registry under its directory name (kinds' init): its
+ * objects are woken and retired by the notifications naming KIND.
+ */
+void pg_kind_register(const char *kind, struct ipc_registry *reg);
+/*
+ * A registry's open: a new object of `size` bytes (a struct starting with
+ * struct pg_obj, zeroed) for NAME of KIND, with its id; -ENOENT if none.
+ */
+int pg_obj_open(const char *kind, const char *name, size_t size,
+		struct ipc_obj **o);
+/* Free an object pg_obj_open() made (a registry's free). */
+void pg_obj_free(struct ipc_obj *o);
+
+/* What every kind does alike, by ipcfs.list, stat, chmod, chown, unlink. */
+int pg_list(const char *kind, int (*fill)(void *ctx, const char *name),
+	    void *ctx);
+int pg_stat(const char *kind, const char *name, struct stat *st);
+int pg_chmod(const char *kind, const char *name, mode_t mode);
+int pg_chown(const char *kind, const char *name, uid_t uid, gid_t gid);
+/* Unlink NAME and retire its object in reg, if reg has it open. */
+int pg_remove(const char *kind, struct ipc_registry *reg, const char *name);
+
+/* -o pg_timeout: seconds a query may take (the engine's options). */
+extern long pg_timeout;
+
+#endif /* IPCFS_PG_H */
