@@ -274,6 +274,7 @@ class Case:
 
 CASES = [Case("queues", "data", "read", "queue-data"),
          Case("queues", "stream", "read", "queue-stream"),
+         Case("queues", "framed", "read", "queue-framed"),
          Case("queues", "data", "write", "queue-full-data"),
          Case("channels", "data", "read", "channel-data-read"),
          Case("channels", "data", "write", "channel-full-data"),
@@ -608,6 +609,7 @@ def test_ls_neither_consumes_nor_waits(t):
     t.write_file(t.path("channels", "ch", "data"), b"bytes", WR_NB)
     r = start(t, t.qpath("empty", "data"), "read")
     st = start(t, t.qpath("empty", "stream"), "read")
+    fr = start(t, t.qpath("empty", "framed"), "read")
     w = start(t, t.path("sem", "zero", "wait"), "read")
     h = start(t, t.path("sem", "zero", "hold"), "openat")
     for args in (["-J", "-o", ",".join(ALL)], ["-o", ",".join(ALL)], []):
@@ -619,12 +621,12 @@ def test_ls_neither_consumes_nor_waits(t):
                "%.2fs" % el)
     objs = by_name(ls_json(t, "-o", "NAME,MSGS,BYTES,VALUE,WAITERS"))
     t.eq(objs["empty"], dict(name="empty", msgs=0, bytes=None, value=None,
-                             waiters=2), "the empty queue")
+                             waiters=3), "the empty queue")
     t.eq(objs["zero"], dict(name="zero", msgs=None, bytes=None, value=0,
                             waiters=2), "the zero semaphore")
     t.eq(objs["full"]["msgs"], 2, "the queue's messages")
     t.eq(objs["ch"]["bytes"], 5, "the channel's bytes")
-    for p in (r, st, w, h):
+    for p in (r, st, fr, w, h):
         t.true(p.poll() is None, "`%s` still waits" % p.what)
     t.eq(t.count("full"), 2, "messages left after ls")
     t.eq(t.count("empty"), 0, "the empty queue")
