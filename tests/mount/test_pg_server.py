@@ -14,6 +14,10 @@ import pytest
 
 from pg import TOOL, PgCluster, PgError, PgHarness, PgServer, pg_environ
 
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="tools/pg-server needs root (it runs the "
+    "server as user postgres)")
+
 
 def processes_of(directory):
     """The pids of live processes whose command line names DIRECTORY."""
