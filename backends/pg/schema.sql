@@ -1112,7 +1112,10 @@ begin
 		raise exception 'shm segment "%" would grow to % bytes, past 2^40',
 			shm_write.name, e using errcode = 'IP027';
 	end if;
-	update ipcfs.shms sh set size = greatest(sh.size, e), changed = now()
+	-- (a write of nothing grows nothing, as pwrite(2))
+	update ipcfs.shms sh
+	   set size = greatest(sh.size, case when len > 0 then e else 0 end),
+	       changed = now()
 	  from ipcfs.objects o
 	 where o.kind = 'shm' and o.name = shm_write.name and sh.obj = o.id
 	returning sh.obj into sid;

@@ -208,6 +208,16 @@ static void test_pg_fail_v(PGconn *c, const char *state, const char *sql, int n,
 #define T_FAIL(c, state, sql, ...)                                             \
 	test_pg_fail_v(c, state, sql, TEST_PG_ARGS(__VA_ARGS__))
 
+/* How many of the first n bytes of p are ch. */
+static int test_pg_span(const unsigned char *p, unsigned char ch, int n)
+{
+	int i = 0;
+
+	while (i < n && p[i] == ch)
+		i++;
+	return i;
+}
+
 static long test_pg_now_ms(void)
 {
 	struct timespec ts;
@@ -957,6 +967,59 @@ static void test_pg_channel_order_unread(void **state)
 			 4097);
 }
 
+/*
+ * Three sessions write 4096-byte blocks at once, each block one letter:
+ * read back, every block is whole (never interleaved) and each writer's
+ * blocks keep their order.
+ */
+static void test_pg_channel_concurrent(void **state)
+{
+	enum { S = 3, ROUNDS = 40, B = 4096 };
+	PGconn *c[S];
+	PGresult *r;
+	const unsigned char *d;
+	char sql[160];
+	int i, k, len, next[S] = { 0 };
+
+	c[0] = *state;
+	for (i = 1; i < S; i++)
+		c[i] = test_pg_connect();
+	PQclear(T_OK0(c[0], "select ipcfs.channel_create('/c', 0, 0, 420,"
+			    " 1048576)"));
+	for (k = 0; k < ROUNDS; k++) {
+		for (i = 0; i < S; i++) {
+			/* Writer i's block k: letter 'a'+i, then k. */
+			snprintf(sql, sizeof(sql),
+				 "select ipcfs.channel_write('/c',"
+				 " convert_to(repeat('%c', %d) || lpad('%d',"
+				 " 4, '0'), 'UTF8'))",
+				 'a' + i, B - 4, k);
+			assert_int_equal(PQsendQuery(c[i], sql), 1);
+		}
+		for (i = 0; i < S; i++) {
+			r = PQgetResult(c[i]);
+			assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+			assert_string_equal(PQgetvalue(r, 0, 0), "4096");
+			PQclear(r);
+			assert_null(PQgetResult(c[i]));
+		}
+	}
+	r = test_pg_ok_v(c[0], 1,
+			 "select data from ipcfs.channel_read('/c', 2000000)",
+			 0, NULL, NULL);
+	len = PQgetlength(r, 0, 0);
+	assert_int_equal(len, S * ROUNDS * B);
+	d = (const unsigned char *)PQgetvalue(r, 0, 0);
+	for (k = 0; k < len / B; k++, d += B) {
+		i = d[0] - 'a';
+		assert_true(i >= 0 && i < S);
+		assert_int_equal(test_pg_span(d, d[0], B - 4), B - 4);
+		assert_int_equal(atoi((const char *)d + B - 4) % 10000,
+				 next[i]++);
+	}
+	PQclear(r);
+}
+
 /* What the EOF rule needs: writers of every mount, writer opens, eof. */
 static void test_pg_channel_eof(void **state)
 {
@@ -1064,6 +1127,10 @@ static void test_pg_shm(void **state)
 	assert_string_equal(
 		T_VAL(c, buf, "select ipcfs.shm_read($1, 99999, 1)", "/s"),
 		"\\x");
+	/* Writing nothing past the end grows nothing. */
+	assert_int_equal(T_NUM0(c, "select ipcfs.shm_write('/s', 50000, '')"),
+			 0);
+	assert_int_equal(T_NUM0(c, "select ipcfs.shm_size('/s')"), 8196);
 	/* Overwrite the middle of what is there. */
 	PQclear(T_OK0(c, "select ipcfs.shm_write('/s', 8191, 'BC')"));
 	assert_string_equal(
@@ -1618,6 +1685,7 @@ int main(void)
 		TEST_PG_CASE(test_pg_mq_exactly_once_many),
 		TEST_PG_CASE(test_pg_channel_atomic),
 		TEST_PG_CASE(test_pg_channel_order_unread),
+		TEST_PG_CASE(test_pg_channel_concurrent),
 		TEST_PG_CASE(test_pg_channel_eof),
 		TEST_PG_CASE(test_pg_shm),
 		TEST_PG_CASE(test_pg_sem),
