@@ -898,7 +898,7 @@ declare
 	last bigint;
 	part bigint;
 	need int;
-	head bytea;
+	front bytea;
 	c record;
 begin
 	if channel_read.max < 0 then
@@ -943,11 +943,11 @@ begin
 		  into data from d;
 	end if;
 	if part is not null then
-		select substring(k.data from 1 for need) into head
+		select substring(k.data from 1 for need) into front
 		  from ipcfs.chunks k where k.obj = cid and k.seq = part;
 		update ipcfs.chunks k set data = substring(k.data from need + 1)
 		 where k.obj = cid and k.seq = part;
-		data := data || head;
+		data := data || front;
 		got := got + need;
 	end if;
 	update ipcfs.channels ch
