@@ -130,8 +130,8 @@ create table ipcfs.mounts (
 	pid int not null,
 	backend_pid int not null,
 	backend_start timestamptz not null,
-	server_start timestamptz not null,
-	lost_since timestamptz
+	server_start timestamptz not null, -- ipcfs.server_start() then
+	lost_since timestamptz -- first seen dead by reclaim(), after a restart
 );
 
 -- The kind rows are updated by nearly every call (counters): room on the
@@ -448,6 +448,21 @@ end $$;
 -- Mounts
 --
 
+-- When this server began its present life: the postmaster's start, or the
+-- end of its last crash recovery, whichever is later. A backend that
+-- crashes makes the postmaster end every session and recover, but keeps
+-- pg_postmaster_start_time(): its daemons are alive and reconnecting, as
+-- after a restart, and must get the grace of a restart. Recovery resets
+-- the shared statistics (PostgreSQL 15 and later), whose reset time every
+-- role may read. A reset by hand (pg_stat_reset_shared) also moves it:
+-- reclaim then carries the live mounts over, and only gives the dead ones
+-- grace they did not need.
+create function ipcfs.server_start() returns timestamptz
+language sql stable as $$
+	select greatest(pg_postmaster_start_time(),
+			pg_stat_get_bgwriter_stat_reset_time())
+$$;
+
 -- Which session stands for the mount: this one. Called after every
 -- (re)connect on the session the daemon keeps (its LISTEN session), so
 -- reclaim() sees the mount alive exactly while that session lives.
@@ -458,7 +473,7 @@ begin
 	insert into ipcfs.mounts as m (id, host, pid, backend_pid,
 				       backend_start, server_start, lost_since)
 	select mount_attach.mount, mount_attach.host, mount_attach.pid,
-	       a.pid, a.backend_start, pg_postmaster_start_time(), null
+	       a.pid, a.backend_start, ipcfs.server_start(), null
 	  from pg_stat_activity a
 	 where a.pid = pg_backend_pid()
 	on conflict (id) do update
@@ -534,10 +549,11 @@ $$;
 
 -- Reclaim what dead mounts hold. A mount whose session is gone while the
 -- server it attached to still runs had its daemon die (or lose its
--- connection): reclaimed at once. If the server restarted or failed over
--- since, the daemon may well be alive and reconnecting: it gets grace
--- seconds from the first time a reclaim sees it lost. Only one reclaim
--- runs at a time (the others return 0 at once: that one does the work).
+-- connection): reclaimed at once. If the server restarted, recovered from
+-- a crash or failed over since (server_start() moved), the daemon may well
+-- be alive and reconnecting: it gets grace seconds from the first time a
+-- reclaim sees it lost. Only one reclaim runs at a time (the others return
+-- 0 at once: that one does the work).
 create function ipcfs.reclaim(grace float8) returns int
 language plpgsql as $$
 declare
@@ -549,6 +565,11 @@ begin
 	if not pg_try_advisory_xact_lock(1768973158, 1) then
 		return 0;
 	end if;
+	-- A live session is of this server's present life, whatever its
+	-- mount recorded (statistics reset by hand).
+	update ipcfs.mounts mt set server_start = ipcfs.server_start()
+	 where mt.server_start <> ipcfs.server_start()
+	   and ipcfs.mount_alive(mt.backend_pid, mt.backend_start);
 	for m in select mt.id from ipcfs.mounts mt
 		  where not ipcfs.mount_alive(mt.backend_pid, mt.backend_start)
 	loop
@@ -560,7 +581,7 @@ begin
 						  r.backend_start) then
 			continue;
 		end if;
-		if r.server_start = pg_postmaster_start_time() or
+		if r.server_start = ipcfs.server_start() or
 		   (r.lost_since is not null and
 		    now() - r.lost_since > make_interval(secs => grace)) then
 			perform ipcfs.mount_release(r.id);
