@@ -24,6 +24,7 @@
  * Outages are logged once, when they start and when they end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -107,10 +108,15 @@ static void pg_mark_up(void)
  * -o pg_service, with keepalives so that a vanished server is noticed
  * within about pg_keepalive seconds. NULL, or a connection that may be bad.
  */
+static void pg_notice(void *arg, const char *message)
+{
+}
+
 static PGconn *pg_connect(void)
 {
 	char timeout[24], idle[24], intvl[24], user_timeout[24];
 	const char *keys[10], *vals[10];
+	PGconn *c;
 	int n = 0;
 
 	keys[n] = "connect_timeout";
@@ -131,7 +137,11 @@ static PGconn *pg_connect(void)
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
-	return PQconnectdbParams(keys, vals, 0);
+	c = PQconnectdbParams(keys, vals, 0);
+	/* "terminating connection" and the like: the outage is logged once. */
+	if (c)
+		PQsetNoticeProcessor(c, pg_notice, NULL);
+	return c;
 }
 
 static bool pg_ok(PGconn *c)
@@ -166,6 +176,14 @@ static PGresult *pg_run(PGconn *c, const char *sql, int n,
 	double left;
 
 	*lost = false;
+	/*
+	 * A connection the server closed meanwhile (a restart) says so to a
+	 * read: find out before sending, when sending again is still safe.
+	 */
+	if (!PQconsumeInput(c) || !pg_ok(c)) {
+		*err = -ENOTCONN;
+		return NULL;
+	}
 	for (i = 0; i < n && i < 8; i++) {
 		fmts[i] = lens && lens[i] >= 0;
 		plens[i] = lens && lens[i] >= 0 ? lens[i] : 0;
@@ -292,12 +310,16 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 		if (pg_ok(pool[i])) {
 			r = pg_run(pool[i], sql, n, vals, lens, deadline, err,
 				   &lost);
-			if (!lost)
+			if (!lost && *err != -ENOTCONN)
 				break;
+		} else {
+			/* Unreachable: an outage (logged once). */
+			pg_mark_down(pool[i]);
 		}
-		pg_mark_down(pool[i]);
 		PQfinish(pool[i]);
 		pool[i] = NULL;
+		if (*err == -ENOTCONN) /* nothing sent: at once, again */
+			continue;
 		*err = -EIO;
 		if ((lost && !again) || pg_now() >= deadline)
 			break;
@@ -317,14 +339,13 @@ static PGresult *pg_query_loop(const char *sql, int n, const char *const *vals,
 	bool lost;
 
 	*err = -EAGAIN;
-	if (atomic_load(&pg_down) || !pg_ok(loop_conn))
+	if (!pg_ok(loop_conn))
 		return NULL;
 	r = pg_run(loop_conn, sql, n, vals, lens, pg_now() + pg_timeout, err,
 		   &lost);
-	if (lost) {
-		pg_mark_down(loop_conn);
+	/* The tick makes it again, then retries every waiter. */
+	if (lost || *err == -ENOTCONN)
 		*err = -EAGAIN;
-	}
 	return r;
 }
 
@@ -542,10 +563,32 @@ static void pg_wake_everybody(void)
 		ipc_obj_wake_all(pg_kinds[i].reg);
 }
 
-static void pg_listen_lost(void)
+/*
+ * The loop watches a duplicate of the LISTEN socket: libpq closes its own
+ * when it finds the connection lost, before we could take it out of epoll.
+ */
+static int listen_fd = -1;
+static void pg_listen_ready(void *arg);
+
+static void pg_listen_watch(void)
+{
+	listen_fd = fcntl(PQsocket(listen_conn), F_DUPFD_CLOEXEC, 0);
+	if (listen_fd >= 0)
+		listen_src = ipc_source_add(listen_fd, pg_listen_ready, NULL);
+}
+
+static void pg_listen_unwatch(void)
 {
 	ipc_source_del(listen_src);
 	listen_src = NULL;
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
+}
+
+static void pg_listen_lost(void)
+{
+	pg_listen_unwatch();
 	pg_mark_down(listen_conn);
 	PQfinish(listen_conn);
 	listen_conn = NULL;
@@ -627,8 +670,7 @@ static bool pg_reconnect(void)
 			return false;
 		}
 		PQsetnonblocking(listen_conn, 1);
-		listen_src = ipc_source_add(PQsocket(listen_conn),
-					    pg_listen_ready, NULL);
+		pg_listen_watch();
 	}
 	return true;
 }
@@ -647,7 +689,7 @@ static void pg_tick(void *arg)
 
 	if (read(tick_fd, &n, sizeof(n)) < 0)
 		return;
-	if (atomic_load(&pg_down) || !pg_ok(loop_conn) || !pg_ok(listen_conn)) {
+	if (!pg_ok(loop_conn) || !pg_ok(listen_conn)) {
 		waited_ms += PG_TICK_MS;
 		if (waited_ms < backoff_ms)
 			return;
@@ -662,6 +704,8 @@ static void pg_tick(void *arg)
 		backoff_ms = 0;
 		pg_mark_up();
 		pg_wake_everybody();
+	} else if (atomic_load(&pg_down)) {
+		pg_mark_up(); /* a worker's connect failed, ours work */
 	}
 	pg_settle();
 	pg_exec("SELECT ipcfs.reclaim($1)", 1, vals, NULL);
@@ -761,8 +805,7 @@ int pg_init(void)
 				.it_interval.tv_nsec = PG_TICK_MS * 1000000L,
 				.it_value.tv_nsec = PG_TICK_MS * 1000000L },
 			NULL);
-	listen_src =
-		ipc_source_add(PQsocket(listen_conn), pg_listen_ready, NULL);
+	pg_listen_watch();
 	tick_src = ipc_source_add(tick_fd, pg_tick, NULL);
 	return 0;
 }
@@ -774,7 +817,7 @@ void pg_fini(void)
 	int i;
 
 	ipc_source_del(tick_src);
-	ipc_source_del(listen_src);
+	pg_listen_unwatch();
 	if (pg_ok(listen_conn))
 		pg_session_exec(listen_conn, "SELECT ipcfs.mount_detach($1)", 1,
 				vals);
