@@ -69,7 +69,7 @@ static int pg_sem_obj_open(const char *name, struct ipc_obj **o)
 
 static int pg_sem_init(void)
 {
-	pg_kind_register(PG_SEM_KIND, &pg_sems);
+	pg_kind_register(PG_SEM_KIND, &pg_sems, false);
 	return 0;
 }
 
@@ -151,17 +151,20 @@ static int pg_sem_give(struct pg_obj *o, long long hold)
 }
 
 /*
- * The job of a unit the database could not take back: retried whenever
- * the object's queue fires (a notification, the reconnect's wake of every
- * object) until the database answers; once at exit, where the worst is a
- * hold left to mount_detach.
+ * The event loop's job for a unit the database could not take back yet:
+ * retried whenever the object's queue fires (every change, and the wake of
+ * every object at a reconnect) until the database answers; at exit, once
+ * more (a hold not given back then is mount_detach's). A removed
+ * semaphore's holds went with it: nothing to give back.
  */
 static int pg_sem_back_run(void *arg, bool stopping)
 {
 	struct pg_sem_back *b = arg;
-	int ret = pg_sem_give(b->o, b->hold);
+	int ret = 0;
 
-	if (ret == -EAGAIN && !stopping)
+	if (!ipc_obj_removed(&b->o->obj))
+		ret = pg_sem_give(b->o, b->hold);
+	if ((ret == -EAGAIN || ret == -EIO) && !stopping)
 		return -EAGAIN;
 	if (ret < 0)
 		ipc_log("%s: cannot give a unit back: %s", b->o->obj.name,
@@ -171,35 +174,25 @@ static int pg_sem_back_run(void *arg, bool stopping)
 	return 0;
 }
 
-static void pg_sem_back_park(struct pg_obj *o, long long hold)
+/*
+ * Give a unit back: at once if the database takes it, else by a job of the
+ * loop (a release or an unread may not wait).
+ */
+static void pg_sem_give_back(struct pg_obj *o, long long hold)
 {
 	struct pg_sem_back *b = malloc(sizeof(*b));
 
 	if (!b) {
-		ipc_log("%s: no memory to give a unit back", o->obj.name);
+		ipc_log("%s: lost a unit to give back: out of memory",
+			o->obj.name);
 		return;
 	}
 	ipc_obj_hold(&o->obj);
 	b->o = o;
 	b->hold = hold;
-	if (ipc_job_park(o->obj.wq, POLLIN, pg_sem_back_run, b) < 0) {
-		ipc_log("%s: cannot give a unit back", o->obj.name);
-		ipc_obj_put(&o->obj);
-		free(b);
-	}
-}
-
-/* Give a unit back now, or as soon as the database answers. */
-static void pg_sem_give_back(struct pg_obj *o, long long hold)
-{
-	int ret = pg_sem_give(o, hold);
-
-	/* A removed one's holds went with it: nothing to give back. */
-	if ((ret == -EAGAIN || ret == -EIO) && !ipc_obj_removed(&o->obj))
-		pg_sem_back_park(o, hold);
-	else if (ret < 0)
-		ipc_log("%s: cannot give a unit back: %s", o->obj.name,
-			strerror(-ret));
+	if (pg_sem_back_run(b, false) == -EAGAIN &&
+	    ipc_job_park(o->obj.wq, POLLIN, pg_sem_back_run, b) < 0)
+		pg_sem_back_run(b, true);
 }
 
 /* No unit (or no database, on the loop): wait for the object's news. */

@@ -43,7 +43,7 @@ static int pg_shm_obj_open(const char *name, struct ipc_obj **o)
 
 static int pg_shm_init(void)
 {
-	pg_kind_register(PG_SHM_KIND, &pg_shms);
+	pg_kind_register(PG_SHM_KIND, &pg_shms, false);
 	return 0;
 }
 
