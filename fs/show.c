@@ -83,9 +83,15 @@ struct ipc_file *fs_show_files(const struct ipc_kind *kind)
 	return all;
 }
 
-/* Which list a file of fs_show_files() shows, or NULL: the kind's own. */
+/*
+ * Which list a file of fs_show_files() shows, or NULL: the kind's own. The
+ * linker may merge a kind's "holders" with ours, so the name's pointer
+ * alone does not tell: a kind's own has a getter (fs_show_reserved).
+ */
 static struct fs_shown *show_list_of(const struct ipc_file *file)
 {
+	if (file->get || file->ops)
+		return NULL;
 	if (file->name == show_waiters.name)
 		return &show_waiting;
 	if (file->name == show_holders.name)
