@@ -269,10 +269,11 @@ static void pg_pause(long ms, double deadline)
 /*
  * A worker's query: a connection of the pool, made again as often as
  * needed until deadline. A query whose connection broke after it was sent
- * is not sent again (it may have been done): -EIO.
+ * may have been done: it is sent again only if `again` (a tagged call,
+ * which the database does once whatever the number of times it comes).
  */
 static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
-			       const int *lens, int *err)
+			       const int *lens, bool again, int *err)
 {
 	double deadline = pg_now() + pg_timeout;
 	long pause = 100;
@@ -283,21 +284,26 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 	*err = -EIO;
 	if (i < 0)
 		return NULL;
-	while (!pg_ok(pool[i]) && pg_now() < deadline) {
-		PQfinish(pool[i]);
-		pool[i] = pg_connect();
-		if (pg_ok(pool[i]))
-			break;
-		pg_mark_down(pool[i]);
-		pg_pause(pause, deadline);
-		pause = pause * 2 < 1000 ? pause * 2 : 1000;
-	}
-	if (pg_ok(pool[i]))
-		r = pg_run(pool[i], sql, n, vals, lens, deadline, err, &lost);
-	if (lost) {
+	for (;;) {
+		if (!pg_ok(pool[i])) {
+			PQfinish(pool[i]);
+			pool[i] = pg_connect();
+		}
+		if (pg_ok(pool[i])) {
+			r = pg_run(pool[i], sql, n, vals, lens, deadline, err,
+				   &lost);
+			if (!lost)
+				break;
+		}
 		pg_mark_down(pool[i]);
 		PQfinish(pool[i]);
 		pool[i] = NULL;
+		*err = -EIO;
+		if ((lost && !again) || pg_now() >= deadline)
+			break;
+		lost = false;
+		pg_pause(pause, deadline);
+		pause = pause * 2 < 1000 ? pause * 2 : 1000;
 	}
 	pool_give(i);
 	return r;
@@ -326,7 +332,117 @@ PGresult *pg_query(const char *sql, int n, const char *const *vals,
 		   const int *lens, int *err)
 {
 	return ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, err)
-			     : pg_query_pool(sql, n, vals, lens, err);
+			     : pg_query_pool(sql, n, vals, lens, false, err);
+}
+
+/*
+ * Tags: a call that changes something, made safe to send again. The tag,
+ * "MOUNT KEY N SUM", names the file handle (KEY, a number of this mount's),
+ * the handle's call (N: the next one only once this one was answered) and
+ * what it sends (SUM). The database remembers per handle what its last
+ * call did: the same call again is answered from that (a message is not
+ * sent twice; a receive returns the message it took, which stays marked
+ * taken, in its place, until the handle's next call or its end). So a
+ * connection that breaks in the middle of a call loses and doubles
+ * nothing: a worker sends the call again once connected, within
+ * pg_timeout; a retry from the loop is the same call again later.
+ */
+static atomic_llong pg_tag_keys;
+static pthread_mutex_t settle_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *settle_keys, *settle_doubt; /* "{1,2}" "{f,t}" */
+static size_t settle_len, settle_doubt_len;
+
+void pg_tag_init(struct pg_tag *t)
+{
+	*t = (struct pg_tag){ .key = atomic_fetch_add(&pg_tag_keys, 1) + 1 };
+}
+
+/* FNV-1a of the length and up to the first 4 KiB: tells two calls apart. */
+static unsigned long long pg_sum(const char *data, size_t len)
+{
+	unsigned long long h = 14695981039346656037ULL ^ len;
+	size_t i;
+
+	for (i = 0; i < len && i < 4096; i++)
+		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
+	return h;
+}
+
+PGresult *pg_call(struct pg_tag *t, const char *sql, int n, const char **vals,
+		  const int *lens, const char *data, size_t len, int *err)
+{
+	char tag[96];
+	PGresult *r;
+
+	if (!t->doubt)
+		t->n++;
+	snprintf(tag, sizeof(tag), "%s %lld %lld %llu", pg_mount, t->key, t->n,
+		 pg_sum(data, len) >> 1);
+	vals[n - 1] = tag;
+	r = ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, err)
+			  : pg_query_pool(sql, n, vals, lens, true, err);
+	t->doubt = !r && (*err == -EIO || *err == -EAGAIN);
+	return r;
+}
+
+/* Append "x" to a growing "{a,b" list. */
+static void settle_add(char **list, size_t *len, const char *x)
+{
+	char *grown = realloc(*list, *len + strlen(x) + 2);
+
+	if (!grown)
+		return;
+	*list = grown;
+	*len += sprintf(*list + *len, "%c%s", *len ? ',' : '{', x);
+}
+
+/*
+ * The handle is done: what its last call took is delivered (or given back
+ * in its place, if that call was never answered). Batched for the tick.
+ */
+void pg_tag_release(struct pg_tag *t)
+{
+	char key[24];
+
+	if (!t->n)
+		return;
+	pthread_mutex_lock(&settle_lock);
+	settle_add(&settle_keys, &settle_len, PG_NUM(key, t->key));
+	settle_add(&settle_doubt, &settle_doubt_len, t->doubt ? "t" : "f");
+	pthread_mutex_unlock(&settle_lock);
+}
+
+static void pg_settle(void)
+{
+	char *keys, *doubt;
+	const char *vals[3] = { pg_mount };
+
+	pthread_mutex_lock(&settle_lock);
+	keys = settle_keys;
+	doubt = settle_doubt;
+	settle_keys = settle_doubt = NULL;
+	settle_len = settle_doubt_len = 0;
+	pthread_mutex_unlock(&settle_lock);
+	if (!keys || !doubt) {
+		free(keys);
+		free(doubt);
+		return;
+	}
+	strcat(keys, "}");
+	strcat(doubt, "}");
+	vals[1] = keys;
+	vals[2] = doubt;
+	if (pg_exec("SELECT ipcfs.settle($1, $2, $3)", 3, vals, NULL) < 0) {
+		/* Again at the next tick: put them back. */
+		keys[strlen(keys) - 1] = 0;
+		doubt[strlen(doubt) - 1] = 0;
+		pthread_mutex_lock(&settle_lock);
+		settle_add(&settle_keys, &settle_len, keys + 1);
+		settle_add(&settle_doubt, &settle_doubt_len, doubt + 1);
+		pthread_mutex_unlock(&settle_lock);
+	}
+	free(keys);
+	free(doubt);
 }
 
 int pg_exec(const char *sql, int n, const char *const *vals, const int *lens)
@@ -547,6 +663,7 @@ static void pg_tick(void *arg)
 		pg_mark_up();
 		pg_wake_everybody();
 	}
+	pg_settle();
 	pg_exec("SELECT ipcfs.reclaim($1)", 1, vals, NULL);
 }
 

@@ -40,6 +40,23 @@ PGresult *pg_query(const char *sql, int n, const char *const *vals,
 /* Run sql for its effect only: 0 or -errno, as pg_query. */
 int pg_exec(const char *sql, int n, const char *const *vals, const int *lens);
 
+/*
+ * A call that changes something and must happen exactly once although a
+ * connection may break in the middle of it (conn.c, "Tags"): one tag per
+ * file handle, whose calls are made one at a time. pg_call is pg_query
+ * whose last parameter (vals[n - 1], a text) conn.c fills with the tag;
+ * data, len: what the call sends (nothing: NULL, 0), which tells two calls
+ * of the handle apart. pg_tag_release() when the handle is done.
+ */
+struct pg_tag {
+	long long key, n;
+	bool doubt; /* the last call was never answered: send it again */
+};
+void pg_tag_init(struct pg_tag *t);
+PGresult *pg_call(struct pg_tag *t, const char *sql, int n, const char **vals,
+		  const int *lens, const char *data, size_t len, int *err);
+void pg_tag_release(struct pg_tag *t);
+
 /* Fields of a binary result: int2/int4/int8/bool, float8, bytea/text. */
 long long pg_int(const PGresult *r, int row, int col);
 double pg_float(const PGresult *r, int row, int col);

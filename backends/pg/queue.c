@@ -32,6 +32,7 @@ enum pgq_mode { PGQ_DATA, PGQ_STREAM, PGQ_LINES, PGQ_FRAMED };
 
 struct pgq_handle {
 	struct ipc_obj *q;
+	struct pg_tag tag;    /* its sends and receives happen once */
 	pthread_mutex_t lock; /* threads may share an open file */
 	enum pgq_mode mode;
 	bool have;   /* msg holds a message not all read yet */
@@ -48,6 +49,7 @@ struct pgq_handle {
 /* A message to send when the database lets us (pgq_later()). */
 struct pgq_later {
 	struct ipc_obj *q;
+	struct pg_tag tag;
 	bool back; /* given back in its place, else sent anew */
 	int prio;
 	long long seq;
@@ -140,19 +142,20 @@ static void pgq_wait(struct ipc_obj *q, struct ipc_wait *w, unsigned int ev)
 }
 
 /* Send one message: its length, -EAGAIN (full: *w filled) or -errno. */
-static ssize_t pgq_send(struct ipc_obj *q, const char *buf, size_t len,
-			int prio, struct ipc_wait *w)
+static ssize_t pgq_send(struct ipc_obj *q, struct pg_tag *tag, const char *buf,
+			size_t len, int prio, struct ipc_wait *w)
 {
 	char p[24];
-	const char *vals[] = { q->name, buf, PG_NUM(p, prio) };
-	const int lens[] = { -1, (int)len, -1 };
+	const char *vals[] = { q->name, buf, PG_NUM(p, prio), NULL };
+	const int lens[] = { -1, (int)len, -1, -1 };
 	PGresult *r;
 	bool sent;
 	int err;
 
 	if (ipc_obj_removed(q))
 		return -EIDRM;
-	r = pg_query("SELECT ipcfs.mq_send($1, $2, $3)", 3, vals, lens, &err);
+	r = pg_call(tag, "SELECT ipcfs.mq_send($1, $2, $3, $4)", 4, vals, lens,
+		    buf, len, &err);
 	if (!r) {
 		if (err == -EAGAIN) /* the loop, and the database away */
 			pgq_wait(q, w, POLLOUT);
@@ -180,7 +183,7 @@ static int pgq_deliver(struct pgq_later *m)
 	if (m->back)
 		return pg_exec("SELECT ipcfs.mq_give_back($1, $2, $3, $4)", 4,
 			       vals, lens);
-	n = pgq_send(m->q, m->data, m->len, m->prio, &w);
+	n = pgq_send(m->q, &m->tag, m->data, m->len, m->prio, &w);
 	return n < 0 ? n : 0;
 }
 
@@ -201,6 +204,7 @@ static int pgq_later_run(void *arg, bool stopping)
 	if (err && err != -ENOENT)
 		ipc_log("%s: lost a message kept to send back (an interrupted reader's, or the last line of a closed lines file): %s",
 			m->q->name, strerror(-err));
+	pg_tag_release(&m->tag);
 	ipc_obj_put(m->q);
 	free(m);
 	return 0;
@@ -250,6 +254,7 @@ static int pgq_open_handle(const char *name, enum pgq_mode mode, void **fh)
 		return ret;
 	}
 	h->mode = mode;
+	pg_tag_init(&h->tag);
 	pthread_mutex_init(&h->lock, NULL);
 	*fh = h;
 	return 0;
@@ -282,6 +287,7 @@ static void pgq_release(void *fh)
 	/* lines: the last line, unended; a full queue gets it when it can. */
 	if (h->mode == PGQ_LINES && h->len > 0 && !ipc_obj_removed(h->q))
 		pgq_keep(h->q, h->msg, h->len, 0, 0, false);
+	pg_tag_release(&h->tag);
 	ipc_obj_put(h->q);
 	pthread_mutex_destroy(&h->lock);
 	free(h->msg);
@@ -414,7 +420,7 @@ static ssize_t pgq_data_write(void *fh, const char *buf, size_t size, off_t off,
 {
 	struct pgq_handle *h = fh;
 
-	return pgq_send(h->q, buf, size, 0, w);
+	return pgq_send(h->q, &h->tag, buf, size, 0, w);
 }
 
 /* framed: "PRIO\tMESSAGE", PRIO 0 to 32767 in decimal. */
@@ -430,7 +436,7 @@ static ssize_t pgq_framed_write(void *fh, const char *buf, size_t size,
 	if (!tab || ipc_parse_long(buf, tab - buf, &prio) < 0 || prio < 0 ||
 	    prio > PGQ_PRIO_MAX || tab[-1] == '\n')
 		return -EINVAL;
-	ret = pgq_send(h->q, tab + 1, size - (tab + 1 - buf), prio, w);
+	ret = pgq_send(h->q, &h->tag, tab + 1, size - (tab + 1 - buf), prio, w);
 	return ret < 0 ? ret : (ssize_t)size;
 }
 
@@ -454,9 +460,9 @@ static int pgq_line(struct pgq_handle *h, const char *buf, size_t take,
 			h->len += take;
 			return 0;
 		}
-		ret = pgq_send(h->q, h->msg, h->len + take, 0, w);
+		ret = pgq_send(h->q, &h->tag, h->msg, h->len + take, 0, w);
 	} else {
-		ret = pgq_send(h->q, buf, take, 0, w);
+		ret = pgq_send(h->q, &h->tag, buf, take, 0, w);
 	}
 	if (ret >= 0)
 		h->len = 0;
