@@ -433,4 +433,24 @@ int ipc_parse_long(const char *buf, size_t len, long *val);
 int ipc_line_next(const char *buf, size_t len, size_t held, size_t max,
 		  size_t *take);
 
+/*
+ * A message with its priority as bytes (queues' framed file, for every
+ * engine): "PRIO\tMESSAGE", PRIO 1 to IPC_FRAME_DIGITS decimal digits
+ * (leading zeros allowed) of a value 0 to IPC_FRAME_PRIO_MAX, one tab, then
+ * the message's bytes, any bytes (a tab or a newline among them too), none
+ * for an empty message.
+ */
+#define IPC_FRAME_PRIO_MAX 32767 /* Linux's MQ_PRIO_MAX - 1 */
+#define IPC_FRAME_DIGITS 5
+#define IPC_FRAME_HEAD_MAX (IPC_FRAME_DIGITS + 1) /* "32767\t" */
+
+/*
+ * The head of the frame buf[0..len): its length (PRIO and the tab: the
+ * message is buf + that) and *prio, or -EINVAL (no tab after 1 to 5
+ * digits, or a priority past IPC_FRAME_PRIO_MAX). Reads nothing past len.
+ */
+int ipc_frame_parse(const char *buf, size_t len, unsigned int *prio);
+/* Write the head "PRIO\t" into head (IPC_FRAME_HEAD_MAX bytes): its length. */
+size_t ipc_frame_head(unsigned int prio, char *head);
+
 #endif /* IPCFS_IPC_H */

@@ -10,12 +10,21 @@
  * buffer could not hold), forever: `cat stream | while read -r job` is a
  * worker. lines: each line written, its newline included, is one message,
  * whatever the sizes of the writes (a handle holds the line that has not
- * ended yet, and sends it when the file is released). count: mq_getattr(3);
+ * ended yet, and sends it when the file is released). framed: data, with
+ * the priority in the bytes "PRIO\tMESSAGE" both ways (ipc_frame_parse()):
+ * one write sends MESSAGE with priority PRIO; an open file receives one
+ * message and reads it with its priority and a tab first. It runs on
+ * data's paths; its handle keeps the message after room for the head
+ * (mqueue_body()), so an interrupted read gives it back as it came. The
+ * priorities reach ipcctl send -p and recv -v through it, on every engine.
+ * count: mq_getattr(3);
  * maxmsg, msgsize: mq_getattr(3), and writing one makes the queue again
  * with the new value while it is empty and unused (mqueue_remake()).
  *
  *   $ mkdir queues/jobs; echo build > queues/jobs/data; cat queues/jobs/count
  *   1
+ *   $ printf '7\turgent' > queues/jobs/framed; cat queues/jobs/framed
+ *   7	urgent
  *
  * The daemon opens each queue once (O_RDWR|O_NONBLOCK) for all the open files
  * of the tree; that descriptor is the queue's wait queue: the event loop
@@ -59,17 +68,22 @@ struct mqueue_msg {
 	char data[];
 };
 
+/* Which file an open file is of. */
+enum mqueue_file { MQUEUE_DATA, MQUEUE_STREAM, MQUEUE_LINES, MQUEUE_FRAMED };
+
 struct mqueue_handle {
 	struct mqueue *q;
 	pthread_mutex_t lock; /* threads may share an open file */
 	bool stream;
 	bool lines;  /* msg holds len bytes of a line not ended yet */
+	bool framed; /* the message shows "PRIO\t" first: head bytes */
 	bool broken; /* lines: a line too long went unended: drop its rest */
 	bool have;   /* msg holds a message not all read yet */
 	bool fresh;  /* the last read received msg */
 	unsigned int prio;
 	size_t len, pos; /* stream: pos bytes of msg already read */
-	char *msg;
+	size_t head;	 /* framed: bytes before the message's body */
+	char *msg;	 /* framed: the body at IPC_FRAME_HEAD_MAX */
 };
 
 static long mqueue_opt_maxmsg;
@@ -449,8 +463,8 @@ static void mqueue_free(struct ipc_obj *o)
 	free(q);
 }
 
-static int mqueue_open_handle(const char *name, int flags, void **fh,
-			      bool stream, bool lines)
+static int mqueue_open_handle(const char *name, void **fh,
+			      enum mqueue_file file)
 {
 	struct mqueue_handle *h = calloc(1, sizeof(*h));
 	struct ipc_obj *o;
@@ -464,8 +478,9 @@ static int mqueue_open_handle(const char *name, int flags, void **fh,
 		return ret;
 	}
 	h->q = mqueue_of(o);
-	h->stream = stream;
-	h->lines = lines;
+	h->stream = file == MQUEUE_STREAM;
+	h->lines = file == MQUEUE_LINES;
+	h->framed = file == MQUEUE_FRAMED;
 	pthread_mutex_init(&h->lock, NULL);
 	*fh = h;
 	return 0;
@@ -473,17 +488,28 @@ static int mqueue_open_handle(const char *name, int flags, void **fh,
 
 static int mqueue_data_open(const char *name, int flags, void **fh)
 {
-	return mqueue_open_handle(name, flags, fh, false, false);
+	return mqueue_open_handle(name, fh, MQUEUE_DATA);
 }
 
 static int mqueue_stream_open(const char *name, int flags, void **fh)
 {
-	return mqueue_open_handle(name, flags, fh, true, false);
+	return mqueue_open_handle(name, fh, MQUEUE_STREAM);
 }
 
 static int mqueue_lines_open(const char *name, int flags, void **fh)
 {
-	return mqueue_open_handle(name, flags, fh, false, true);
+	return mqueue_open_handle(name, fh, MQUEUE_LINES);
+}
+
+static int mqueue_framed_open(const char *name, int flags, void **fh)
+{
+	return mqueue_open_handle(name, fh, MQUEUE_FRAMED);
+}
+
+/* Where the handle's message begins: framed keeps room for its head. */
+static char *mqueue_body(struct mqueue_handle *h)
+{
+	return h->msg + (h->framed ? IPC_FRAME_HEAD_MAX : 0);
 }
 
 static void mqueue_give_back(struct mqueue *q, const char *msg, size_t len,
@@ -502,6 +528,15 @@ static void mqueue_release(void *fh)
 	free(h);
 }
 
+/* framed: the head "PRIO\t" of the message received, just before it. */
+static void mqueue_frame(struct mqueue_handle *h)
+{
+	char head[IPC_FRAME_HEAD_MAX];
+
+	h->head = ipc_frame_head(h->prio, head);
+	memcpy(mqueue_body(h) - h->head, head, h->head);
+}
+
 /*
  * Receive the next message into the handle: 1, 0 at end (queue removed),
  * or -errno (-EAGAIN with *w filled in).
@@ -515,11 +550,12 @@ static int mqueue_take(struct mqueue_handle *h,
 	if (ipc_obj_removed(&q->obj))
 		return 0;
 	if (!h->msg) {
-		h->msg = malloc(q->msgsize);
+		h->msg = malloc(q->msgsize +
+				(h->framed ? IPC_FRAME_HEAD_MAX : 0));
 		if (!h->msg)
 			return -ENOMEM;
 	}
-	n = mq_receive(q->mqd, h->msg, q->msgsize, &h->prio);
+	n = mq_receive(q->mqd, mqueue_body(h), q->msgsize, &h->prio);
 	if (n < 0) {
 		if (errno == EAGAIN) {
 			w->wq = q->obj.wq;
@@ -528,21 +564,27 @@ static int mqueue_take(struct mqueue_handle *h,
 		return -errno;
 	}
 	h->len = n;
+	if (h->framed)
+		mqueue_frame(h);
 	h->pos = 0;
 	h->have = true;
 	h->fresh = true;
 	return 1;
 }
 
-/* Copy what the handle's message holds from byte `from` on: a count. */
+/*
+ * Copy what the handle's message shows (framed: its head, then its body)
+ * from byte `from` on: a count.
+ */
 static ssize_t mqueue_copy(struct mqueue_handle *h, char *buf, size_t size,
 			   size_t from)
 {
-	size_t n = from < h->len ? h->len - from : 0;
+	size_t shown = h->head + h->len;
+	size_t n = from < shown ? shown - from : 0;
 
 	n = n < size ? n : size;
 	if (n)
-		memcpy(buf, h->msg + from, n);
+		memcpy(buf, mqueue_body(h) - h->head + from, n);
 	return n;
 }
 
@@ -720,7 +762,7 @@ static void mqueue_unread(void *fh, const char *buf, size_t len)
 
 	pthread_mutex_lock(&h->lock);
 	if (h->fresh) {
-		mqueue_give_back(h->q, h->msg, h->len, h->prio);
+		mqueue_give_back(h->q, mqueue_body(h), h->len, h->prio);
 		h->have = false;
 		h->fresh = false;
 	} else if (h->stream) {
@@ -730,24 +772,56 @@ static void mqueue_unread(void *fh, const char *buf, size_t len)
 	pthread_mutex_unlock(&h->lock);
 }
 
-static ssize_t mqueue_data_write(void *fh, const char *buf, size_t size,
-				 off_t off, struct ipc_wait *w)
+/*
+ * One write's message of len bytes, with priority prio: 0, or -errno
+ * (-EAGAIN with *w filled in: the queue is full).
+ */
+static int mqueue_send(struct mqueue *q, const char *msg, size_t len,
+		       unsigned int prio, struct ipc_wait *w)
 {
-	struct mqueue_handle *h = fh;
-	struct mqueue *q = h->q;
-
 	if (ipc_obj_removed(&q->obj))
 		return -EIDRM;
-	if ((long)size > q->msgsize)
+	if ((long)len > q->msgsize)
 		return -EMSGSIZE;
-	if (mq_send(q->mqd, buf, size, 0) < 0) {
+	if (mq_send(q->mqd, msg, len, prio) < 0) {
 		if (errno == EAGAIN) {
 			w->wq = q->obj.wq;
 			w->events = POLLOUT;
 		}
 		return -errno;
 	}
-	return size;
+	return 0;
+}
+
+static ssize_t mqueue_data_write(void *fh, const char *buf, size_t size,
+				 off_t off, struct ipc_wait *w)
+{
+	struct mqueue_handle *h = fh;
+	int ret = mqueue_send(h->q, buf, size, 0, w);
+
+	return ret < 0 ? ret : (ssize_t)size;
+}
+
+/*
+ * framed: "PRIO\tMESSAGE" sends MESSAGE with priority PRIO; a bad head is
+ * EINVAL, nothing sent. A write longer than IPC_MSG_MAX may have come in
+ * pieces (ipc.h): EMSGSIZE, whatever msgsize says, as the piece would have
+ * gone as a message of its own.
+ */
+static ssize_t mqueue_framed_write(void *fh, const char *buf, size_t size,
+				   off_t off, struct ipc_wait *w)
+{
+	struct mqueue_handle *h = fh;
+	unsigned int prio;
+	int head, ret;
+
+	head = ipc_frame_parse(buf, size, &prio);
+	if (head < 0)
+		return head;
+	if (size > IPC_MSG_MAX)
+		return -EMSGSIZE;
+	ret = mqueue_send(h->q, buf + head, size - head, prio, w);
+	return ret < 0 ? ret : (ssize_t)size;
 }
 
 /* lines: keep the first take bytes of buf, a line not ended yet. */
@@ -1075,6 +1149,17 @@ static const struct ipc_stream_ops mqueue_stream_ops = {
 	.flags = IPC_STREAM | IPC_READ_TAKES,
 };
 
+/* framed: data's paths, with the priority (mqueue_body()). */
+static const struct ipc_stream_ops mqueue_framed_ops = {
+	.open = mqueue_framed_open,
+	.release = mqueue_release,
+	.read = mqueue_read,
+	.unread = mqueue_unread,
+	.write = mqueue_framed_write,
+	.poll = mqueue_poll,
+	.flags = IPC_OWN_INODE | IPC_READ_TAKES,
+};
+
 static const struct ipc_stream_ops mqueue_lines_ops = {
 	.open = mqueue_lines_open,
 	.release = mqueue_release,
@@ -1087,6 +1172,7 @@ static const struct ipc_file mqueue_files[] = {
 	{ .name = "data", .mode = 0666, .ops = &mqueue_data_ops },
 	{ .name = "stream", .mode = 0444, .ops = &mqueue_stream_ops },
 	{ .name = "lines", .mode = 0222, .ops = &mqueue_lines_ops },
+	{ .name = "framed", .mode = 0666, .ops = &mqueue_framed_ops },
 	{ .name = "count",
 	  .mode = 0444,
 	  .get = mqueue_attr_get,

@@ -251,6 +251,46 @@ int ipc_line_next(const char *buf, size_t len, size_t held, size_t max,
 	return nl ? 1 : 0;
 }
 
+/*
+ * A frame is a message and its priority (queues' framed): pure, and shared
+ * by the engines, so that every one of them reads and writes the same
+ * bytes.
+ */
+int ipc_frame_parse(const char *buf, size_t len, unsigned int *prio)
+{
+	unsigned int n = 0;
+	size_t i;
+
+	for (i = 0; i < len && i <= IPC_FRAME_DIGITS; i++) {
+		if (buf[i] == '\t')
+			break;
+		if (buf[i] < '0' || buf[i] > '9' || i == IPC_FRAME_DIGITS)
+			return -EINVAL;
+		n = n * 10 + (buf[i] - '0');
+	}
+	if (i == 0 || i == len || buf[i] != '\t' || n > IPC_FRAME_PRIO_MAX)
+		return -EINVAL;
+	*prio = n;
+	return i + 1;
+}
+
+size_t ipc_frame_head(unsigned int prio, char *head)
+{
+	char digits[IPC_FRAME_DIGITS];
+	size_t n = 0, len;
+
+	if (prio > IPC_FRAME_PRIO_MAX) /* not a message's */
+		prio = IPC_FRAME_PRIO_MAX;
+	do {
+		digits[n++] = '0' + prio % 10;
+		prio /= 10;
+	} while (prio);
+	for (len = 0; len < n; len++)
+		head[len] = digits[n - 1 - len];
+	head[len++] = '\t';
+	return len;
+}
+
 /* The POSIX rule: directory NAME is object "/NAME", NAME not too long. */
 static int util_name_in(const char *name, char *obj, size_t size)
 {

@@ -164,12 +164,14 @@ create table ipcfs.channels (
 	bytes int not null default 0,
 	eof text not null default 'close' check (eof in ('close', 'rmdir')),
 	writer_opens bigint not null default 0,
-	tail bigint not null default 0, -- the last chunk's number
+	head bigint not null default 1, -- the chunks are head..tail
+	tail bigint not null default 0,
 	changed timestamptz
 ) with (fillfactor = 50);
 
--- The buffer: one chunk per write, read from the lowest seq; an unread
--- goes in front of the lowest.
+-- The buffer: one chunk per write (tail + 1), read from head; an unread
+-- goes in front (head - 1). Reads look from head on, never at the index
+-- entries of the chunks read before, which stay until vacuum.
 create table ipcfs.chunks (
 	obj bigint not null references ipcfs.channels on delete cascade,
 	seq bigint not null,
@@ -474,6 +476,12 @@ language plpgsql as $$
 declare
 	touched bigint[];
 begin
+	-- First the mounts row, FOR UPDATE: that waits for the mount's
+	-- inserts in flight (their foreign-key checks share-lock the row),
+	-- and the statements below see them; later ones fail on the
+	-- foreign key, as the mount is gone.
+	perform 1 from ipcfs.mounts m where m.id = mount_release.mount
+	for update;
 	with gone as (
 		delete from ipcfs.holds h where h.mount = mount_release.mount
 		returning h.obj
@@ -885,18 +893,19 @@ declare
 	cid bigint;
 	cap int;
 	used int;
+	h bigint;
 	got int := 0;
 	last bigint;
 	part bigint;
 	need int;
-	head bytea;
+	front bytea;
 	c record;
 begin
 	if channel_read.max < 0 then
 		perform ipcfs.bad(format('read of %s bytes', channel_read.max));
 	end if;
-	select ch.obj, ch.capacity, ch.bytes, ch.writer_opens, ch.eof
-	  into cid, cap, used, channel_read.writer_opens, channel_read.eof
+	select ch.obj, ch.capacity, ch.bytes, ch.head, ch.writer_opens, ch.eof
+	  into cid, cap, used, h, channel_read.writer_opens, channel_read.eof
 	  from ipcfs.objects o join ipcfs.channels ch on ch.obj = o.id
 	 where o.kind = 'channels' and o.name = channel_read.name
 	for no key update of ch;
@@ -912,7 +921,8 @@ begin
 	end if;
 	-- Which chunks: length() of an EXTERNAL value reads no data.
 	for c in select k.seq, octet_length(k.data) as len
-		   from ipcfs.chunks k where k.obj = cid order by k.seq
+		   from ipcfs.chunks k where k.obj = cid and k.seq >= h
+		  order by k.seq
 	loop
 		if got + c.len > channel_read.max then
 			part := c.seq;
@@ -926,21 +936,23 @@ begin
 	if last is not null then
 		with d as (
 			delete from ipcfs.chunks k
-			 where k.obj = cid and k.seq <= last
+			 where k.obj = cid and k.seq between h and last
 			returning k.seq, k.data
 		)
 		select string_agg(d.data, '\x'::bytea order by d.seq)
 		  into data from d;
 	end if;
 	if part is not null then
-		select substring(k.data from 1 for need) into head
+		select substring(k.data from 1 for need) into front
 		  from ipcfs.chunks k where k.obj = cid and k.seq = part;
 		update ipcfs.chunks k set data = substring(k.data from need + 1)
 		 where k.obj = cid and k.seq = part;
-		data := data || head;
+		data := data || front;
 		got := got + need;
 	end if;
-	update ipcfs.channels ch set bytes = ch.bytes - got, changed = now()
+	update ipcfs.channels ch
+	   set bytes = ch.bytes - got, head = coalesce(part, last + 1),
+	       changed = now()
 	 where ch.obj = cid;
 	if cap - used < 4096 then -- a write may have been refused
 		perform ipcfs.notify('channels', 'c', cid, channel_read.name);
@@ -957,7 +969,7 @@ declare
 	used int;
 	s bigint;
 begin
-	select c.obj, c.bytes, c.tail into cid, used, s
+	select c.obj, c.bytes, c.head - 1 into cid, used, s
 	  from ipcfs.objects o join ipcfs.channels c on c.obj = o.id
 	 where o.kind = 'channels' and o.name = channel_unread.name
 	for no key update of c;
@@ -967,14 +979,10 @@ begin
 	if octet_length(channel_unread.data) = 0 then
 		return;
 	end if;
-	-- In front of the first chunk; when there is none, tail's number is
-	-- free (its chunk was read) and comes before the next write's.
-	select coalesce(min(k.seq) - 1, s) into s
-	  from ipcfs.chunks k where k.obj = cid;
 	insert into ipcfs.chunks (obj, seq, data)
 	values (cid, s, channel_unread.data);
 	update ipcfs.channels c
-	   set bytes = c.bytes + octet_length(channel_unread.data)
+	   set bytes = c.bytes + octet_length(channel_unread.data), head = s
 	 where c.obj = cid;
 	if used = 0 then
 		perform ipcfs.notify('channels', 'c', cid, channel_unread.name);
@@ -1104,7 +1112,10 @@ begin
 		raise exception 'shm segment "%" would grow to % bytes, past 2^40',
 			shm_write.name, e using errcode = 'IP027';
 	end if;
-	update ipcfs.shms sh set size = greatest(sh.size, e), changed = now()
+	-- (a write of nothing grows nothing, as pwrite(2))
+	update ipcfs.shms sh
+	   set size = greatest(sh.size, case when len > 0 then e else 0 end),
+	       changed = now()
 	  from ipcfs.objects o
 	 where o.kind = 'shm' and o.name = shm_write.name and sh.obj = o.id
 	returning sh.obj into sid;

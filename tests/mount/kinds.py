@@ -209,6 +209,12 @@ class QueueWait(Waitable):
         return t.count(name)
 
 
+class QueueFramedWait(QueueWait):
+    """framed: data's waits, the message read after its priority."""
+
+    took = b"0\tafter"
+
+
 class ChannelWait(Waitable):
     """A channel with a writer held open, so a reader waits for bytes
     rather than ending at once."""
@@ -302,8 +308,9 @@ class SemWait(Waitable):
         t.eq(value(), 0, "%s: the next cat wait took the unit" % what)
 
 
-WAITABLES = [QueueWait("data"), QueueWait("stream"), ChannelWait("data"),
-             SemWait("wait"), SemWait("hold", "openat")]
+WAITABLES = [QueueWait("data"), QueueWait("stream"),
+             QueueFramedWait("framed"), ChannelWait("data"), SemWait("wait"),
+             SemWait("hold", "openat")]
 
 
 class Parkable:

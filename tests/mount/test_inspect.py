@@ -42,7 +42,8 @@ import pytest
 
 from harness import Harness
 from kinds import WAITER, WR_NB
-from native import mounted_fstype, sem_create, sem_post, sem_value
+from native import (mounted_fstype, mq_unlink, sem_create, sem_post,
+                    sem_value)
 from procs import PIPE, WRITER, children_of, wait_until
 
 CHAN_MAX_TOTAL = 1048576
@@ -273,6 +274,7 @@ class Case:
 
 CASES = [Case("queues", "data", "read", "queue-data"),
          Case("queues", "stream", "read", "queue-stream"),
+         Case("queues", "framed", "read", "queue-framed"),
          Case("queues", "data", "write", "queue-full-data"),
          Case("channels", "data", "read", "channel-data-read"),
          Case("channels", "data", "write", "channel-full-data"),
@@ -607,6 +609,7 @@ def test_ls_neither_consumes_nor_waits(t):
     t.write_file(t.path("channels", "ch", "data"), b"bytes", WR_NB)
     r = start(t, t.qpath("empty", "data"), "read")
     st = start(t, t.qpath("empty", "stream"), "read")
+    fr = start(t, t.qpath("empty", "framed"), "read")
     w = start(t, t.path("sem", "zero", "wait"), "read")
     h = start(t, t.path("sem", "zero", "hold"), "openat")
     for args in (["-J", "-o", ",".join(ALL)], ["-o", ",".join(ALL)], []):
@@ -618,12 +621,12 @@ def test_ls_neither_consumes_nor_waits(t):
                "%.2fs" % el)
     objs = by_name(ls_json(t, "-o", "NAME,MSGS,BYTES,VALUE,WAITERS"))
     t.eq(objs["empty"], dict(name="empty", msgs=0, bytes=None, value=None,
-                             waiters=2), "the empty queue")
+                             waiters=3), "the empty queue")
     t.eq(objs["zero"], dict(name="zero", msgs=None, bytes=None, value=0,
                             waiters=2), "the zero semaphore")
     t.eq(objs["full"]["msgs"], 2, "the queue's messages")
     t.eq(objs["ch"]["bytes"], 5, "the channel's bytes")
-    for p in (r, st, w, h):
+    for p in (r, st, fr, w, h):
         t.true(p.poll() is None, "`%s` still waits" % p.what)
     t.eq(t.count("full"), 2, "messages left after ls")
     t.eq(t.count("empty"), 0, "the empty queue")
@@ -1099,23 +1102,27 @@ def test_recv_timeout_takes_nothing(t):
         t.eq((rc, out), (2, b""), "recv --timeout %r (status, out)" % bad)
 
 
-def test_recv_ends_when_the_queue_is_removed(t):
-    """An unlink does not end a native mq_receive; recv looks every second,
-    so `while job=$(ipcctl recv q)` ends, as `read < data` does, when the
-    queue goes (rmdir here; another's mq_unlink is the same)."""
+@pytest.mark.parametrize("how", ["rmdir", "mq_unlink"])
+def test_recv_ends_when_the_queue_is_removed(t, how):
+    """recv waits in poll(2) on the queue's framed file, whose read ends
+    with end-of-file when the queue goes, by rmdir or by another program's
+    mq_unlink (the daemon watches the mqueue file system): so `while
+    job=$(ipcctl recv q)` ends, as `read < data` does, at once."""
     q = t.mkq("gone")
     p = t.spawn([t.ipcctl, "recv", q])
-    time.sleep(0.3)
-    t.eq(p.poll(), None, "recv waits on the empty queue")
+    t.wait_blocked(p, "poll")
     t0 = time.monotonic()
-    t.rmq("gone")
+    if how == "rmdir":
+        t.rmq("gone")
+    else:
+        mq_unlink(t.posix("gone"))
     out, err = p.communicate(timeout=5)
     el = time.monotonic() - t0
-    t.eq((p.returncode, out), (1, b""), "recv of a removed queue: status 1, "
-         "nothing printed")
-    t.true(b"Identifier removed" in err, "it says the queue was removed",
-           err)
-    t.true(el < 2.0, "within a second or so of the rmdir", "%.2fs" % el)
+    t.eq((p.returncode, out), (1, b""), "recv of a queue removed by %s: "
+         "status 1, nothing printed" % how)
+    t.eq(err, b"ipcctl: %s: Identifier removed\n" % q.encode(),
+         "it says the queue was removed")
+    t.true(el < 1.0, "within a second of the %s" % how, "%.2fs" % el)
 
 
 def test_wait_timeout_takes_nothing(t):

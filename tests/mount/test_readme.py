@@ -214,7 +214,8 @@ def feed(t, s, name, jobs, p, idle=None):
 
 def in_recv(p):
     """Whether a child of P sleeps in poll(2) (x86-64: 7), as `ipcctl recv`
-    does on the native queue: the tree's waiters cannot show it."""
+    does on the queue's framed file: a poller is no waiter, so the tree's
+    waiters cannot show it."""
     return any(proc_state(c) == ("S", "7") for c in children_of(p.pid))
 
 
@@ -337,8 +338,7 @@ def run_queue_echo(t, s, block):
 @snippet("workers")
 def run_workers(t, s, block):
     """Each loop takes every job once, in order, and ends when rmdir ends
-    its wait (ipcctl recv, which waits natively, notices within a second
-    and says so)."""
+    its wait (ipcctl recv, whose read of framed then ends, says so)."""
     reads, recvs = block.text.splitlines()
     jobs = [b"job 1\n", b"job two\n", b"job 3\n"]
     t.mkq("jobs", 0o644)

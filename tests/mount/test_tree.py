@@ -18,8 +18,8 @@ H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
 # What DESIGN.md promises `ls KIND/NAME` shows: checked against the tree
 # here, learnt from the tree everywhere else.
 FILES = {
-    "queues": ["count", "data", "lines", "maxmsg", "msgsize", "stream",
-               "waiters"],
+    "queues": ["count", "data", "framed", "lines", "maxmsg", "msgsize",
+               "stream", "waiters"],
     "channels": ["bytes", "capacity", "data", "eof", "readers", "waiters",
                  "writers"],
     "shm": ["data", "size", "waiters"],

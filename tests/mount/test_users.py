@@ -748,22 +748,27 @@ R["chgrp"] = E(os.chown, p, -1, os.getgid())
 
 def test_matrix_queues(t):
     """Standing (DESIGN §1): B on A's queues of 0600 and 0644: data for
-    reading and writing, stream, count, as native mq_open answers;
+    reading and writing, stream, framed both ways, count, as native mq_open
+    answers;
     rmdir, chmod, chown EPERM (as the kernel's mq_unlink)."""
     code = r'''
 p, pn = ARGS["p"], ARGS["pname"]
 R["data_r"] = E(op, os.path.join(p, "data"), os.O_RDONLY | os.O_NONBLOCK)
 R["data_w"] = E(op, os.path.join(p, "data"), os.O_WRONLY | os.O_NONBLOCK)
 R["stream"] = E(op, os.path.join(p, "stream"), os.O_RDONLY | os.O_NONBLOCK)
+R["framed_r"] = E(op, os.path.join(p, "framed"), os.O_RDONLY | os.O_NONBLOCK)
+R["framed_w"] = E(op, os.path.join(p, "framed"), os.O_WRONLY | os.O_NONBLOCK)
 R["count"] = E(rd, os.path.join(p, "count"))
 R["native_r"] = mq(pn, os.O_RDONLY | os.O_NONBLOCK)
 R["native_w"] = mq(pn, os.O_WRONLY | os.O_NONBLOCK)
 '''
     matrix(t, "queues", code, {
         0o600: {"data_r": "EACCES", "data_w": "EACCES", "stream": "EACCES",
+                "framed_r": "EACCES", "framed_w": "EACCES",
                 "count": "EACCES", "native_r": "EACCES",
                 "native_w": "EACCES"},
         0o644: {"data_r": "ok", "data_w": "EACCES", "stream": "ok",
+                "framed_r": "ok", "framed_w": "EACCES",
                 "count": "ok", "native_r": "ok", "native_w": "EACCES"}})
 
 

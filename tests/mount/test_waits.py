@@ -3,13 +3,13 @@
 each scenario runs once per kind (kinds.py says how to make a kind's object
 wait, give it a unit, and see what it holds).
 
-  * a blocked reader (queues' data and stream, channels' data, semaphores'
-    wait and hold) is woken by a unit given from outside, and rmdir ends
-    it at once, as it does a parked writer (queues, channels);
+  * a blocked reader (queues' data, stream and framed, channels' data,
+    semaphores' wait and hold) is woken by a unit given from outside, and
+    rmdir ends it at once, as it does a parked writer (queues, channels);
   * a signal ends a wait at once, and the interrupted wait took nothing:
     SIGINT (timeout -s INT 1) and kill -9, of a blocked reader (queues'
-    data and stream, channels' data, semaphores' wait and hold) and of a
-    blocked writer (queues, channels);
+    data, stream and framed, channels' data, semaphores' wait and hold) and
+    of a blocked writer (queues, channels);
   * poll on a file that waits is truthful: no POLLIN while there is
     nothing, a poll asleep is woken by a unit, and polling takes nothing;
   * a writer parked on a full object does not trap other writers: they

@@ -1344,6 +1344,143 @@ static void test_mq_attr_set_invalid(void **state)
 	assert_int_equal(maxmsg->set(test_mq_name(), "2", 1, NULL), -ENOENT);
 }
 
+/*
+ * The frame of every engine's framed file (fs/util.c): 1 to 5 digits of at
+ * most 32767, a tab; the head's length, or EINVAL.
+ */
+static void test_mq_frame_parse(void **state)
+{
+	static const struct {
+		const char *frame;
+		int head;
+		unsigned int prio;
+	} ok[] = {
+		{ "0\t", 2, 0 },	  { "7\tx", 2, 7 },
+		{ "32767\tx", 6, 32767 }, { "00007\t\ty", 6, 7 },
+		{ "12\ta\tb\n", 3, 12 },
+	};
+	static const char *const bad[] = {
+		"",
+		"\t",
+		"x",
+		"7",
+		"7x\t",
+		" 7\t",
+		"+7\t",
+		"-1\t",
+		"32768\t",
+		"99999\t",
+		"000007\t",
+		"123456\t",
+		"4294967303\t",
+		"7 \t",
+	};
+	char head[IPC_FRAME_HEAD_MAX];
+	unsigned int prio;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		prio = ~0u;
+		assert_int_equal(ipc_frame_parse(ok[i].frame,
+						 strlen(ok[i].frame), &prio),
+				 ok[i].head);
+		assert_int_equal(prio, ok[i].prio);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ipc_frame_parse(bad[i], strlen(bad[i]), &prio),
+				 -EINVAL);
+	/* Nothing past len is read: the tab after it does not count. */
+	assert_int_equal(ipc_frame_parse("7\t", 1, &prio), -EINVAL);
+	assert_int_equal(ipc_frame_head(0, head), 2);
+	assert_memory_equal(head, "0\t", 2);
+	assert_int_equal(ipc_frame_head(32767, head), 6);
+	assert_memory_equal(head, "32767\t", 6);
+}
+
+/*
+ * framed: a write "PRIO\tMESSAGE" sends MESSAGE with PRIO; a bad head is
+ * EINVAL and a message past msgsize EMSGSIZE, nothing sent; full: EAGAIN
+ * with the queue's wait, as data.
+ */
+static void test_mq_framed_write(void **state)
+{
+	static const char msg[] = "9\tab\0\tcd\n";
+	const char *name = test_mq_name();
+	mqd_t mqd = test_mq_native_small(name);
+	const struct ipc_stream_ops *ops = test_mq_ops("framed");
+	void *fh = test_mq_open("framed", name);
+	char big[2 + TEST_MQ_MSGSIZE + 1];
+	struct ipc_wait w = { 0 };
+	int i;
+
+	assert_int_equal(ops->write(fh, msg, sizeof(msg), 0, &w), sizeof(msg));
+	assert_int_equal(ops->write(fh, "0\t", 2, 0, &w), 2);
+	assert_int_equal(ops->write(fh, "x", 1, 0, &w), -EINVAL);
+	assert_int_equal(ops->write(fh, "32768\tx", 7, 0, &w), -EINVAL);
+	memcpy(big, "1\t", 2);
+	memset(big + 2, 'b', sizeof(big) - 2);
+	assert_int_equal(ops->write(fh, big, sizeof(big), 0, &w), -EMSGSIZE);
+	assert_int_equal(test_mq_curmsgs(mqd), 2);
+	assert_int_equal(ops->write(fh, big, sizeof(big) - 1, 0, &w),
+			 sizeof(big) - 1);
+	assert_null(w.wq);
+	test_mq_expect(mqd, msg + 2, sizeof(msg) - 2, 9);
+	test_mq_expect(mqd, big + 2, TEST_MQ_MSGSIZE, 1);
+	test_mq_expect(mqd, "", 0, 0);
+	for (i = 0; i < TEST_MQ_MAXMSG; i++)
+		assert_int_equal(ops->write(fh, "3\tm", 3, 0, &w), 3);
+	assert_int_equal(ops->write(fh, "3\tn", 3, 0, &w), -EAGAIN);
+	assert_non_null(w.wq);
+	assert_int_equal(w.events, POLLOUT);
+	assert_int_equal(test_mq_curmsgs(mqd), TEST_MQ_MAXMSG);
+}
+
+/*
+ * framed: an open file receives one message and shows it after its
+ * priority and a tab, by offset, then end-of-file; given back (an
+ * interrupted read), it goes back as it came, with its priority.
+ */
+static void test_mq_framed_read(void **state)
+{
+	const char *name = test_mq_name();
+	mqd_t mqd = test_mq_native_small(name);
+	const struct ipc_stream_ops *ops = test_mq_ops("framed");
+	struct ipc_wait w = { 0 };
+	char buf[100];
+	void *fh;
+	ssize_t n;
+
+	fh = test_mq_open("framed", name);
+	assert_int_equal(ops->read(fh, buf, sizeof(buf), 0, &w), -EAGAIN);
+	assert_int_equal(w.events, POLLIN);
+	test_mq_send(mqd, "later", 5, 2);
+	test_mq_send(mqd, "urgent", 6, 32767);
+	w = (struct ipc_wait){ 0 };
+	n = ops->read(fh, buf, 3, 0, &w);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "327", 3);
+	ops->unread(fh, buf, n);
+	assert_int_equal(test_mq_curmsgs(mqd), 2);
+	assert_int_equal(ops->read(fh, buf, 4, 0, &w), 4);
+	assert_memory_equal(buf, "3276", 4);
+	assert_int_equal(ops->read(fh, buf, sizeof(buf), 4, &w), 8);
+	assert_memory_equal(buf, "7\turgent", 8);
+	assert_int_equal(ops->read(fh, buf, sizeof(buf), 12, &w), 0);
+	assert_int_equal(test_mq_curmsgs(mqd), 1);
+	test_mq_release(fh);
+
+	test_mq_send(mqd, "", 0, 0);
+	fh = test_mq_open("framed", name);
+	assert_int_equal(ops->read(fh, buf, sizeof(buf), 0, &w), 7);
+	assert_memory_equal(buf, "2\tlater", 7);
+	test_mq_release(fh);
+	fh = test_mq_open("framed", name);
+	assert_int_equal(ops->read(fh, buf, sizeof(buf), 0, &w), 2);
+	assert_memory_equal(buf, "0\t", 2);
+	assert_int_equal(ops->read(fh, buf, sizeof(buf), 2, &w), 0);
+	assert_null(w.wq);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1374,6 +1511,9 @@ int main(void)
 		TEST_MQ_CASE(test_mq_attrs),
 		TEST_MQ_CASE(test_mq_native_recreate),
 		TEST_MQ_CASE(test_mq_meta_write_only),
+		TEST_MQ_CASE(test_mq_frame_parse),
+		TEST_MQ_CASE(test_mq_framed_write),
+		TEST_MQ_CASE(test_mq_framed_read),
 		TEST_MQ_CASE(test_mq_lines_split),
 		TEST_MQ_CASE(test_mq_lines_release),
 		TEST_MQ_CASE(test_mq_lines_too_long),

@@ -2,9 +2,14 @@
 /*
  * queue.c - ipcctl send and recv: a message with its priority.
  *
- * They reach the queue natively, by the POSIX name the mount shows in the
- * object directory's user.ipcfs.name attribute: that is how a message gets
- * a priority and a reader sees it, while `data` stays plain bytes.
+ * Both go through the queue directory's `framed` file, which carries the
+ * priority in the bytes "PRIO\tMESSAGE" both ways, so they work on every
+ * engine (a PostgreSQL one has no native queue to open) and never reach
+ * past the mount: send is one write of the frame (it waits while the
+ * queue is full, as a write of data does); recv opens framed with
+ * O_NONBLOCK, and reads when poll(2) says a message is there, so a timeout
+ * ends a wait that has taken nothing. A removed queue ends the read with
+ * end-of-file: recv says "Identifier removed".
  *
  *   $ ipcctl send -p 7 /mnt/ipc/queues/jobs urgent
  *   $ ipcctl recv -v --timeout 2 /mnt/ipc/queues/jobs
@@ -14,19 +19,25 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <mqueue.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
 
-#define NAME_SIZE 512
+/* A frame's priorities: 0 to 32767 (IPC_FRAME_PRIO_MAX, backends/ipc.h). */
+#define QUEUE_PRIO_MAX 32767
+/*
+ * More than the largest frame: a message of 1 MiB less 4 KiB (the largest
+ * msgsize, IPC_MSG_MAX) after "32767\t".
+ */
+#define QUEUE_FRAME_MAX (1 << 20)
+/* How long a wait goes without a read: a lost wake-up costs this, no more. */
+#define QUEUE_LOOK_MS 1000
 
 static const struct option queue_send_options[] = {
 	{ "priority", required_argument, NULL, 'p' },
@@ -42,52 +53,78 @@ static const struct option queue_recv_options[] = {
 };
 
 /*
- * The queue of object directory DIR, by its POSIX name (into name, of
- * NAME_SIZE bytes); -1: told.
+ * Open DIR/framed with FLAGS: a descriptor, or -1 (told: DIR's error, or
+ * that DIR is no queue's directory).
  */
-static mqd_t queue_open(const char *dir, int flags, char *name)
+static int queue_open(const char *dir, int flags)
 {
-	ssize_t len;
-	mqd_t mqd;
+	char path[PATH_MAX];
+	struct stat st;
+	int fd = -1;
 
-	mqd = (mqd_t)-1;
-	len = getxattr(dir, "user.ipcfs.name", name, NAME_SIZE - 1);
-	if (len >= 0) {
-		name[len] = '\0';
-		mqd = mq_open(name, flags | O_CLOEXEC);
-	}
-	if (mqd == (mqd_t)-1)
+	if ((size_t)snprintf(path, sizeof(path), "%s/framed", dir) >=
+	    sizeof(path))
+		errno = ENAMETOOLONG;
+	else
+		fd = open(path, flags | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		fprintf(stderr, "ipcctl: %s: not a queue (no framed file)\n",
+			dir);
+	else
 		ipcctl_error(dir);
-	return mqd;
+	return -1;
 }
 
-/*
- * -p PRIO: 0 to sysconf(_SC_MQ_PRIO_MAX) - 1 (32767 on Linux), else 2, the
- * status of bad usage. mq_send takes an unsigned int: unchecked,
- * 4294967303 would be sent as 7.
- */
+/* -p PRIO: 0 to QUEUE_PRIO_MAX, else 2, the status of bad usage. */
 static int queue_priority(const char *arg, unsigned int *prio)
 {
-	long max = sysconf(_SC_MQ_PRIO_MAX);
 	int ret = IPCCTL_OK;
 	long long v;
 
-	if (max <= 0) /* unknown: what POSIX promises */
-		max = _POSIX_MQ_PRIO_MAX;
-	if (ipcctl_parse_number(arg, &v) < 0 || v < 0 || v >= max) {
-		fprintf(stderr, "ipcctl: bad priority '%s' (0 to %ld)\n", arg,
-			max - 1);
+	if (ipcctl_parse_number(arg, &v) < 0 || v < 0 || v > QUEUE_PRIO_MAX) {
+		fprintf(stderr, "ipcctl: bad priority '%s' (0 to %d)\n", arg,
+			QUEUE_PRIO_MAX);
 		ret = IPCCTL_USAGE;
 	}
 	*prio = v;
 	return ret;
 }
 
+/* One write of "PRIO\tMESSAGE" to DIR/framed: IPCCTL_OK, or told. */
+static int queue_put(const char *dir, unsigned int prio, const char *msg)
+{
+	size_t len = strlen(msg), n;
+	char *frame = malloc(len + 16);
+	int fd, ret = IPCCTL_OK;
+	ssize_t done;
+
+	if (!frame)
+		return ipcctl_error(dir);
+	n = sprintf(frame, "%u\t", prio);
+	memcpy(frame + n, msg, len);
+	n += len;
+	fd = queue_open(dir, O_WRONLY);
+	if (fd < 0) {
+		free(frame);
+		return IPCCTL_FAIL;
+	}
+	/* One write, one message: framed takes it whole or not at all. */
+	done = write(fd, frame, n);
+	if (done >= 0 && (size_t)done != n)
+		errno = EIO;
+	if (done < 0 || (size_t)done != n)
+		ret = ipcctl_error(dir);
+	if (close(fd) < 0 && ret == IPCCTL_OK)
+		ret = ipcctl_error(dir);
+	free(frame);
+	return ret;
+}
+
 static int queue_send(int argc, char **argv)
 {
-	char name[NAME_SIZE];
 	unsigned int prio = 0;
-	mqd_t mqd;
 	int opt, ret = IPCCTL_OK;
 
 	while ((opt = getopt_long(argc, argv, "p:h", queue_send_options,
@@ -110,14 +147,7 @@ static int queue_send(int argc, char **argv)
 		ret = ipcctl_usage(&queue_send_verb, stderr);
 		goto out;
 	}
-	mqd = queue_open(argv[optind], O_WRONLY, name);
-	if (mqd == (mqd_t)-1) {
-		ret = IPCCTL_FAIL;
-		goto out;
-	}
-	if (mq_send(mqd, argv[optind + 1], strlen(argv[optind + 1]), prio) < 0)
-		ret = ipcctl_error(argv[optind]);
-	mq_close(mqd);
+	ret = queue_put(argv[optind], prio, argv[optind + 1]);
 out:
 	return ret;
 }
@@ -143,76 +173,62 @@ static long queue_ms_left(const struct timespec *when)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (when->tv_sec - now.tv_sec) * 1000 +
-	     (when->tv_nsec - now.tv_nsec) / 1000000;
+	     (when->tv_nsec - now.tv_nsec + 999999) / 1000000;
 	return ms > 0 ? ms : 0;
 }
 
 /*
- * Is the queue MQD was opened as gone: unlinked (rmdir, mq_unlink), or its
- * name another queue's now? An unlink does not end a receive that waits on
- * the old queue, so the waiting receive looks every second.
+ * Take one frame into buf (size bytes) from FD, DIR/framed opened
+ * O_NONBLOCK: its length; or -ETIMEDOUT once the deadline WHEN (NULL: none)
+ * has passed with nothing taken, -EIDRM when the queue was removed (the
+ * first read's end-of-file), -errno. A read that finds the queue empty has
+ * taken nothing: the wait is in poll(2), which a timeout or a signal may
+ * end at no cost; a message another reader took first sends it back there.
  */
-static bool queue_removed(const char *name, mqd_t mqd)
+static ssize_t queue_take(int fd, char *buf, size_t size,
+			  const struct timespec *when)
 {
-	struct stat was, now;
-	bool gone;
-	mqd_t cur;
-
-	cur = mq_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (cur == (mqd_t)-1)
-		return errno == ENOENT;
-	gone = fstat(mqd, &was) == 0 && fstat(cur, &now) == 0 &&
-	       (was.st_ino != now.st_ino || was.st_dev != now.st_dev);
-	mq_close(cur);
-	return gone;
-}
-
-/*
- * Take one message into buf (size bytes) from MQD, opened O_NONBLOCK:
- * waiting in poll(2) until one comes, the deadline WHEN passes (-ETIMEDOUT;
- * NULL: none) or the queue is removed (-EIDRM, as `data` ends a reader with
- * end-of-file then), which it looks for every second of waiting, also
- * while other readers keep taking what wakes it.
- */
-static ssize_t queue_take(const char *name, mqd_t mqd, char *buf, size_t size,
-			  unsigned int *prio, const struct timespec *when)
-{
-	struct pollfd pfd = { .fd = mqd, .events = POLLIN };
-	struct timespec look;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len;
 	ssize_t n;
 	long ms;
 
-	queue_deadline(&(struct timespec){ .tv_sec = 1 }, &look);
 	for (;;) {
-		n = mq_receive(mqd, buf, size, prio);
-		if (n >= 0 || errno != EAGAIN)
-			return n < 0 ? -errno : n;
-		if (queue_ms_left(&look) == 0) {
-			if (queue_removed(name, mqd))
-				return -EIDRM;
-			queue_deadline(&(struct timespec){ .tv_sec = 1 },
-				       &look);
-		}
-		ms = queue_ms_left(&look);
+		n = read(fd, buf, size);
+		if (n > 0)
+			break;
+		if (n == 0)
+			return -EIDRM;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		ms = QUEUE_LOOK_MS;
 		if (when && queue_ms_left(when) < ms)
 			ms = queue_ms_left(when);
 		if (when && ms == 0)
 			return -ETIMEDOUT;
 		poll(&pfd, 1, ms);
 	}
+	/* This open file has its message now: the rest of it, to its end. */
+	len = n;
+	while (len < size) {
+		n = read(fd, buf + len, size - len);
+		if (n == 0)
+			return len;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			len += n;
+	}
+	return -EMSGSIZE; /* more than any frame */
 }
 
 static int queue_recv(int argc, char **argv)
 {
 	struct timespec timeout, when;
-	char name[NAME_SIZE];
 	bool verbose = false, timed = false;
-	struct mq_attr attr;
-	unsigned int prio;
-	char *buf = NULL;
+	char *buf = NULL, *msg;
 	ssize_t n;
-	mqd_t mqd;
-	int opt, ret;
+	int fd, opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "vh", queue_recv_options,
 				  NULL)) != -1) {
@@ -239,20 +255,17 @@ static int queue_recv(int argc, char **argv)
 		ret = ipcctl_usage(&queue_recv_verb, stderr);
 		goto out;
 	}
-	mqd = queue_open(argv[optind], O_RDONLY | O_NONBLOCK, name);
-	if (mqd == (mqd_t)-1) {
+	if (timed)
+		queue_deadline(&timeout, &when);
+	fd = queue_open(argv[optind], O_RDONLY | O_NONBLOCK);
+	if (fd < 0) {
 		ret = IPCCTL_FAIL;
 		goto out;
 	}
-	if (mq_getattr(mqd, &attr) < 0)
-		goto out_err;
-	buf = malloc(attr.mq_msgsize);
+	buf = malloc(QUEUE_FRAME_MAX);
 	if (!buf)
 		goto out_err;
-	if (timed)
-		queue_deadline(&timeout, &when);
-	n = queue_take(name, mqd, buf, attr.mq_msgsize, &prio,
-		       timed ? &when : NULL);
+	n = queue_take(fd, buf, QUEUE_FRAME_MAX, timed ? &when : NULL);
 	if (n == -ETIMEDOUT) {
 		ret = IPCCTL_TIMEDOUT;
 		goto out_close;
@@ -261,8 +274,16 @@ static int queue_recv(int argc, char **argv)
 		errno = -n;
 		goto out_err;
 	}
-	if (verbose)
-		printf("%u\t", prio);
+	/* "PRIO\t" first: -v prints it, as the frame has it. */
+	msg = memchr(buf, '\t', n);
+	if (!msg) {
+		errno = EPROTO;
+		goto out_err;
+	}
+	if (!verbose) {
+		n -= msg + 1 - buf;
+		memmove(buf, msg + 1, n);
+	}
 	ret = IPCCTL_OK;
 	if (fflush(stdout) != 0 || write(STDOUT_FILENO, buf, n) != n)
 		ret = ipcctl_error("standard output");
@@ -271,7 +292,7 @@ out_err:
 	ret = ipcctl_error(argv[optind]);
 out_close:
 	free(buf);
-	mq_close(mqd);
+	close(fd);
 out:
 	return ret;
 }
@@ -280,7 +301,9 @@ const struct ipcctl_verb queue_send_verb = {
 	.name = "send",
 	.run = queue_send,
 	.synopsis = "send [-p PRIO] QUEUE_DIR MESSAGE",
-	.help = "Send MESSAGE to the queue of QUEUE_DIR (queues/NAME), natively.\n"
+	.help = "Send MESSAGE to the queue of QUEUE_DIR (queues/NAME): one write\n"
+		"of \"PRIO<TAB>MESSAGE\" to QUEUE_DIR/framed. It waits while the\n"
+		"queue is full.\n"
 		"\n"
 		"  -p, --priority PRIO  its priority, 0 to 32767 (default 0)\n"
 		"  -h, --help           this text\n",
@@ -291,11 +314,12 @@ const struct ipcctl_verb queue_recv_verb = {
 	.run = queue_recv,
 	.synopsis = "recv [-v] [--timeout SECONDS] QUEUE_DIR",
 	.help = "Wait for and take one message of the queue of QUEUE_DIR\n"
-		"(queues/NAME), and print it as it is.\n"
+		"(queues/NAME), and print it as it is. It reads QUEUE_DIR/framed,\n"
+		"which shows the message after its priority and a tab. The wait\n"
+		"ends, exit 1, when the queue is removed.\n"
 		"\n"
 		"  -v, --verbose        print its priority and a tab first\n"
 		"      --timeout S      wait S seconds at most (S may be 0 or 2.5):\n"
 		"                       then take nothing and exit 124\n"
-		"The wait ends, exit 1, when the queue is removed (within a second).\n"
 		"  -h, --help           this text\n",
 };

@@ -11,9 +11,9 @@
  * attribute files then opened and read once each.
  *
  * Of an object's files only those of tree_attrs[] are ever opened, and only
- * the ones the caller wants: never data, stream, wait, hold, post or any
- * file a later kind adds, which may consume or wait (a topic's data does
- * both, and an open of it for reading is a subscriber). Objects come and go
+ * the ones the caller wants: never data, stream, framed, wait, hold, post
+ * or any file a later kind adds, which may consume or wait (a topic's data
+ * does both, and an open of it for reading is a subscriber). Objects come and go
  * while we walk: one that vanishes (ENOENT, ESTALE, EIDRM) is left out; a
  * file we may not read (EACCES) leaves its value unknown.
  *
