@@ -29,6 +29,9 @@
 --     ipcfs.mq_give_back(NAME, DATA, PRIO, SEQ)select ipcfs.mq_give_back('/jobs', 'build', 0, 1);
 --     ipcfs.mq_attr(NAME)                      select * from ipcfs.mq_attr('/jobs');           -> 10 | 8192 | 0
 --     ipcfs.mq_set(NAME, MAXMSG, MSGSIZE)      select ipcfs.mq_set('/jobs', 100, null);
+--     Tagged (a daemon's calls that may be sent twice; see "Tagged calls"):
+--     ipcfs.mq_send(NAME, DATA, PRIO, TAG), ipcfs.mq_receive(NAME, TAG),
+--     ipcfs.settle(MOUNT, KEYS, DOUBT)    select ipcfs.settle('8e0b…', '{3}', '{f}');
 --   Channels
 --     ipcfs.channel_create(NAME, UID, GID, MODE, CAPACITY)
 --                                              select ipcfs.channel_create('/log', 0, 0, 420, 65536);
@@ -130,8 +133,8 @@ create table ipcfs.mounts (
 	pid int not null,
 	backend_pid int not null,
 	backend_start timestamptz not null,
-	server_start timestamptz not null,
-	lost_since timestamptz
+	server_start timestamptz not null, -- ipcfs.server_start() then
+	lost_since timestamptz -- first seen dead by reclaim(), after a restart
 );
 
 -- The kind rows are updated by nearly every call (counters): room on the
@@ -448,6 +451,21 @@ end $$;
 -- Mounts
 --
 
+-- When this server began its present life: the postmaster's start, or the
+-- end of its last crash recovery, whichever is later. A backend that
+-- crashes makes the postmaster end every session and recover, but keeps
+-- pg_postmaster_start_time(): its daemons are alive and reconnecting, as
+-- after a restart, and must get the grace of a restart. Recovery resets
+-- the shared statistics (PostgreSQL 15 and later), whose reset time every
+-- role may read. A reset by hand (pg_stat_reset_shared) also moves it:
+-- reclaim then carries the live mounts over, and only gives the dead ones
+-- grace they did not need.
+create function ipcfs.server_start() returns timestamptz
+language sql stable as $$
+	select greatest(pg_postmaster_start_time(),
+			pg_stat_get_bgwriter_stat_reset_time())
+$$;
+
 -- Which session stands for the mount: this one. Called after every
 -- (re)connect on the session the daemon keeps (its LISTEN session), so
 -- reclaim() sees the mount alive exactly while that session lives.
@@ -458,7 +476,7 @@ begin
 	insert into ipcfs.mounts as m (id, host, pid, backend_pid,
 				       backend_start, server_start, lost_since)
 	select mount_attach.mount, mount_attach.host, mount_attach.pid,
-	       a.pid, a.backend_start, pg_postmaster_start_time(), null
+	       a.pid, a.backend_start, ipcfs.server_start(), null
 	  from pg_stat_activity a
 	 where a.pid = pg_backend_pid()
 	on conflict (id) do update
@@ -503,6 +521,9 @@ begin
 		delete from ipcfs.subscriptions s
 		 where s.mount = mount_release.mount
 		returning s.obj
+	), k as (
+		-- (what its handles took was delivered: see ipcfs.calls)
+		delete from ipcfs.calls k where k.mount = mount_release.mount
 	)
 	select array_agg(distinct x.obj) into touched
 	  from (select u.obj from u union all select c.obj from c
@@ -534,10 +555,11 @@ $$;
 
 -- Reclaim what dead mounts hold. A mount whose session is gone while the
 -- server it attached to still runs had its daemon die (or lose its
--- connection): reclaimed at once. If the server restarted or failed over
--- since, the daemon may well be alive and reconnecting: it gets grace
--- seconds from the first time a reclaim sees it lost. Only one reclaim
--- runs at a time (the others return 0 at once: that one does the work).
+-- connection): reclaimed at once. If the server restarted, recovered from
+-- a crash or failed over since (server_start() moved), the daemon may well
+-- be alive and reconnecting: it gets grace seconds from the first time a
+-- reclaim sees it lost. Only one reclaim runs at a time (the others return
+-- 0 at once: that one does the work).
 create function ipcfs.reclaim(grace float8) returns int
 language plpgsql as $$
 declare
@@ -549,6 +571,11 @@ begin
 	if not pg_try_advisory_xact_lock(1768973158, 1) then
 		return 0;
 	end if;
+	-- A live session is of this server's present life, whatever its
+	-- mount recorded (statistics reset by hand).
+	update ipcfs.mounts mt set server_start = ipcfs.server_start()
+	 where mt.server_start <> ipcfs.server_start()
+	   and ipcfs.mount_alive(mt.backend_pid, mt.backend_start);
 	for m in select mt.id from ipcfs.mounts mt
 		  where not ipcfs.mount_alive(mt.backend_pid, mt.backend_start)
 	loop
@@ -560,7 +587,7 @@ begin
 						  r.backend_start) then
 			continue;
 		end if;
-		if r.server_start = pg_postmaster_start_time() or
+		if r.server_start = ipcfs.server_start() or
 		   (r.lost_since is not null and
 		    now() - r.lost_since > make_interval(secs => grace)) then
 			perform ipcfs.mount_release(r.id);
@@ -1574,4 +1601,137 @@ begin
 	if not found then
 		perform ipcfs.missing('topics', topic_set.name);
 	end if;
+end $$;
+
+--
+-- Tagged calls (conn.c's pg_call): a call that a daemon may have to send
+-- again, because its connection broke before the answer came, is done
+-- once however often it comes. Its last parameter, the tag "MOUNT KEY N
+-- SUM", names the mount's file handle (KEY), the handle's call (N: a new
+-- number only once the last call was answered) and what it sends (SUM).
+-- ipcfs.calls keeps each handle's last call and its answer: the same call
+-- again gets that answer (a message is not sent twice; a receive gets the
+-- message it took). A receive's message is kept in the calls row, with
+-- its priority and seq, until the handle's next call (then it was
+-- delivered) or ipcfs.settle() (delivered, or given back in its place if
+-- its answer never came).
+--
+
+-- No foreign key to mounts: a key-share lock on the mount's row by every
+-- call would make its daemon's calls contend on one row. mount_release
+-- drops a mount's rows (what a dead daemon took counts as delivered: a
+-- message may be lost with the daemon, never doubled).
+create table ipcfs.calls (
+	mount uuid not null,
+	key bigint not null,
+	n bigint not null,
+	sum text not null,
+	obj bigint references ipcfs.objects on delete cascade,
+	sent boolean, -- a send's answer
+	prio int, -- a receive's message, when it got one
+	seq bigint,
+	data bytea,
+	primary key (mount, key)
+) with (fillfactor = 50);
+alter table ipcfs.calls alter column data set storage external;
+
+-- The tag's parts; IP022 if it is not one.
+create function ipcfs.tag_parse(tag text, out mount uuid, out key bigint,
+				out n bigint, out sum text)
+language plpgsql immutable as $$
+begin
+	if tag !~ '^[0-9a-fA-F-]{36} [0-9]+ [0-9]+ [^ ]*$' then
+		raise exception 'invalid call tag "%"', tag using errcode = 'IP022';
+	end if;
+	mount := split_part(tag, ' ', 1)::uuid;
+	key := split_part(tag, ' ', 2)::bigint;
+	n := split_part(tag, ' ', 3)::bigint;
+	sum := split_part(tag, ' ', 4);
+end $$;
+
+create function ipcfs.mq_send(name text, data bytea, prio int, tag text)
+returns boolean
+language plpgsql as $$
+declare
+	t record;
+	c record;
+	ok boolean;
+begin
+	t := ipcfs.tag_parse(mq_send.tag);
+	select * into c from ipcfs.calls k
+	 where k.mount = t.mount and k.key = t.key
+	for update;
+	if found and c.n = t.n and c.sum = t.sum then
+		return c.sent; -- done already: its answer again
+	end if;
+	ok := ipcfs.mq_send(mq_send.name, mq_send.data, mq_send.prio);
+	insert into ipcfs.calls as k (mount, key, n, sum, obj, sent)
+	values (t.mount, t.key, t.n, t.sum,
+		(select o.id from ipcfs.objects o
+		  where o.kind = 'queues' and o.name = mq_send.name), ok)
+	on conflict on constraint calls_pkey do update
+	   set n = excluded.n, sum = excluded.sum, obj = excluded.obj,
+	       sent = excluded.sent, prio = null, seq = null, data = null;
+	return ok;
+end $$;
+
+create function ipcfs.mq_receive(name text, tag text)
+returns table(data bytea, prio int, seq bigint)
+language plpgsql as $$
+declare
+	t record;
+	c record;
+	qid bigint;
+begin
+	t := ipcfs.tag_parse(mq_receive.tag);
+	select * into c from ipcfs.calls k
+	 where k.mount = t.mount and k.key = t.key
+	for update;
+	if found and c.n = t.n and c.sum = t.sum then
+		-- done already: the message it took, if any, again
+		if c.data is not null then
+			data := c.data;
+			prio := c.prio;
+			seq := c.seq;
+			return next;
+		end if;
+		return;
+	end if;
+	select r.data, r.prio, r.seq into data, prio, seq
+	  from ipcfs.mq_receive(mq_receive.name) r;
+	select o.id into qid from ipcfs.objects o
+	 where o.kind = 'queues' and o.name = mq_receive.name;
+	insert into ipcfs.calls as k (mount, key, n, sum, obj, prio, seq, data)
+	values (t.mount, t.key, t.n, t.sum, qid, prio, seq, data)
+	on conflict on constraint calls_pkey do update
+	   set n = excluded.n, sum = excluded.sum, obj = excluded.obj,
+	       sent = null, prio = excluded.prio, seq = excluded.seq,
+	       data = excluded.data;
+	if data is not null then
+		return next;
+	end if;
+end $$;
+
+-- Handles of a mount that are done (closed): forget their last calls. A
+-- receive whose answer never came (doubt) gives its message back in its
+-- place; one that was answered was delivered.
+create function ipcfs.settle(mount uuid, keys bigint[], doubt boolean[])
+returns void
+language plpgsql as $$
+declare
+	r record;
+begin
+	for r in
+		delete from ipcfs.calls k
+		 using unnest(settle.keys, settle.doubt) as u(key, doubt)
+		 where k.mount = settle.mount and k.key = u.key
+		returning k.obj, k.prio, k.seq, k.data, u.doubt
+	loop
+		if r.doubt and r.data is not null then
+			perform ipcfs.mq_give_back(o.name, r.data, r.prio,
+						   r.seq)
+			   from ipcfs.objects o
+			  where o.id = r.obj and o.kind = 'queues';
+		end if;
+	end loop;
 end $$;

@@ -13,7 +13,7 @@
  * session's end) has a deadline: a test fails, it never hangs.
  *
  *   $ env $(tools/pg-server start /tmp/pg) build/tests/test_pg_sql
- *   [==========] 25 test(s) run.
+ *   [==========] 26 test(s) run.
  *   $ tools/pg-server stop /tmp/pg
  *
  * Values are asserted exactly, errors by their SQLSTATE (IPnnn, nnn the
@@ -564,6 +564,12 @@ static void test_pg_types(void **state)
 		{ "select ipcfs.mq_send('/q', 'x', 1)", { TEST_PG_BOOL } },
 		{ "select * from ipcfs.mq_receive('/q')",
 		  { TEST_PG_BYTEA, TEST_PG_INT4, TEST_PG_INT8 } },
+		{ "select ipcfs.mq_send('/q', 'x', 1, '"
+		  "11111111-1111-4111-8111-111111111111 1 1 0')",
+		  { TEST_PG_BOOL } },
+		{ "select * from ipcfs.mq_receive('/q', '"
+		  "11111111-1111-4111-8111-111111111111 2 1 0')",
+		  { TEST_PG_BYTEA, TEST_PG_INT4, TEST_PG_INT8 } },
 		{ "select ipcfs.mq_give_back('/q', 'x', 1, 1)",
 		  { TEST_PG_BOOL } },
 		{ "select * from ipcfs.mq_attr('/q')",
@@ -757,6 +763,101 @@ static void test_pg_mq_limits(void **state)
 				  " from ipcfs.mq_attr($1)",
 				  "/d"),
 			    "10 8192");
+}
+
+/*
+ * Tagged calls (conn.c's pg_call): the same call again (same tag) is
+ * answered from what it did; a new call of the handle is done anew; settle
+ * ends handles, giving back in place what a receive took if its answer
+ * never came.
+ */
+static void test_pg_mq_tagged(void **state)
+{
+	PGconn *c = *state;
+	PGresult *r;
+	char buf[64];
+
+	test_pg_attach(c, test_pg_m1, "alpha");
+	PQclear(T_OK0(c, "select ipcfs.mq_create('/q', 0, 0, 420, 2, 10)"));
+#define TAG(k, n, sum)                                                         \
+	"11111111-1111-4111-8111-111111111111 " #k " " #n " " #sum
+	/* A send sent twice is sent once, answered twice alike. */
+	assert_int_equal(T_NUM(c, "select ipcfs.mq_send('/q', 'a', 0, $1)",
+			       TAG(1, 1, 97)),
+			 1);
+	assert_int_equal(T_NUM(c, "select ipcfs.mq_send('/q', 'a', 0, $1)",
+			       TAG(1, 1, 97)),
+			 1);
+	assert_int_equal(T_NUM0(c, "select curmsgs from ipcfs.mq_attr('/q')"),
+			 1);
+	assert_int_equal(T_NUM(c, "select ipcfs.mq_send('/q', 'b', 0, $1)",
+			       TAG(1, 2, 98)),
+			 1);
+	/* Full: false, and false again for the same call. */
+	assert_int_equal(T_NUM(c, "select ipcfs.mq_send('/q', 'c', 0, $1)",
+			       TAG(1, 3, 99)),
+			 0);
+	assert_int_equal(T_NUM(c, "select ipcfs.mq_send('/q', 'c', 0, $1)",
+			       TAG(1, 3, 99)),
+			 0);
+	/* A receive sent twice takes one message, answered twice alike. */
+	assert_string_equal(T_VAL(c, buf,
+				  "select convert_from(data, 'UTF8') || seq"
+				  " from ipcfs.mq_receive('/q', $1)",
+				  TAG(2, 1, 0)),
+			    "a1");
+	assert_string_equal(T_VAL(c, buf,
+				  "select convert_from(data, 'UTF8') || seq"
+				  " from ipcfs.mq_receive('/q', $1)",
+				  TAG(2, 1, 0)),
+			    "a1");
+	assert_int_equal(T_NUM0(c, "select curmsgs from ipcfs.mq_attr('/q')"),
+			 1);
+	/* Its answer never came, the handle is done: back in its place. */
+	PQclear(T_OK(c, "select ipcfs.settle($1, '{2}', '{t}')", test_pg_m1));
+	assert_int_equal(T_NUM0(c, "select curmsgs from ipcfs.mq_attr('/q')"),
+			 2);
+	assert_string_equal(T_VAL(c, buf,
+				  "select convert_from(data, 'UTF8') || seq"
+				  " from ipcfs.mq_receive('/q', $1)",
+				  TAG(3, 1, 0)),
+			    "a1");
+	/* The handle's next call: the last one's message was delivered. */
+	assert_string_equal(T_VAL(c, buf,
+				  "select convert_from(data, 'UTF8') || seq"
+				  " from ipcfs.mq_receive('/q', $1)",
+				  TAG(3, 2, 0)),
+			    "b2");
+	r = T_OK(c, "select * from ipcfs.mq_receive('/q', $1)", TAG(3, 3, 0));
+	assert_int_equal(PQntuples(r), 0);
+	PQclear(r);
+	/* An empty answer is remembered too. */
+	PQclear(T_OK0(c, "select ipcfs.mq_send('/q', 'd', 0)"));
+	r = T_OK(c, "select * from ipcfs.mq_receive('/q', $1)", TAG(3, 3, 0));
+	assert_int_equal(PQntuples(r), 0);
+	PQclear(r);
+	/* Answered, then done: delivered, nothing given back. */
+	assert_string_equal(T_VAL(c, buf,
+				  "select convert_from(data, 'UTF8')"
+				  " from ipcfs.mq_receive('/q', $1)",
+				  TAG(4, 1, 0)),
+			    "d");
+	PQclear(T_OK(c, "select ipcfs.settle($1, '{1,3,4}', '{f,t,f}')",
+		     test_pg_m1));
+	assert_int_equal(T_NUM0(c, "select curmsgs from ipcfs.mq_attr('/q')"),
+			 0);
+	assert_int_equal(T_NUM0(c, "select count(*) from ipcfs.calls"), 0);
+	/* A mount's end forgets its handles' calls. */
+	PQclear(T_OK(c, "select ipcfs.mq_send('/q', 'e', 0, $1)",
+		     TAG(5, 1, 101)));
+	PQclear(T_OK(c, "select ipcfs.mount_detach($1)", test_pg_m1));
+	assert_int_equal(T_NUM0(c, "select count(*) from ipcfs.calls"), 0);
+	T_FAIL(c, "IP022", "select ipcfs.mq_send('/q', 'a', 0, $1)", "1 2 3");
+	T_FAIL(c, "IP002", "select ipcfs.mq_send('/nope', 'a', 0, $1)",
+	       TAG(6, 1, 0));
+	T_FAIL(c, "IP090", "select ipcfs.mq_send('/q', $1, 0, $2)",
+	       "01234567890", TAG(6, 1, 0));
+#undef TAG
 }
 
 /*
@@ -1360,6 +1461,18 @@ static void test_pg_reclaim_grace(void **state)
 			       test_pg_m2),
 			 1);
 	assert_int_equal(T_NUM0(a, "select count(*) from ipcfs.holds"), 1);
+	/* A live mount of an older life is carried over, not marked. */
+	PQclear(T_OK(a,
+		     "update ipcfs.mounts set server_start = server_start"
+		     " - interval '1 hour' where id = $1",
+		     test_pg_m1));
+	assert_int_equal(T_NUM0(a, "select ipcfs.reclaim(3600)"), 0);
+	assert_int_equal(T_NUM(a,
+			       "select count(*) from ipcfs.mounts where"
+			       " id = $1 and lost_since is null and"
+			       " server_start = ipcfs.server_start()",
+			       test_pg_m1),
+			 1);
 	/* It does not: gone for longer than grace, reclaimed. */
 	pid = test_pg_disconnect(b);
 	test_pg_wait_gone(a, pid);
@@ -1411,7 +1524,7 @@ static void test_pg_mount_detach(void **state)
 	test_pg_attach(a, test_pg_m1, "alpha");
 	assert_int_equal(T_NUM0(a, "select count(*) from ipcfs.mounts where"
 				   " backend_pid = pg_backend_pid() and"
-				   " server_start = pg_postmaster_start_time()"
+				   " server_start = ipcfs.server_start()"
 				   " and host = 'alpha' and pid = 4242"),
 			 1);
 }
@@ -1738,6 +1851,7 @@ int main(void)
 		TEST_PG_CASE(test_pg_mq_priority),
 		TEST_PG_CASE(test_pg_mq_give_back),
 		TEST_PG_CASE(test_pg_mq_limits),
+		TEST_PG_CASE(test_pg_mq_tagged),
 		TEST_PG_CASE(test_pg_mq_exactly_once_locked),
 		TEST_PG_CASE(test_pg_mq_exactly_once_many),
 		TEST_PG_CASE(test_pg_channel_atomic),
