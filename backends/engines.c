@@ -8,6 +8,7 @@
 /* clang-format off */
 const struct ipc_engine *const ipc_engines[] = {
 	&local_engine,
+	&pg_engine,
 	NULL,
 };
 /* clang-format on */

@@ -69,6 +69,19 @@ struct ipc_watch *ipc_watch_unlinks(int dirfd, void (*gone)(const char *name));
 void ipc_unwatch(struct ipc_watch *w);
 
 /*
+ * A descriptor of a kind's or an engine's own as a wake source of the event
+ * loop (a database connection's socket, a timerfd): ready(arg) runs on the
+ * loop's thread whenever fd is readable, and must not block. Calls to
+ * ipc_wake() from ready are retried at the end of that round.
+ * ipc_source_del() returns once the loop holds no pointer to it.
+ */
+struct ipc_source;
+struct ipc_source *ipc_source_add(int fd, void (*ready)(void *arg), void *arg);
+void ipc_source_del(struct ipc_source *s);
+/* Is this the event loop's thread (where a parked request is retried)? */
+bool ipc_in_loop(void);
+
+/*
  * The wait source of what has no descriptor (a semaphore): while requests
  * wait on obj's wait queue, a helper thread makes blocking calls for them, and banks what
  * each brings; a waiter's retry claims one banked item. So waiting costs one
@@ -201,12 +214,17 @@ struct ipc_file {
 	const struct ipc_stream_ops *ops;
 };
 
-/* A mount option of the kind's: -o NAME=N with min <= N <= max. */
+/*
+ * A mount option of a kind's or an engine's: -o NAME=N with min <= N <=
+ * max; or, with `string` instead of `value`, -o NAME=TEXT (the option
+ * owns the copy).
+ */
 struct ipc_option {
 	const char *name;
 	long *value;
 	long min, max;
 	const char *help;
+	char **string;
 };
 
 struct ipc_kind {
@@ -264,6 +282,7 @@ struct ipc_engine {
 	const struct ipc_kind *const *kinds; /* NULL-terminated, root order */
 	int (*init)(void);
 	void (*fini)(void);
+	const struct ipc_option *options; /* ends with a NULL name */
 };
 
 /* backends/engines.c: every engine, the default first, NULL-terminated. */
@@ -271,6 +290,8 @@ extern const struct ipc_engine *const ipc_engines[];
 
 /* backends/local.c: the kinds of this host's IPC (backends/local.def). */
 extern const struct ipc_engine local_engine;
+/* backends/pg/engine.c: the same tree in a PostgreSQL database. */
+extern const struct ipc_engine pg_engine;
 
 /*
  * backends/object.c: the objects a kind has open, by name, shared by all
@@ -311,6 +332,8 @@ struct ipc_registry {
 
 /* Fill in the common part of a new object: a wait queue on fd (or -1). */
 int ipc_obj_init(struct ipc_obj *o, const char *name, int fd);
+/* NAME's object, counted, if the registry has it open; else NULL. */
+struct ipc_obj *ipc_obj_find(struct ipc_registry *r, const char *name);
 /* NAME's object, counted: found, else opened; NULL with *err. */
 struct ipc_obj *ipc_obj_get(struct ipc_registry *r, const char *name, int *err);
 int ipc_obj_add(struct ipc_registry *r, struct ipc_obj *o); /* -EEXIST */
@@ -325,6 +348,8 @@ void ipc_obj_gone(struct ipc_registry *r, const char *name);
 int ipc_obj_remove(struct ipc_obj *o);
 int ipc_obj_list(struct ipc_registry *r,
 		 int (*fill)(void *ctx, const char *name), void *ctx);
+/* Retry every waiter of every object r has open (their wake-ups were lost). */
+void ipc_obj_wake_all(struct ipc_registry *r);
 /*
  * What the daemon keeps for an object it owns (a channel, a topic), which
  * no native object could tell: owner, mode, times. Under the kind's lock.

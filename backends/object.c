@@ -72,6 +72,18 @@ static void obj_end(struct ipc_obj *o)
 	ipc_obj_put(o);
 }
 
+struct ipc_obj *ipc_obj_find(struct ipc_registry *r, const char *name)
+{
+	struct ipc_obj *o;
+
+	pthread_mutex_lock(&r->lock);
+	o = obj_find(r, name);
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&r->lock);
+	return o;
+}
+
 int ipc_obj_add(struct ipc_registry *r, struct ipc_obj *o)
 {
 	int ret = 0;
@@ -217,6 +229,16 @@ int ipc_obj_list(struct ipc_registry *r,
 		ret = fill(ctx, o->name);
 	pthread_mutex_unlock(&r->lock);
 	return ret;
+}
+
+void ipc_obj_wake_all(struct ipc_registry *r)
+{
+	struct ipc_obj *o;
+
+	pthread_mutex_lock(&r->lock);
+	for (o = r->objs; o; o = o->next)
+		ipc_wake_all(o->wq);
+	pthread_mutex_unlock(&r->lock);
 }
 
 int ipc_obj_fence(struct ipc_registry *r, const char *name)

@@ -64,6 +64,11 @@ static int options_number(const struct ipc_option *o, const char *arg,
 	for (; o && o->name; o++) {
 		if (strlen(o->name) != len || strncmp(o->name, arg, len))
 			continue;
+		if (o->string) {
+			free(*o->string);
+			*o->string = strdup(val);
+			return *o->string ? 1 : -1;
+		}
 		if (ipc_parse_long(val, strlen(val), &n) < 0 || n < o->min ||
 		    n > o->max) {
 			fprintf(stderr,
@@ -87,6 +92,8 @@ static int options_kind(const char *arg)
 	if (!eq)
 		return 0;
 	ret = options_number(options_numbers, arg, eq - arg);
+	if (ret == 0)
+		ret = options_number(fs_conf.engine->options, arg, eq - arg);
 	for (k = fs_conf.engine->kinds; ret == 0 && *k; k++)
 		ret = options_number((*k)->options, arg, eq - arg);
 	return ret;
@@ -202,8 +209,10 @@ void fs_options_free(void)
 
 static void options_help_line(const struct ipc_option *o)
 {
-	printf("    -o %s=N%*s%s\n", o->name, (int)(20 - strlen(o->name)), "",
-	       o->help);
+	const char *arg = o->string ? "TEXT" : "N";
+
+	printf("    -o %s=%s%*s%s\n", o->name, arg,
+	       (int)(21 - strlen(o->name) - strlen(arg)), "", o->help);
 }
 
 void fs_options_help(const char *progname)
@@ -226,6 +235,8 @@ void fs_options_help(const char *progname)
 	options_engines(stdout);
 	printf(" (default %s)\n", ipc_engines[0]->name);
 	for (o = options_numbers; o->name; o++)
+		options_help_line(o);
+	for (o = fs_conf.engine->options; o && o->name; o++)
 		options_help_line(o);
 	printf("\nkinds of the %s engine:", fs_conf.engine->name);
 	for (k = fs_conf.engine->kinds; *k; k++)

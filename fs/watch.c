@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * watch.c - telling kinds that an object was removed behind their back.
+ * watch.c - telling kinds that an object was removed behind their back;
+ * and the other descriptors of kinds and engines the event loop watches.
  *
  * A reader blocked on a queue that another program mq_unlink()s would wait
  * forever on the daemon's descriptor of the unlinked queue. The kernel
@@ -82,4 +83,46 @@ void ipc_unwatch(struct ipc_watch *w)
 	fs_loop_forget(&w->src);
 	close(w->src.fd);
 	free(w);
+}
+
+/* A kind's or an engine's own descriptor as a wake source (ipc.h). */
+struct ipc_source {
+	struct fs_source src;
+	void (*ready)(void *arg);
+	void *arg;
+};
+
+static void source_fire(struct fs_source *src, unsigned int events)
+{
+	struct ipc_source *s = (struct ipc_source *)src;
+
+	s->ready(s->arg);
+}
+
+struct ipc_source *ipc_source_add(int fd, void (*ready)(void *arg), void *arg)
+{
+	struct ipc_source *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->src.fd = fd;
+	s->src.fire = source_fire;
+	s->ready = ready;
+	s->arg = arg;
+	fs_loop_arm(&s->src, POLLIN);
+	return s;
+}
+
+void ipc_source_del(struct ipc_source *s)
+{
+	if (!s)
+		return;
+	fs_loop_arm(&s->src, 0);
+	fs_loop_forget(&s->src);
+	free(s);
+}
+
+bool ipc_in_loop(void)
+{
+	return fs_loop_in_thread();
 }

@@ -56,9 +56,13 @@ struct pg_obj {
 
 /*
  * Register a kind's registry under its directory name (kinds' init): its
- * objects are woken and retired by the notifications naming KIND.
+ * objects are woken and retired by the notifications naming KIND. A change
+ * retries an object's waiters in order until one still blocks (any reader
+ * of a queue will do), or, with `broadcast`, all of them (every reader of a
+ * topic gets every message).
  */
-void pg_kind_register(const char *kind, struct ipc_registry *reg);
+void pg_kind_register(const char *kind, struct ipc_registry *reg,
+		      bool broadcast);
 /*
  * A registry's open: a new object of `size` bytes (a struct starting with
  * struct pg_obj, zeroed) for NAME of KIND, with its id; -ENOENT if none.
@@ -79,5 +83,9 @@ int pg_remove(const char *kind, struct ipc_registry *reg, const char *name);
 
 /* -o pg_timeout: seconds a query may take (the engine's options). */
 extern long pg_timeout;
+extern const struct ipc_option pg_options[];
+/* Connect, make or check the schema, LISTEN; and say goodbye. */
+int pg_init(void);
+void pg_fini(void);
 
 #endif /* IPCFS_PG_H */

@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * conn.c - the PostgreSQL engine's connections: a small pool for the FUSE
+ * workers, one for the event loop's retries, and one that LISTENs.
+ *
+ * libpq connections are not shared between threads, so each query takes a
+ * whole connection. The pool has -o pg_pool=N (default 4) of them: FUSE
+ * has at most 10 worker threads, and a query holds one for a round trip
+ * only, so 4 keep the workers busy without taking a tenth of a server's
+ * max_connections (100 by default) per mount. The event loop's thread has
+ * a connection of its own, so a parked request's retry never waits for the
+ * pool. The LISTEN connection is the mount's session: its backend's life
+ * is the mount's life for the database (ipcfs.mounts), so units held by a
+ * dead daemon come back (ipcfs.reclaim(), which every live mount runs each
+ * second).
+ *
+ * Its socket is a wake source of the event loop: a notification "KIND OP
+ * ID NAME" retries the waiters of that one object, or retires it. A
+ * timerfd ticks twice a second: reclaim, and, while the database is
+ * unreachable, reconnect with backoff. Notifications are not replayed, so
+ * once back every object's waiters are retried.
+ *
+ * A query is I/O, not a wait: bounded by -o pg_timeout (default 10 s).
+ * Outages are logged once, when they start and when they end.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pg.h"
+#include "pg_schema.h"
+
+#define PG_SCHEMA_VERSION 1
+#define PG_CHANNEL "ipcfs"
+#define PG_TICK_MS 500
+#define PG_KINDS_MAX 8
+#define PG_BACKOFF_MAX_MS 4000
+
+char pg_mount[37];
+long pg_timeout = 10;
+static long pg_keepalive = 10;
+static long pg_pool_size = 4;
+static char *pg_service;
+static char pg_host[256];
+
+struct pg_kind {
+	const char *name;
+	struct ipc_registry *reg;
+	bool broadcast;
+};
+static struct pg_kind pg_kinds[PG_KINDS_MAX];
+static int pg_nkinds;
+
+/* The pool: a connection is either free or owned by one thread. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond;
+static PGconn **pool;
+static bool *pool_busy;
+
+static PGconn *loop_conn;   /* the event loop's thread only */
+static PGconn *listen_conn; /* the loop's too, once started */
+static struct ipc_source *listen_src, *tick_src;
+static int tick_fd = -1;
+static long backoff_ms, waited_ms; /* the loop's: reconnect pacing */
+
+/* Down: some connection found the database unreachable; one log line. */
+static atomic_bool pg_down;
+static time_t pg_down_since;
+
+static double pg_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void pg_mark_down(PGconn *c)
+{
+	bool was = false;
+
+	if (!atomic_compare_exchange_strong(&pg_down, &was, true))
+		return;
+	pg_down_since = time(NULL);
+	ipc_log("the database is unreachable (%s): requests wait up to %ld s for it, then fail with EIO; waiting ones stay parked",
+		c ? strtok(PQerrorMessage(c), "\n") : "no connection",
+		pg_timeout);
+}
+
+static void pg_mark_up(void)
+{
+	bool was = true;
+
+	if (atomic_compare_exchange_strong(&pg_down, &was, false))
+		ipc_log("the database is reachable again after %ld s",
+			(long)(time(NULL) - pg_down_since));
+}
+
+/*
+ * A new connection from libpq's environment (PGHOST, PGSERVICE, ...) or
+ * -o pg_service, with keepalives so that a vanished server is noticed
+ * within about pg_keepalive seconds. NULL, or a connection that may be bad.
+ */
+static PGconn *pg_connect(void)
+{
+	char timeout[24], idle[24], intvl[24], user_timeout[24];
+	const char *keys[10], *vals[10];
+	int n = 0;
+
+	keys[n] = "connect_timeout";
+	vals[n++] = PG_NUM(timeout, pg_timeout);
+	keys[n] = "keepalives_idle";
+	vals[n++] = PG_NUM(idle, pg_keepalive / 3 > 0 ? pg_keepalive / 3 : 1);
+	keys[n] = "keepalives_interval";
+	vals[n++] = PG_NUM(intvl, pg_keepalive / 3 > 0 ? pg_keepalive / 3 : 1);
+	keys[n] = "keepalives_count";
+	vals[n++] = "2";
+	keys[n] = "tcp_user_timeout";
+	vals[n++] = PG_NUM(user_timeout, pg_keepalive * 1000);
+	keys[n] = "fallback_application_name";
+	vals[n++] = "ipcfs";
+	if (pg_service) {
+		keys[n] = "service";
+		vals[n++] = pg_service;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+	return PQconnectdbParams(keys, vals, 0);
+}
+
+static bool pg_ok(PGconn *c)
+{
+	return c && PQstatus(c) == CONNECTION_OK;
+}
+
+/* SQLSTATE IPnnn: -nnn; anything else the database says: -EIO. */
+static int pg_error(const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (state && state[0] == 'I' && state[1] == 'P')
+		return -atoi(state + 2);
+	return -EIO;
+}
+
+/*
+ * Send and wait for the result until deadline (monotonic seconds). The
+ * rows count only once the server said it is ready for the next query (the
+ * transaction committed): a connection lost before that took nothing we
+ * can vouch for. NULL and *err on failure; *lost when the connection is
+ * unusable now.
+ */
+static PGresult *pg_run(PGconn *c, const char *sql, int n,
+			const char *const *vals, const int *lens,
+			double deadline, int *err, bool *lost)
+{
+	int fmts[8], plens[8], i;
+	PGresult *r, *res = NULL;
+	struct pollfd pfd;
+	double left;
+
+	*lost = false;
+	for (i = 0; i < n && i < 8; i++) {
+		fmts[i] = lens && lens[i] >= 0;
+		plens[i] = lens && lens[i] >= 0 ? lens[i] : 0;
+	}
+	if (!PQsendQueryParams(c, sql, n, NULL, vals, plens, fmts, 1))
+		goto lost;
+	pfd.fd = PQsocket(c);
+	pfd.events = POLLIN;
+	while (PQisBusy(c)) {
+		left = deadline - pg_now();
+		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) == 0) {
+			ipc_log("a query took more than %ld s (-o pg_timeout): dropping its connection",
+				pg_timeout);
+			goto lost;
+		}
+		if (!PQconsumeInput(c))
+			goto lost;
+	}
+	*err = 0;
+	while ((r = PQgetResult(c))) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (!res && !*err &&
+		    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+			res = r;
+			continue;
+		}
+		if (!*err && st == PGRES_FATAL_ERROR)
+			*err = pg_error(r);
+		if (*err == -EIO && !pg_ok(c)) {
+			PQclear(r);
+			goto lost;
+		}
+		if (*err == -EIO)
+			ipc_log("database: %s",
+				strtok(PQresultErrorMessage(r), "\n"));
+		PQclear(r);
+	}
+	if (!pg_ok(c))
+		goto lost;
+	if (*err) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+lost:
+	PQclear(res);
+	*lost = true;
+	*err = -EIO;
+	return NULL;
+}
+
+/* A free connection of the pool, by deadline; -1 if none came. */
+static int pool_take(double deadline)
+{
+	struct timespec ts;
+	int i;
+
+	ts.tv_sec = (time_t)deadline;
+	ts.tv_nsec = (long)((deadline - ts.tv_sec) * 1e9);
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		for (i = 0; i < pg_pool_size; i++)
+			if (!pool_busy[i])
+				break;
+		if (i < pg_pool_size) {
+			pool_busy[i] = true;
+			break;
+		}
+		if (pthread_cond_timedwait(&pool_cond, &pool_lock, &ts) ==
+		    ETIMEDOUT) {
+			i = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return i;
+}
+
+static void pool_give(int i)
+{
+	pthread_mutex_lock(&pool_lock);
+	pool_busy[i] = false;
+	pthread_cond_signal(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Sleep ms, but not past deadline: a worker waiting for the database. */
+static void pg_pause(long ms, double deadline)
+{
+	double left = deadline - pg_now();
+	struct timespec ts;
+
+	if (left * 1000 < ms)
+		ms = left > 0 ? (long)(left * 1000) : 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * A worker's query: a connection of the pool, made again as often as
+ * needed until deadline. A query whose connection broke after it was sent
+ * is not sent again (it may have been done): -EIO.
+ */
+static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
+			       const int *lens, int *err)
+{
+	double deadline = pg_now() + pg_timeout;
+	long pause = 100;
+	PGresult *r = NULL;
+	bool lost = false;
+	int i = pool_take(deadline);
+
+	*err = -EIO;
+	if (i < 0)
+		return NULL;
+	while (!pg_ok(pool[i]) && pg_now() < deadline) {
+		PQfinish(pool[i]);
+		pool[i] = pg_connect();
+		if (pg_ok(pool[i]))
+			break;
+		pg_mark_down(pool[i]);
+		pg_pause(pause, deadline);
+		pause = pause * 2 < 1000 ? pause * 2 : 1000;
+	}
+	if (pg_ok(pool[i]))
+		r = pg_run(pool[i], sql, n, vals, lens, deadline, err, &lost);
+	if (lost) {
+		pg_mark_down(pool[i]);
+		PQfinish(pool[i]);
+		pool[i] = NULL;
+	}
+	pool_give(i);
+	return r;
+}
+
+/* The loop's query: never waits for the database to come back. */
+static PGresult *pg_query_loop(const char *sql, int n, const char *const *vals,
+			       const int *lens, int *err)
+{
+	PGresult *r;
+	bool lost;
+
+	*err = -EAGAIN;
+	if (atomic_load(&pg_down) || !pg_ok(loop_conn))
+		return NULL;
+	r = pg_run(loop_conn, sql, n, vals, lens, pg_now() + pg_timeout, err,
+		   &lost);
+	if (lost) {
+		pg_mark_down(loop_conn);
+		*err = -EAGAIN;
+	}
+	return r;
+}
+
+PGresult *pg_query(const char *sql, int n, const char *const *vals,
+		   const int *lens, int *err)
+{
+	return ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, err)
+			     : pg_query_pool(sql, n, vals, lens, err);
+}
+
+int pg_exec(const char *sql, int n, const char *const *vals, const int *lens)
+{
+	PGresult *r;
+	int err;
+
+	r = pg_query(sql, n, vals, lens, &err);
+	PQclear(r);
+	return r ? 0 : err;
+}
+
+/* Binary results are in network byte order, of the column's own width. */
+long long pg_int(const PGresult *r, int row, int col)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+	int len = PQgetlength(r, row, col), i;
+	unsigned long long v = 0;
+
+	if (PQgetisnull(r, row, col) || len <= 0 || len > 8)
+		return 0;
+	for (i = 0; i < len; i++)
+		v = v << 8 | p[i];
+	if (len < 8 && p[0] & 0x80 && len > 1) /* sign-extend int2/int4 */
+		v |= ~0ULL << (len * 8);
+	return (long long)v;
+}
+
+double pg_float(const PGresult *r, int row, int col)
+{
+	long long bits = pg_int(r, row, col);
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return PQgetlength(r, row, col) == 8 ? d : 0;
+}
+
+const char *pg_bytes(const PGresult *r, int row, int col, int *len)
+{
+	*len = PQgetlength(r, row, col);
+	return PQgetvalue(r, row, col);
+}
+
+/* Registry of the kinds, for the notifications. */
+void pg_kind_register(const char *kind, struct ipc_registry *reg,
+		      bool broadcast)
+{
+	if (pg_nkinds < PG_KINDS_MAX)
+		pg_kinds[pg_nkinds++] =
+			(struct pg_kind){ kind, reg, broadcast };
+}
+
+static struct pg_kind *pg_kind_find(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < pg_nkinds; i++)
+		if (strlen(pg_kinds[i].name) == len &&
+		    strncmp(pg_kinds[i].name, name, len) == 0)
+			return &pg_kinds[i];
+	return NULL;
+}
+
+/* "KIND OP ID NAME": retry the waiters of NAME, or retire it. */
+static void pg_notified(const char *payload)
+{
+	const char *sp = strchr(payload, ' '), *name;
+	struct pg_kind *k;
+	struct ipc_obj *o;
+	long long id;
+	char op;
+
+	if (!sp || !sp[1] || sp[2] != ' ')
+		return;
+	k = pg_kind_find(payload, sp - payload);
+	op = sp[1];
+	id = strtoll(sp + 3, (char **)&name, 10);
+	if (!k || *name != ' ')
+		return;
+	o = ipc_obj_find(k->reg, name + 1);
+	if (!o)
+		return;
+	if (op == 'x' && ((struct pg_obj *)o)->id == id)
+		ipc_obj_remove(o);
+	else if (k->broadcast)
+		ipc_wake_all(o->wq);
+	else
+		ipc_wake(o->wq, POLLIN | POLLOUT);
+	ipc_obj_put(o);
+}
+
+static void pg_wake_everybody(void)
+{
+	int i;
+
+	for (i = 0; i < pg_nkinds; i++)
+		ipc_obj_wake_all(pg_kinds[i].reg);
+}
+
+static void pg_listen_lost(void)
+{
+	ipc_source_del(listen_src);
+	listen_src = NULL;
+	pg_mark_down(listen_conn);
+	PQfinish(listen_conn);
+	listen_conn = NULL;
+}
+
+static void pg_listen_ready(void *arg)
+{
+	PGnotify *n;
+
+	if (!PQconsumeInput(listen_conn)) {
+		pg_listen_lost();
+		return;
+	}
+	while ((n = PQnotifies(listen_conn))) {
+		pg_notified(n->extra);
+		PQfreemem(n);
+	}
+	if (!pg_ok(listen_conn))
+		pg_listen_lost();
+}
+
+/* Run a statement on c with text parameters: 0, or -errno. */
+static int pg_session_exec(PGconn *c, const char *sql, int n,
+			   const char *const *vals)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
+	int ret = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_COMMAND_OK) {
+		ret = pg_error(r);
+		ipc_log("database: %s", strtok(PQresultErrorMessage(r), "\n"));
+	}
+	PQclear(r);
+	return ret;
+}
+
+/*
+ * The mount's session: LISTEN, and the session the database ties this
+ * mount's holds to. The server drops it when the host vanishes, after
+ * about pg_keepalive seconds (its own keepalive settings, for TCP).
+ */
+static int pg_session_start(PGconn *c)
+{
+	char pid[24], ka[24], ut[24];
+	const char *set[] = { PG_NUM(ka, pg_keepalive / 3 > 0 ? pg_keepalive / 3
+							      : 1),
+			      PG_NUM(ut, pg_keepalive * 1000) };
+	const char *attach[] = { pg_mount, pg_host, PG_NUM(pid, getpid()) };
+	int ret;
+
+	ret = pg_session_exec(
+		c,
+		"SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false), set_config('tcp_keepalives_count', '2', false), set_config('tcp_user_timeout', $2, false)",
+		2, set);
+	if (ret == 0)
+		ret = pg_session_exec(c, "LISTEN " PG_CHANNEL, 0, NULL);
+	if (ret == 0)
+		ret = pg_session_exec(
+			c, "SELECT ipcfs.mount_attach($1, $2, $3)", 3, attach);
+	return ret;
+}
+
+/* The loop's connections, made again after an outage; true once both are. */
+static bool pg_reconnect(void)
+{
+	if (!pg_ok(loop_conn)) {
+		PQfinish(loop_conn);
+		loop_conn = pg_connect();
+		if (!pg_ok(loop_conn))
+			return false;
+	}
+	if (!pg_ok(listen_conn)) {
+		PQfinish(listen_conn);
+		listen_conn = pg_connect();
+		if (!pg_ok(listen_conn) || pg_session_start(listen_conn) < 0) {
+			PQfinish(listen_conn);
+			listen_conn = NULL;
+			return false;
+		}
+		PQsetnonblocking(listen_conn, 1);
+		listen_src = ipc_source_add(PQsocket(listen_conn),
+					    pg_listen_ready, NULL);
+	}
+	return true;
+}
+
+/*
+ * Twice a second on the loop: while down, reconnect (backing off to every
+ * 4 s); up, give back what dead mounts held. A server that restarted may
+ * have mounts reconnecting: they get 3 x pg_timeout (at least 30 s) to.
+ */
+static void pg_tick(void *arg)
+{
+	char grace[24];
+	const char *vals[] = { PG_NUM(
+		grace, pg_timeout * 3 > 30 ? pg_timeout * 3 : 30) };
+	uint64_t n;
+
+	if (read(tick_fd, &n, sizeof(n)) < 0)
+		return;
+	if (atomic_load(&pg_down) || !pg_ok(loop_conn) || !pg_ok(listen_conn)) {
+		waited_ms += PG_TICK_MS;
+		if (waited_ms < backoff_ms)
+			return;
+		waited_ms = 0;
+		if (!pg_reconnect()) {
+			pg_mark_down(NULL);
+			backoff_ms = backoff_ms ? backoff_ms * 2 : PG_TICK_MS;
+			if (backoff_ms > PG_BACKOFF_MAX_MS)
+				backoff_ms = PG_BACKOFF_MAX_MS;
+			return;
+		}
+		backoff_ms = 0;
+		pg_mark_up();
+		pg_wake_everybody();
+	}
+	pg_exec("SELECT ipcfs.reclaim($1)", 1, vals, NULL);
+}
+
+/*
+ * A database without schema ipcfs gets it; one of another version is
+ * refused, with what to do. Under an advisory lock: mounts starting
+ * together make it once.
+ */
+static int pg_schema(PGconn *c)
+{
+	PGresult *r;
+	int ret = 0, version;
+
+	if (pg_session_exec(c, "SELECT pg_advisory_lock(7412061)", 0, NULL))
+		return -EIO;
+	r = PQexec(c, "SELECT to_regnamespace('ipcfs') IS NOT NULL");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		ret = -EIO;
+	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		PQclear(r);
+		r = PQexec(c, pg_schema_sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    PQresultStatus(r) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "ipcfs: cannot make schema ipcfs: %s",
+				PQresultErrorMessage(r));
+			ret = -EIO;
+		}
+	} else {
+		PQclear(r);
+		r = PQexec(c, "SELECT ipcfs.version()");
+		version = PQresultStatus(r) == PGRES_TUPLES_OK
+				  ? atoi(PQgetvalue(r, 0, 0))
+				  : -1;
+		if (version != PG_SCHEMA_VERSION) {
+			fprintf(stderr,
+				"ipcfs: the database's schema ipcfs is version %d, and this ipcfs uses version %d: run the same ipcfs on every host, or, to start afresh, DROP SCHEMA ipcfs CASCADE (every object in it is lost)\n",
+				version, PG_SCHEMA_VERSION);
+			ret = -EPROTO;
+		}
+	}
+	PQclear(r);
+	pg_session_exec(c, "SELECT pg_advisory_unlock(7412061)", 0, NULL);
+	return ret;
+}
+
+static int pg_identity(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "r");
+	bool ok = f && fgets(pg_mount, sizeof(pg_mount), f);
+
+	if (f)
+		fclose(f);
+	if (gethostname(pg_host, sizeof(pg_host) - 1) < 0)
+		strcpy(pg_host, "localhost");
+	return ok && strlen(pg_mount) == 36 ? 0 : -EIO;
+}
+
+int pg_init(void)
+{
+	pthread_condattr_t ca;
+	PGconn *c;
+	int ret;
+
+	if (pg_identity() < 0)
+		return -EIO;
+	c = pg_connect();
+	if (!pg_ok(c)) {
+		fprintf(stderr,
+			"ipcfs: cannot reach the database: %s(the connection comes from libpq's environment, PGHOST, PGPORT, PGDATABASE, PGUSER, PGSERVICE..., or -o pg_service=NAME)\n",
+			c ? PQerrorMessage(c) : "out of memory ");
+		PQfinish(c);
+		return -EHOSTUNREACH;
+	}
+	ret = pg_schema(c);
+	if (ret == 0)
+		ret = pg_session_start(c) < 0 ? -EIO : 0;
+	if (ret < 0) {
+		PQfinish(c);
+		return ret;
+	}
+	listen_conn = c;
+	PQsetnonblocking(listen_conn, 1);
+	loop_conn = pg_connect();
+	pool = calloc(pg_pool_size, sizeof(*pool));
+	pool_busy = calloc(pg_pool_size, sizeof(*pool_busy));
+	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!pool || !pool_busy || tick_fd < 0)
+		return -ENOMEM;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	timerfd_settime(tick_fd, 0,
+			&(struct itimerspec){
+				.it_interval.tv_nsec = PG_TICK_MS * 1000000L,
+				.it_value.tv_nsec = PG_TICK_MS * 1000000L },
+			NULL);
+	listen_src =
+		ipc_source_add(PQsocket(listen_conn), pg_listen_ready, NULL);
+	tick_src = ipc_source_add(tick_fd, pg_tick, NULL);
+	return 0;
+}
+
+/* A clean exit gives back what this mount held, at once. */
+void pg_fini(void)
+{
+	const char *vals[] = { pg_mount };
+	int i;
+
+	ipc_source_del(tick_src);
+	ipc_source_del(listen_src);
+	if (pg_ok(listen_conn))
+		pg_session_exec(listen_conn, "SELECT ipcfs.mount_detach($1)", 1,
+				vals);
+	if (tick_fd >= 0)
+		close(tick_fd);
+	PQfinish(listen_conn);
+	PQfinish(loop_conn);
+	for (i = 0; pool && i < pg_pool_size; i++)
+		PQfinish(pool[i]);
+	free(pool);
+	free(pool_busy);
+	free(pg_service);
+	pg_service = NULL;
+}
+
+/* Objects: a row of ipcfs.objects, and what every kind does alike. */
+int pg_obj_open(const char *kind, const char *name, size_t size,
+		struct ipc_obj **o)
+{
+	const char *vals[] = { kind, name };
+	struct pg_obj *p;
+	PGresult *r;
+	int err;
+
+	r = pg_query("SELECT ipcfs.id($1, $2)", 2, vals, NULL, &err);
+	if (!r)
+		return err;
+	p = calloc(1, size);
+	if (!p || ipc_obj_init(&p->obj, name, -1) < 0) {
+		free(p);
+		PQclear(r);
+		return -ENOMEM;
+	}
+	p->id = pg_int(r, 0, 0);
+	PQclear(r);
+	*o = &p->obj;
+	return 0;
+}
+
+void pg_obj_free(struct ipc_obj *o)
+{
+	free(o);
+}
+
+int pg_list(const char *kind, int (*fill)(void *ctx, const char *name),
+	    void *ctx)
+{
+	const char *vals[] = { kind };
+	PGresult *r;
+	int err, i, ret = 0;
+
+	r = pg_query("SELECT ipcfs.list($1)", 1, vals, NULL, &err);
+	if (!r)
+		return err;
+	for (i = 0; i < PQntuples(r) && ret == 0; i++)
+		ret = fill(ctx, PQgetvalue(r, i, 0));
+	PQclear(r);
+	return ret;
+}
+
+static struct timespec pg_time(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t };
+
+	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
+	return ts;
+}
+
+int pg_stat(const char *kind, const char *name, struct stat *st)
+{
+	const char *vals[] = { kind, name };
+	PGresult *r;
+	int err;
+
+	r = pg_query("SELECT * FROM ipcfs.stat($1, $2)", 2, vals, NULL, &err);
+	if (!r)
+		return err;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return -ENOENT;
+	}
+	st->st_uid = pg_int(r, 0, 0);
+	st->st_gid = pg_int(r, 0, 1);
+	st->st_mode = (st->st_mode & S_IFMT) | (pg_int(r, 0, 2) & 07777);
+	st->st_atim = pg_time(pg_float(r, 0, 3));
+	st->st_mtim = pg_time(pg_float(r, 0, 4));
+	st->st_ctim = pg_time(pg_float(r, 0, 5));
+	PQclear(r);
+	return 0;
+}
+
+int pg_chmod(const char *kind, const char *name, mode_t mode)
+{
+	char m[24];
+	const char *vals[] = { kind, name, PG_NUM(m, mode & 07777) };
+
+	return pg_exec("SELECT ipcfs.chmod($1, $2, $3)", 3, vals, NULL);
+}
+
+int pg_chown(const char *kind, const char *name, uid_t uid, gid_t gid)
+{
+	char u[24], g[24];
+	const char *vals[] = { kind, name, PG_NUM(u, (int)uid),
+			       PG_NUM(g, (int)gid) };
+
+	return pg_exec("SELECT ipcfs.chown($1, $2, $3, $4)", 4, vals, NULL);
+}
+
+int pg_remove(const char *kind, struct ipc_registry *reg, const char *name)
+{
+	const char *vals[] = { kind, name };
+	struct ipc_obj *o;
+	int ret;
+
+	ret = pg_exec("SELECT ipcfs.unlink($1, $2)", 2, vals, NULL);
+	if (ret == 0 && (o = ipc_obj_find(reg, name))) {
+		ipc_obj_remove(o);
+		ipc_obj_put(o);
+	}
+	return ret;
+}
+
+const struct ipc_option pg_options[] = {
+	{ "pg_service", NULL, 0, 0,
+	  "the database: a service of pg_service.conf (default: libpq's environment, PGHOST...)",
+	  &pg_service },
+	{ "pg_timeout", &pg_timeout, 1, 3600,
+	  "seconds a query may take, and a request wait for the database (default 10)" },
+	{ "pg_keepalive", &pg_keepalive, 1, 3600,
+	  "seconds after which a vanished host's session ends, its holds given back (default 10)" },
+	{ "pg_pool", &pg_pool_size, 1, 64,
+	  "connections of the FUSE workers (default 4; one more for the event loop, one to LISTEN)" },
+	{ NULL },
+};
