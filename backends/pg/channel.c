@@ -80,7 +80,7 @@ static int pg_channel_obj_open(const char *name, struct ipc_obj **o)
 
 static int pg_channel_init(void)
 {
-	pg_kind_register("channels", &pg_channels);
+	pg_kind_register("channels", &pg_channels, false);
 	return 0;
 }
 
@@ -423,7 +423,7 @@ static int pg_channel_look(struct pg_channel_handle *h,
 static unsigned int pg_channel_poll(void *fh, struct ipc_waitq **wq)
 {
 	struct pg_channel_handle *h = fh;
-	struct pg_channel_state s;
+	struct pg_channel_state s = { 0 };
 	unsigned int ev = 0;
 	int ret;
 

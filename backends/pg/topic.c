@@ -71,7 +71,7 @@ static int pg_topic_obj_open(const char *name, struct ipc_obj **o)
 
 static int pg_topic_init(void)
 {
-	pg_kind_register("topics", &pg_topics);
+	pg_kind_register("topics", &pg_topics, true);
 	return 0;
 }
 
