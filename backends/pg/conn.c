@@ -150,6 +150,21 @@ static bool pg_ok(PGconn *c)
 }
 
 /* SQLSTATE IPnnn: -nnn; anything else the database says: -EIO. */
+/*
+ * The session ended under the query (FATAL: a shutdown, a crash, an
+ * administrator): its transaction did not commit, since a commit comes
+ * before the answer's end, which then never arrived.
+ */
+static bool pg_session_ended(const PGresult *r)
+{
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return (sev && (!strcmp(sev, "FATAL") || !strcmp(sev, "PANIC"))) ||
+	       (state &&
+		(!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)));
+}
+
 static int pg_error(const PGresult *r)
 {
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -172,6 +187,7 @@ static PGresult *pg_run(PGconn *c, const char *sql, int n,
 {
 	int fmts[8], plens[8], i;
 	PGresult *r, *res = NULL;
+	bool ended = false;
 	struct pollfd pfd;
 	double left;
 
@@ -211,16 +227,20 @@ static PGresult *pg_run(PGconn *c, const char *sql, int n,
 			res = r;
 			continue;
 		}
-		if (!*err && st == PGRES_FATAL_ERROR)
+		if (st == PGRES_FATAL_ERROR && pg_session_ended(r)) {
+			ended = true;
+		} else if (!*err && st == PGRES_FATAL_ERROR) {
 			*err = pg_error(r);
-		if (*err == -EIO && !pg_ok(c)) {
-			PQclear(r);
-			goto lost;
+			if (*err == -EIO && pg_ok(c))
+				ipc_log("database: %s",
+					strtok(PQresultErrorMessage(r), "\n"));
 		}
-		if (*err == -EIO)
-			ipc_log("database: %s",
-				strtok(PQresultErrorMessage(r), "\n"));
 		PQclear(r);
+	}
+	if (ended) { /* nothing was done: send it again */
+		PQclear(res);
+		*err = -ENOTCONN;
+		return NULL;
 	}
 	if (!pg_ok(c))
 		goto lost;
@@ -318,7 +338,8 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 		}
 		PQfinish(pool[i]);
 		pool[i] = NULL;
-		if (*err == -ENOTCONN) /* nothing sent: at once, again */
+		/* Nothing was done: at once, again. */
+		if (*err == -ENOTCONN && pg_now() < deadline)
 			continue;
 		*err = -EIO;
 		if ((lost && !again) || pg_now() >= deadline)
