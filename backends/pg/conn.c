@@ -316,7 +316,7 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 	double deadline = pg_now() + pg_timeout;
 	long pause = 100;
 	PGresult *r = NULL;
-	bool lost = false;
+	bool lost;
 	int i = pool_take(deadline);
 
 	*err = -EIO;
@@ -327,24 +327,27 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 			PQfinish(pool[i]);
 			pool[i] = pg_connect();
 		}
-		if (pg_ok(pool[i])) {
+		if (!pg_ok(pool[i])) {
+			pg_mark_down(pool[i]); /* an outage: logged once */
+			*err = -EIO;
+		} else {
 			r = pg_run(pool[i], sql, n, vals, lens, deadline, err,
 				   &lost);
 			if (!lost && *err != -ENOTCONN)
+				break; /* answered */
+			PQfinish(pool[i]);
+			pool[i] = NULL;
+			if (lost && !again) {
+				*err = -EIO; /* it may have been done */
 				break;
-		} else {
-			/* Unreachable: an outage (logged once). */
-			pg_mark_down(pool[i]);
+			}
+			if (*err == -ENOTCONN)
+				continue; /* nothing was done: at once, again */
 		}
-		PQfinish(pool[i]);
-		pool[i] = NULL;
-		/* Nothing was done: at once, again. */
-		if (*err == -ENOTCONN && pg_now() < deadline)
-			continue;
-		*err = -EIO;
-		if ((lost && !again) || pg_now() >= deadline)
+		if (pg_now() >= deadline) {
+			*err = -EIO;
 			break;
-		lost = false;
+		}
 		pg_pause(pause, deadline);
 		pause = pause * 2 < 1000 ? pause * 2 : 1000;
 	}
