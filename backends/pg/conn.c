@@ -73,6 +73,7 @@ static long backoff_ms, waited_ms; /* the loop's: reconnect pacing */
 /* Down: some connection found the database unreachable; one log line. */
 static atomic_bool pg_down;
 static time_t pg_down_since;
+static _Atomic double pg_down_at; /* monotonic seconds */
 
 static double pg_now(void)
 {
@@ -89,6 +90,7 @@ static void pg_mark_down(PGconn *c)
 	if (!atomic_compare_exchange_strong(&pg_down, &was, true))
 		return;
 	pg_down_since = time(NULL);
+	atomic_store(&pg_down_at, pg_now());
 	ipc_log("the database is unreachable (%s): requests wait up to %ld s for it, then fail with EIO; waiting ones stay parked",
 		c ? strtok(PQerrorMessage(c), "\n") : "no connection",
 		pg_timeout);
@@ -317,7 +319,16 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 	long pause = 100;
 	PGresult *r = NULL;
 	bool lost;
-	int i = pool_take(deadline);
+	int i;
+
+	/*
+	 * pg_timeout from the start of an outage at most: requests that the
+	 * kernel serialises (lookups of one name) would each wait it again.
+	 */
+	if (atomic_load(&pg_down) &&
+	    atomic_load(&pg_down_at) + pg_timeout < deadline)
+		deadline = atomic_load(&pg_down_at) + pg_timeout;
+	i = pool_take(deadline);
 
 	*err = -EIO;
 	if (i < 0)
