@@ -83,7 +83,7 @@ static double pg_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void pg_mark_down(PGconn *c)
+static void pg_mark_down_why(const char *why)
 {
 	bool was = false;
 
@@ -92,8 +92,12 @@ static void pg_mark_down(PGconn *c)
 	pg_down_since = time(NULL);
 	atomic_store(&pg_down_at, pg_now());
 	ipc_log("the database is unreachable (%s): requests wait up to %ld s for it, then fail with EIO; waiting ones stay parked",
-		c ? strtok(PQerrorMessage(c), "\n") : "no connection",
-		pg_timeout);
+		why, pg_timeout);
+}
+
+static void pg_mark_down(PGconn *c)
+{
+	pg_mark_down_why(c ? strtok(PQerrorMessage(c), "\n") : "no connection");
 }
 
 static void pg_mark_up(void)
@@ -213,8 +217,7 @@ static PGresult *pg_run(PGconn *c, const char *sql, int n,
 	while (PQisBusy(c)) {
 		left = deadline - pg_now();
 		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) == 0) {
-			ipc_log("a query took more than %ld s (-o pg_timeout): dropping its connection",
-				pg_timeout);
+			pg_mark_down_why("no answer within -o pg_timeout");
 			goto lost;
 		}
 		if (!PQconsumeInput(c))
@@ -342,8 +345,9 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 			pg_mark_down(pool[i]); /* an outage: logged once */
 			*err = -EIO;
 		} else {
-			r = pg_run(pool[i], sql, n, vals, lens, deadline, err,
-				   &lost);
+			/* Connected: the query has pg_timeout of its own. */
+			r = pg_run(pool[i], sql, n, vals, lens,
+				   pg_now() + pg_timeout, err, &lost);
 			if (!lost && *err != -ENOTCONN)
 				break; /* answered */
 			PQfinish(pool[i]);
