@@ -58,14 +58,26 @@ struct pg_kind {
 static struct pg_kind pg_kinds[PG_KINDS_MAX];
 static int pg_nkinds;
 
+/*
+ * A connection of the pool or the loop's, and the statements prepared on
+ * it: each call's SQL (a kind's string, known by its address) is parsed
+ * and planned once per connection, not at every call.
+ */
+#define PG_PREPARED_MAX 64
+struct pg_conn {
+	PGconn *c;
+	int nprepared;
+	const char *prepared[PG_PREPARED_MAX];
+};
+
 /* The pool: a connection is either free or owned by one thread. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond;
-static PGconn **pool;
+static struct pg_conn *pool;
 static bool *pool_busy;
 
-static PGconn *loop_conn;   /* the event loop's thread only */
-static PGconn *listen_conn; /* the loop's too, once started */
+static struct pg_conn loop_conn; /* the event loop's thread only */
+static PGconn *listen_conn;	 /* the loop's too, once started */
 static struct ipc_source *listen_src, *tick_src;
 static int tick_fd = -1;
 static long backoff_ms, waited_ms; /* the loop's: reconnect pacing */
@@ -155,6 +167,51 @@ static bool pg_ok(PGconn *c)
 	return c && PQstatus(c) == CONNECTION_OK;
 }
 
+static void pg_conn_close(struct pg_conn *pc)
+{
+	PQfinish(pc->c);
+	pc->c = NULL;
+	pc->nprepared = 0;
+}
+
+/* Connected now, or connected again: false if the database is away. */
+static bool pg_conn_open(struct pg_conn *pc)
+{
+	if (pg_ok(pc->c))
+		return true;
+	pg_conn_close(pc);
+	pc->c = pg_connect();
+	return pg_ok(pc->c);
+}
+
+/*
+ * The name of sql's statement on pc ("s" and its number), prepared now if
+ * it is new; false: not prepared (the table is full, or it failed), send
+ * the text.
+ */
+static bool pg_prepared(struct pg_conn *pc, const char *sql, int n,
+			char name[16])
+{
+	PGresult *r;
+	int i;
+
+	for (i = 0; i < pc->nprepared && pc->prepared[i] != sql; i++)
+		;
+	snprintf(name, 16, "s%d", i);
+	if (i < pc->nprepared)
+		return true;
+	if (i == PG_PREPARED_MAX)
+		return false;
+	r = PQprepare(pc->c, name, sql, n, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	pc->prepared[pc->nprepared++] = sql;
+	return true;
+}
+
 /* SQLSTATE IPnnn: -nnn; anything else the database says: -EIO. */
 /*
  * The session ended under the query (FATAL: a shutdown, a crash, an
@@ -187,11 +244,13 @@ static int pg_error(const PGresult *r)
  * can vouch for. NULL and *err on failure; *lost when the connection is
  * unusable now.
  */
-static PGresult *pg_run(PGconn *c, const char *sql, int n,
+static PGresult *pg_run(struct pg_conn *pc, const char *sql, int n,
 			const char *const *vals, const int *lens,
 			double deadline, int *err, bool *lost)
 {
-	int fmts[8], plens[8], i;
+	PGconn *c = pc->c;
+	int fmts[8], plens[8], i, sent;
+	char name[16];
 	PGresult *r, *res = NULL;
 	bool ended = false;
 	struct pollfd pfd;
@@ -210,7 +269,11 @@ static PGresult *pg_run(PGconn *c, const char *sql, int n,
 		fmts[i] = lens && lens[i] >= 0;
 		plens[i] = lens && lens[i] >= 0 ? lens[i] : 0;
 	}
-	if (!PQsendQueryParams(c, sql, n, NULL, vals, plens, fmts, 1))
+	sent = pg_prepared(pc, sql, n, name)
+		       ? PQsendQueryPrepared(c, name, n, vals, plens, fmts, 1)
+		       : PQsendQueryParams(c, sql, n, NULL, vals, plens, fmts,
+					   1);
+	if (!sent)
 		goto lost;
 	pfd.fd = PQsocket(c);
 	pfd.events = POLLIN;
@@ -337,21 +400,16 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 	if (i < 0)
 		return NULL;
 	for (;;) {
-		if (!pg_ok(pool[i])) {
-			PQfinish(pool[i]);
-			pool[i] = pg_connect();
-		}
-		if (!pg_ok(pool[i])) {
-			pg_mark_down(pool[i]); /* an outage: logged once */
+		if (!pg_conn_open(&pool[i])) {
+			pg_mark_down(pool[i].c); /* an outage: logged once */
 			*err = -EIO;
 		} else {
 			/* Connected: the query has pg_timeout of its own. */
-			r = pg_run(pool[i], sql, n, vals, lens,
+			r = pg_run(&pool[i], sql, n, vals, lens,
 				   pg_now() + pg_timeout, err, &lost);
 			if (!lost && *err != -ENOTCONN)
 				break; /* answered */
-			PQfinish(pool[i]);
-			pool[i] = NULL;
+			pg_conn_close(&pool[i]);
 			if (lost && !again) {
 				*err = -EIO; /* it may have been done */
 				break;
@@ -378,9 +436,9 @@ static PGresult *pg_query_loop(const char *sql, int n, const char *const *vals,
 	bool lost;
 
 	*err = -EAGAIN;
-	if (!pg_ok(loop_conn))
+	if (!pg_ok(loop_conn.c))
 		return NULL;
-	r = pg_run(loop_conn, sql, n, vals, lens, pg_now() + pg_timeout, err,
+	r = pg_run(&loop_conn, sql, n, vals, lens, pg_now() + pg_timeout, err,
 		   &lost);
 	/* The tick makes it again, then retries every waiter. */
 	if (lost || *err == -ENOTCONN)
@@ -694,12 +752,8 @@ static int pg_session_start(PGconn *c)
 /* The loop's connections, made again after an outage; true once both are. */
 static bool pg_reconnect(void)
 {
-	if (!pg_ok(loop_conn)) {
-		PQfinish(loop_conn);
-		loop_conn = pg_connect();
-		if (!pg_ok(loop_conn))
-			return false;
-	}
+	if (!pg_conn_open(&loop_conn))
+		return false;
 	if (!pg_ok(listen_conn)) {
 		PQfinish(listen_conn);
 		listen_conn = pg_connect();
@@ -728,7 +782,7 @@ static void pg_tick(void *arg)
 
 	if (read(tick_fd, &n, sizeof(n)) < 0)
 		return;
-	if (!pg_ok(loop_conn) || !pg_ok(listen_conn)) {
+	if (!pg_ok(loop_conn.c) || !pg_ok(listen_conn)) {
 		waited_ms += PG_TICK_MS;
 		if (waited_ms < backoff_ms)
 			return;
@@ -829,7 +883,7 @@ int pg_init(void)
 	}
 	listen_conn = c;
 	PQsetnonblocking(listen_conn, 1);
-	loop_conn = pg_connect();
+	pg_conn_open(&loop_conn);
 	pool = calloc(pg_pool_size, sizeof(*pool));
 	pool_busy = calloc(pg_pool_size, sizeof(*pool_busy));
 	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -863,9 +917,9 @@ void pg_fini(void)
 	if (tick_fd >= 0)
 		close(tick_fd);
 	PQfinish(listen_conn);
-	PQfinish(loop_conn);
+	pg_conn_close(&loop_conn);
 	for (i = 0; pool && i < pg_pool_size; i++)
-		PQfinish(pool[i]);
+		pg_conn_close(&pool[i]);
 	free(pool);
 	free(pool_busy);
 	free(pg_service);
