@@ -142,6 +142,13 @@ struct ipc_caller {
 int ipc_as_caller(const struct ipc_caller *c, int (*fn)(void *arg), void *arg);
 
 /*
+ * In a data file's open op: the process that opens it (0: unknown). What a
+ * kind records of a holder that other mounts must see (the PostgreSQL
+ * engine's holders); fs/'s own holders need no kind to know it.
+ */
+pid_t ipc_opener_pid(void);
+
+/*
  * A data file: one handle per open file description. `open` never blocks;
  * `acquire`, if present, is what an open waits for (a semaphore unit) and
  * `release` gives it back. `read` and `write` return a byte count; a write

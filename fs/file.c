@@ -61,6 +61,12 @@ struct file_user {
 	long parked; /* bytes of parked writes we keep copies of */
 };
 
+/* The thread FUSE names for the open being served here (ipc_opener_pid). */
+static __thread pid_t file_opener;
+
+/* The longest attribute value shown (a getter's list, cut there). */
+#define FILE_ATTR_MAX (1 << 20)
+
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fs_links file_open = FS_LINKS_INIT;
 static struct file_user *file_users; /* under file_lock */
@@ -271,7 +277,9 @@ static int file_open_data(fuse_req_t req, struct fs_file *f,
 		if (ret < 0)
 			return ret;
 	}
+	file_opener = fuse_req_ctx(req)->pid;
 	ret = ops->open(f->node->name, fi->flags, &f->fh);
+	file_opener = 0;
 	if (ret < 0)
 		return ret;
 	if (ops->flags & IPC_STREAM)
@@ -291,10 +299,23 @@ static int file_open_data(fuse_req_t req, struct fs_file *f,
 	return 0;
 }
 
+/* A /proc read, so only for the kinds that ask: few opens hold. */
+pid_t ipc_opener_pid(void)
+{
+	return file_opener ? fs_show_process(file_opener) : 0;
+}
+
+/*
+ * The value of an attribute file, into f->val. A getter returns the length
+ * it needed, as snprintf(): a value longer than the first buffer (a list,
+ * as the PostgreSQL engine's holders) is asked again in a buffer that fits,
+ * up to FILE_ATTR_MAX; past that it is cut.
+ */
 static int file_open_attr(struct fs_file *f, int flags)
 {
 	const struct ipc_file *file = f->file;
-	char buf[256];
+	size_t size = 256;
+	int len;
 
 	if ((flags & O_ACCMODE) == O_WRONLY)
 		return 0;
@@ -302,15 +323,22 @@ static int file_open_attr(struct fs_file *f, int flags)
 		return fs_show_format(f->node, &f->val, &f->len);
 	if (!file->get)
 		return -EACCES;
-	f->len = file->get(f->node->name, file->arg, buf, sizeof(buf));
-	if (f->len < 0)
-		return f->len;
-	if ((size_t)f->len >= sizeof(buf))
-		f->len = sizeof(buf) - 1;
-	f->val = malloc(f->len + 1);
-	if (!f->val)
-		return -ENOMEM;
-	memcpy(f->val, buf, f->len + 1);
+	for (;;) {
+		f->val = malloc(size);
+		if (!f->val)
+			return -ENOMEM;
+		len = file->get(f->node->name, file->arg, f->val, size);
+		if (len < 0 || (size_t)len < size || size >= FILE_ATTR_MAX)
+			break;
+		free(f->val);
+		size = len + 1 < FILE_ATTR_MAX ? len + 1 : FILE_ATTR_MAX;
+	}
+	if (len < 0) {
+		free(f->val);
+		f->val = NULL;
+		return len;
+	}
+	f->len = (size_t)len < size ? len : (int)size - 1;
 	return 0;
 }
 
@@ -602,9 +630,8 @@ int fs_kind_check(const struct ipc_kind *kind)
 		return -EINVAL;
 	}
 	for (file = kind->files; file->name; file++) {
-		why = fs_show_reserved(file->name)
-			      ? "a name fs/ gives every object"
-			      : file_check(file);
+		why = fs_show_reserved(file) ? "a name fs/ gives every object"
+					     : file_check(file);
 		if (why) {
 			ipc_log("kind %s, file %s: %s", kind->name, file->name,
 				why);

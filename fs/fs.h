@@ -118,7 +118,8 @@ struct fs_shown {
 
 struct ipc_file *fs_show_files(const struct ipc_kind *kind);
 bool fs_show_is(const struct ipc_file *file);
-bool fs_show_reserved(const char *name);
+bool fs_show_reserved(const struct ipc_file *file);
+pid_t fs_show_process(pid_t tid);
 void fs_show_waiting(struct fs_shown *s, struct fs_node *n,
 		     const struct ipc_file *file, pid_t pid);
 void fs_show_holding(struct fs_shown *s, struct fs_node *n,

@@ -43,15 +43,23 @@ static struct fs_shown show_waiting = { .next = &show_waiting,
 static struct fs_shown show_holding = { .next = &show_holding,
 					.prev = &show_holding };
 
-/* Does kind have a file whose open takes something (a hold)? */
+/*
+ * Does kind have a file whose open takes something (a hold), and no
+ * holders of its own? A kind whose holders this mount cannot list alone
+ * (the PostgreSQL engine's: other hosts hold too) has its own.
+ */
 static bool show_kind_holds(const struct ipc_kind *kind)
 {
 	const struct ipc_file *f;
+	bool holds = false;
 
-	for (f = kind->files; f->name; f++)
+	for (f = kind->files; f->name; f++) {
+		if (strcmp(f->name, show_holders.name) == 0)
+			return false;
 		if (f->ops && f->ops->acquire)
-			return true;
-	return false;
+			holds = true;
+	}
+	return holds;
 }
 
 /*
@@ -75,9 +83,15 @@ struct ipc_file *fs_show_files(const struct ipc_kind *kind)
 	return all;
 }
 
-/* Which list a file of fs_show_files() shows, or NULL: the kind's own. */
+/*
+ * Which list a file of fs_show_files() shows, or NULL: the kind's own. The
+ * linker may merge a kind's "holders" with ours, so the name's pointer
+ * alone does not tell: a kind's own has a getter (fs_show_reserved).
+ */
 static struct fs_shown *show_list_of(const struct ipc_file *file)
 {
+	if (file->get || file->ops)
+		return NULL;
 	if (file->name == show_waiters.name)
 		return &show_waiting;
 	if (file->name == show_holders.name)
@@ -90,11 +104,15 @@ bool fs_show_is(const struct ipc_file *file)
 	return show_list_of(file) != NULL;
 }
 
-/* A kind's own file may not take the name of one of these. */
-bool fs_show_reserved(const char *name)
+/*
+ * A kind's own file may not take the name of one of these, but for a
+ * holders attribute file, which then replaces fs/'s (show_kind_holds).
+ */
+bool fs_show_reserved(const struct ipc_file *file)
 {
-	return strcmp(name, show_waiters.name) == 0 ||
-	       strcmp(name, show_holders.name) == 0;
+	if (strcmp(file->name, show_holders.name) == 0)
+		return file->ops || !file->get || (file->mode & 0222);
+	return strcmp(file->name, show_waiters.name) == 0;
 }
 
 /* The identity of n's object now (its st_ino), or 0: unknown. */
@@ -156,7 +174,7 @@ void fs_show_done(struct fs_shown *s)
  * The process of thread tid, as /proc says (FUSE names the thread that
  * asks); tid itself when /proc cannot tell (the thread has ended).
  */
-static pid_t show_process(pid_t tid)
+pid_t fs_show_process(pid_t tid)
 {
 	char path[32], line[64];
 	pid_t pid = tid;
@@ -196,7 +214,7 @@ int fs_show_format(const struct fs_node *n, char **val, int *len)
 		    strcmp(s->node->name, n->name) != 0 ||
 		    (s->id && id && s->id != id))
 			continue;
-		fprintf(out, "%d", (int)show_process(s->pid));
+		fprintf(out, "%d", (int)fs_show_process(s->pid));
 		if (l == &show_waiting)
 			fprintf(out, " %s", s->file);
 		fputc('\n', out);
