@@ -308,10 +308,12 @@ static long long pgb_int(const PGresult *r, int row, int col)
 }
 
 /*
- * mq_send on the sender's connection; tagged: the 4-argument mq_send the
- * daemon calls, made once however often it is sent (a new call each time).
+ * mq_send on the sender's connection: 1 sent, 0 full, -1 failed (said).
+ * tagged: the 4-argument mq_send the daemon calls, made once however often
+ * it is sent (a new call each time).
  */
-static bool pgb_mq_send(struct pgb *b, const char *msg, size_t len, bool tagged)
+static int pgb_mq_send_try(struct pgb *b, const char *msg, size_t len,
+			   bool tagged)
 {
 	char tag[sizeof(b->tag) + 48];
 	const char *v[] = { b->mq, msg, tag };
@@ -327,15 +329,22 @@ static bool pgb_mq_send(struct pgb *b, const char *msg, size_t len, bool tagged)
 			    len);
 	}
 	ok = r && PQntuples(r) == 1 && pgb_int(r, 0, 0);
-	if (r && !ok)
-		fprintf(stderr, "pgbench: mq_send %s: the queue is full\n",
-			b->mq);
 	PQclear(r);
-	return ok;
+	return r ? ok : -1;
 }
 
-/* One message into buf: its length, or -1 (none is an error here). */
-static ssize_t pgb_mq_receive(struct pgb *b, PGconn *c, char *buf)
+static bool pgb_mq_send(struct pgb *b, const char *msg, size_t len, bool tagged)
+{
+	int ret = pgb_mq_send_try(b, msg, len, tagged);
+
+	if (ret == 0)
+		fprintf(stderr, "pgbench: mq_send %s: the queue is full\n",
+			b->mq);
+	return ret > 0;
+}
+
+/* One message into buf: its length, 0 when empty, or -1 (said). */
+static ssize_t pgb_mq_receive_try(struct pgb *b, PGconn *c, char *buf)
 {
 	const char *v[] = { b->mq };
 	PGresult *r;
@@ -346,9 +355,21 @@ static ssize_t pgb_mq_receive(struct pgb *b, PGconn *c, char *buf)
 		n = PQgetlength(r, 0, 0);
 		memcpy(buf, PQgetvalue(r, 0, 0), n);
 	} else if (r) {
-		fprintf(stderr, "pgbench: mq_receive %s: empty\n", b->mq);
+		n = 0;
 	}
 	PQclear(r);
+	return n;
+}
+
+/* One message into buf: its length, or -1 (none is an error here). */
+static ssize_t pgb_mq_receive(struct pgb *b, PGconn *c, char *buf)
+{
+	ssize_t n = pgb_mq_receive_try(b, c, buf);
+
+	if (n == 0) {
+		fprintf(stderr, "pgbench: mq_receive %s: empty\n", b->mq);
+		n = -1;
+	}
 	return n;
 }
 
@@ -365,6 +386,44 @@ static PGconn *pgb_connect(void)
 		return NULL;
 	}
 	return c;
+}
+
+/*
+ * Wait on a connection that LISTENs for a notification of a change of queue
+ * mq (bounded): those that came with earlier results first, then the
+ * socket's.
+ */
+static int pgb_wait_notify(PGconn *c, const char *mq)
+{
+	struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+	int64_t dl = pgb_now() + (int64_t)PGB_WATCHDOG * 1000000000;
+	char id[NAME_MAX + 4];
+	size_t il, pl;
+	PGnotify *nt;
+	bool ours = false;
+
+	il = snprintf(id, sizeof(id), " %s", mq);
+	for (;;) {
+		if (!PQconsumeInput(c)) {
+			fprintf(stderr, "pgbench: LISTEN: %s",
+				PQerrorMessage(c));
+			return -EIO;
+		}
+		while ((nt = PQnotifies(c))) {
+			/* "queues c ID NAME": ours if it ends in " NAME" */
+			pl = strlen(nt->extra);
+			ours |= strncmp(nt->extra, "queues c ", 9) == 0 &&
+				pl >= il &&
+				strcmp(nt->extra + pl - il, id) == 0;
+			PQfreemem(nt);
+		}
+		if (ours)
+			return 0;
+		if (pgb_now() > dl)
+			return pgb_err("wait for NOTIFY on", mq, ETIMEDOUT);
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			return pgb_err("poll", "a LISTEN connection", errno);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -452,6 +511,165 @@ static int pgb_queue(struct pgb *b, int sys, long nops, double ns[2])
 static int pgb_queue_tagged(struct pgb *b, int sys, long nops, double ns[2])
 {
 	return pgb_queue_do(b, sys, nops, ns, true);
+}
+
+/* The sending half of a pipelined run; the main thread receives. */
+struct pgb_pipe {
+	struct pgb *b;
+	int sys;
+	int fd; /* ipcfs: A's data */
+	long nops;
+	unsigned long seq0;
+	atomic_bool stop, done;
+	int ret;
+};
+
+/* native: send, waiting for a notification while the queue is full. */
+static int pgb_pipe_send(struct pgb *b, const char *msg)
+{
+	int ret;
+
+	while ((ret = pgb_mq_send_try(b, msg, PGB_SMALL, false)) == 0)
+		if (pgb_wait_notify(b->send, b->mq) < 0)
+			return -EIO;
+	return ret > 0 ? 0 : -EIO;
+}
+
+static void *pgb_pipe_writer(void *arg)
+{
+	struct pgb_pipe *p = arg;
+	char msg[PGB_SMALL];
+	int ret = 0;
+	long i;
+
+	for (i = 0; i < p->nops && ret == 0 && !atomic_load(&p->stop); i++) {
+		pgb_fill(msg, sizeof(msg), p->seq0 + i);
+		if (p->sys == PGB_IPCFS)
+			ret = pgb_write_all(p->fd, msg, sizeof(msg), -1,
+					    "A data");
+		else
+			ret = pgb_pipe_send(p->b, msg);
+	}
+	p->ret = ret;
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/* native: receive, waiting for a notification while the queue is empty. */
+static ssize_t pgb_pipe_receive(struct pgb *b, char *buf)
+{
+	ssize_t n;
+
+	while ((n = pgb_mq_receive_try(b, b->recv, buf)) == 0)
+		if (pgb_wait_notify(b->recv, b->mq) < 0)
+			return -1;
+	return n;
+}
+
+/* LISTEN (or UNLISTEN) on both native connections: 0 or -EIO. */
+static int pgb_listen(struct pgb *b, bool on)
+{
+	PGconn *c[] = { b->send, b->recv };
+	PGresult *r;
+	int i, ret = 0;
+
+	for (i = 0; i < 2; i++) {
+		r = PQexec(c[i], on ? "LISTEN ipcfs" : "UNLISTEN ipcfs");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "pgbench: LISTEN: %s",
+				PQerrorMessage(c[i]));
+			ret = -EIO;
+		}
+		PQclear(r);
+	}
+	return ret;
+}
+
+/*
+ * Pipelined: a thread sends nops messages while this one receives them, as
+ * a producer and a consumer do; the queue (64) bounds how far the sender
+ * runs ahead. ipcfs: writes on A's data, reads on B's stream, each side
+ * parked by its daemon while the queue is full or empty; native: mq_send
+ * and mq_receive, each side waiting for a notification on its own LISTEN
+ * connection. The time is to the last message received.
+ */
+static int pgb_pipe(struct pgb *b, int sys, long nops, double ns[2])
+{
+	struct pgb_pipe p = { .b = b, .sys = sys, .fd = -1, .nops = nops };
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	char got[PGB_SMALL * 2], want[PGB_SMALL];
+	sigset_t alrm, old;
+	int bfd = -1, ret, err;
+	pthread_t t;
+	int64_t t0;
+	ssize_t n;
+	long i;
+
+	p.seq0 = b->seq;
+	b->seq += nops;
+	if (sys == PGB_IPCFS) {
+		p.fd = pgb_open(b, b->a, "queues", b->queue, "data", O_WRONLY);
+		bfd = pgb_open(b, b->b, "queues", b->queue, "stream", O_RDONLY);
+		ret = p.fd < 0 ? p.fd : bfd < 0 ? bfd : 0;
+	} else {
+		ret = pgb_listen(b, true);
+	}
+	if (ret < 0)
+		goto out;
+	/* The watchdog interrupts this thread's read, not the writer's. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &alrm, &old);
+	t0 = pgb_now();
+	err = pthread_create(&t, NULL, pgb_pipe_writer, &p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		ret = pgb_err("pthread_create", "pipelined", err);
+		goto out;
+	}
+	alarm(PGB_WATCHDOG);
+	for (i = 0; i < nops && ret == 0; i++) {
+		if (sys == PGB_IPCFS) {
+			n = read(bfd, got, sizeof(got));
+			if (n < 0)
+				ret = pgb_err("read", "B stream", errno);
+		} else {
+			n = pgb_pipe_receive(b, got);
+			ret = n < 0 ? -EIO : 0;
+		}
+		pgb_fill(want, sizeof(want), p.seq0 + i);
+		if (ret == 0 && !pgb_same("queue pipelined", pgb_sys_names[sys],
+					  got, n, want, PGB_SMALL))
+			ret = -EIO;
+		if (i % PGB_MAXMSG == 0)
+			alarm(PGB_WATCHDOG); /* progress */
+	}
+	ns[PGB_PUT] += pgb_now() - t0;
+	alarm(0);
+	/* Failed: the writer may wait for room nobody makes; interrupt it. */
+	atomic_store(&p.stop, ret < 0);
+	for (i = 0; ret < 0 && !atomic_load(&p.done); i++) {
+		if (i == PGB_WATCHDOG * 100) {
+			fprintf(stderr,
+				"pgbench: pipelined (%s): the writer "
+				"is stuck\n",
+				pgb_sys_names[sys]);
+			exit(1);
+		}
+		pthread_kill(t, SIGUSR1);
+		nanosleep(&tick, NULL);
+	}
+	pthread_join(t, NULL);
+	if (ret == 0)
+		ret = p.ret;
+out:
+	if (sys == PGB_NATIVE && pgb_listen(b, false) < 0 && ret == 0)
+		ret = -EIO;
+	if (p.fd >= 0)
+		close(p.fd);
+	if (bfd >= 0)
+		close(bfd);
+	return ret;
 }
 
 static int pgb_sem_value(struct pgb *b, long long *val)
@@ -717,6 +935,17 @@ static const struct pgb_case pgb_cases[] = {
 		.run = pgb_queue_tagged,
 	},
 	{
+		.row = { "queue 64 B pipelined" },
+		.what = { "a thread writing on A's data while another reads "
+			  "B's stream",
+			  "a thread calling mq_send while another calls "
+			  "mq_receive, each waiting on its LISTEN connection "
+			  "when full or empty" },
+		.len = PGB_SMALL,
+		.scale = 1,
+		.run = pgb_pipe,
+	},
+	{
 		.row = { "sem post" },
 		.what = { "write \"\\n\" on A's post", "sem_post(NAME, 1)" },
 		.len = 1,
@@ -790,33 +1019,10 @@ static int pgb_waker_wait(struct pgb_waker *w, int state)
 /* native: wait for a notification about our queue, then take the message. */
 static int pgb_native_wake(struct pgb_waker *w, char *got, ssize_t *n)
 {
-	struct pollfd pfd = { .fd = PQsocket(w->lc), .events = POLLIN };
-	char id[NAME_MAX + 4];
-	PGnotify *nt;
-	bool ours = false;
-	int64_t dl = pgb_now() + (int64_t)PGB_WATCHDOG * 1000000000;
+	int ret = pgb_wait_notify(w->lc, w->b->mq);
 
-	snprintf(id, sizeof(id), " %s", w->b->mq);
-	while (!ours) {
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
-			return pgb_err("poll", "the LISTEN connection", errno);
-		if (!PQconsumeInput(w->lc)) {
-			fprintf(stderr, "pgbench: LISTEN: %s",
-				PQerrorMessage(w->lc));
-			return -EIO;
-		}
-		while ((nt = PQnotifies(w->lc))) {
-			/* "queues c ID NAME": ours if it ends in " NAME" */
-			size_t pl = strlen(nt->extra), il = strlen(id);
-
-			ours |= strncmp(nt->extra, "queues c ", 9) == 0 &&
-				pl >= il &&
-				strcmp(nt->extra + pl - il, id) == 0;
-			PQfreemem(nt);
-		}
-		if (!ours && pgb_now() > dl)
-			return pgb_err("wait for NOTIFY", w->b->mq, ETIMEDOUT);
-	}
+	if (ret < 0)
+		return ret;
 	*n = pgb_mq_receive(w->b, w->lc, got);
 	return *n < 0 ? -EIO : 0;
 }
