@@ -14,8 +14,10 @@
  *           parameters and results, unprepared, as the daemon sends them.
  *
  * Rows: queue 64 B send (A data) and receive (B stream) in batches the
- * queue holds, and the pair; sem post; channel 1 MiB write on A then read
- * on B; shm 1 MiB pwrite on A then pread on B. And the latency of one
+ * queue holds, and the pair, next to native calls of the tagged mq_send the
+ * daemon makes (what exactly-once costs the database); the queue pipelined
+ * (a sender thread, a receiver); sem post; channel 1 MiB write on A then
+ * read on B; shm 1 MiB pwrite on A then pread on B. And the latency of one
  * cross-mount wake-up: a reader parked on B's stream, a write on A, the
  * time until the read returns; natively, a reader LISTENing on one
  * connection, mq_send (which NOTIFYs) on the other, the time until the
