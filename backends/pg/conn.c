@@ -73,6 +73,7 @@ static long backoff_ms, waited_ms; /* the loop's: reconnect pacing */
 /* Down: some connection found the database unreachable; one log line. */
 static atomic_bool pg_down;
 static time_t pg_down_since;
+static _Atomic double pg_down_at; /* monotonic seconds */
 
 static double pg_now(void)
 {
@@ -82,16 +83,21 @@ static double pg_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void pg_mark_down(PGconn *c)
+static void pg_mark_down_why(const char *why)
 {
 	bool was = false;
 
 	if (!atomic_compare_exchange_strong(&pg_down, &was, true))
 		return;
 	pg_down_since = time(NULL);
+	atomic_store(&pg_down_at, pg_now());
 	ipc_log("the database is unreachable (%s): requests wait up to %ld s for it, then fail with EIO; waiting ones stay parked",
-		c ? strtok(PQerrorMessage(c), "\n") : "no connection",
-		pg_timeout);
+		why, pg_timeout);
+}
+
+static void pg_mark_down(PGconn *c)
+{
+	pg_mark_down_why(c ? strtok(PQerrorMessage(c), "\n") : "no connection");
 }
 
 static void pg_mark_up(void)
@@ -211,8 +217,7 @@ static PGresult *pg_run(PGconn *c, const char *sql, int n,
 	while (PQisBusy(c)) {
 		left = deadline - pg_now();
 		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) == 0) {
-			ipc_log("a query took more than %ld s (-o pg_timeout): dropping its connection",
-				pg_timeout);
+			pg_mark_down_why("no answer within -o pg_timeout");
 			goto lost;
 		}
 		if (!PQconsumeInput(c))
@@ -317,7 +322,16 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 	long pause = 100;
 	PGresult *r = NULL;
 	bool lost;
-	int i = pool_take(deadline);
+	int i;
+
+	/*
+	 * pg_timeout from the start of an outage at most: requests that the
+	 * kernel serialises (lookups of one name) would each wait it again.
+	 */
+	if (atomic_load(&pg_down) &&
+	    atomic_load(&pg_down_at) + pg_timeout < deadline)
+		deadline = atomic_load(&pg_down_at) + pg_timeout;
+	i = pool_take(deadline);
 
 	*err = -EIO;
 	if (i < 0)
@@ -331,8 +345,9 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 			pg_mark_down(pool[i]); /* an outage: logged once */
 			*err = -EIO;
 		} else {
-			r = pg_run(pool[i], sql, n, vals, lens, deadline, err,
-				   &lost);
+			/* Connected: the query has pg_timeout of its own. */
+			r = pg_run(pool[i], sql, n, vals, lens,
+				   pg_now() + pg_timeout, err, &lost);
 			if (!lost && *err != -ENOTCONN)
 				break; /* answered */
 			PQfinish(pool[i]);

@@ -228,6 +228,7 @@ static void pgq_keep(struct ipc_obj *q, const char *data, size_t len, int prio,
 	*m = (struct pgq_later){
 		.q = q, .back = back, .prio = prio, .seq = seq, .len = len
 	};
+	pg_tag_init(&m->tag);
 	memcpy(m->data, data, len);
 	if (pgq_later_run(m, false) == -EAGAIN &&
 	    ipc_job_park(q->wq, POLLOUT, pgq_later_run, m) < 0)
@@ -300,7 +301,7 @@ static void pgq_release(void *fh)
  */
 static int pgq_take(struct pgq_handle *h, struct ipc_wait *w)
 {
-	const char *vals[] = { h->q->name };
+	const char *vals[] = { h->q->name, NULL };
 	char frame[PGQ_FRAME_MAX];
 	const char *data;
 	PGresult *r;
@@ -308,7 +309,8 @@ static int pgq_take(struct pgq_handle *h, struct ipc_wait *w)
 
 	if (ipc_obj_removed(h->q))
 		return 0;
-	r = pg_query("SELECT * FROM ipcfs.mq_receive($1)", 1, vals, NULL, &err);
+	r = pg_call(&h->tag, "SELECT * FROM ipcfs.mq_receive($1, $2)", 2, vals,
+		    NULL, NULL, 0, &err);
 	if (!r || PQntuples(r) == 0) {
 		PQclear(r);
 		if (r || err == -EAGAIN) {

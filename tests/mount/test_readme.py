@@ -512,6 +512,33 @@ else:
 """
 
 
+@snippet("pg-psql")
+def run_pg_psql(t, s, block):
+    """The PostgreSQL engine's native API from psql, on a private server
+    given the daemon's schema (schema.sql); then the message the transcript
+    left is received through a mount of that database."""
+    from pg import PgHarness, PgServer
+    srv = PgServer().start()
+    old = s.env
+    try:
+        with open(os.path.join(ROOT, "backends", "pg", "schema.sql")) as f:
+            srv.psql(f.read())
+        s.env = dict(s.env, **srv.env)
+        transcript(t, s, block)
+        # The README's names have no prefix: a mount of prefix "" shows them.
+        m = PgHarness("readme_pg", prefix="", server=srv)
+        m.timers = t.timers
+        t.extra.append(m)
+        m.prepare()
+        m.start_daemon()
+        t.eq(t.read_file(os.path.join(m.mnt, "queues", "jobs", "data")),
+             b"build 41", "build 41, left by psql, through a mount")
+        t.eq(t.extra_unmount(m), [], "the mount of the README's database")
+    finally:
+        s.env = old
+        srv.stop()
+
+
 @snippet("topic-reload-python")
 def run_topic_reload_python(t, s, block):
     """As topic-reload, with the functions of the block: worker() in three
