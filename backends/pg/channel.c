@@ -398,7 +398,11 @@ static ssize_t pg_channel_write(void *fh, const char *buf, size_t size,
 	return n > 0 ? n : -EAGAIN;
 }
 
-/* The channel's state as poll needs it; -errno as pg_query. */
+/*
+ * The channel's state as poll needs it; -errno as pg_query. channel_attr
+ * has no writer_opens, which the EOF rule needs: a read of 0 bytes takes
+ * nothing, notifies nothing, and says it.
+ */
 static int pg_channel_look(struct pg_channel_handle *h,
 			   struct pg_channel_state *s)
 {
@@ -407,7 +411,7 @@ static int pg_channel_look(struct pg_channel_handle *h,
 	int err;
 
 	r = pg_query(
-		"SELECT a.capacity, a.bytes, a.writers, a.eof, o.writer_opens FROM ipcfs.channel_attr($1) a, ipcfs.channel_opens($1) o",
+		"SELECT a.capacity, a.bytes, a.writers, a.eof, o.writer_opens FROM ipcfs.channel_attr($1) a, ipcfs.channel_read($1, 0) o",
 		1, vals, NULL, &err);
 	if (!r)
 		return err;

@@ -257,13 +257,8 @@ static int pg_topic_give_back(struct pg_topic_handle *h, long long seq,
 	char sub[24], num[24];
 	const char *vals[] = { PG_NUM(sub, h->sub), PG_NUM(num, seq), data };
 	const int lens[] = { -1, -1, len };
-	int ret;
 
-	ret = pg_exec("SELECT ipcfs.topic_unread($1, $2, $3)", 3, vals, lens);
-	if (ret < 0 && ret != -ENOENT)
-		ipc_log("%s: lost a message an interrupted reader gave back: %s",
-			h->t->obj.name, strerror(-ret));
-	return ret;
+	return pg_exec("SELECT ipcfs.topic_unread($1, $2, $3)", 3, vals, lens);
 }
 
 /* Keep len bytes of data before what is left of the rest (under h->lock). */
@@ -361,7 +356,9 @@ static ssize_t pg_topic_read_next(struct pg_topic_handle *h, char *buf,
 	} else {
 		/* No room for its rest: the subscription reads it again. */
 		ret = -ENOMEM;
-		pg_topic_give_back(h, pg_int(r, 0, 1), data, len);
+		if (pg_topic_give_back(h, pg_int(r, 0, 1), data, len) < 0)
+			ipc_log("%s: lost a message no memory could hold",
+				h->t->obj.name);
 	}
 	PQclear(r);
 	return ret;
@@ -394,9 +391,6 @@ static ssize_t pg_topic_read(void *fh, char *buf, size_t size, off_t off,
 static void pg_topic_unread(void *fh, const char *buf, size_t len)
 {
 	struct pg_topic_handle *h = fh;
-	char sub[24], num[24];
-	const char *vals[] = { PG_NUM(sub, h->sub), NULL, buf };
-	const int lens[] = { -1, -1, len };
 	int ret = -1;
 
 	if (len == 0)
@@ -404,14 +398,12 @@ static void pg_topic_unread(void *fh, const char *buf, size_t len)
 	pthread_mutex_lock(&h->lock);
 	/* Not if a poll took the next one meanwhile: it would come twice. */
 	if (h->whole_seq >= 0 && !pg_topic_rest_left(h)) {
-		vals[1] = PG_NUM(num, h->whole_seq);
-		ret = pg_exec("SELECT ipcfs.topic_unread($1, $2, $3)", 3, vals,
-			      lens);
-		h->whole_seq = -1;
+		ret = pg_topic_give_back(h, h->whole_seq, buf, len);
 	} else if (h->rest && h->rest_off >= len) {
 		h->rest_off -= len;
 		ret = 0;
 	}
+	h->whole_seq = -1;
 	if (ret < 0 && pg_topic_keep(h, buf, len) < 0)
 		ipc_log("%s: lost %zu bytes an interrupted reader gave back",
 			h->t->obj.name, len);
@@ -471,8 +463,9 @@ static bool pg_topic_ready(struct pg_topic_handle *h)
 		return false;
 	data = pg_bytes(r, 0, 0, &len);
 	ret = pg_topic_keep(h, data, len);
-	if (ret < 0)
-		pg_topic_give_back(h, pg_int(r, 0, 1), data, len);
+	if (ret < 0 && pg_topic_give_back(h, pg_int(r, 0, 1), data, len) < 0)
+		ipc_log("%s: lost a message no memory could hold",
+			h->t->obj.name);
 	PQclear(r);
 	return ret == 0;
 }
