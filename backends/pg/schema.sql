@@ -1451,6 +1451,8 @@ begin
 	if not found then
 		return;
 	end if;
+	-- Exclusive against a give-back (topic_unread) in flight.
+	perform 1 from ipcfs.topics t where t.obj = tid for no key update;
 	-- What nobody needs any more (all of it when nobody is left).
 	select min(s.next) into lo from ipcfs.subscriptions s
 	 where s.obj = tid;
@@ -1550,6 +1552,13 @@ declare
 	tid bigint;
 	nx bigint;
 begin
+	-- The topic row first, shared: a publish or an unsubscribe (which
+	-- lock it exclusively) prunes what nobody needs between reading the
+	-- readers' positions and deleting, and must not prune what this gives
+	-- back meanwhile.
+	select s.obj into tid from ipcfs.subscriptions s
+	 where s.id = topic_unread.sub;
+	perform 1 from ipcfs.topics t where t.obj = tid for share;
 	select s.obj, s.next into tid, nx from ipcfs.subscriptions s
 	 where s.id = topic_unread.sub
 	for no key update;
