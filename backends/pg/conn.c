@@ -467,8 +467,15 @@ PGresult *pg_query(const char *sql, int n, const char *const *vals,
  */
 static atomic_llong pg_tag_keys;
 static pthread_mutex_t settle_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *settle_keys, *settle_doubt; /* "{1,2}" "{f,t}" */
-static size_t settle_len, settle_doubt_len;
+/*
+ * The handles done since the last tick, as the arrays of ipcfs.settle:
+ * keys, doubts, their last calls' numbers ("{1,2}", "{f,t}", "{3,9}").
+ */
+struct pg_array {
+	char *s;
+	size_t len;
+};
+static struct pg_array settle_arrays[3]; /* under settle_lock */
 
 void pg_tag_init(struct pg_tag *t)
 {
@@ -503,15 +510,15 @@ PGresult *pg_call(struct pg_tag *t, const char *sql, int n, const char **vals,
 	return r;
 }
 
-/* Append "x" to a growing "{a,b" list. */
-static void settle_add(char **list, size_t *len, const char *x)
+/* Append "x" to a growing "{a,b" (closed by pg_settle). */
+static void pg_array_add(struct pg_array *a, const char *x)
 {
-	char *grown = realloc(*list, *len + strlen(x) + 2);
+	char *grown = realloc(a->s, a->len + strlen(x) + 3);
 
 	if (!grown)
-		return;
-	*list = grown;
-	*len += sprintf(*list + *len, "%c%s", *len ? ',' : '{', x);
+		return; /* a handle forgotten: its row goes with the mount */
+	a->s = grown;
+	a->len += sprintf(a->s + a->len, "%c%s", a->len ? ',' : '{', x);
 }
 
 /*
@@ -520,47 +527,45 @@ static void settle_add(char **list, size_t *len, const char *x)
  */
 void pg_tag_release(struct pg_tag *t)
 {
-	char key[24];
+	char key[24], n[24];
 
 	if (!t->n)
 		return;
 	pthread_mutex_lock(&settle_lock);
-	settle_add(&settle_keys, &settle_len, PG_NUM(key, t->key));
-	settle_add(&settle_doubt, &settle_doubt_len, t->doubt ? "t" : "f");
+	pg_array_add(&settle_arrays[0], PG_NUM(key, t->key));
+	pg_array_add(&settle_arrays[1], t->doubt ? "t" : "f");
+	pg_array_add(&settle_arrays[2], PG_NUM(n, t->n));
 	pthread_mutex_unlock(&settle_lock);
 }
 
 static void pg_settle(void)
 {
-	char *keys, *doubt;
-	const char *vals[3] = { pg_mount };
+	struct pg_array a[3];
+	const char *vals[4] = { pg_mount };
+	int i;
 
 	pthread_mutex_lock(&settle_lock);
-	keys = settle_keys;
-	doubt = settle_doubt;
-	settle_keys = settle_doubt = NULL;
-	settle_len = settle_doubt_len = 0;
+	memcpy(a, settle_arrays, sizeof(a));
+	memset(settle_arrays, 0, sizeof(settle_arrays));
 	pthread_mutex_unlock(&settle_lock);
-	if (!keys || !doubt) {
-		free(keys);
-		free(doubt);
-		return;
+	if (!a[0].s || !a[1].s || !a[2].s)
+		goto out;
+	for (i = 0; i < 3; i++) {
+		strcpy(a[i].s + a[i].len, "}");
+		vals[i + 1] = a[i].s;
 	}
-	strcat(keys, "}");
-	strcat(doubt, "}");
-	vals[1] = keys;
-	vals[2] = doubt;
-	if (pg_exec("SELECT ipcfs.settle($1, $2, $3)", 3, vals, NULL) < 0) {
+	if (pg_exec("SELECT ipcfs.settle($1, $2, $3, $4)", 4, vals, NULL) < 0) {
 		/* Again at the next tick: put them back. */
-		keys[strlen(keys) - 1] = 0;
-		doubt[strlen(doubt) - 1] = 0;
 		pthread_mutex_lock(&settle_lock);
-		settle_add(&settle_keys, &settle_len, keys + 1);
-		settle_add(&settle_doubt, &settle_doubt_len, doubt + 1);
+		for (i = 0; i < 3; i++) {
+			a[i].s[a[i].len] = 0;
+			pg_array_add(&settle_arrays[i], a[i].s + 1);
+		}
 		pthread_mutex_unlock(&settle_lock);
 	}
-	free(keys);
-	free(doubt);
+out:
+	for (i = 0; i < 3; i++)
+		free(a[i].s);
 }
 
 int pg_exec(const char *sql, int n, const char *const *vals, const int *lens)
