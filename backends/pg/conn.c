@@ -916,6 +916,9 @@ void pg_fini(void)
 
 	ipc_source_del(tick_src);
 	pg_listen_unwatch();
+	pg_settle(); /* the files released at exit */
+	for (i = 0; i < 3; i++)
+		free(settle_arrays[i].s);
 	if (pg_ok(listen_conn))
 		pg_session_exec(listen_conn, "SELECT ipcfs.mount_detach($1)", 1,
 				vals);
