@@ -270,6 +270,56 @@ static int pgb_posix_name(const struct pgb *b, const char *kind,
 /* libpq: one call, as the daemon makes it.                            */
 
 /*
+ * The statements prepared, on which connection: each (connection, SQL
+ * string) once, as the daemon prepares each call once per connection
+ * (conn.c), so that both sides pay the same per call.
+ */
+#define PGB_PREPARED_MAX 64
+static pthread_mutex_t pgb_prepared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	PGconn *c;
+	const char *sql;
+} pgb_prepared[PGB_PREPARED_MAX];
+static int pgb_nprepared;
+
+/* sql's statement name on c ("b" and a number), prepared if new; NULL: none. */
+static const char *pgb_prepare(PGconn *c, const char *sql, int n, char name[16])
+{
+	PGresult *r;
+	int i;
+
+	pthread_mutex_lock(&pgb_prepared_lock);
+	for (i = 0; i < pgb_nprepared; i++)
+		if (pgb_prepared[i].c == c && pgb_prepared[i].sql == sql)
+			break;
+	snprintf(name, 16, "b%d", i);
+	if (i == pgb_nprepared && i < PGB_PREPARED_MAX) {
+		r = PQprepare(c, name, sql, n, NULL);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+			pgb_prepared[i].c = c;
+			pgb_prepared[i].sql = sql;
+			pgb_nprepared++;
+		}
+		PQclear(r);
+	}
+	pthread_mutex_unlock(&pgb_prepared_lock);
+	return i < pgb_nprepared ? name : NULL;
+}
+
+/* c is going: its statements with it (another may get its address). */
+static void pgb_finish(PGconn *c)
+{
+	int i;
+
+	pthread_mutex_lock(&pgb_prepared_lock);
+	for (i = 0; i < pgb_nprepared; i++)
+		if (pgb_prepared[i].c == c)
+			pgb_prepared[i].c = NULL;
+	pthread_mutex_unlock(&pgb_prepared_lock);
+	PQfinish(c);
+}
+
+/*
  * Run sql with text parameters, but for a binary one (vals[bin], of blen
  * bytes; bin < 0: none); binary results. NULL after saying what failed.
  */
@@ -277,13 +327,17 @@ static PGresult *pgb_sql(PGconn *c, const char *sql, int n,
 			 const char *const *vals, int bin, int blen)
 {
 	int lens[4] = { 0 }, fmts[4] = { 0 };
+	char name[16];
 	PGresult *r;
 
 	if (bin >= 0) {
 		lens[bin] = blen;
 		fmts[bin] = 1;
 	}
-	r = PQexecParams(c, sql, n, NULL, vals, lens, fmts, 1);
+	if (pgb_prepare(c, sql, n, name))
+		r = PQexecPrepared(c, name, n, vals, lens, fmts, 1);
+	else
+		r = PQexecParams(c, sql, n, NULL, vals, lens, fmts, 1);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		return r;
 	fprintf(stderr, "pgbench: %s: %s", sql,
@@ -384,7 +438,7 @@ static PGconn *pgb_connect(void)
 			"pgbench: cannot connect (libpq's PG* "
 			"environment): %s",
 			PQerrorMessage(c));
-		PQfinish(c);
+		pgb_finish(c);
 		return NULL;
 	}
 	return c;
@@ -1186,7 +1240,7 @@ out:
 		close(afd);
 	if (w.fd >= 0)
 		close(w.fd);
-	PQfinish(w.lc);
+	pgb_finish(w.lc);
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
 	return ret;
@@ -1673,8 +1727,8 @@ int main(int argc, char **argv)
 	pgb_print(&b, samples, wake, unparked);
 	status = 0;
 out:
-	PQfinish(b.send);
-	PQfinish(b.recv);
+	pgb_finish(b.send);
+	pgb_finish(b.recv);
 	free(b.buf[0]);
 	free(b.buf[1]);
 	free(samples);
