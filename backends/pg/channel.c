@@ -63,36 +63,13 @@ struct pg_channel_job {
 };
 
 static long pg_channel_opt_capacity = 65536;
-static int pg_channel_obj_open(const char *name, struct ipc_obj **o);
-/* The channels this mount's files have open, by name. */
-static struct ipc_registry pg_channels =
-	IPC_REGISTRY_INIT(pg_channel_obj_open, NULL, pg_obj_free);
 
 static const char pg_channel_sql_close[] =
 	"SELECT ipcfs.channel_close($1, $2, $3, $4)";
 static const char pg_channel_sql_unread[] =
 	"SELECT ipcfs.channel_unread($1, $2)";
 
-static int pg_channel_obj_open(const char *name, struct ipc_obj **o)
-{
-	return pg_obj_open("channels", name, sizeof(struct pg_obj), o);
-}
-
-static int pg_channel_init(void)
-{
-	pg_kind_register("channels", &pg_channels, false);
-	return 0;
-}
-
-static void pg_channel_fini(void)
-{
-	ipc_obj_clear(&pg_channels);
-}
-
-static int pg_channel_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return pg_list("channels", fill, ctx);
-}
+PG_KIND_COMMON(pg_channel, "channels", false)
 
 static int pg_channel_create(const char *name, mode_t mode,
 			     const struct ipc_caller *caller)
@@ -105,27 +82,6 @@ static int pg_channel_create(const char *name, mode_t mode,
 
 	return pg_exec("SELECT ipcfs.channel_create($1, $2, $3, $4, $5)", 5,
 		       vals, NULL);
-}
-
-/* Readers see end-of-file, writers EPIPE: the notification retires it. */
-static int pg_channel_remove(const char *name)
-{
-	return pg_remove("channels", &pg_channels, name);
-}
-
-static int pg_channel_stat(const char *name, struct stat *st)
-{
-	return pg_stat("channels", name, st);
-}
-
-static int pg_channel_chmod(const char *name, mode_t mode)
-{
-	return pg_chmod("channels", name, mode);
-}
-
-static int pg_channel_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return pg_chown("channels", name, uid, gid);
 }
 
 /* The job is done (or given up): say what failed, and let it go. */
@@ -210,7 +166,7 @@ static int pg_channel_open(const char *name, int flags, void **fh)
 
 	if (!h)
 		return -ENOMEM;
-	o = ipc_obj_get(&pg_channels, name, &ret);
+	o = ipc_obj_get(&pg_channel_objs, name, &ret);
 	if (!o)
 		goto out_free;
 	h->ch = (struct pg_obj *)o;
@@ -549,18 +505,14 @@ static const struct ipc_option pg_channel_options[] = {
 	{ NULL },
 };
 
+/* clang-format off */
 const struct ipc_kind pg_channel_kind = {
 	.name = "channels",
 	.name_max = NAME_MAX,
-	.init = pg_channel_init,
-	.fini = pg_channel_fini,
-	.list = pg_channel_list,
 	.create = pg_channel_create,
-	.remove = pg_channel_remove,
-	.stat = pg_channel_stat,
-	.chmod = pg_channel_chmod,
-	.chown = pg_channel_chown,
 	.files = pg_channel_files,
 	.options = pg_channel_options,
 	.prefixed = true,
+	PG_KIND_OPS(pg_channel),
 };
+/* clang-format on */

@@ -98,6 +98,56 @@ int pg_chown(const char *kind, const char *name, uid_t uid, gid_t gid);
 /* Unlink NAME and retire its object in reg, if reg has it open. */
 int pg_remove(const char *kind, struct ipc_registry *reg, const char *name);
 
+/*
+ * What every kind of the engine does alike, by its directory name KIND
+ * (its objects are rows of ipcfs.objects): PG_KIND_COMMON(pfx, KIND,
+ * broadcast) defines the registry pfx_objs of the objects this mount's
+ * files have open and the ops pfx_init, _fini, _list, _remove, _stat,
+ * _chmod and _chown; PG_KIND_OPS(pfx) puts them in the kind's table.
+ */
+#define PG_KIND_COMMON(pfx, KIND, broadcast)                                   \
+	static int pfx##_obj_open(const char *name, struct ipc_obj **o)        \
+	{                                                                      \
+		return pg_obj_open(KIND, name, sizeof(struct pg_obj), o);      \
+	}                                                                      \
+	static struct ipc_registry pfx##_objs =                                \
+		IPC_REGISTRY_INIT(pfx##_obj_open, NULL, pg_obj_free);          \
+	static int pfx##_init(void)                                            \
+	{                                                                      \
+		pg_kind_register(KIND, &pfx##_objs, broadcast);                \
+		return 0;                                                      \
+	}                                                                      \
+	static void pfx##_fini(void)                                           \
+	{                                                                      \
+		ipc_obj_clear(&pfx##_objs);                                    \
+	}                                                                      \
+	static int pfx##_list(int (*fill)(void *ctx, const char *name),        \
+			      void *ctx)                                       \
+	{                                                                      \
+		return pg_list(KIND, fill, ctx);                               \
+	}                                                                      \
+	static int pfx##_remove(const char *name)                              \
+	{                                                                      \
+		return pg_remove(KIND, &pfx##_objs, name);                     \
+	}                                                                      \
+	static int pfx##_stat(const char *name, struct stat *st)               \
+	{                                                                      \
+		return pg_stat(KIND, name, st);                                \
+	}                                                                      \
+	static int pfx##_chmod(const char *name, mode_t mode)                  \
+	{                                                                      \
+		return pg_chmod(KIND, name, mode);                             \
+	}                                                                      \
+	static int pfx##_chown(const char *name, uid_t uid, gid_t gid)         \
+	{                                                                      \
+		return pg_chown(KIND, name, uid, gid);                         \
+	}
+
+#define PG_KIND_OPS(pfx)                                                       \
+	.init = pfx##_init, .fini = pfx##_fini, .list = pfx##_list,            \
+	.remove = pfx##_remove, .stat = pfx##_stat, .chmod = pfx##_chmod,      \
+	.chown = pfx##_chown
+
 /* -o pg_timeout: seconds a query may take (the engine's options). */
 extern long pg_timeout;
 extern const struct ipc_option pg_options[];

@@ -60,29 +60,7 @@ struct pgq_later {
 static long pgq_opt_maxmsg = 10;
 static long pgq_opt_msgsize = 8192;
 
-static int pgq_open(const char *name, struct ipc_obj **o)
-{
-	return pg_obj_open(PGQ_KIND, name, sizeof(struct pg_obj), o);
-}
-
-static struct ipc_registry pgq_queues =
-	IPC_REGISTRY_INIT(pgq_open, NULL, pg_obj_free);
-
-static int pgq_init(void)
-{
-	pg_kind_register(PGQ_KIND, &pgq_queues, false);
-	return 0;
-}
-
-static void pgq_fini(void)
-{
-	ipc_obj_clear(&pgq_queues);
-}
-
-static int pgq_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return pg_list(PGQ_KIND, fill, ctx);
-}
+PG_KIND_COMMON(pgq, PGQ_KIND, false)
 
 static int pgq_create(const char *name, mode_t mode,
 		      const struct ipc_caller *caller)
@@ -97,26 +75,6 @@ static int pgq_create(const char *name, mode_t mode,
 
 	return pg_exec("SELECT ipcfs.mq_create($1, $2, $3, $4, $5, $6)", 6,
 		       vals, NULL);
-}
-
-static int pgq_remove(const char *name)
-{
-	return pg_remove(PGQ_KIND, &pgq_queues, name);
-}
-
-static int pgq_stat(const char *name, struct stat *st)
-{
-	return pg_stat(PGQ_KIND, name, st);
-}
-
-static int pgq_chmod(const char *name, mode_t mode)
-{
-	return pg_chmod(PGQ_KIND, name, mode);
-}
-
-static int pgq_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return pg_chown(PGQ_KIND, name, uid, gid);
 }
 
 /* maxmsg, msgsize, curmsgs: columns 0, 1, 2 of ipcfs.mq_attr. */
@@ -243,7 +201,7 @@ static int pgq_open_handle(const char *name, enum pgq_mode mode, void **fh)
 
 	if (!h)
 		return -ENOMEM;
-	h->q = ipc_obj_get(&pgq_queues, name, &ret);
+	h->q = ipc_obj_get(&pgq_objs, name, &ret);
 	if (h->q && mode == PGQ_LINES) {
 		ret = pgq_attr(name, attr);
 		h->msgsize = attr[1];
@@ -635,18 +593,14 @@ static const struct ipc_option pgq_options[] = {
 	{ NULL },
 };
 
+/* clang-format off */
 const struct ipc_kind pg_queue_kind = {
 	.name = PGQ_KIND,
 	.name_max = NAME_MAX,
-	.init = pgq_init,
-	.fini = pgq_fini,
-	.list = pgq_list,
 	.create = pgq_create,
-	.remove = pgq_remove,
-	.stat = pgq_stat,
-	.chmod = pgq_chmod,
-	.chown = pgq_chown,
 	.files = pgq_files,
 	.options = pgq_options,
 	.prefixed = true,
+	PG_KIND_OPS(pgq),
 };
+/* clang-format on */

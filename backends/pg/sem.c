@@ -58,30 +58,7 @@ struct pg_sem_back {
 
 static long pg_sem_opt_value = 1;
 
-static int pg_sem_obj_open(const char *name, struct ipc_obj **o);
-static struct ipc_registry pg_sems =
-	IPC_REGISTRY_INIT(pg_sem_obj_open, NULL, pg_obj_free);
-
-static int pg_sem_obj_open(const char *name, struct ipc_obj **o)
-{
-	return pg_obj_open(PG_SEM_KIND, name, sizeof(struct pg_obj), o);
-}
-
-static int pg_sem_init(void)
-{
-	pg_kind_register(PG_SEM_KIND, &pg_sems, false);
-	return 0;
-}
-
-static void pg_sem_fini(void)
-{
-	ipc_obj_clear(&pg_sems);
-}
-
-static int pg_sem_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return pg_list(PG_SEM_KIND, fill, ctx);
-}
+PG_KIND_COMMON(pg_sem, PG_SEM_KIND, false)
 
 static int pg_sem_create(const char *name, mode_t mode,
 			 const struct ipc_caller *caller)
@@ -93,26 +70,6 @@ static int pg_sem_create(const char *name, mode_t mode,
 
 	return pg_exec("SELECT ipcfs.sem_create($1, $2, $3, $4, $5)", 5, v,
 		       NULL);
-}
-
-static int pg_sem_remove(const char *name)
-{
-	return pg_remove(PG_SEM_KIND, &pg_sems, name);
-}
-
-static int pg_sem_stat(const char *name, struct stat *st)
-{
-	return pg_stat(PG_SEM_KIND, name, st);
-}
-
-static int pg_sem_chmod(const char *name, mode_t mode)
-{
-	return pg_chmod(PG_SEM_KIND, name, mode);
-}
-
-static int pg_sem_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return pg_chown(PG_SEM_KIND, name, uid, gid);
 }
 
 /*
@@ -211,7 +168,7 @@ static int pg_sem_open_handle(const char *name, int flags, void **fh)
 
 	if (!h)
 		return -ENOMEM;
-	o = ipc_obj_get(&pg_sems, name, &ret);
+	o = ipc_obj_get(&pg_sem_objs, name, &ret);
 	if (!o) {
 		free(h);
 		return ret;
@@ -448,18 +405,14 @@ static const struct ipc_option pg_sem_options[] = {
 	{ NULL },
 };
 
+/* clang-format off */
 const struct ipc_kind pg_sem_kind = {
 	.name = PG_SEM_KIND,
 	.name_max = PG_SEM_NAME_MAX,
-	.init = pg_sem_init,
-	.fini = pg_sem_fini,
-	.list = pg_sem_list,
 	.create = pg_sem_create,
-	.remove = pg_sem_remove,
-	.stat = pg_sem_stat,
-	.chmod = pg_sem_chmod,
-	.chown = pg_sem_chown,
 	.files = pg_sem_files,
 	.options = pg_sem_options,
 	.prefixed = true,
+	PG_KIND_OPS(pg_sem),
 };
+/* clang-format on */

@@ -32,30 +32,7 @@
 
 #define PG_SHM_KIND "shm"
 
-static int pg_shm_obj_open(const char *name, struct ipc_obj **o);
-static struct ipc_registry pg_shms =
-	IPC_REGISTRY_INIT(pg_shm_obj_open, NULL, pg_obj_free);
-
-static int pg_shm_obj_open(const char *name, struct ipc_obj **o)
-{
-	return pg_obj_open(PG_SHM_KIND, name, sizeof(struct pg_obj), o);
-}
-
-static int pg_shm_init(void)
-{
-	pg_kind_register(PG_SHM_KIND, &pg_shms, false);
-	return 0;
-}
-
-static void pg_shm_fini(void)
-{
-	ipc_obj_clear(&pg_shms);
-}
-
-static int pg_shm_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return pg_list(PG_SHM_KIND, fill, ctx);
-}
+PG_KIND_COMMON(pg_shm, PG_SHM_KIND, false)
 
 static int pg_shm_create(const char *name, mode_t mode,
 			 const struct ipc_caller *caller)
@@ -67,26 +44,6 @@ static int pg_shm_create(const char *name, mode_t mode,
 	return pg_exec("SELECT ipcfs.shm_create($1, $2, $3, $4)", 4, v, NULL);
 }
 
-static int pg_shm_remove(const char *name)
-{
-	return pg_remove(PG_SHM_KIND, &pg_shms, name);
-}
-
-static int pg_shm_stat(const char *name, struct stat *st)
-{
-	return pg_stat(PG_SHM_KIND, name, st);
-}
-
-static int pg_shm_chmod(const char *name, mode_t mode)
-{
-	return pg_chmod(PG_SHM_KIND, name, mode);
-}
-
-static int pg_shm_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return pg_chown(PG_SHM_KIND, name, uid, gid);
-}
-
 /*
  * The handle is the object, counted: an open of a name that is no segment
  * fails here, as shm_open() would.
@@ -96,7 +53,7 @@ static int pg_shm_data_open(const char *name, int flags, void **fh)
 	struct ipc_obj *o;
 	int ret = 0;
 
-	o = ipc_obj_get(&pg_shms, name, &ret);
+	o = ipc_obj_get(&pg_shm_objs, name, &ret);
 	if (!o)
 		return ret;
 	*fh = o;
@@ -227,17 +184,13 @@ static const struct ipc_file pg_shm_files[] = {
 	{ .name = NULL },
 };
 
+/* clang-format off */
 const struct ipc_kind pg_shm_kind = {
 	.name = PG_SHM_KIND,
 	.name_max = NAME_MAX,
-	.init = pg_shm_init,
-	.fini = pg_shm_fini,
-	.list = pg_shm_list,
 	.create = pg_shm_create,
-	.remove = pg_shm_remove,
-	.stat = pg_shm_stat,
-	.chmod = pg_shm_chmod,
-	.chown = pg_shm_chown,
 	.files = pg_shm_files,
 	.prefixed = true,
+	PG_KIND_OPS(pg_shm),
 };
+/* clang-format on */

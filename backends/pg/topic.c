@@ -59,31 +59,8 @@ struct pg_topic_job {
 };
 
 static long pg_topic_opt_backlog = 1024;
-static int pg_topic_obj_open(const char *name, struct ipc_obj **o);
-/* The topics this mount's files have open, by name. */
-static struct ipc_registry pg_topics =
-	IPC_REGISTRY_INIT(pg_topic_obj_open, NULL, pg_obj_free);
 
-static int pg_topic_obj_open(const char *name, struct ipc_obj **o)
-{
-	return pg_obj_open("topics", name, sizeof(struct pg_obj), o);
-}
-
-static int pg_topic_init(void)
-{
-	pg_kind_register("topics", &pg_topics, true);
-	return 0;
-}
-
-static void pg_topic_fini(void)
-{
-	ipc_obj_clear(&pg_topics);
-}
-
-static int pg_topic_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return pg_list("topics", fill, ctx);
-}
+PG_KIND_COMMON(pg_topic, "topics", true)
 
 static int pg_topic_create(const char *name, mode_t mode,
 			   const struct ipc_caller *caller)
@@ -96,27 +73,6 @@ static int pg_topic_create(const char *name, mode_t mode,
 
 	return pg_exec("SELECT ipcfs.topic_create($1, $2, $3, $4, $5)", 5, vals,
 		       NULL);
-}
-
-/* Readers see end-of-file, writers EIDRM: the notification retires it. */
-static int pg_topic_remove(const char *name)
-{
-	return pg_remove("topics", &pg_topics, name);
-}
-
-static int pg_topic_stat(const char *name, struct stat *st)
-{
-	return pg_stat("topics", name, st);
-}
-
-static int pg_topic_chmod(const char *name, mode_t mode)
-{
-	return pg_chmod("topics", name, mode);
-}
-
-static int pg_topic_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return pg_chown("topics", name, uid, gid);
 }
 
 /* A subscription that is next to read the next message published. */
@@ -147,7 +103,7 @@ static int pg_topic_open(const char *name, int flags, void **fh)
 
 	if (!h)
 		return -ENOMEM;
-	o = ipc_obj_get(&pg_topics, name, &ret);
+	o = ipc_obj_get(&pg_topic_objs, name, &ret);
 	if (!o)
 		goto out_free;
 	h->t = (struct pg_obj *)o;
@@ -556,18 +512,14 @@ static const struct ipc_option pg_topic_options[] = {
 	{ NULL },
 };
 
+/* clang-format off */
 const struct ipc_kind pg_topic_kind = {
 	.name = "topics",
 	.name_max = NAME_MAX,
-	.init = pg_topic_init,
-	.fini = pg_topic_fini,
-	.list = pg_topic_list,
 	.create = pg_topic_create,
-	.remove = pg_topic_remove,
-	.stat = pg_topic_stat,
-	.chmod = pg_topic_chmod,
-	.chown = pg_topic_chown,
 	.files = pg_topic_files,
 	.options = pg_topic_options,
 	.prefixed = true,
+	PG_KIND_OPS(pg_topic),
 };
+/* clang-format on */
