@@ -42,6 +42,12 @@
 #define PG_TICK_MS 500
 #define PG_KINDS_MAX 8
 #define PG_BACKOFF_MAX_MS 4000
+/*
+ * pg_run's "nothing was done, send it again" (a connection found closed
+ * before sending, a session that ended before the answer): not an errno,
+ * so that no SQLSTATE IPnnn can mean it.
+ */
+#define PG_NOT_DONE (-4096)
 
 char pg_mount[37];
 long pg_timeout = 10;
@@ -84,6 +90,7 @@ static long backoff_ms, waited_ms; /* the loop's: reconnect pacing */
 
 /* Down: some connection found the database unreachable; one log line. */
 static atomic_bool pg_down;
+static atomic_bool pg_reattach; /* a call found the mount detached */
 static time_t pg_down_since;
 static _Atomic double pg_down_at; /* monotonic seconds */
 
@@ -93,6 +100,13 @@ static double pg_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The first line of a libpq message, into buf. */
+static const char *pg_line(const char *msg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.*s", (int)strcspn(msg, "\n"), msg);
+	return buf;
 }
 
 static void pg_mark_down_why(const char *why)
@@ -109,7 +123,10 @@ static void pg_mark_down_why(const char *why)
 
 static void pg_mark_down(PGconn *c)
 {
-	pg_mark_down_why(c ? strtok(PQerrorMessage(c), "\n") : "no connection");
+	char buf[256];
+
+	pg_mark_down_why(c ? pg_line(PQerrorMessage(c), buf, sizeof(buf))
+			   : "no connection");
 }
 
 static void pg_mark_up(void)
@@ -174,13 +191,27 @@ static void pg_conn_close(struct pg_conn *pc)
 	pc->nprepared = 0;
 }
 
-/* Connected now, or connected again: false if the database is away. */
+/*
+ * Connected now, or connected again: false if the database is away. The
+ * server ends a call that runs past pg_timeout itself, undone, a second
+ * before we would give up on it: so a call we gave up on is one that did
+ * not happen, not one that may still commit behind our back.
+ */
 static bool pg_conn_open(struct pg_conn *pc)
 {
+	char sql[96];
+	PGresult *r;
+
 	if (pg_ok(pc->c))
 		return true;
 	pg_conn_close(pc);
 	pc->c = pg_connect();
+	if (!pg_ok(pc->c))
+		return false;
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %ld",
+		 pg_timeout * 1000);
+	r = PQexec(pc->c, sql);
+	PQclear(r);
 	return pg_ok(pc->c);
 }
 
@@ -205,14 +236,13 @@ static bool pg_prepared(struct pg_conn *pc, const char *sql, int n,
 	r = PQprepare(pc->c, name, sql, n, NULL);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		PQclear(r);
-		return false;
+		return false; /* pg_run sees a broken connection: not done */
 	}
 	PQclear(r);
 	pc->prepared[pc->nprepared++] = sql;
 	return true;
 }
 
-/* SQLSTATE IPnnn: -nnn; anything else the database says: -EIO. */
 /*
  * The session ended under the query (FATAL: a shutdown, a crash, an
  * administrator): its transaction did not commit, since a commit comes
@@ -228,13 +258,43 @@ static bool pg_session_ended(const PGresult *r)
 		(!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)));
 }
 
+/* SQLSTATE IPnnn: -nnn; anything else the database says: -EIO. */
 static int pg_error(const PGresult *r)
 {
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-	if (state && state[0] == 'I' && state[1] == 'P')
+	if (state && state[0] == 'I' && state[1] == 'P') {
+		/* "mount not attached": the tick ties it again. */
+		if (atoi(state + 2) == ENOTCONN)
+			atomic_store(&pg_reattach, true);
 		return -atoi(state + 2);
+	}
 	return -EIO;
+}
+
+/*
+ * No answer by the deadline. The server's statement_timeout (pg_timeout,
+ * a second before ours) should have ended the call, undone: ask it to
+ * cancel, in case it still runs; the connection goes (its answer would
+ * come to the next call). Said once a minute at most: a slow server is
+ * not an outage.
+ */
+static void pg_slow(PGconn *c)
+{
+	static _Atomic time_t said;
+	PGcancel *cancel = PQgetCancel(c);
+	char buf[256];
+	time_t now = time(NULL);
+
+	if (cancel) {
+		PQcancel(cancel, buf, sizeof(buf));
+		PQfreeCancel(cancel);
+	}
+	if (now - atomic_load(&said) >= 60) {
+		atomic_store(&said, now);
+		ipc_log("a query got no answer within -o pg_timeout=%ld s: cancelled, its connection closed",
+			pg_timeout);
+	}
 }
 
 /*
@@ -250,7 +310,7 @@ static PGresult *pg_run(struct pg_conn *pc, const char *sql, int n,
 {
 	PGconn *c = pc->c;
 	int fmts[8], plens[8], i, sent;
-	char name[16];
+	char name[16], line[256];
 	PGresult *r, *res = NULL;
 	bool ended = false;
 	struct pollfd pfd;
@@ -262,17 +322,20 @@ static PGresult *pg_run(struct pg_conn *pc, const char *sql, int n,
 	 * read: find out before sending, when sending again is still safe.
 	 */
 	if (!PQconsumeInput(c) || !pg_ok(c)) {
-		*err = -ENOTCONN;
+		*err = PG_NOT_DONE;
 		return NULL;
 	}
 	for (i = 0; i < n && i < 8; i++) {
 		fmts[i] = lens && lens[i] >= 0;
 		plens[i] = lens && lens[i] >= 0 ? lens[i] : 0;
 	}
-	sent = pg_prepared(pc, sql, n, name)
-		       ? PQsendQueryPrepared(c, name, n, vals, plens, fmts, 1)
-		       : PQsendQueryParams(c, sql, n, NULL, vals, plens, fmts,
-					   1);
+	sent = pg_prepared(pc, sql, n, name);
+	if (!pg_ok(c)) { /* the prepare found it closed: nothing sent */
+		*err = PG_NOT_DONE;
+		return NULL;
+	}
+	sent = sent ? PQsendQueryPrepared(c, name, n, vals, plens, fmts, 1)
+		    : PQsendQueryParams(c, sql, n, NULL, vals, plens, fmts, 1);
 	if (!sent)
 		goto lost;
 	pfd.fd = PQsocket(c);
@@ -280,7 +343,7 @@ static PGresult *pg_run(struct pg_conn *pc, const char *sql, int n,
 	while (PQisBusy(c)) {
 		left = deadline - pg_now();
 		if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) == 0) {
-			pg_mark_down_why("no answer within -o pg_timeout");
+			pg_slow(c);
 			goto lost;
 		}
 		if (!PQconsumeInput(c))
@@ -301,13 +364,14 @@ static PGresult *pg_run(struct pg_conn *pc, const char *sql, int n,
 			*err = pg_error(r);
 			if (*err == -EIO && pg_ok(c))
 				ipc_log("database: %s",
-					strtok(PQresultErrorMessage(r), "\n"));
+					pg_line(PQresultErrorMessage(r), line,
+						sizeof(line)));
 		}
 		PQclear(r);
 	}
 	if (ended) { /* nothing was done: send it again */
 		PQclear(res);
-		*err = -ENOTCONN;
+		*err = PG_NOT_DONE;
 		return NULL;
 	}
 	if (!pg_ok(c))
@@ -404,18 +468,20 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 			pg_mark_down(pool[i].c); /* an outage: logged once */
 			*err = -EIO;
 		} else {
+			pg_mark_up();
 			/* Connected: the query has pg_timeout of its own. */
 			r = pg_run(&pool[i], sql, n, vals, lens,
-				   pg_now() + pg_timeout, err, &lost);
-			if (!lost && *err != -ENOTCONN)
+				   pg_now() + pg_timeout + 1, err, &lost);
+			if (!lost && *err != PG_NOT_DONE)
 				break; /* answered */
 			pg_conn_close(&pool[i]);
 			if (lost && !again) {
 				*err = -EIO; /* it may have been done */
 				break;
 			}
-			if (*err == -ENOTCONN)
-				continue; /* nothing was done: at once, again */
+			/* Nothing was done: at once, again. */
+			if (*err == PG_NOT_DONE && pg_now() < deadline)
+				continue;
 		}
 		if (pg_now() >= deadline) {
 			*err = -EIO;
@@ -429,8 +495,14 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 }
 
 /* The loop's query: never waits for the database to come back. */
+/*
+ * The loop's query: never waits for the database to come back. A call
+ * not done, or a tagged one that may have been, waits (-EAGAIN) to be made
+ * again once the tick has the connection back and retries every waiter;
+ * an untagged one that may have been done fails (-EIO), as a worker's.
+ */
 static PGresult *pg_query_loop(const char *sql, int n, const char *const *vals,
-			       const int *lens, int *err)
+			       const int *lens, bool again, int *err)
 {
 	PGresult *r;
 	bool lost;
@@ -438,18 +510,19 @@ static PGresult *pg_query_loop(const char *sql, int n, const char *const *vals,
 	*err = -EAGAIN;
 	if (!pg_ok(loop_conn.c))
 		return NULL;
-	r = pg_run(&loop_conn, sql, n, vals, lens, pg_now() + pg_timeout, err,
-		   &lost);
-	/* The tick makes it again, then retries every waiter. */
-	if (lost || *err == -ENOTCONN)
-		*err = -EAGAIN;
+	r = pg_run(&loop_conn, sql, n, vals, lens, pg_now() + pg_timeout + 1,
+		   err, &lost);
+	if (lost || *err == PG_NOT_DONE) {
+		pg_conn_close(&loop_conn);
+		*err = lost && !again ? -EIO : -EAGAIN;
+	}
 	return r;
 }
 
 PGresult *pg_query(const char *sql, int n, const char *const *vals,
 		   const int *lens, int *err)
 {
-	return ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, err)
+	return ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, false, err)
 			     : pg_query_pool(sql, n, vals, lens, false, err);
 }
 
@@ -482,13 +555,21 @@ void pg_tag_init(struct pg_tag *t)
 	*t = (struct pg_tag){ .key = atomic_fetch_add(&pg_tag_keys, 1) + 1 };
 }
 
-/* FNV-1a of the length and up to the first 4 KiB: tells two calls apart. */
+/*
+ * A hash of the length and all the bytes, 8 at a time (FNV-1a's step on
+ * words): tells a handle's two calls apart, at a few GB/s.
+ */
 static unsigned long long pg_sum(const char *data, size_t len)
 {
-	unsigned long long h = 14695981039346656037ULL ^ len;
+	unsigned long long h = 14695981039346656037ULL ^ len, w;
 	size_t i;
 
-	for (i = 0; i < len && i < 4096; i++)
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, data + i, 8);
+		h = (h ^ w) * 1099511628211ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
 		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
 	return h;
 }
@@ -504,21 +585,31 @@ PGresult *pg_call(struct pg_tag *t, const char *sql, int n, const char **vals,
 	snprintf(tag, sizeof(tag), "%s %lld %lld %llu", pg_mount, t->key, t->n,
 		 pg_sum(data, len) >> 1);
 	vals[n - 1] = tag;
-	r = ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, err)
+	r = ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, true, err)
 			  : pg_query_pool(sql, n, vals, lens, true, err);
 	t->doubt = !r && (*err == -EIO || *err == -EAGAIN);
 	return r;
 }
 
-/* Append "x" to a growing "{a,b" (closed by pg_settle). */
-static void pg_array_add(struct pg_array *a, const char *x)
+/*
+ * Append x[i] to each growing "{a,b" (closed by pg_settle): to all three
+ * or, without the memory, to none (the handle is then forgotten: its row
+ * goes with the mount).
+ */
+static void pg_arrays_add(struct pg_array a[3], const char *const x[3])
 {
-	char *grown = realloc(a->s, a->len + strlen(x) + 3);
+	char *grown;
+	int i;
 
-	if (!grown)
-		return; /* a handle forgotten: its row goes with the mount */
-	a->s = grown;
-	a->len += sprintf(a->s + a->len, "%c%s", a->len ? ',' : '{', x);
+	for (i = 0; i < 3; i++) {
+		grown = realloc(a[i].s, a[i].len + strlen(x[i]) + 3);
+		if (!grown)
+			return;
+		a[i].s = grown;
+	}
+	for (i = 0; i < 3; i++)
+		a[i].len += sprintf(a[i].s + a[i].len, "%c%s",
+				    a[i].len ? ',' : '{', x[i]);
 }
 
 /*
@@ -528,13 +619,13 @@ static void pg_array_add(struct pg_array *a, const char *x)
 void pg_tag_release(struct pg_tag *t)
 {
 	char key[24], n[24];
+	const char *x[3] = { PG_NUM(key, t->key), t->doubt ? "t" : "f",
+			     PG_NUM(n, t->n) };
 
 	if (!t->n)
 		return;
 	pthread_mutex_lock(&settle_lock);
-	pg_array_add(&settle_arrays[0], PG_NUM(key, t->key));
-	pg_array_add(&settle_arrays[1], t->doubt ? "t" : "f");
-	pg_array_add(&settle_arrays[2], PG_NUM(n, t->n));
+	pg_arrays_add(settle_arrays, x);
 	pthread_mutex_unlock(&settle_lock);
 }
 
@@ -556,11 +647,14 @@ static void pg_settle(void)
 	}
 	if (pg_exec("SELECT ipcfs.settle($1, $2, $3, $4)", 4, vals, NULL) < 0) {
 		/* Again at the next tick: put them back. */
-		pthread_mutex_lock(&settle_lock);
+		const char *x[3];
+
 		for (i = 0; i < 3; i++) {
 			a[i].s[a[i].len] = 0;
-			pg_array_add(&settle_arrays[i], a[i].s + 1);
+			x[i] = a[i].s + 1;
 		}
+		pthread_mutex_lock(&settle_lock);
+		pg_arrays_add(settle_arrays, x);
 		pthread_mutex_unlock(&settle_lock);
 	}
 out:
@@ -677,6 +771,8 @@ static void pg_listen_watch(void)
 	listen_fd = fcntl(PQsocket(listen_conn), F_DUPFD_CLOEXEC, 0);
 	if (listen_fd >= 0)
 		listen_src = ipc_source_add(listen_fd, pg_listen_ready, NULL);
+	if (!listen_src)
+		ipc_log("cannot watch the LISTEN connection: waiters wake only when this mount changes their object");
 }
 
 static void pg_listen_unwatch(void)
@@ -716,13 +812,15 @@ static void pg_listen_ready(void *arg)
 static int pg_session_exec(PGconn *c, const char *sql, int n,
 			   const char *const *vals)
 {
+	char line[256];
 	PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
 	int ret = 0;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
 	    PQresultStatus(r) != PGRES_COMMAND_OK) {
 		ret = pg_error(r);
-		ipc_log("database: %s", strtok(PQresultErrorMessage(r), "\n"));
+		ipc_log("database: %s",
+			pg_line(PQresultErrorMessage(r), line, sizeof(line)));
 	}
 	PQclear(r);
 	return ret;
@@ -733,24 +831,58 @@ static int pg_session_exec(PGconn *c, const char *sql, int n,
  * mount's holds to. The server drops it when the host vanishes, after
  * about pg_keepalive seconds (its own keepalive settings, for TCP).
  */
+/*
+ * Tie the mount to the session c (again: after a reconnect, a fork). If
+ * the database had let it go meanwhile (its session gone while the server
+ * lived: reclaimed), what its files held was given back: say so.
+ */
+static pid_t pg_attached_pid;
+static bool pg_attached;
+
+static int pg_attach(PGconn *c)
+{
+	char pid[24];
+	const char *attach[] = { pg_mount, pg_host, PG_NUM(pid, getpid()) };
+	PGresult *r;
+	bool known = true;
+
+	if (pg_attached) {
+		r = PQexecParams(c, "SELECT 1 FROM ipcfs.mounts WHERE id = $1",
+				 1, NULL, attach, NULL, NULL, 0);
+		known = PQresultStatus(r) != PGRES_TUPLES_OK ||
+			PQntuples(r) > 0;
+		PQclear(r);
+	}
+	if (!known)
+		ipc_log("this mount's session ended and the database gave back what its files held (units of hold, channel opens, subscriptions): holders here no longer hold, and topic readers end");
+	if (pg_session_exec(c, "SELECT ipcfs.mount_attach($1, $2, $3)", 3,
+			    attach) < 0)
+		return -EIO;
+	pg_attached = true;
+	pg_attached_pid = getpid();
+	return 0;
+}
+
 static int pg_session_start(PGconn *c)
 {
-	char pid[24], ka[24], ut[24];
+	char ka[24], ut[24];
 	const char *set[] = { PG_NUM(ka, pg_keepalive / 3 > 0 ? pg_keepalive / 3
 							      : 1),
 			      PG_NUM(ut, pg_keepalive * 1000) };
-	const char *attach[] = { pg_mount, pg_host, PG_NUM(pid, getpid()) };
 	int ret;
 
+	/*
+	 * No idle_session_timeout: the session is idle by design, and its
+	 * end gives back what the mount holds.
+	 */
 	ret = pg_session_exec(
 		c,
-		"SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false), set_config('tcp_keepalives_count', '2', false), set_config('tcp_user_timeout', $2, false)",
+		"SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $1, false), set_config('tcp_keepalives_count', '2', false), set_config('tcp_user_timeout', $2, false), set_config('idle_session_timeout', '0', false)",
 		2, set);
 	if (ret == 0)
 		ret = pg_session_exec(c, "LISTEN " PG_CHANNEL, 0, NULL);
 	if (ret == 0)
-		ret = pg_session_exec(
-			c, "SELECT ipcfs.mount_attach($1, $2, $3)", 3, attach);
+		ret = pg_attach(c);
 	return ret;
 }
 
@@ -802,8 +934,12 @@ static void pg_tick(void *arg)
 		backoff_ms = 0;
 		pg_mark_up();
 		pg_wake_everybody();
-	} else if (atomic_load(&pg_down)) {
-		pg_mark_up(); /* a worker's connect failed, ours work */
+	}
+	/* Detached into the background (another pid), or found detached. */
+	if (pg_attached_pid != getpid() ||
+	    atomic_exchange(&pg_reattach, false)) {
+		pg_attach(listen_conn);
+		pg_listen_ready(NULL); /* what came during it */
 	}
 	pg_settle();
 	pg_exec("SELECT ipcfs.reclaim($1)", 1, vals, NULL);
@@ -905,6 +1041,8 @@ int pg_init(void)
 			NULL);
 	pg_listen_watch();
 	tick_src = ipc_source_add(tick_fd, pg_tick, NULL);
+	if (!tick_src)
+		return -ENOMEM;
 	return 0;
 }
 

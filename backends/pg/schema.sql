@@ -329,12 +329,17 @@ end $$;
 
 -- A mount's host, or IP107 when it is not attached (never was, or was
 -- reclaimed: its daemon must mount_attach again).
+-- Also locks the mounts row (KEY SHARE, as the foreign key of what the
+-- caller inserts next would), first: a mount_release running meanwhile
+-- (FOR UPDATE of that row, then the kind rows) waits for the caller, or
+-- the caller for it, instead of each holding what the other needs.
 create function ipcfs.mount_host(mount uuid) returns text
-language plpgsql stable as $$
+language plpgsql as $$
 declare
 	h text;
 begin
-	select m.host into h from ipcfs.mounts m where m.id = mount_host.mount;
+	select m.host into h from ipcfs.mounts m where m.id = mount_host.mount
+	for key share;
 	if not found then
 		raise exception 'mount % is not attached', mount_host.mount
 			using errcode = 'IP107',
@@ -576,15 +581,17 @@ begin
 	update ipcfs.mounts mt set server_start = ipcfs.server_start()
 	 where mt.server_start <> ipcfs.server_start()
 	   and ipcfs.mount_alive(mt.backend_pid, mt.backend_start);
-	for m in select mt.id from ipcfs.mounts mt
+	for m in select mt.id, mt.backend_pid, mt.backend_start
+		   from ipcfs.mounts mt
 		  where not ipcfs.mount_alive(mt.backend_pid, mt.backend_start)
 	loop
 		-- Look again under the row's lock: a mount_attach may have
-		-- brought it back meanwhile.
+		-- brought it back meanwhile, with a session this transaction's
+		-- view of pg_stat_activity (taken at its start) cannot see.
 		select mt.* into r from ipcfs.mounts mt where mt.id = m.id
 		for update;
-		if not found or ipcfs.mount_alive(r.backend_pid,
-						  r.backend_start) then
+		if not found or r.backend_pid <> m.backend_pid or
+		   r.backend_start is distinct from m.backend_start then
 			continue;
 		end if;
 		if r.server_start = ipcfs.server_start() or
@@ -1653,8 +1660,17 @@ language sql immutable as $$
 	  from string_to_array(tag, ' ') a
 $$;
 
--- Calls of one file handle come one at a time (the daemon waits for each
--- answer), so nothing here locks the calls row. Only what changed
+-- One call of a handle at a time, in the database too: a call the daemon
+-- gave up on (its connection broke) may still be running when the same
+-- call comes again, or the handle is settled; this lock (the handle's,
+-- until commit) makes the later one wait and then see what the first did.
+create function ipcfs.tag_lock(mount uuid, key bigint) returns void
+language sql as $$
+	select pg_advisory_xact_lock(hashtextextended(mount::text, key))
+$$;
+
+-- Calls of one file handle come one at a time (tag_lock), so nothing
+-- here locks the calls row itself. Only what changed
 -- something is recorded: a send that stored its message; a receive that
 -- took one. A refused send or an empty receive, sent again, just runs
 -- again.
@@ -1665,6 +1681,7 @@ declare
 	t record;
 begin
 	t := ipcfs.tag_parse(mq_send.tag);
+	perform ipcfs.tag_lock(t.mount, t.key);
 	perform 1 from ipcfs.calls k
 	 where k.mount = t.mount and k.key = t.key and k.n = t.n
 	   and k.sum = t.sum and k.sent;
@@ -1690,6 +1707,7 @@ declare
 	c record;
 begin
 	t := ipcfs.tag_parse(mq_receive.tag);
+	perform ipcfs.tag_lock(t.mount, t.key);
 	select k.n, k.sum, k.prio, k.seq, k.data into c from ipcfs.calls k
 	 where k.mount = t.mount and k.key = t.key;
 	if found and c.n = t.n and c.sum = t.sum then
@@ -1727,6 +1745,8 @@ language plpgsql as $$
 declare
 	r record;
 begin
+	perform ipcfs.tag_lock(settle.mount, u.key)
+	   from unnest(settle.keys) u(key) order by u.key;
 	for r in
 		delete from ipcfs.calls k
 		 using unnest(settle.keys, settle.doubt, settle.ns)
