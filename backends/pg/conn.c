@@ -212,7 +212,10 @@ static bool pg_conn_open(struct pg_conn *pc)
 		 pg_timeout * 1000);
 	r = PQexec(pc->c, sql);
 	PQclear(r);
-	return pg_ok(pc->c);
+	if (!pg_ok(pc->c))
+		return false;
+	pg_mark_up(); /* a new connection: the database is there */
+	return true;
 }
 
 /*
@@ -468,7 +471,6 @@ static PGresult *pg_query_pool(const char *sql, int n, const char *const *vals,
 			pg_mark_down(pool[i].c); /* an outage: logged once */
 			*err = -EIO;
 		} else {
-			pg_mark_up();
 			/* Connected: the query has pg_timeout of its own. */
 			r = pg_run(&pool[i], sql, n, vals, lens,
 				   pg_now() + pg_timeout + 1, err, &lost);
