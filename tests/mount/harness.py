@@ -184,11 +184,16 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
     def extra_unstarted(self, tag, prefix=None, **opts):
         """An extra tree with its mount point and log made but no daemon
         yet: its start_daemon() mounts it."""
-        m = Harness(tag, prefix=prefix, **opts)
+        m = self.extra_harness(tag, prefix, **opts)
         m.timers = self.timers          # one SIGALRM handler serves both
         self.extra.append(m)
         m.prepare()
         return m
+
+    def extra_harness(self, tag, prefix, **opts):
+        """A new Harness for an extra tree (a hook: PgHarness gives one of
+        its own engine and server)."""
+        return Harness(tag, prefix=prefix, **opts)
 
     def _ours(self, m):
         """Whether every object tree M shows is this file's to remove: its
@@ -241,16 +246,18 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
                 self.note("cannot restore %s to %s: %s" % (path, old, e))
     # -- daemons that must refuse to start ----------------------------------
 
-    def start_refused(self, opts, foreground=True, timeout=10):
+    def start_refused(self, opts, foreground=True, timeout=10, env=None):
         """`$IPCFS [-f] -o OPTS` on a fresh directory, expected to refuse:
         (status, stdout, stderr, mounted), the output decoded. Whatever it
-        does, it is left neither running nor mounted."""
+        does, it is left neither running nor mounted. Its environment: ENV,
+        else the daemon's (daemon_env)."""
         d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-refused-"))
         logs = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
         mounted = False
         try:
             argv = [self.ipcfs] + ["-f"] * foreground + ["-o", opts, d]
-            p = self.spawn(argv, stdout=logs[0], stderr=logs[1])
+            p = self.spawn(argv, stdout=logs[0], stderr=logs[1],
+                           env=env if env is not None else self.daemon_env())
             end = time.monotonic() + timeout
             while p.poll() is None and time.monotonic() < end:
                 if mounted_fstype(d) is not None:

@@ -191,6 +191,11 @@ class Mount:
         self.prepare()
         self.start_daemon()
 
+    def daemon_env(self):
+        """The environment of the daemon: None for this process's own. A
+        hook: PgHarness (pg.py) gives its server's PG* variables."""
+        return None
+
     def start_daemon(self):
         """Start `$IPCFS -f` on the mount point (self.daemon), its output
         appended to the log, and wait until the tree is mounted. A test
@@ -207,7 +212,8 @@ class Mount:
         fd = os.open(self.stderr_path, os.O_WRONLY | os.O_APPEND)
         try:
             self.daemon = subprocess.Popen(cmd, stdin=DEVNULL, stdout=fd,
-                                           stderr=fd, start_new_session=True)
+                                           stderr=fd, start_new_session=True,
+                                           env=self.daemon_env())
         finally:
             os.close(fd)
         end = time.monotonic() + self.mount_wait
