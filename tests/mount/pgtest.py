@@ -17,7 +17,7 @@ import time
 
 from mount import rmdir_patiently
 from pg import pg_environ
-from procs import errname
+from procs import PIPE, errname
 
 RD_NB = os.O_RDONLY | os.O_NONBLOCK
 WR_NB = os.O_WRONLY | os.O_NONBLOCK
@@ -212,6 +212,31 @@ def sqlstate_of(t, sql, state, what):
     err = psql_error(t, sql, what)
     t.true(("%s:" % state) in err, "%s: SQLSTATE %s" % (what, state),
            err.strip())
+
+
+class PsqlSession:
+    """One psql session on the test server that a test talks to, a
+    statement at a time (a program without a mount whose session must
+    last: a subscription, a hold). Ended by close() or the teardown."""
+
+    def __init__(self, t):
+        self.t = t
+        self.p = t.spawn(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1"],
+                         stdin=PIPE, env=pg_environ(t.pg.env))
+
+    def query(self, sql, timeout=5):
+        """SQL's output, unaligned, without the last newline."""
+        self.p.stdin.write((sql.rstrip().rstrip(";") +
+                            ";\n\\echo __END__\n").encode())
+        self.p.stdin.flush()
+        out = self.t.read_until(self.p, b"__END__\n", timeout)
+        self.t.true(out.endswith(b"__END__\n"), "psql answers `%s`" % sql,
+                    repr(out[-300:]))
+        return out[:-len(b"__END__\n")].decode().rstrip("\n")
+
+    def close(self):
+        rc, out, err = self.t.finish(self.p, 5, input=b"")
+        self.t.eq((rc, err), (0, b""), "the psql session's end")
 
 
 def discard_killed(t, m):

@@ -177,8 +177,7 @@ def test_hold_across_mounts_and_killed_shell(t):
     t.true(time.monotonic() - t0 < 1.0, "within 1 s of the kill",
            "%.2f s" % (time.monotonic() - t0))
     t.eq(value(t, t, "lock"), "0\n", "A's value while B holds")
-    w.stdin.close()
-    t.eq(t.finish(w, 3)[0], 0, "B's holder, done")
+    t.eq(t.finish(w, 3, input=b"\n")[0], 0, "B's holder, done")
     value_soon(t, t, "lock", "1\n", "A's value once B's holder is gone")
 
 
@@ -233,8 +232,7 @@ def test_killed_daemon_gives_its_units_to_the_other_mount(t):
     finally:
         t.kill(h)
         discard_killed(t, b)
-    w.stdin.close()
-    t.finish(w, 3)
+    t.finish(w, 3, input=b"\n")
     value_soon(t, t, "crash", "1\n", "value once A's holder is done")
 
 
