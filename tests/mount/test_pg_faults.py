@@ -95,6 +95,25 @@ def test_unreachable_database_at_start(t):
         os.rmdir(nowhere)
 
 
+def test_bad_engine_options_refused(t):
+    """The engine's options with values they cannot have: exit 1, the
+    option named, nothing mounted."""
+    pfx = "prefix=%sopt_,engine=postgresql" % t.prefix
+    for opt in ("pg_timeout=0", "pg_timeout=x", "pg_pool=0",
+                "pg_keepalive=-1", "engine=nosuch"):
+        rc, out, err, mounted = t.start_refused(pfx + "," + opt, timeout=20)
+        t.note("-o %s: exit %s: %s" % (opt, rc, err.strip()))
+        t.check("-o %s refused (status 1, nothing mounted)" % opt,
+                (rc, mounted) == (1, False), "status %s, mounted %s" % (
+                    rc, mounted))
+        t.check("-o %s: the message names it" % opt,
+                opt.split("=")[0] in err, err)
+    # Good values mount (and the tunables are the engine's, not fs/'s).
+    m = t.other_mount(tag="opts", pg_timeout=3, pg_pool=2, pg_keepalive=5)
+    t.eq(ls(t, m, "queues"), [], "a mount with pg_timeout, pg_pool, "
+         "pg_keepalive")
+
+
 def _set_version(t, db, v):
     """Make the schema ipcfs of database DB say it is version V: its
     ipcfs.version() and the version in ipcfs.meta."""

@@ -435,3 +435,30 @@ def test_thousand_messages_two_producers_two_consumers(t):
     for g, w in zip(got, "AB"):
         in_order_per_producer(t, "consumer on %s" % w, g)
     t.eq(count(t, b, "k"), 0, "nothing left")
+
+
+@pytest.mark.deadline(90)
+def test_parked_readers_cost_no_thread_and_each_gets_one(t):
+    """100 readers parked on B cost B's daemon no thread each (waiting is
+    the event loop's, DESIGN §6); 100 writes on A give each exactly one
+    message."""
+    b = t.other_mount()
+    t.mkobj("queues", "many")
+    t.write_file(q(t, "many", "maxmsg"), b"128")
+    before = t.thread_count(b.daemon.pid)
+    ps = [t.spawn(["cat", q(b, "many", "data")]) for _ in range(100)]
+    t.wait_all_blocked(ps, "read", 20)
+    during = t.thread_count(b.daemon.pid)
+    t.note("B's daemon: %d threads before, %d with 100 parked readers" % (
+        before, during))
+    t.true(during <= before + 8, "B's daemon's threads do not grow with "
+           "its parked readers", "%d before, %d with 100 parked" % (
+               before, during))
+    with t.opened(q(t, "many", "data"), os.O_WRONLY, 30) as fd:
+        for i in range(100):
+            os.write(fd, b"m%03d" % i)
+    got = sorted(t.finish(p, 10)[1] for p in ps)
+    t.eq(got, [b"m%03d" % i for i in range(100)], "what the 100 readers "
+         "printed: each message once")
+    t.eq(count(t, t, "many"), 0, "nothing left")
+

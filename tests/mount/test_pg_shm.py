@@ -71,6 +71,7 @@ def test_cross_mount_visibility(t):
     t.eq((oct(stat.S_IMODE(st.st_mode) & 0o666), st.st_uid, st.st_gid),
          (oct(0o640), os.getuid(), os.getgid()), "mode and owner on B")
     t.eq(size(t, b, "vis"), "0\n", "B's size of a new segment")
+    t.eq(read_attr(t, b, "shm", "vis", "waiters"), "", "B's waiters")
     rc, out, err = t.sh('echo hello > "$1"', d(t, "vis", "data"))
     t.eq((rc, err), (0, b""), "echo hello > data on A")
     t.eq(t.run(["cat", d(b, "vis", "data")]), (0, b"hello\n", b""),
