@@ -412,6 +412,30 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
             os.rmdir(self.mnt)
         with contextlib.suppress(OSError):
             os.unlink(self.stderr_path)
+        self._reap_extra_daemons(parent)
+
+    def _reap_extra_daemons(self, parent):
+        """The daemons of the dead test process's extra trees, made after
+        this watchdog was forked: found by their prefix (every prefix it
+        made up starts with t<its pid>_), killed, their trees unmounted."""
+        mark = "prefix=t%d_" % parent
+        for d in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    argv = f.read().decode(errors="replace").split("\0")[:-1]
+            except (OSError, ValueError):
+                continue
+            opts = [o for i, a in enumerate(argv[1:]) if argv[i] == "-o"
+                    for o in a.split(",")]
+            if not d.isdigit() or not any(o.startswith(mark) for o in opts):
+                continue
+            with contextlib.suppress(OSError):
+                os.kill(int(d), signal.SIGKILL)
+            mnt = argv[-1]
+            if os.path.isabs(mnt) and mounted_fstype(mnt) is not None:
+                quiet_run(["umount", "-l", mnt], 10)
+            with contextlib.suppress(OSError):
+                os.rmdir(mnt)
 
     def _stop_watchdog(self):
         if self.wd_fd is None:
