@@ -206,7 +206,8 @@ def test_interrupt_race_gives_back_in_place(t):
         p = t.py(INT_ONCE, q(b, "race", "data"))
         t.wait_blocked(p, "read")
         m1, m2 = b"r%d-1" % r, b"r%d-2" % r
-        w = t.py(TWO_WRITES, q(t, "race", "data"), m1, m2)
+        w = t.py(TWO_WRITES, q(t, "race", "data"), m1.decode(),
+                 m2.decode())
         time.sleep(0.002 * (r % 5))
         os.kill(p.pid, signal.SIGINT)
         rc, out, err = t.finish(p, 3)
