@@ -19,6 +19,7 @@ import errno
 import os
 import signal
 import stat
+import subprocess
 import time
 
 import pytest
@@ -184,10 +185,13 @@ else:
 sys.stdout.buffer.write(out)
 '''
 
-# Two messages, argv[2] and argv[3], by two write(2)s of one open file.
+# Two messages, argv[2] and argv[3], by two write(2)s of one open file,
+# once a line comes on stdin (after "ready").
 TWO_WRITES = r'''
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY)
+print("ready", flush=True)
+sys.stdin.readline()
 os.write(fd, sys.argv[2].encode())
 os.write(fd, sys.argv[3].encode())
 '''
@@ -207,14 +211,18 @@ def test_interrupt_race_gives_back_in_place(t):
         t.wait_blocked(p, "read")
         m1, m2 = b"r%d-1" % r, b"r%d-2" % r
         w = t.py(TWO_WRITES, q(t, "race", "data"), m1.decode(),
-                 m2.decode())
-        time.sleep(0.002 * (r % 5))
+                 m2.decode(), stdin=subprocess.PIPE)
+        t.eq(t.read_until(w, b"ready\n", 5), b"ready\n", "A's writer")
+        w.stdin.write(b"go\n")
+        w.stdin.flush()
+        # The interrupt lands before, during or after the first send.
+        time.sleep(0.0005 * (r % 8))
         os.kill(p.pid, signal.SIGINT)
         rc, out, err = t.finish(p, 3)
         t.true(rc == 0 and (out == b"ERR EINTR" or out.startswith(b"GOT ")),
                "round %d: the interrupted reader" % r,
                "status %s, out %r, err %r" % (rc, out, err[-300:]))
-        t.eq(t.finish(w, 5), (0, b"", b""), "round %d: A's writer" % r)
+        t.eq(t.finish(w, 5)[0::2], (0, b""), "round %d: A's writer" % r)
         rest = drain(t, q(b, "race", "data"))
         got = ([out[4:]] if out.startswith(b"GOT ") else []) + rest
         t.eq(got, [m1, m2], "round %d: what the reader (%r) and then the "
@@ -452,9 +460,8 @@ def test_parked_readers_cost_no_thread_and_each_gets_one(t):
     during = t.thread_count(b.daemon.pid)
     t.note("B's daemon: %d threads before, %d with 100 parked readers" % (
         before, during))
-    t.true(during <= before + 8, "B's daemon's threads do not grow with "
-           "its parked readers", "%d before, %d with 100 parked" % (
-               before, during))
+    t.true(0 < during < 32, "B's daemon has < 32 threads with 100 parked "
+           "readers", "%d before, %d with 100 parked" % (before, during))
     with t.opened(q(t, "many", "data"), os.O_WRONLY, 30) as fd:
         for i in range(100):
             os.write(fd, b"m%03d" % i)
