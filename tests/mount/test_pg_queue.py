@@ -178,8 +178,10 @@ signal.signal(signal.SIGINT, lambda *a: None)
 fd = os.open(sys.argv[1], os.O_RDONLY)
 buf = ctypes.create_string_buffer(1 << 16)
 n = libc.read(fd, buf, 1 << 16)
+e = ctypes.get_errno()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 if n < 0:
-    out = b"ERR " + errno.errorcode.get(ctypes.get_errno(), "?").encode()
+    out = b"ERR " + errno.errorcode.get(e, "?").encode()
 else:
     out = b"GOT " + buf.raw[:n]
 sys.stdout.buffer.write(out)
