@@ -38,7 +38,7 @@ from pg import PgHarness, pg_environ
 from pgtest import (CONSUMER, PRODUCER, at, consumed, discard_killed,
                     exactly_once, in_order_per_producer, ls, read_attr,
                     sent_count)
-from procs import errname
+from procs import errname, wait_until
 
 H = PgHarness("pgfault")
 
@@ -197,6 +197,8 @@ def test_server_down_eio_after_pg_timeout_and_parked_resume(t):
     b = t.other_mount(pg_timeout=2)
     t.mkobj("queues", "down")
     t.mkobj("sem", "down")
+    t.eq(t.run(["cat", at(t, "sem", "down", "wait")]), (0, b"", b""),
+         "the new semaphore's unit taken: value 0")
     reader = t.spawn(["cat", q(b, "down", "data")])
     waiter = t.spawn(["cat", at(b, "sem", "down", "wait")])
     t.wait_blocked(reader, "read")
@@ -276,6 +278,16 @@ def load(t, mounts, name, outage, what, settle=1.0, after=1.5):
         with open(stop, "w"):
             pass
     try:
+        if not wait_until(lambda: all(p.poll() is not None for p in prods),
+                          20, 0.05):
+            t.fail("%s: producers still writing 20 s after the stop: "
+                   "count %s; producers (state, syscall) %s; consumers "
+                   "%s; logs: %s" % (
+                       what, attr_or_errno(t, a, "queues", name, "count"),
+                       [t.proc_state(p.pid) for p in prods],
+                       [p.poll() if p.poll() is not None else
+                        t.proc_state(p.pid) for p in cons],
+                       [m.daemon_stderr()[-600:] for m in mounts]))
         sent = []
         for i, p in enumerate(prods):
             n = sent_count(t, p, 30, "producer p%d" % i)
