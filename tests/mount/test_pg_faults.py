@@ -248,6 +248,18 @@ def test_server_down_eio_after_pg_timeout_and_parked_resume(t):
            "%d lines: %s" % (len(lines), lines))
 
 
+def stuck(t, what, a, name, mounts, prods, cons):
+    """Fail a load whose producers did not stop, saying what is seen."""
+    ended = [(rc, err.decode(errors="replace")[-300:]) for rc, _, err in
+             [t.finish(p, 2) for p in cons if p.poll() is not None]]
+    t.fail("%s: producers still writing 20 s after the stop; count %s; "
+           "producers (state, syscall) %s; consumers that ended (status, "
+           "stderr) %s; the daemons' logs end: %s" % (
+               what, attr_or_errno(t, a, "queues", name, "count"),
+               [t.proc_state(p.pid) for p in prods], ended,
+               [m.daemon_stderr()[-400:] for m in mounts]))
+
+
 def load(t, mounts, name, outage, what, settle=1.0, after=1.5):
     """Producers on each of MOUNTS write numbered messages to queue NAME
     (made on the first mount), consumers on each read stream; SETTLE s
@@ -281,14 +293,7 @@ def load(t, mounts, name, outage, what, settle=1.0, after=1.5):
     try:
         if not wait_until(lambda: all(p.poll() is not None for p in prods),
                           20, 0.05):
-            t.fail("%s: producers still writing 20 s after the stop: "
-                   "count %s; producers (state, syscall) %s; consumers "
-                   "%s; logs: %s" % (
-                       what, attr_or_errno(t, a, "queues", name, "count"),
-                       [t.proc_state(p.pid) for p in prods],
-                       [p.poll() if p.poll() is not None else
-                        t.proc_state(p.pid) for p in cons],
-                       [m.daemon_stderr()[-600:] for m in mounts]))
+            stuck(t, what, a, name, mounts, prods, cons)
         sent = []
         for i, p in enumerate(prods):
             n = sent_count(t, p, 30, "producer p%d" % i)
