@@ -369,6 +369,9 @@ def test_failover_to_synchronous_standby(t):
         t.eq(t.read_file(q(a, "fo", "data")), b"again",
              "read on A after the failover")
     finally:
+        # Its children first: a producer left in a mount keeps it busy.
+        for p in list(t.procs):
+            t.kill(p)
         for m in reversed(mounts):
             for e in t.extra_unmount(m):
                 t.note("failover mount %s: %s" % (m.name, e))
