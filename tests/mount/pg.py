@@ -35,6 +35,8 @@ import signal
 import subprocess
 import tempfile
 
+import pytest
+
 from harness import Harness
 from mount import ROOT, Abort
 
@@ -303,6 +305,9 @@ class PgHarness(Harness):
         was: lazily, at the first mount). A kill9'd or stopped-on-purpose
         server is not started again here."""
         if not self.pg.started:
+            if os.geteuid() != 0:
+                pytest.skip("a private PostgreSQL server needs root "
+                            "(tools/pg-server runs it as user postgres)")
             self.pg.start()
         return pg_environ(self.pg.env)
 

@@ -7,11 +7,16 @@ nothing left behind (no process, no directory) once stopped."""
 
 import os
 import subprocess
+import tempfile
 import time
 
 import pytest
 
 from pg import TOOL, PgCluster, PgError, PgHarness, PgServer, pg_environ
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="tools/pg-server needs root (it runs the "
+    "server as user postgres)")
 
 
 def processes_of(directory):
@@ -184,12 +189,13 @@ def test_cluster_stop_leaves_nothing():
 def test_owner_gone_stops_server():
     """--owner: a server whose owner dies (a SIGKILLed test run) is stopped
     and removed by its watcher within a few seconds."""
-    owner = subprocess.Popen(["sleep", "4"])
-    d = os.path.realpath(__import__("tempfile").mkdtemp(prefix="ipcfs-pg-"))
+    owner = subprocess.Popen(["sleep", "120"])
+    d = os.path.realpath(tempfile.mkdtemp(prefix="ipcfs-pg-"))
     try:
         subprocess.run([TOOL, "start", d, "--owner", str(owner.pid)],
                        capture_output=True, timeout=120, check=True)
         assert processes_of(d)
+        owner.kill()
         owner.wait(10)
         t0 = time.monotonic()
         end = time.monotonic() + 10
@@ -197,8 +203,12 @@ def test_owner_gone_stops_server():
             time.sleep(0.1)
         assert not os.path.exists(d), "still there %.1f s after the " \
             "owner's end" % (time.monotonic() - t0)
+        # The watcher's `pg-server stop` exits just after removing DIR.
+        while processes_of(d) and time.monotonic() < end:
+            time.sleep(0.1)
         assert not processes_of(d)
     finally:
+        owner.kill()
         subprocess.run([TOOL, "stop", d], timeout=60)
 
 
