@@ -260,12 +260,13 @@ def stuck(t, what, a, name, mounts, prods, cons):
                [m.daemon_stderr()[-400:] for m in mounts]))
 
 
-def load(t, mounts, name, outage, what, settle=1.0, after=1.5):
+def load(t, mounts, name, outage, what, capsys, settle=1.0, after=1.5):
     """Producers on each of MOUNTS write numbered messages to queue NAME
     (made on the first mount), consumers on each read stream; SETTLE s
     in, OUTAGE() runs; AFTER s later the producers stop, one END per
     consumer follows, and every message must be received exactly once.
-    Prints and returns (sent, received, lost, duplicated)."""
+    Prints (past pytest's capture, so that a passing run shows it too)
+    and returns (sent, received, lost, duplicated)."""
     a = mounts[0]
     if a is t:
         t.mkobj("queues", name)
@@ -309,15 +310,17 @@ def load(t, mounts, name, outage, what, settle=1.0, after=1.5):
     finally:
         os.unlink(stop)
     lost, dup = exactly_once(t, what, sent, got)[:2]
-    print("%s: sent %d, received %d, lost %d, duplicated %d" % (
-        what, len(sent), len(got), len(lost), len(dup)), flush=True)
+    with capsys.disabled():
+        print("\n%s: sent %d, received %d, lost %d, duplicated %d" % (
+            what, len(sent), len(got), len(lost), len(dup)), flush=True)
     return len(sent), len(got), len(lost), len(dup)
 
 
 @pytest.mark.deadline(120)
-def test_pg_ctl_restart_under_load(t):
+def test_pg_ctl_restart_under_load(t, capsys):
     b = t.other_mount()
-    sent, got, lost, dup = load(t, [t, b], "rs", t.pg.restart, "restart")
+    sent, got, lost, dup = load(t, [t, b], "rs", t.pg.restart, "restart",
+                                capsys)
     t.true(sent > 100, "messages flowed", "%d sent" % sent)
     t.true(t.daemon.poll() is None and b.daemon.poll() is None,
            "both daemons alive after the restart")
@@ -326,7 +329,7 @@ def test_pg_ctl_restart_under_load(t):
 
 
 @pytest.mark.deadline(150)
-def test_failover_to_synchronous_standby(t):
+def test_failover_to_synchronous_standby(t, capsys):
     """A primary and its synchronous standby; two mounts with
     PGHOST=primary,standby PGTARGETSESSIONATTRS=read-write. Producers on
     both write numbered messages, consumers on both read them; the
@@ -358,7 +361,7 @@ def test_failover_to_synchronous_standby(t):
             cluster.promote()
 
         sent, got, lost, dup = load(t, [a, b], "fo", failover, "failover",
-                                    after=2.0)
+                                    capsys, after=2.0)
         t.true(sent > 100, "messages flowed", "%d sent" % sent)
         t.true(a.daemon.poll() is None and b.daemon.poll() is None,
                "both daemons alive after the failover")
