@@ -725,23 +725,39 @@ static struct pg_kind *pg_kind_find(const char *name, size_t len)
 	return NULL;
 }
 
+int pg_payload_parse(const char *payload, size_t *kind_len, char *op,
+		     long long *id, const char **name)
+{
+	const char *p = strchr(payload, ' ');
+	int digits = 0;
+
+	if (!p || p == payload || (p[1] != 'c' && p[1] != 'x') || p[2] != ' ')
+		return -EINVAL;
+	*kind_len = p - payload;
+	*op = p[1];
+	*id = 0;
+	for (p += 3; *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+		*id = *id * 10 + (*p - '0');
+	if (!digits || *p != ' ' || p[1] != '/')
+		return -EINVAL;
+	*name = p + 1;
+	return 0;
+}
+
 /* "KIND OP ID NAME": retry the waiters of NAME, or retire it. */
 static void pg_notified(const char *payload)
 {
-	const char *sp = strchr(payload, ' '), *name;
+	const char *name;
 	struct pg_kind *k;
 	struct ipc_obj *o;
+	size_t kind_len;
 	long long id;
 	char op;
 
-	if (!sp || !sp[1] || sp[2] != ' ')
-		return;
-	k = pg_kind_find(payload, sp - payload);
-	op = sp[1];
-	id = strtoll(sp + 3, (char **)&name, 10);
-	if (!k || *name != ' ')
-		return;
-	o = ipc_obj_find(k->reg, name + 1);
+	if (pg_payload_parse(payload, &kind_len, &op, &id, &name) < 0)
+		return; /* not ours: anybody may NOTIFY ipcfs */
+	k = pg_kind_find(payload, kind_len);
+	o = k ? ipc_obj_find(k->reg, name) : NULL;
 	if (!o)
 		return;
 	if (op == 'x' && ((struct pg_obj *)o)->id == id)

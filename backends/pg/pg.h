@@ -65,6 +65,15 @@ const char *pg_bytes(const PGresult *r, int row, int col, int *len);
 /* A number as a text parameter, in buf (char buf[24]). */
 #define PG_NUM(buf, v) (snprintf(buf, sizeof(buf), "%lld", (long long)(v)), buf)
 
+/*
+ * A notification's payload, "KIND OP ID NAME" (OP c or x, ID decimal, NAME
+ * from its '/' to the end): 0 and its parts (KIND is payload[0..kind_len),
+ * NAME points into payload), or -EINVAL. Any client of the database may
+ * NOTIFY ipcfs: this is input, and fuzzed (tests/fuzz/fuzz_notify.c).
+ */
+int pg_payload_parse(const char *payload, size_t *kind_len, char *op,
+		     long long *id, const char **name);
+
 /* Every pg kind's object starts with this: its row in ipcfs.objects. */
 struct pg_obj {
 	struct ipc_obj obj;
