@@ -21,7 +21,9 @@
  * once back every object's waiters are retried.
  *
  * A query is I/O, not a wait: bounded by -o pg_timeout (default 10 s).
- * Outages are logged once, when they start and when they end.
+ * Outages are logged once, when they start and when they end. What the
+ * kinds do alike with their objects is obj.c; calls safe to send again,
+ * tags.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -521,188 +523,17 @@ static PGresult *pg_query_loop(const char *sql, int n, const char *const *vals,
 	return r;
 }
 
+PGresult *pg_query_again(const char *sql, int n, const char *const *vals,
+			 const int *lens, bool again, int *err)
+{
+	return ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, again, err)
+			     : pg_query_pool(sql, n, vals, lens, again, err);
+}
+
 PGresult *pg_query(const char *sql, int n, const char *const *vals,
 		   const int *lens, int *err)
 {
-	return ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, false, err)
-			     : pg_query_pool(sql, n, vals, lens, false, err);
-}
-
-/*
- * Tags: a call that changes something, made safe to send again. The tag,
- * "MOUNT KEY N SUM", names the file handle (KEY, a number of this mount's),
- * the handle's call (N: the next one only once this one was answered) and
- * what it sends (SUM). The database remembers per handle what its last
- * call did: the same call again is answered from that (a message is not
- * sent twice; a receive returns the message it took, which stays marked
- * taken, in its place, until the handle's next call or its end). So a
- * connection that breaks in the middle of a call loses and doubles
- * nothing: a worker sends the call again once connected, within
- * pg_timeout; a retry from the loop is the same call again later.
- */
-static atomic_llong pg_tag_keys;
-static pthread_mutex_t settle_lock = PTHREAD_MUTEX_INITIALIZER;
-/*
- * The handles done since the last tick, as the arrays of ipcfs.settle:
- * keys, doubts, their last calls' numbers ("{1,2}", "{f,t}", "{3,9}").
- */
-struct pg_array {
-	char *s;
-	size_t len;
-};
-static struct pg_array settle_arrays[3]; /* under settle_lock */
-
-void pg_tag_init(struct pg_tag *t)
-{
-	*t = (struct pg_tag){ .key = atomic_fetch_add(&pg_tag_keys, 1) + 1 };
-}
-
-/*
- * A hash of the length and all the bytes, 8 at a time (FNV-1a's step on
- * words): tells a handle's two calls apart, at a few GB/s.
- */
-static unsigned long long pg_sum(const char *data, size_t len)
-{
-	unsigned long long h = 14695981039346656037ULL ^ len, w;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		memcpy(&w, data + i, 8);
-		h = (h ^ w) * 1099511628211ULL;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ (unsigned char)data[i]) * 1099511628211ULL;
-	return h;
-}
-
-PGresult *pg_call(struct pg_tag *t, const char *sql, int n, const char **vals,
-		  const int *lens, const char *data, size_t len, int *err)
-{
-	char tag[96];
-	PGresult *r;
-
-	if (!t->doubt)
-		t->n++;
-	snprintf(tag, sizeof(tag), "%s %lld %lld %llu", pg_mount, t->key, t->n,
-		 pg_sum(data, len) >> 1);
-	vals[n - 1] = tag;
-	r = ipc_in_loop() ? pg_query_loop(sql, n, vals, lens, true, err)
-			  : pg_query_pool(sql, n, vals, lens, true, err);
-	t->doubt = !r && (*err == -EIO || *err == -EAGAIN);
-	return r;
-}
-
-/*
- * Append x[i] to each growing "{a,b" (closed by pg_settle): to all three
- * or, without the memory, to none (the handle is then forgotten: its row
- * goes with the mount).
- */
-static void pg_arrays_add(struct pg_array a[3], const char *const x[3])
-{
-	char *grown;
-	int i;
-
-	for (i = 0; i < 3; i++) {
-		grown = realloc(a[i].s, a[i].len + strlen(x[i]) + 3);
-		if (!grown)
-			return;
-		a[i].s = grown;
-	}
-	for (i = 0; i < 3; i++)
-		a[i].len += sprintf(a[i].s + a[i].len, "%c%s",
-				    a[i].len ? ',' : '{', x[i]);
-}
-
-/*
- * The handle is done: what its last call took is delivered (or given back
- * in its place, if that call was never answered). Batched for the tick.
- */
-void pg_tag_release(struct pg_tag *t)
-{
-	char key[24], n[24];
-	const char *x[3] = { PG_NUM(key, t->key), t->doubt ? "t" : "f",
-			     PG_NUM(n, t->n) };
-
-	if (!t->n)
-		return;
-	pthread_mutex_lock(&settle_lock);
-	pg_arrays_add(settle_arrays, x);
-	pthread_mutex_unlock(&settle_lock);
-}
-
-static void pg_settle(void)
-{
-	struct pg_array a[3];
-	const char *vals[4] = { pg_mount };
-	int i;
-
-	pthread_mutex_lock(&settle_lock);
-	memcpy(a, settle_arrays, sizeof(a));
-	memset(settle_arrays, 0, sizeof(settle_arrays));
-	pthread_mutex_unlock(&settle_lock);
-	if (!a[0].s || !a[1].s || !a[2].s)
-		goto out;
-	for (i = 0; i < 3; i++) {
-		strcpy(a[i].s + a[i].len, "}");
-		vals[i + 1] = a[i].s;
-	}
-	if (pg_exec("SELECT ipcfs.settle($1, $2, $3, $4)", 4, vals, NULL) < 0) {
-		/* Again at the next tick: put them back. */
-		const char *x[3];
-
-		for (i = 0; i < 3; i++) {
-			a[i].s[a[i].len] = 0;
-			x[i] = a[i].s + 1;
-		}
-		pthread_mutex_lock(&settle_lock);
-		pg_arrays_add(settle_arrays, x);
-		pthread_mutex_unlock(&settle_lock);
-	}
-out:
-	for (i = 0; i < 3; i++)
-		free(a[i].s);
-}
-
-int pg_exec(const char *sql, int n, const char *const *vals, const int *lens)
-{
-	PGresult *r;
-	int err;
-
-	r = pg_query(sql, n, vals, lens, &err);
-	PQclear(r);
-	return r ? 0 : err;
-}
-
-/* Binary results are in network byte order, of the column's own width. */
-long long pg_int(const PGresult *r, int row, int col)
-{
-	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-	int len = PQgetlength(r, row, col), i;
-	unsigned long long v = 0;
-
-	if (PQgetisnull(r, row, col) || len <= 0 || len > 8)
-		return 0;
-	for (i = 0; i < len; i++)
-		v = v << 8 | p[i];
-	if (len < 8 && p[0] & 0x80 && len > 1) /* sign-extend int2/int4 */
-		v |= ~0ULL << (len * 8);
-	return (long long)v;
-}
-
-double pg_float(const PGresult *r, int row, int col)
-{
-	long long bits = pg_int(r, row, col);
-	double d;
-
-	memcpy(&d, &bits, sizeof(d));
-	return PQgetlength(r, row, col) == 8 ? d : 0;
-}
-
-const char *pg_bytes(const PGresult *r, int row, int col, int *len)
-{
-	*len = PQgetlength(r, row, col);
-	return PQgetvalue(r, row, col);
+	return pg_query_again(sql, n, vals, lens, false, err);
 }
 
 /* Registry of the kinds, for the notifications. */
@@ -1073,8 +904,7 @@ void pg_fini(void)
 	ipc_source_del(tick_src);
 	pg_listen_unwatch();
 	pg_settle(); /* the files released at exit */
-	for (i = 0; i < 3; i++)
-		free(settle_arrays[i].s);
+	pg_tags_free();
 	if (pg_ok(listen_conn))
 		pg_session_exec(listen_conn, "SELECT ipcfs.mount_detach($1)", 1,
 				vals);
@@ -1088,113 +918,6 @@ void pg_fini(void)
 	free(pool_busy);
 	free(pg_service);
 	pg_service = NULL;
-}
-
-/* Objects: a row of ipcfs.objects, and what every kind does alike. */
-int pg_obj_open(const char *kind, const char *name, size_t size,
-		struct ipc_obj **o)
-{
-	const char *vals[] = { kind, name };
-	struct pg_obj *p;
-	PGresult *r;
-	int err;
-
-	r = pg_query("SELECT ipcfs.id($1, $2)", 2, vals, NULL, &err);
-	if (!r)
-		return err;
-	p = calloc(1, size);
-	if (!p || ipc_obj_init(&p->obj, name, -1) < 0) {
-		free(p);
-		PQclear(r);
-		return -ENOMEM;
-	}
-	p->id = pg_int(r, 0, 0);
-	PQclear(r);
-	*o = &p->obj;
-	return 0;
-}
-
-void pg_obj_free(struct ipc_obj *o)
-{
-	free(o);
-}
-
-int pg_list(const char *kind, int (*fill)(void *ctx, const char *name),
-	    void *ctx)
-{
-	const char *vals[] = { kind };
-	PGresult *r;
-	int err, i, ret = 0;
-
-	r = pg_query("SELECT ipcfs.list($1)", 1, vals, NULL, &err);
-	if (!r)
-		return err;
-	for (i = 0; i < PQntuples(r) && ret == 0; i++)
-		ret = fill(ctx, PQgetvalue(r, i, 0));
-	PQclear(r);
-	return ret;
-}
-
-static struct timespec pg_time(double t)
-{
-	struct timespec ts = { .tv_sec = (time_t)t };
-
-	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
-	return ts;
-}
-
-int pg_stat(const char *kind, const char *name, struct stat *st)
-{
-	const char *vals[] = { kind, name };
-	PGresult *r;
-	int err;
-
-	r = pg_query("SELECT * FROM ipcfs.stat($1, $2)", 2, vals, NULL, &err);
-	if (!r)
-		return err;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return -ENOENT;
-	}
-	st->st_uid = pg_int(r, 0, 0);
-	st->st_gid = pg_int(r, 0, 1);
-	st->st_mode = (st->st_mode & S_IFMT) | (pg_int(r, 0, 2) & 07777);
-	st->st_atim = pg_time(pg_float(r, 0, 3));
-	st->st_mtim = pg_time(pg_float(r, 0, 4));
-	st->st_ctim = pg_time(pg_float(r, 0, 5));
-	PQclear(r);
-	return 0;
-}
-
-int pg_chmod(const char *kind, const char *name, mode_t mode)
-{
-	char m[24];
-	const char *vals[] = { kind, name, PG_NUM(m, mode & 07777) };
-
-	return pg_exec("SELECT ipcfs.chmod($1, $2, $3)", 3, vals, NULL);
-}
-
-int pg_chown(const char *kind, const char *name, uid_t uid, gid_t gid)
-{
-	char u[24], g[24];
-	const char *vals[] = { kind, name, PG_NUM(u, (int)uid),
-			       PG_NUM(g, (int)gid) };
-
-	return pg_exec("SELECT ipcfs.chown($1, $2, $3, $4)", 4, vals, NULL);
-}
-
-int pg_remove(const char *kind, struct ipc_registry *reg, const char *name)
-{
-	const char *vals[] = { kind, name };
-	struct ipc_obj *o;
-	int ret;
-
-	ret = pg_exec("SELECT ipcfs.unlink($1, $2)", 2, vals, NULL);
-	if (ret == 0 && (o = ipc_obj_find(reg, name))) {
-		ipc_obj_remove(o);
-		ipc_obj_put(o);
-	}
-	return ret;
 }
 
 const struct ipc_option pg_options[] = {

@@ -37,6 +37,15 @@ extern char pg_mount[37];
  */
 PGresult *pg_query(const char *sql, int n, const char *const *vals,
 		   const int *lens, int *err);
+/*
+ * pg_query, and with `again` a call that may be sent again over a new
+ * connection after one broke under it (a tagged call: tags.c).
+ */
+PGresult *pg_query_again(const char *sql, int n, const char *const *vals,
+			 const int *lens, bool again, int *err);
+/* Hand the handles released since to the database (the tick, and at exit). */
+void pg_settle(void);
+void pg_tags_free(void);
 /* Run sql for its effect only: 0 or -errno, as pg_query. */
 int pg_exec(const char *sql, int n, const char *const *vals, const int *lens);
 
