@@ -6,7 +6,7 @@
  * operation into one call and its result into bytes, an errno or "would
  * block".
  *
- * Waiting: every function that changes an object NOTIFYs channel "ipcfs"
+ * Waiting: every change that can end a wait NOTIFYs channel "ipcfs"
  * with "KIND OP ID NAME"; conn.c LISTENs on a connection of its own whose
  * socket is a wake source of the event loop, and wakes the waiters of the
  * object named (OP c), or retires it (OP x). A query is I/O, not a wait:
