@@ -25,8 +25,6 @@
 #include "pg.h"
 
 #define PGQ_KIND "queues"
-#define PGQ_PRIO_MAX 32767
-#define PGQ_FRAME_MAX 7 /* "32767\t" and a NUL */
 
 enum pgq_mode { PGQ_DATA, PGQ_STREAM, PGQ_LINES, PGQ_FRAMED };
 
@@ -260,7 +258,7 @@ static void pgq_release(void *fh)
 static int pgq_take(struct pgq_handle *h, struct ipc_wait *w)
 {
 	const char *vals[] = { h->q->name, NULL };
-	char frame[PGQ_FRAME_MAX];
+	char frame[IPC_FRAME_HEAD_MAX];
 	const char *data;
 	PGresult *r;
 	int err, len;
@@ -280,9 +278,7 @@ static int pgq_take(struct pgq_handle *h, struct ipc_wait *w)
 	data = pg_bytes(r, 0, 0, &len);
 	h->prio = pg_int(r, 0, 1);
 	h->seq = pg_int(r, 0, 2);
-	h->head = h->mode == PGQ_FRAMED
-			  ? snprintf(frame, sizeof(frame), "%d\t", h->prio)
-			  : 0;
+	h->head = h->mode == PGQ_FRAMED ? ipc_frame_head(h->prio, frame) : 0;
 	free(h->msg);
 	h->msg = malloc(h->head + len + 1);
 	if (!h->msg) {
@@ -383,20 +379,23 @@ static ssize_t pgq_data_write(void *fh, const char *buf, size_t size, off_t off,
 	return pgq_send(h->q, &h->tag, buf, size, 0, w);
 }
 
-/* framed: "PRIO\tMESSAGE", PRIO 0 to 32767 in decimal. */
+/*
+ * framed: "PRIO\tMESSAGE" (ipc_frame_parse(), the same bytes on every
+ * engine); a write longer than IPC_MSG_MAX may have come in pieces.
+ */
 static ssize_t pgq_framed_write(void *fh, const char *buf, size_t size,
 				off_t off, struct ipc_wait *w)
 {
 	struct pgq_handle *h = fh;
-	const char *tab =
-		memchr(buf, '\t', size < PGQ_FRAME_MAX ? size : PGQ_FRAME_MAX);
-	long prio;
+	unsigned int prio;
+	int head = ipc_frame_parse(buf, size, &prio);
 	ssize_t ret;
 
-	if (!tab || ipc_parse_long(buf, tab - buf, &prio) < 0 || prio < 0 ||
-	    prio > PGQ_PRIO_MAX || tab[-1] == '\n')
-		return -EINVAL;
-	ret = pgq_send(h->q, &h->tag, tab + 1, size - (tab + 1 - buf), prio, w);
+	if (head < 0)
+		return head;
+	if (size > IPC_MSG_MAX)
+		return -EMSGSIZE;
+	ret = pgq_send(h->q, &h->tag, buf + head, size - head, prio, w);
 	return ret < 0 ? ret : (ssize_t)size;
 }
 
