@@ -82,10 +82,11 @@ void ipc_source_del(struct ipc_source *s);
 bool ipc_in_loop(void);
 
 /*
- * The wait source of what has no descriptor (a semaphore): while requests
- * wait on obj's wait queue, a helper thread makes blocking calls for them, and banks what
- * each brings; a waiter's retry claims one banked item. So waiting costs one
- * thread per object that has waiters, never one per waiter.
+ * The wait source of what has no descriptor (a semaphore, a System V
+ * queue): while requests wait on wq (obj's, or another of obj's), a helper
+ * thread makes blocking calls for them, and banks what each brings; a
+ * waiter's retry claims one banked item. So waiting costs one thread per
+ * wait queue that has waiters, never one per waiter.
  *
  * block(arg, deadline) makes one blocking call (sem_clockwait() on
  * CLOCK_MONOTONIC) and returns 1 when it got an item, 0 when it did not
@@ -93,20 +94,26 @@ bool ipc_in_loop(void);
  * and must see the error. The helper blocks only while nothing is banked,
  * holds a reference to obj meanwhile (ipc_obj_hold), and runs with every
  * signal blocked but the one fs/helper.c owns, which interrupts the call
- * when the last waiter leaves. give_back(arg) returns one banked item
- * nobody claimed. peek(arg) > 0 says an item could be had now without
- * taking it: while only pollers wait, there is no event to wait for, so the
- * helper peeks every IPC_HELPER_PERIOD_MS and wakes them.
+ * when the last waiter leaves; a call that takes no deadline (msgrcv) says
+ * IPC_HELPER_UNTIMED, and that signal also ends it at the deadline.
+ * give_back(arg) returns one banked item nobody claimed. peek(arg) returns
+ * the events (POLLIN, POLLOUT) whose waiters could go on now, without
+ * taking anything: while only pollers wait, or when there is nothing to
+ * block on (block NULL: writers to a full System V queue), there is no
+ * event to wait for, so the helper peeks every IPC_HELPER_PERIOD_MS and
+ * wakes them. When obj is removed, the helper retries wq's waiters once.
  */
 #define IPC_HELPER_PERIOD_MS 100
+#define IPC_HELPER_UNTIMED 0x1
 struct ipc_obj;
 struct ipc_registry;
 struct ipc_helper_ops {
 	int (*block)(void *arg, const struct timespec *deadline);
 	void (*give_back)(void *arg);
-	int (*peek)(void *arg);
+	unsigned int (*peek)(void *arg);
+	unsigned int flags;
 };
-struct ipc_helper *ipc_helper_new(struct ipc_obj *obj,
+struct ipc_helper *ipc_helper_new(struct ipc_obj *obj, struct ipc_waitq *wq,
 				  const struct ipc_helper_ops *ops, void *arg);
 void ipc_helper_free(struct ipc_helper *h);
 /* A waiter is about to park (or a poller to poll): make sure it is served. */

@@ -268,11 +268,11 @@ static void semaphore_helper_give_back(void *arg)
 	semaphore_post(s);
 }
 
-static int semaphore_helper_peek(void *arg)
+static unsigned int semaphore_helper_peek(void *arg)
 {
 	struct semaphore *s = arg;
 
-	return s->broken || semaphore_value(s) > 0;
+	return s->broken || semaphore_value(s) > 0 ? POLLIN : 0;
 }
 
 static const struct ipc_helper_ops semaphore_helper_ops = {
@@ -308,7 +308,8 @@ static int semaphore_open(const char *name, struct ipc_obj **o)
 	s->ino = st.st_ino;
 	/* Units are taken only through an object: journal them from now. */
 	s->hslot = holds_pin(name, s->ino);
-	s->helper = ipc_helper_new(&s->obj, &semaphore_helper_ops, s);
+	s->helper =
+		ipc_helper_new(&s->obj, s->obj.wq, &semaphore_helper_ops, s);
 	if (!s->helper) {
 		ipc_obj_discard(&semaphores, &s->obj);
 		return -ENOMEM;

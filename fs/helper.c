@@ -28,6 +28,7 @@
 
 struct ipc_helper {
 	struct ipc_obj *obj;
+	struct ipc_waitq *wq; /* whose waiters it serves: obj's, or another */
 	const struct ipc_helper_ops *ops;
 	void *arg;
 	pthread_mutex_t lock; /* everything below */
@@ -36,6 +37,7 @@ struct ipc_helper {
 	bool running;	      /* the thread exists */
 	bool blocking;	      /* it is in ops->block */
 	pthread_t thread;
+	timer_t timer; /* IPC_HELPER_UNTIMED: the thread's deadline */
 };
 
 static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
@@ -76,7 +78,7 @@ static void helper_idle(void *arg)
 	pthread_mutex_unlock(&h->lock);
 }
 
-struct ipc_helper *ipc_helper_new(struct ipc_obj *obj,
+struct ipc_helper *ipc_helper_new(struct ipc_obj *obj, struct ipc_waitq *wq,
 				  const struct ipc_helper_ops *ops, void *arg)
 {
 	struct ipc_helper *h = calloc(1, sizeof(*h));
@@ -85,11 +87,12 @@ struct ipc_helper *ipc_helper_new(struct ipc_obj *obj,
 		return NULL;
 	pthread_once(&helper_once, helper_install);
 	h->obj = obj;
+	h->wq = wq;
 	h->ops = ops;
 	h->arg = arg;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	fs_waitq_on_idle(h->obj->wq, helper_idle, h);
+	fs_waitq_on_idle(h->wq, helper_idle, h);
 	return h;
 }
 
@@ -119,27 +122,66 @@ static void helper_pause(struct ipc_helper *h)
 	pthread_cond_clockwait(&h->cond, &h->lock, CLOCK_MONOTONIC, &ts);
 }
 
+/*
+ * A call without a deadline of its own (msgrcv) gets the thread's timer,
+ * which sends HELPER_SIGNAL to this thread at the deadline: a signal of
+ * helper_idle() that lands just before the call is then late, never lost.
+ */
+static int helper_timer_new(struct ipc_helper *h)
+{
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_THREAD_ID,
+		.sigev_signo = HELPER_SIGNAL,
+	};
+
+	if (!(h->ops->flags & IPC_HELPER_UNTIMED))
+		return 0;
+	/* glibc before 2.36 names the field only through its union. */
+	sev._sigev_un._tid = gettid();
+	return timer_create(CLOCK_MONOTONIC, &sev, &h->timer) < 0 ? -errno : 0;
+}
+
+static void helper_timer_set(struct ipc_helper *h, const struct timespec *ts)
+{
+	struct itimerspec its = { .it_value = *ts };
+
+	if (h->ops->flags & IPC_HELPER_UNTIMED)
+		timer_settime(h->timer, TIMER_ABSTIME, &its, NULL);
+}
+
 /* Block once for an item, h->lock dropped meanwhile: false to end. */
 static bool helper_block(struct ipc_helper *h)
 {
+	static const struct timespec off;
 	struct timespec ts;
 	int ret;
 
 	helper_deadline(&ts, HELPER_DEADLINE_MS);
 	h->blocking = true;
 	pthread_mutex_unlock(&h->lock);
+	helper_timer_set(h, &ts);
 	ret = h->ops->block(h->arg, &ts);
+	helper_timer_set(h, &off);
 	pthread_mutex_lock(&h->lock);
 	h->blocking = false;
 	if (ret > 0) {
 		h->banked++;
-		ipc_wake(h->obj->wq, POLLIN);
+		ipc_wake(h->wq, POLLIN);
 	} else if (ret < 0) {
 		helper_give_back(h);
-		ipc_wake_all(h->obj->wq); /* they see the error themselves */
+		ipc_wake_all(h->wq); /* they see the error themselves */
 		return false;
 	}
 	return true;
+}
+
+/* Wake whoever could go on now (pollers, or waiters with no call to make). */
+static void helper_peek(struct ipc_helper *h)
+{
+	unsigned int events = h->banked ? 0 : h->ops->peek(h->arg);
+
+	if (events)
+		ipc_wake(h->wq, events);
 }
 
 static void *helper_main(void *arg)
@@ -153,9 +195,20 @@ static void *helper_main(void *arg)
 	sigaddset(&set, HELPER_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	pthread_mutex_lock(&h->lock);
+	if (helper_timer_new(h) < 0) {
+		ipc_log("%s: cannot make a timer for its waiter thread: %s",
+			h->obj->name, strerror(errno));
+		ipc_wake_all(h->wq); /* they try again, and start another */
+		goto out;
+	}
 	for (;;) {
-		active = ipc_obj_removed(h->obj) ? 0
-						 : fs_waitq_active(h->obj->wq);
+		if (ipc_obj_removed(h->obj)) {
+			/* Removal woke obj's waiters, but maybe not wq's. */
+			ipc_wake_all(h->wq);
+			active = 0;
+		} else {
+			active = fs_waitq_active(h->wq);
+		}
 		if (!active) {
 			helper_give_back(h);
 			if (quiet)
@@ -165,16 +218,18 @@ static void *helper_main(void *arg)
 			continue;
 		}
 		quiet = false;
-		if (!(active & FS_WQ_PARKED) || h->banked) {
-			/* Pollers only, or an item awaits its taker. */
-			if (!h->banked && h->ops->peek(h->arg) > 0)
-				ipc_wake(h->obj->wq, POLLIN);
+		if (!(active & FS_WQ_PARKED) || h->banked || !h->ops->block) {
+			/* Pollers only, an item awaits its taker, or no call. */
+			helper_peek(h);
 			helper_pause(h);
 			continue;
 		}
 		if (!helper_block(h))
 			break;
 	}
+	if (h->ops->flags & IPC_HELPER_UNTIMED)
+		timer_delete(h->timer);
+out:
 	h->running = false;
 	pthread_mutex_unlock(&h->lock);
 	ipc_obj_put(h->obj);

@@ -94,8 +94,12 @@ static int options_kind(const char *arg)
 	ret = options_number(options_numbers, arg, eq - arg);
 	if (ret == 0)
 		ret = options_number(fs_conf.engine->options, arg, eq - arg);
-	for (k = fs_conf.engine->kinds; ret == 0 && *k; k++)
-		ret = options_number((*k)->options, arg, eq - arg);
+	/* Kinds may share an option (sem_value: sem/ and sysv/sem/). */
+	for (k = fs_conf.engine->kinds; ret >= 0 && *k; k++) {
+		int r = options_number((*k)->options, arg, eq - arg);
+
+		ret = r ? r : ret;
+	}
 	return ret;
 }
 
