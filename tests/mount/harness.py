@@ -27,6 +27,7 @@ import traceback
 import pytest
 
 import native
+import sysv
 from kinds import QueueHelpers, ShmFileHelpers
 from mount import (Mount, StepTimeout, quiet_run, rmdir_patiently,
                    sanitizer_at)
@@ -45,6 +46,7 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
         # Names made by the current test, by kind: a fallback list of
         # native objects to unlink if the tree cannot remove them.
         self.made = collections.defaultdict(set)
+        self.keys = sysv.Keys()         # System V keys of this process
         self.mqds = []                  # native queue descriptors
         self.fds = []                   # descriptors of files in the tree
         self.extra = []                 # extra trees (Harness objects)
@@ -342,6 +344,9 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
             for n in names:
                 self.unlink_native(kind, n)
         self.made.clear()
+        # System V objects the tree could not remove (or a test made
+        # natively and left): every object of the process's key range.
+        self.keys.remove_all()
         for m in list(self.extra):
             errs += self.extra_unmount(m)
         return errs
@@ -408,6 +413,8 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
         with contextlib.suppress(OSError):
             os.kill(self.daemon.pid, signal.SIGKILL)
         native.unlink_prefix(self.prefix)
+        with contextlib.suppress(OSError):
+            self.keys.remove_all()
         with contextlib.suppress(OSError):
             os.rmdir(self.mnt)
         with contextlib.suppress(OSError):
@@ -508,6 +515,7 @@ class Harness(Mount, Children, QueueHelpers, ShmFileHelpers):
         else:
             self.unmount()
         left = native.unlink_prefix(self.prefix, self.note)
+        left += ["sysv/%s/0x%08x" % kk for kk in self.keys.remove_all()]
         if left:
             self.note("unlinked %d leftover objects: %s%s" % (
                 len(left), " ".join(left[:10]), " ..." if len(left) > 10

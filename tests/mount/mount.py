@@ -384,12 +384,24 @@ class Mount:
                     os.rmdir(probe)
         return self._files[kind]
 
+    def ours(self, kind, name):
+        """May the teardown remove KIND/NAME? Everything under the tree's
+        prefix is the test's; System V keys have no prefix (sysv/ shows
+        every object of the host), so only those of the test's key range
+        are (harness.py's sysv.Keys)."""
+        keys = getattr(self, "keys", None)
+        if not kind.startswith("sysv/"):
+            return True
+        return keys is not None and keys.owns(kind, name)
+
     def remove_objects(self, root=None):
         """rmdir every object the tree shows: [(kind/name, what went
         wrong)] for those that would not go."""
         errs = []
         root = root or self.mnt
         for kind, name in self.survey(root)[1]:
+            if not self.ours(kind, name):
+                continue
             path = os.path.join(root, kind, name)
             try:
                 with self.within(5, "rmdir %s/%s" % (kind, name)):

@@ -334,6 +334,17 @@ class Keys:
     def mine(self, key):
         return self.base <= key < self.base + 256
 
+    def owns(self, kind, name):
+        """Is sysv/KIND's object NAME ("0x...", "id.N") this range's, or a
+        private one noted in self.ids? KIND may be "sysv/msg" or "msg"."""
+        kind = kind.split("/")[-1]
+        if name.startswith("id."):
+            return name[3:].isdigit() and int(name[3:]) in self.ids[kind]
+        try:
+            return self.mine(int(name, 16))
+        except ValueError:
+            return False
+
     def remove_all(self):
         """Remove every object of this process's range (and the private
         ones noted in self.ids): what is left when a test failed."""
