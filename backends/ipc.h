@@ -429,6 +429,14 @@ void ipc_block_signals(sigset_t *old);
 int ipc_parse_long(const char *buf, size_t len, long *val);
 
 /*
+ * How many units one write to a semaphore's post file posts (sem/,
+ * sysv/sem/, every engine): 1 for an empty line, N for a decimal N with an
+ * optional newline. *n is 0 to max; -EOVERFLOW for a number past max (more
+ * digits than a long takes too: still a number), -EINVAL for other text.
+ */
+int ipc_parse_post(const char *buf, size_t len, long max, long *n);
+
+/*
  * The next line of a writer's bytes buf[0..len), which continue a line of
  * which `held` bytes came before; no line may be longer than max bytes, its
  * newline included. Returns 1 when the line ends in buf (*take bytes of buf

@@ -16,7 +16,6 @@
  * banks them; the event loop hands each banked unit to the oldest waiter. A
  * unit nobody claims (its waiter was interrupted) goes back.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -482,19 +481,6 @@ static int semaphore_value_get(const char *name, size_t arg, char *buf,
 	return ret < 0 ? ret : snprintf(buf, size, "%d\n", ret);
 }
 
-/* Is the write's buffer digits only, with an optional newline? */
-static bool semaphore_digits(const char *buf, size_t len)
-{
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (!len)
-		return false;
-	while (len--)
-		if (!isdigit((unsigned char)buf[len]))
-			return false;
-	return true;
-}
-
 /*
  * One write posts: once for an empty line, N times for a decimal N. A value
  * past SEM_VALUE_MAX is EOVERFLOW and posts nothing.
@@ -503,18 +489,12 @@ static int semaphore_post_set(const char *name, const char *buf, size_t len,
 			      const struct ipc_caller *who)
 {
 	struct semaphore *s;
-	long n = 1;
-	int ret = 0, val;
+	long n;
+	int ret, val;
 
-	if (len > 1 || (len == 1 && buf[0] != '\n'))
-		ret = ipc_parse_long(buf, len, &n);
-	/* Too many digits for a long is a number still: past the maximum. */
-	if (ret < 0 && semaphore_digits(buf, len))
-		return -EOVERFLOW;
-	if (ret == 0 && n > SEM_VALUE_MAX)
-		return -EOVERFLOW;
-	if (ret < 0 || n < 0)
-		return -EINVAL;
+	ret = ipc_parse_post(buf, len, SEM_VALUE_MAX, &n);
+	if (ret < 0)
+		return ret;
 	s = semaphore_get(name, &ret);
 	if (!s)
 		return ret;

@@ -326,7 +326,8 @@ int sysv_remove(const struct sysv_type *t, struct ipc_registry *reg,
 	ret = t->rmid(id);
 	if (ret == -EINVAL || ret == -EIDRM)
 		ret = -ENOENT; /* removed meanwhile by somebody else */
-	ipc_obj_gone(reg, name);
+	if (reg)
+		ipc_obj_gone(reg, name);
 	return ret;
 }
 

@@ -63,7 +63,10 @@ int sysv_stat(const struct sysv_type *t, const char *name, struct stat *st);
 int sysv_chmod(const struct sysv_type *t, const char *name, mode_t mode);
 int sysv_chown(const struct sysv_type *t, const char *name, uid_t uid,
 	       gid_t gid);
-/* IPC_RMID, then ipc_obj_gone(reg, name) so the tree's waiters end. */
+/*
+ * IPC_RMID, then ipc_obj_gone(reg, name) so the tree's waiters end; reg
+ * NULL: the kind keeps no objects (sysv/shm: nothing waits).
+ */
 int sysv_remove(const struct sysv_type *t, struct ipc_registry *reg,
 		const char *name);
 

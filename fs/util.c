@@ -234,6 +234,33 @@ int ipc_parse_long(const char *buf, size_t len, long *val)
 	return 0;
 }
 
+/* Is buf[0..len) digits only, with an optional newline? */
+static bool util_digits(const char *buf, size_t len)
+{
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (!len)
+		return false;
+	while (len--)
+		if (buf[len] < '0' || buf[len] > '9')
+			return false;
+	return true;
+}
+
+int ipc_parse_post(const char *buf, size_t len, long max, long *n)
+{
+	int ret = 0;
+
+	*n = 1;
+	if (len > 1 || (len == 1 && buf[0] != '\n'))
+		ret = ipc_parse_long(buf, len, n);
+	if (ret < 0 && util_digits(buf, len))
+		return -EOVERFLOW;
+	if (ret < 0 || *n < 0)
+		return -EINVAL;
+	return *n > max ? -EOVERFLOW : 0;
+}
+
 /*
  * A line is a message (queues' lines): the bytes up to and including a
  * newline, held across writes until it comes. Pure, so that it can be

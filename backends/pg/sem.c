@@ -25,7 +25,6 @@
  * be reached waits as the daemon's own job on that queue, retried when the
  * database is back.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -315,40 +314,6 @@ static int pg_sem_holders_get(const char *name, size_t arg, char *buf,
 	return (int)len;
 }
 
-/* Is the write's buffer digits only, with an optional newline? */
-static bool pg_sem_digits(const char *buf, size_t len)
-{
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (!len)
-		return false;
-	while (len--)
-		if (!isdigit((unsigned char)buf[len]))
-			return false;
-	return true;
-}
-
-/*
- * How many units one write posts, as the local kind parses it: 1 for an
- * empty line, N for a decimal N; EOVERFLOW past SEM_VALUE_MAX (also for
- * more digits than a long takes), else EINVAL.
- */
-static int pg_sem_post_count(const char *buf, size_t len, long *n)
-{
-	int ret = 0;
-
-	*n = 1;
-	if (len > 1 || (len == 1 && buf[0] != '\n'))
-		ret = ipc_parse_long(buf, len, n);
-	if (ret < 0 && pg_sem_digits(buf, len))
-		return -EOVERFLOW;
-	if (ret == 0 && *n > SEM_VALUE_MAX)
-		return -EOVERFLOW;
-	if (ret < 0 || *n < 0)
-		return -EINVAL;
-	return 0;
-}
-
 /* The database posts all N or none (EOVERFLOW past the maximum). */
 static int pg_sem_post_set(const char *name, const char *buf, size_t len,
 			   const struct ipc_caller *who)
@@ -358,7 +323,7 @@ static int pg_sem_post_set(const char *name, const char *buf, size_t len,
 	long n;
 	int ret;
 
-	ret = pg_sem_post_count(buf, len, &n);
+	ret = ipc_parse_post(buf, len, SEM_VALUE_MAX, &n);
 	if (ret < 0)
 		return ret;
 	PG_NUM(nbuf, n);

@@ -15,6 +15,7 @@ import os
 import time
 
 import native
+import sysv
 
 
 class QueueHelpers:
@@ -150,8 +151,13 @@ class Waitable:
     def __str__(self):
         return "%s-%s" % (self.kind, self.file)
 
+    def dirname(self, t, name):
+        """The directory of the test's object NAME ("int", "k9"): NAME,
+        but where names are keys (sysv/)."""
+        return name
+
     def path(self, t, name):
-        return t.path(self.kind, name, self.file)
+        return t.path(self.kind, self.dirname(t, name), self.file)
 
     def argv(self, t, name):
         """A command that waits on the file, and prints what it takes."""
@@ -165,13 +171,14 @@ class Waitable:
 
     def gone(self, t, name, what):
         """Object NAME is gone: not listed, and nothing natively either."""
+        name = self.dirname(t, name)
         with t.within(5, "ls %s" % self.kind):
             t.true(name not in os.listdir(t.path(self.kind, "")),
                    "%s: %s/%s not listed" % (what, self.kind, name))
 
     def make(self, t, name):
         """Make object NAME, with nothing in it: the wait waits."""
-        t.mkobj(self.kind, name)
+        t.mkobj(self.kind, self.dirname(t, name))
 
     def give(self, t, name):
         """Give the object one unit, from outside the wait."""
@@ -303,14 +310,46 @@ class SemWait(Waitable):
             t.eq(value(), 1, "%s (300 ms later)" % what)
         else:
             t.eq(value(), 1, what)
-        rc, out, err = t.run(["cat", t.path(self.kind, name, "wait")])
+        rc, out, err = t.run(["cat", t.path(self.kind, self.dirname(t, name),
+                                            "wait")])
         t.eq((rc, out), (0, b""), "%s: a next cat wait" % what)
         t.eq(value(), 0, "%s: the next cat wait took the unit" % what)
 
 
+class SysvSemWait(SemWait):
+    """A System V set of one semaphore at value 0, made natively under a
+    key of the test's range: `wait` and `hold` on semaphore 0. The test's
+    names ("int", "k9") stand for a fresh key each (dirname)."""
+
+    kind = "sysv/sem"
+
+    def __init__(self, file, call="read"):
+        super().__init__(file, call)
+        self.keys = {}              # the test's name -> its key
+
+    def dirname(self, t, name):
+        return sysv.keyname(self.keys[name])
+
+    def gone(self, t, name, what):
+        Waitable.gone(self, t, name, what)
+        t.raises(errno.ENOENT, sysv.semget, self.keys[name],
+                 what="%s: native semget" % what)
+
+    def make(self, t, name):
+        self.keys[name] = t.keys.new()
+        sysv.sem_create(self.keys[name], 1, values=[0])
+
+    def give(self, t, name):
+        sysv.semop(sysv.semget(self.keys[name]), [(0, 1, 0)])
+
+    def level(self, t, name):
+        return sysv.sem_getval(sysv.semget(self.keys[name]))
+
+
 WAITABLES = [QueueWait("data"), QueueWait("stream"),
              QueueFramedWait("framed"), ChannelWait("data"), SemWait("wait"),
-             SemWait("hold", "openat")]
+             SemWait("hold", "openat"), SysvSemWait("wait"),
+             SysvSemWait("hold", "openat")]
 
 
 class Parkable:

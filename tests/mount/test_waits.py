@@ -99,7 +99,7 @@ def test_rmdir_ends_blocked_reader(t, w):
     w.make(t, "rm")
     p = w.waiter(t, "rm")
     t0 = time.monotonic()
-    t.rmobj(w.kind, "rm")
+    t.rmobj(w.kind, w.dirname(t, "rm"))
     rc, out, err = t.finish(p, 3)
     el = time.monotonic() - t0
     t.eq((rc, out, err), w.at_rmdir + (b"",), "%s: the blocked waiter "
