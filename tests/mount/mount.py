@@ -375,7 +375,8 @@ class Mount:
         """The files of an object of KIND: those of a fresh one, made and
         removed for the purpose once (then remembered)."""
         if kind not in self._files:
-            probe = os.path.join(self.mnt, kind, "probe-files")
+            probe = os.path.join(self.mnt, kind,
+                                 self.objname(kind, "probe-files"))
             with self.within(5, "ls a fresh %s object" % kind):
                 os.mkdir(probe, 0o600)
                 try:
@@ -383,6 +384,16 @@ class Mount:
                 finally:
                     os.rmdir(probe)
         return self._files[kind]
+
+    def objname(self, kind, base):
+        """The directory name a test uses for an object it calls BASE in
+        KIND: BASE itself where objects have names; for a System V kind a
+        key of the test's range, the same one for the same BASE until the
+        test ends (sysv.Keys; without keys, BASE)."""
+        keys = getattr(self, "keys", None)
+        if not kind.startswith("sysv/") or keys is None:
+            return base
+        return keys.name_for(kind, base)
 
     def ours(self, kind, name):
         """May the teardown remove KIND/NAME? Everything under the tree's

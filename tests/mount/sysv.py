@@ -321,6 +321,7 @@ class Keys:
         self.base = self.BASE | (os.getpid() & 0xfff) << 8
         self.n = 0
         self.ids = {"msg": [], "shm": [], "sem": []}  # private ones made
+        self.named = {}  # (kind, base) -> key name, until remove_all()
 
     def new(self):
         """A key nobody uses (none of the range's objects exists)."""
@@ -330,6 +331,12 @@ class Keys:
             if not any(key in listed(k) for k in PROC):
                 return key
         raise RuntimeError("sysv.Keys: the process's 256 keys are used up")
+
+    def name_for(self, kind, base):
+        """A key name standing for a test's object BASE of KIND."""
+        if (kind, base) not in self.named:
+            self.named[(kind, base)] = keyname(self.new())
+        return self.named[(kind, base)]
 
     def mine(self, key):
         return self.base <= key < self.base + 256
@@ -349,6 +356,7 @@ class Keys:
         """Remove every object of this process's range (and the private
         ones noted in self.ids): what is left when a test failed."""
         left = []
+        self.named = {}
         for kind in PROC:
             for key, oid in listed(kind).items():
                 if self.mine(key):

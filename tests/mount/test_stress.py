@@ -32,7 +32,7 @@ end = time.time() + secs
 n = 0
 while time.time() < end:
     kind = random.choice(list(files))
-    d = os.path.join(mnt, kind, random.choice(names))
+    d = os.path.join(mnt, kind, random.choice(names[kind]))
     op = random.random()
     try:
         if op < 0.1:
@@ -77,7 +77,8 @@ def test_random_operations_leave_a_sane_tree(t):
     base = int(os.environ.get("IPCFS_STRESS_SEED", "0"))
     # The kinds and their files as the tree shows them.
     files = {kind: t.kind_files(kind) for kind in t.kinds()}
-    arg = json.dumps([files, NAMES])
+    names = {kind: [t.objname(kind, n) for n in NAMES] for kind in files}
+    arg = json.dumps([files, names])
     procs = [t.py(WORKER, t.mnt, str(base + i), "8", arg) for i in range(4)]
     for i, p in enumerate(procs):
         rc, out, err = t.finish(p, 60)
@@ -85,7 +86,7 @@ def test_random_operations_leave_a_sane_tree(t):
                 "exit %s, stderr %r" % (rc, err[-300:]))
         t.note("worker %d did %s operations" % (i, out.strip().decode()))
     for kind, want in files.items():
-        for name in NAMES:
+        for name in names[kind]:
             d = t.path(kind, name)
             if not os.path.isdir(d):
                 continue
