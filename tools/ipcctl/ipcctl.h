@@ -76,6 +76,7 @@ enum tree_attr {
 	TREE_PUBLISHED,
 	TREE_DROPPED,
 	TREE_BACKLOG,
+	TREE_ID,
 	TREE_NATTRS
 };
 
@@ -94,7 +95,7 @@ struct tree {
 	const char *mnt;	  /* set by tree_walk() */
 	long long pid;		  /* the daemon's: the root's user.ipcfs.pid */
 	unsigned int want;	  /* TREE_ATTR()s to read */
-	const char *const *roots; /* directories under the root to walk */
+	const char *const *roots; /* kinds to walk: "queues", "sysv/msg" */
 	size_t nroots;		  /* 0: all of them */
 	struct tree_object *objs;
 	size_t nobjs, cap;
