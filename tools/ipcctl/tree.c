@@ -72,7 +72,8 @@ static const struct tree_file {
 	{ "published", TREE_PUBLISHED, TREE_NUMBER },
 	{ "dropped", TREE_DROPPED, TREE_NUMBER },
 	{ "backlog", TREE_BACKLOG, TREE_NUMBER },
-	{ "id", TREE_ID, TREE_NUMBER }, /* the System V kinds */
+	{ "id", TREE_ID, TREE_NUMBER },	      /* the System V kinds */
+	{ "nsems", TREE_NSEMS, TREE_NUMBER }, /* sysv/sem */
 };
 
 #define TREE_NFILES (sizeof(tree_files) / sizeof(tree_files[0]))
