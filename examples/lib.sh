@@ -56,6 +56,14 @@ is_pi() {
 	echo "ok - $1 is 3.1415926217588828"
 }
 
+# sysv_key [N]: a System V key of this check's, as the tree spells it.
+# Keys have no prefix, so the examples take theirs from 0x7e57XXXX (from
+# the check's PID; N, 0 to 15, for more than one), which
+# tests/mount/test_examples.py knows as theirs.
+sysv_key() {
+	printf '0x7e57%04x' $(((($$ & 0xfff) << 4 | ${1:-0}) & 0xffff))
+}
+
 # same WHAT WANT GOT: the two files must be byte for byte the same.
 same() {
 	if ! cmp -s "$2" "$3"; then

@@ -89,8 +89,11 @@ check "global flags" "--help --version" ipcctl --
 check "verb prefix p" "post publish" ipcctl p
 check "ls long flags" "--json --raw --noheadings --output --queues --channels
 	--shmems --semaphores --topics --global --help" ipcctl ls --
-check "recv flags" "-v --verbose --timeout -h --help" ipcctl recv -
-check "send flags" "-p --priority -h --help" ipcctl send -
+check "recv flags" "-v --verbose -t --type --timeout -h --help" ipcctl recv -
+check "send flags" "-p --priority -t --type -h --help" ipcctl send -
+check "send: no value for -t" "" ipcctl send -t ""
+check "recv: DIR after --type" "queues/jobs" ipcctl recv --type -3 queues/
+check "-o +ID" "+ID" ipcctl ls -o +I
 check "wait flags" "--timeout -h --help" ipcctl wait -
 check "mkdir flags" "--maxmsg --msgsize --capacity --size --value -m --mode
 	-h --help" ipcctl mkdir -

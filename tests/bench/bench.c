@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/xattr.h>
@@ -731,7 +732,7 @@ static bool bench_case_named(const struct bench *b, const struct bench_case *c)
 static bool bench_case_selected(const struct bench *b,
 				const struct bench_case *c)
 {
-	return bench_case_named(b, c) && (!c->topic || b->topics);
+	return bench_case_named(b, c) && (c->needs & ~b->has) == 0;
 }
 
 /* Warm every path up, then time `runs` runs of every case, interleaved. */
@@ -1184,32 +1185,47 @@ out:
 }
 
 /*
- * Whether MNT has topics/ (a tree without the kind skips its rows, so that
- * bench runs on either); if so, let a reader fall behind by a whole run:
- * a run checks every message, and a dropped one would fail it.
+ * Whether a case --rows names needs NEED, and MNT has DIR, its kind's
+ * directory: then its rows run (b->has). A tree without the kind skips
+ * them, so that bench runs on either.
+ */
+static bool bench_kind_wanted(struct bench *b, unsigned int need,
+			      const char *dir)
+{
+	char path[PATH_MAX + 16];
+	bool wanted = false;
+	struct stat st;
+	size_t ci;
+
+	for (ci = 0; ci < bench_ncases; ci++)
+		wanted |= (bench_cases[ci].needs & need) &&
+			  bench_case_named(b, &bench_cases[ci]);
+	if (!wanted)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", b->mnt, dir);
+	if (stat(path, &st) < 0 && errno == ENOENT) {
+		fprintf(stderr,
+			"bench: %s/: not in this tree; skipping its "
+			"rows\n",
+			dir);
+		return false;
+	}
+	b->has |= need;
+	return true;
+}
+
+/*
+ * If MNT has topics/, let a reader fall behind by a whole run: a run
+ * checks every message, and a dropped one would fail it.
  */
 static int bench_topic_init(struct bench *b)
 {
 	char path[PATH_MAX + 16], val[32];
-	struct stat st;
 	long v, want = b->ops > 100000 ? b->ops : 100000;
-	bool wanted = false;
-	size_t ci;
 	int ret = 0;
 
-	b->topics = false;
-	for (ci = 0; ci < bench_ncases; ci++)
-		wanted |= bench_cases[ci].topic &&
-			  bench_case_named(b, &bench_cases[ci]);
-	if (!wanted)
+	if (!bench_kind_wanted(b, BENCH_NEEDS_TOPICS, "topics"))
 		goto out;
-	snprintf(path, sizeof(path), "%s/topics", b->mnt);
-	if (stat(path, &st) < 0 && errno == ENOENT) {
-		fprintf(stderr, "bench: topics/: not in this tree; skipping "
-				"the topic rows\n");
-		goto out;
-	}
-	b->topics = true;
 	snprintf(path, sizeof(path), "%s/backlog", b->topicdir);
 	snprintf(val, sizeof(val), "%ld\n", want);
 	ret = bench_write_str(path, val);
@@ -1220,6 +1236,45 @@ static int bench_topic_init(struct bench *b)
 			v, want);
 		ret = -EINVAL;
 	}
+out:
+	return ret;
+}
+
+/*
+ * If MNT has sysv/msg/, learn the queue's id (native rows call msgsnd and
+ * msgrcv on it) and empty it: a run checks every message it gets.
+ */
+static int bench_sysv_init(struct bench *b)
+{
+	char path[PATH_MAX + 16];
+	struct {
+		long mtype;
+		char mtext[1 << 16];
+	} *junk = NULL;
+	long dropped = 0, v;
+	int ret = 0;
+
+	if (!bench_kind_wanted(b, BENCH_NEEDS_SYSV_MSG, "sysv/msg"))
+		goto out;
+	snprintf(path, sizeof(path), "%s/id", b->svdir);
+	ret = bench_read_long(path, &v);
+	if (ret < 0)
+		goto out;
+	b->svid = v;
+	junk = malloc(sizeof(*junk));
+	if (!junk) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (msgrcv(b->svid, junk, sizeof(junk->mtext), 0,
+		      IPC_NOWAIT | MSG_NOERROR) >= 0)
+		dropped++;
+	if (errno != ENOMSG)
+		ret = bench_err("msgrcv", path, errno);
+	else if (dropped)
+		fprintf(stderr, "bench: %s held %ld messages; dropped them\n",
+			b->svdir, dropped);
+	free(junk);
 out:
 	return ret;
 }
@@ -1264,6 +1319,12 @@ static int bench_paths(struct bench *b)
 		ret = bench_path(b->topicdata, b->topicdir, "", "data");
 	if (ret >= 0)
 		ret = bench_path(b->topicdropped, b->topicdir, "", "dropped");
+	if (ret >= 0)
+		ret = bench_path(b->svdir, b->mnt, "sysv/msg", b->sysvmsg);
+	if (ret >= 0)
+		ret = bench_path(b->svdata, b->svdir, "", "data");
+	if (ret >= 0)
+		ret = bench_path(b->svstream, b->svdir, "", "stream");
 	if (ret >= 0)
 		ret = bench_path(b->nullfile, b->nullmnt, "", "file");
 	return ret;
@@ -1311,6 +1372,8 @@ static int bench_init(struct bench *b)
 				       sizeof(b->semname));
 	if (ret >= 0 && ipcfs)
 		ret = bench_topic_init(b);
+	if (ret >= 0)
+		ret = bench_sysv_init(b);
 	for (ci = 0; ci < bench_ncases && ret >= 0; ci++)
 		ret = bench_case_fits(b, &bench_cases[ci]);
 	return ret;
@@ -1343,6 +1406,11 @@ static void bench_usage(FILE *f)
 		"                   backlog is set to 100000 (or --ops); "
 		"without\n"
 		"                   MNT/topics the topic rows are skipped\n"
+		"  --sysv-msg KEY   the System V queue directory, "
+		"MNT/sysv/msg/KEY\n"
+		"                   (0x1bec0000); without MNT/sysv/msg its "
+		"rows are\n"
+		"                   skipped\n"
 		"  --rows LIST      only the cases with a row label containing "
 		"one of\n"
 		"                   these comma-separated words (all)\n"
@@ -1409,6 +1477,7 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 		{ "segment", required_argument, NULL, 'g' },
 		{ "semaphore", required_argument, NULL, 'p' },
 		{ "topic", required_argument, NULL, 't' },
+		{ "sysv-msg", required_argument, NULL, 'k' },
 		{ "rows", required_argument, NULL, 'R' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "mq", required_argument, NULL, 'm' },
@@ -1450,6 +1519,9 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 			break;
 		case 't':
 			b->topic = optarg;
+			break;
+		case 'k':
+			b->sysvmsg = optarg;
 			break;
 		case 'R':
 			b->rows = optarg;
@@ -1508,6 +1580,7 @@ int main(int argc, char **argv)
 		.segment = "s",
 		.semaphore = "s",
 		.topic = "t",
+		.sysvmsg = "0x1bec0000",
 		.only = (1u << BENCH_NSYS) - 1,
 	};
 	double *samples = NULL;

@@ -22,23 +22,29 @@ enum { BENCH_IPCFS, BENCH_NULL, BENCH_NATIVE, BENCH_NSYS };
 /* A target's `vs` for fan-out rows: ipcfs on the case marked `base`. */
 #define BENCH_BASE BENCH_NSYS
 enum { BENCH_PUT, BENCH_GET };
+/* Kinds a tree may lack: a case that needs one is skipped without it. */
+#define BENCH_NEEDS_TOPICS (1u << 0)   /* topics/ */
+#define BENCH_NEEDS_SYSV_MSG (1u << 1) /* sysv/msg/ */
 
 struct bench {
 	const char *mnt, *nullmnt;
 	const char *queue, *channel, *segment, *semaphore; /* directories */
-	const char *topic; /* under topics/, when the tree has the kind */
+	const char *topic;   /* under topics/, when the tree has the kind */
+	const char *sysvmsg; /* under sysv/msg/ (a key), likewise */
 	/* paths under the mounts and the objects' POSIX names */
 	char qdir[PATH_MAX], data[PATH_MAX], stream[PATH_MAX];
 	char chdir[PATH_MAX], chdata[PATH_MAX];
 	char shmdir[PATH_MAX], shmdata[PATH_MAX];
 	char semdir[PATH_MAX], sempost[PATH_MAX], semwait[PATH_MAX];
 	char topicdir[PATH_MAX], topicdata[PATH_MAX], topicdropped[PATH_MAX];
+	char svdir[PATH_MAX], svdata[PATH_MAX], svstream[PATH_MAX];
+	int svid; /* the System V queue's id, from its `id` file */
 	char nullfile[PATH_MAX];
 	char mqname[NAME_MAX + 2], shmname[NAME_MAX + 2], semname[NAME_MAX + 2];
 	long maxmsg, msgsize;
 	long ops, runs, warmup; /* ops per row and run, runs, warm-up ops */
 	bool smoke, verbose;
-	bool topics;	   /* MNT/topics exists: its rows run */
+	unsigned int has;  /* BENCH_NEEDS_*: kinds MNT has, whose rows run */
 	const char *rows;  /* --rows: words a case's label must have one of */
 	unsigned int only; /* systems to run, 1 << BENCH_* */
 	unsigned long seq; /* messages made so far; each carries its number */
@@ -84,11 +90,11 @@ struct bench_case {
 	 * second in total (readers x messages / time to the last get).
 	 */
 	int readers;
-	bool base;	  /* the fan-out row the others are compared with */
-	bool topic;	  /* runs only when MNT has topics/ */
-	double target[2]; /* aim of ipcfs/vs per row, 0: none */
-	int vs;		  /* the system the target is set against, or BASE */
-	const char *note; /* for the legend */
+	bool base;	    /* the fan-out row the others are compared with */
+	unsigned int needs; /* BENCH_NEEDS_*: runs only where MNT has them */
+	double target[2];   /* aim of ipcfs/vs per row, 0: none */
+	int vs;		    /* the system the target is set against, or BASE */
+	const char *note;   /* for the legend */
 	const struct bench_impl *impl[BENCH_NSYS]; /* NULL: no column */
 };
 

@@ -4,8 +4,9 @@
  * a get, done through ipcfs, through nullfs and with the native API.
  *
  * An implementation (struct bench_impl) is a setup, a put, a get and a
- * teardown over one object: a queue's files or mq_send, a channel or a pipe,
- * a segment, a semaphore, nullfs's one file. bench_cases[], at the bottom,
+ * teardown over one object: a queue's files or mq_send, a System V queue's
+ * files or msgsnd, a channel or a pipe, a segment, a semaphore, nullfs's
+ * one file. bench_cases[], at the bottom,
  * pairs three of them into a case, with its row labels, message size and
  * targets. bench.c runs, checks and times the cases and knows no more of
  * them than bench.h says.
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -95,6 +97,11 @@ static int cases_files_teardown(struct bench *b, void *priv)
 static int cases_queue_fd_setup(struct bench *b, void **priv)
 {
 	return cases_files_new(b->data, b->stream, CASES_KEEP_BOTH, priv);
+}
+
+static int cases_sysv_fd_setup(struct bench *b, void **priv)
+{
+	return cases_files_new(b->svdata, b->svstream, CASES_KEEP_BOTH, priv);
 }
 
 static int cases_queue_file_setup(struct bench *b, void **priv)
@@ -400,6 +407,55 @@ static ssize_t cases_mq_open_get(struct bench *b, void *priv, char *buf,
 }
 
 /* ------------------------------------------------------------------ */
+/* Native System V message queue, the one ipcfs shows as sysv/msg/KEY.  */
+
+/* msgsnd's and msgrcv's buffer: a type, then the bytes. */
+struct cases_msg {
+	long mtype;
+	char mtext[BENCH_MAXLEN];
+};
+
+static int cases_msg_setup(struct bench *b, void **priv)
+{
+	*priv = malloc(sizeof(struct cases_msg));
+	return *priv ? 0 : -ENOMEM;
+}
+
+static int cases_msg_teardown(struct bench *b, void *priv)
+{
+	free(priv);
+	return 0;
+}
+
+/* Of type 1, as a write of data sends. */
+static ssize_t cases_msg_put(struct bench *b, void *priv, const char *msg,
+			     size_t len)
+{
+	struct cases_msg *m = priv;
+	ssize_t ret = len;
+
+	m->mtype = 1;
+	memcpy(m->mtext, msg, len);
+	if (msgsnd(b->svid, m, len, 0) < 0)
+		ret = bench_err("msgsnd", b->svdir, errno);
+	return ret;
+}
+
+/* The first message of any type, as a read of stream receives. */
+static ssize_t cases_msg_get(struct bench *b, void *priv, char *buf, size_t len)
+{
+	struct cases_msg *m = priv;
+	ssize_t ret;
+
+	ret = msgrcv(b->svid, m, len, 0, 0);
+	if (ret < 0)
+		ret = bench_err("msgrcv", b->svdir, errno);
+	else
+		memcpy(buf, m->mtext, ret);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 /* Semaphores: a post puts the message "\n", a wait gets it back.      */
 
 struct cases_sem {
@@ -700,6 +756,25 @@ static const struct bench_impl cases_queue_fd = {
 	.queued = true,
 };
 
+static const struct bench_impl cases_sysv_fd = {
+	.what = { "write(2) on open sysv/msg/KEY/data",
+		  "read(2) on open sysv/msg/KEY/stream" },
+	.setup = cases_sysv_fd_setup,
+	.put = cases_fd_put,
+	.get = cases_fd_get,
+	.teardown = cases_files_teardown,
+	.echoes = true,
+};
+
+static const struct bench_impl cases_msg = {
+	.what = { "msgsnd", "msgrcv" },
+	.setup = cases_msg_setup,
+	.put = cases_msg_put,
+	.get = cases_msg_get,
+	.teardown = cases_msg_teardown,
+	.echoes = true,
+};
+
 static const struct bench_impl cases_queue_file = {
 	.what = { "open+write+close queues/Q/data",
 		  "open+read+close queues/Q/data" },
@@ -878,6 +953,14 @@ const struct bench_case bench_cases[] = {
 		.impl = { &cases_queue_fd, &cases_null_fd, &cases_mq },
 	},
 	{
+		.row = { "sysv msg send 64 B", "sysv msg receive 64 B" },
+		.len = 64,
+		.needs = BENCH_NEEDS_SYSV_MSG,
+		.target = { 0.8, 0.8 },
+		.vs = BENCH_NULL,
+		.impl = { &cases_sysv_fd, &cases_null_fd, &cases_msg },
+	},
+	{
 		.row = { "echo > data, 64 B", "cat data, 64 B" },
 		.len = 64,
 		.impl = { &cases_queue_file, &cases_null_file, &cases_mq_open },
@@ -935,7 +1018,7 @@ const struct bench_case bench_cases[] = {
 		.row = { "topic 64 B, 1 reader", "topic 64 B, 1 reader" },
 		.len = 64,
 		.readers = 1,
-		.topic = true,
+		.needs = BENCH_NEEDS_TOPICS,
 		.note = "one thread publishes while every reader thread, "
 			"subscribed before the first message, reads each "
 			"message and checks every byte; the backlog holds a "
@@ -946,7 +1029,7 @@ const struct bench_case bench_cases[] = {
 		.row = { "topic 64 B, 10 readers", "topic 64 B, 10 readers" },
 		.len = 64,
 		.readers = 10,
-		.topic = true,
+		.needs = BENCH_NEEDS_TOPICS,
 		.target = { 0, 5 },
 		.vs = BENCH_BASE,
 		.impl = { &cases_topic_fan, &cases_null_fan, NULL },
@@ -955,7 +1038,7 @@ const struct bench_case bench_cases[] = {
 		.row = { "topic 64 B, 100 readers", "topic 64 B, 100 readers" },
 		.len = 64,
 		.readers = 100,
-		.topic = true,
+		.needs = BENCH_NEEDS_TOPICS,
 		.impl = { &cases_topic_fan, &cases_null_fan, NULL },
 	},
 };

@@ -76,6 +76,8 @@ enum tree_attr {
 	TREE_PUBLISHED,
 	TREE_DROPPED,
 	TREE_BACKLOG,
+	TREE_ID,
+	TREE_NSEMS,
 	TREE_NATTRS
 };
 
@@ -94,7 +96,7 @@ struct tree {
 	const char *mnt;	  /* set by tree_walk() */
 	long long pid;		  /* the daemon's: the root's user.ipcfs.pid */
 	unsigned int want;	  /* TREE_ATTR()s to read */
-	const char *const *roots; /* directories under the root to walk */
+	const char *const *roots; /* kinds to walk: "queues", "sysv/msg" */
 	size_t nroots;		  /* 0: all of them */
 	struct tree_object *objs;
 	size_t nobjs, cap;
@@ -152,6 +154,17 @@ enum limits_resource {
 	LIMITS_MQBYTES,	 /* RLIMIT_MSGQUEUE, the kernel's charge of queues */
 	LIMITS_CHANMEM,	 /* -o chan_max_total, the channels' capacity */
 	LIMITS_TOPICMEM, /* -o topic_max_total; what is used is not shown */
+	/* System V: kernel.msg*, shm*, sem; rows where the tree has the kind */
+	LIMITS_MSGMNI, /* queues of the system */
+	LIMITS_MSGMAX, /* message size */
+	LIMITS_MSGMNB, /* a new queue's qbytes; more needs CAP_SYS_RESOURCE */
+	LIMITS_SHMMAX, /* segment size */
+	LIMITS_SHMALL, /* pages of all segments */
+	LIMITS_SHMMNI, /* segments of the system */
+	LIMITS_SEMMSL, /* semaphores per set */
+	LIMITS_SEMMNS, /* semaphores of the system */
+	LIMITS_SEMOPM, /* operations per semop */
+	LIMITS_SEMMNI, /* sets of the system */
 	LIMITS_NROWS
 };
 
@@ -160,7 +173,8 @@ struct limits_row {
 	const char *description;
 	bool absent; /* a row of a kind the mount has not: not listed */
 	bool has_limit, has_used;
-	long long limit, used;
+	unsigned long long limit; /* shmmax's default is 2^64 - 2^24 - 1 */
+	long long used;
 };
 
 int limits_collect(const char *mnt, struct limits_row *rows);

@@ -9,16 +9,21 @@
  *   MQUEUES  POSIX message queues, system-wide      256      3 1.17%
  *   ...
  *
- * The system's limits come from /proc/sys/fs/mqueue, the daemon's from the
- * mount's root (user.ipcfs.pid, user.ipcfs.option.*), what is used from the
- * tree's queues and channels (nothing tells what the topics hold).
+ * The system's limits come from /proc/sys/fs/mqueue and /proc/sys/kernel
+ * (msg*, shm*, sem: ipcctl's IPC namespace, which is the daemon's unless
+ * one of them was started in another), the daemon's from the mount's root
+ * (user.ipcfs.pid, user.ipcfs.option.*), what is used from the tree's
+ * queues, channels and System V objects (nothing tells what the topics
+ * hold).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <libsmartcols.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ipcctl.h"
@@ -54,7 +59,44 @@ static const char *const limits_names[LIMITS_NROWS][2] = {
 	[LIMITS_MQBYTES] = { "MQBYTES", "queue bytes per user" },
 	[LIMITS_CHANMEM] = { "CHANMEM", "channel memory of the mount" },
 	[LIMITS_TOPICMEM] = { "TOPICMEM", "topic memory of the mount" },
+	[LIMITS_MSGMNI] = { "MSGMNI", "System V message queues, system-wide" },
+	[LIMITS_MSGMAX] = { "MSGMAX", "System V message size" },
+	[LIMITS_MSGMNB] = { "MSGMNB", "bytes per System V queue (qbytes)" },
+	[LIMITS_SHMMAX] = { "SHMMAX", "System V segment size" },
+	[LIMITS_SHMALL] = { "SHMALL",
+			    "System V shared memory pages, system-wide" },
+	[LIMITS_SHMMNI] = { "SHMMNI", "System V segments, system-wide" },
+	[LIMITS_SEMMSL] = { "SEMMSL", "semaphores per System V set" },
+	[LIMITS_SEMMNS] = { "SEMMNS", "System V semaphores, system-wide" },
+	[LIMITS_SEMOPM] = { "SEMOPM", "operations per semop call" },
+	[LIMITS_SEMMNI] = { "SEMMNI", "System V semaphore sets, system-wide" },
 };
+
+/*
+ * The System V rows: the kind they are of (no row where the tree has not
+ * its directory), where the limit is (field FIELD of a /proc/sys/kernel
+ * file: sem holds four), and whether the tree tells what is used.
+ */
+static const struct {
+	enum limits_resource row;
+	const char *kind;
+	const char *sysctl;
+	int field;
+	bool used;
+} limits_sysv[] = {
+	{ LIMITS_MSGMNI, "sysv/msg", "/proc/sys/kernel/msgmni", 0, true },
+	{ LIMITS_MSGMAX, "sysv/msg", "/proc/sys/kernel/msgmax", 0, false },
+	{ LIMITS_MSGMNB, "sysv/msg", "/proc/sys/kernel/msgmnb", 0, true },
+	{ LIMITS_SHMMAX, "sysv/shm", "/proc/sys/kernel/shmmax", 0, true },
+	{ LIMITS_SHMALL, "sysv/shm", "/proc/sys/kernel/shmall", 0, true },
+	{ LIMITS_SHMMNI, "sysv/shm", "/proc/sys/kernel/shmmni", 0, true },
+	{ LIMITS_SEMMSL, "sysv/sem", "/proc/sys/kernel/sem", 0, true },
+	{ LIMITS_SEMMNS, "sysv/sem", "/proc/sys/kernel/sem", 1, true },
+	{ LIMITS_SEMOPM, "sysv/sem", "/proc/sys/kernel/sem", 2, false },
+	{ LIMITS_SEMMNI, "sysv/sem", "/proc/sys/kernel/sem", 3, true },
+};
+
+#define LIMITS_NSYSV (sizeof(limits_sysv) / sizeof(limits_sysv[0]))
 
 /* The kernel's charge of a queue, against its creator's RLIMIT_MSGQUEUE. */
 #define LIMITS_MSG_MSG 48   /* sizeof(struct msg_msg), 64-bit */
@@ -73,17 +115,41 @@ long long limits_queue_charge(long long maxmsg, long long msgsize)
 		       LIMITS_TREE_NODE;
 }
 
+/*
+ * Number FIELD (from 0) of a file of /proc/sys holding numbers apart by
+ * blanks, as kernel/sem does. Unsigned: kernel/shmmax and shmall are
+ * 2^64 - 2^24 - 1 by default.
+ */
+static bool limits_sysctl_field(const char *path, int field,
+				unsigned long long *val)
+{
+	FILE *f = fopen(path, "re");
+	char buf[128], *tok, *save, *end;
+	bool ok = false;
+
+	tok = f && fgets(buf, sizeof(buf), f) ? strtok_r(buf, " \t\n", &save)
+					      : NULL;
+	for (; tok && field > 0; field--)
+		tok = strtok_r(NULL, " \t\n", &save);
+	if (tok && *tok >= '0' && *tok <= '9') {
+		errno = 0;
+		*val = strtoull(tok, &end, 10);
+		ok = !errno && !*end;
+	}
+	if (f)
+		fclose(f);
+	return ok;
+}
+
 /* A file of /proc/sys holding one number. */
 bool limits_sysctl(const char *path, long long *val)
 {
-	FILE *f = fopen(path, "re");
-	char buf[32];
+	unsigned long long v;
 	bool ok;
 
-	ok = f && fgets(buf, sizeof(buf), f) &&
-	     ipcctl_parse_number(buf, val) == 0;
-	if (f)
-		fclose(f);
+	ok = limits_sysctl_field(path, 0, &v) && v <= LLONG_MAX;
+	if (ok)
+		*val = v;
 	return ok;
 }
 
@@ -115,6 +181,14 @@ static bool limits_daemon_msgqueue(long long pid, long long *val)
 	return ok;
 }
 
+/* A limit read as a signed number (an xattr, /proc/PID/limits) into R. */
+static void limits_set(struct limits_row *r, bool ok, const long long *v)
+{
+	r->has_limit = ok && *v >= 0;
+	if (r->has_limit)
+		r->limit = *v;
+}
+
 /*
  * What queues made through the tree may reserve for you: the daemon makes
  * them as its caller, with the smaller of its own RLIMIT_MSGQUEUE and the
@@ -123,12 +197,13 @@ static bool limits_daemon_msgqueue(long long pid, long long *val)
 static void limits_msgqueue(long long pid, struct limits_row *r)
 {
 	struct rlimit own;
+	long long v;
 
-	r->has_limit = limits_daemon_msgqueue(pid, &r->limit);
+	limits_set(r, limits_daemon_msgqueue(pid, &v), &v);
 	if (getrlimit(RLIMIT_MSGQUEUE, &own) < 0 ||
 	    own.rlim_cur == RLIM_INFINITY)
 		return;
-	if (!r->has_limit || (long long)own.rlim_cur < r->limit)
+	if (!r->has_limit || own.rlim_cur < r->limit)
 		r->limit = own.rlim_cur;
 	r->has_limit = true;
 }
@@ -153,13 +228,77 @@ static bool limits_system_queues(long long *val)
 	return d != NULL;
 }
 
+/* R's used grows to attribute A of O, if O has it. */
+static void limits_max(struct limits_row *r, const struct tree_object *o,
+		       enum tree_attr a)
+{
+	if (o->has & TREE_ATTR(a) && o->val[a] > r->used)
+		r->used = o->val[a];
+}
+
+/* What POSIX queue O uses of MQMSGS, MQSIZE and (yours) MQBYTES. */
+static void limits_queue(const struct tree_object *o, struct limits_row *r)
+{
+	unsigned int mq = TREE_ATTR(TREE_MAXMSG) | TREE_ATTR(TREE_MSGSIZE);
+
+	limits_max(&r[LIMITS_MQMSGS], o, TREE_MAXMSG);
+	limits_max(&r[LIMITS_MQSIZE], o, TREE_MSGSIZE);
+	/* The MQBYTES row counts the queues of the user running ipcctl. */
+	if (o->st.st_uid == getuid() && (o->has & mq) == mq)
+		r[LIMITS_MQBYTES].used += limits_queue_charge(
+			o->val[TREE_MAXMSG], o->val[TREE_MSGSIZE]);
+}
+
+/*
+ * What System V object O uses of its kind's limits: one of the kind's
+ * objects, its qbytes, its size in bytes and in pages, its semaphores.
+ */
+static void limits_sysv_object(const struct tree_object *o,
+			       struct limits_row *r)
+{
+	long long page = sysconf(_SC_PAGESIZE);
+
+	if (strcmp(o->kind, "sysv/msg") == 0) {
+		r[LIMITS_MSGMNI].used++;
+		limits_max(&r[LIMITS_MSGMNB], o, TREE_CAPACITY);
+	} else if (strcmp(o->kind, "sysv/shm") == 0) {
+		r[LIMITS_SHMMNI].used++;
+		limits_max(&r[LIMITS_SHMMAX], o, TREE_SIZE);
+		if (o->has & TREE_ATTR(TREE_SIZE))
+			r[LIMITS_SHMALL].used +=
+				(o->val[TREE_SIZE] + page - 1) / page;
+	} else if (strcmp(o->kind, "sysv/sem") == 0) {
+		r[LIMITS_SEMMNI].used++;
+		limits_max(&r[LIMITS_SEMMSL], o, TREE_NSEMS);
+		if (o->has & TREE_ATTR(TREE_NSEMS))
+			r[LIMITS_SEMMNS].used += o->val[TREE_NSEMS];
+	}
+}
+
+/* The System V rows of the kinds the mount at MNT has, the others absent. */
+static void limits_sysv_rows(const char *mnt, struct limits_row *r)
+{
+	struct limits_row *row;
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < LIMITS_NSYSV; i++) {
+		row = &r[limits_sysv[i].row];
+		snprintf(path, sizeof(path), "%s/%s", mnt, limits_sysv[i].kind);
+		row->absent = stat(path, &st) < 0 || !S_ISDIR(st.st_mode);
+		row->has_used = limits_sysv[i].used;
+		row->has_limit =
+			limits_sysctl_field(limits_sysv[i].sysctl,
+					    limits_sysv[i].field, &row->limit);
+	}
+}
+
 static void limits_rows(const char *mnt, const struct tree *t,
 			struct limits_row *r)
 {
 	const struct tree_object *o;
-	unsigned int mq = TREE_ATTR(TREE_MAXMSG) | TREE_ATTR(TREE_MSGSIZE);
-	long long queues = 0;
-	uid_t uid = getuid();
+	long long queues = 0, v;
 	size_t i;
 
 	for (i = 0; i < LIMITS_NROWS; i++)
@@ -172,43 +311,38 @@ static void limits_rows(const char *mnt, const struct tree *t,
 		if (strcmp(o->kind, "channels") == 0 &&
 		    (o->has & TREE_ATTR(TREE_CAPACITY)))
 			r[LIMITS_CHANMEM].used += o->val[TREE_CAPACITY];
-		if (strcmp(o->kind, "queues") != 0)
-			continue;
-		queues++;
-		if (o->has & TREE_ATTR(TREE_MAXMSG) &&
-		    o->val[TREE_MAXMSG] > r[LIMITS_MQMSGS].used)
-			r[LIMITS_MQMSGS].used = o->val[TREE_MAXMSG];
-		if (o->has & TREE_ATTR(TREE_MSGSIZE) &&
-		    o->val[TREE_MSGSIZE] > r[LIMITS_MQSIZE].used)
-			r[LIMITS_MQSIZE].used = o->val[TREE_MSGSIZE];
-		/* The MQBYTES row counts the queues of the user running ipcctl. */
-		if (o->st.st_uid == uid && (o->has & mq) == mq)
-			r[LIMITS_MQBYTES].used += limits_queue_charge(
-				o->val[TREE_MAXMSG], o->val[TREE_MSGSIZE]);
+		if (strcmp(o->kind, "queues") == 0) {
+			queues++;
+			limits_queue(o, r);
+		}
+		limits_sysv_object(o, r);
 	}
-	r[LIMITS_MQUEUES].has_limit = limits_sysctl(
-		"/proc/sys/fs/mqueue/queues_max", &r[LIMITS_MQUEUES].limit);
+	r[LIMITS_MQUEUES].has_limit = limits_sysctl_field(
+		"/proc/sys/fs/mqueue/queues_max", 0, &r[LIMITS_MQUEUES].limit);
 	r[LIMITS_MQUEUES].has_used = true;
 	if (!limits_system_queues(&r[LIMITS_MQUEUES].used))
 		r[LIMITS_MQUEUES].used = queues;
-	r[LIMITS_MQMSGS].has_limit = limits_sysctl(
-		"/proc/sys/fs/mqueue/msg_max", &r[LIMITS_MQMSGS].limit);
-	r[LIMITS_MQSIZE].has_limit = limits_sysctl(
-		"/proc/sys/fs/mqueue/msgsize_max", &r[LIMITS_MQSIZE].limit);
+	r[LIMITS_MQMSGS].has_limit = limits_sysctl_field(
+		"/proc/sys/fs/mqueue/msg_max", 0, &r[LIMITS_MQMSGS].limit);
+	r[LIMITS_MQSIZE].has_limit = limits_sysctl_field(
+		"/proc/sys/fs/mqueue/msgsize_max", 0, &r[LIMITS_MQSIZE].limit);
 	limits_msgqueue(t->pid, &r[LIMITS_MQBYTES]);
-	r[LIMITS_CHANMEM].has_limit =
-		ipcctl_xattr_number(mnt, "user.ipcfs.option.chan_max_total",
-				    &r[LIMITS_CHANMEM].limit) == 0;
+	limits_set(&r[LIMITS_CHANMEM],
+		   ipcctl_xattr_number(mnt, "user.ipcfs.option.chan_max_total",
+				       &v) == 0,
+		   &v);
 	/*
 	 * The bytes the topics hold now are in no file of the tree (only
 	 * the daemon knows which messages its readers still share), so
 	 * USED stays unknown. A mount without topics/ has no such option:
 	 * no row.
 	 */
-	r[LIMITS_TOPICMEM].has_limit =
-		ipcctl_xattr_number(mnt, "user.ipcfs.option.topic_max_total",
-				    &r[LIMITS_TOPICMEM].limit) == 0;
+	limits_set(&r[LIMITS_TOPICMEM],
+		   ipcctl_xattr_number(mnt, "user.ipcfs.option.topic_max_total",
+				       &v) == 0,
+		   &v);
 	r[LIMITS_TOPICMEM].absent = !r[LIMITS_TOPICMEM].has_limit;
+	limits_sysv_rows(mnt, r);
 }
 
 static int limits_row(struct table *t, const struct limits_row *r)
@@ -229,15 +363,17 @@ static int limits_row(struct table *t, const struct limits_row *r)
 			ret = table_set(t, ln, i, r->description);
 			break;
 		case LIMITS_LIMIT:
-			if (r->has_limit)
-				ret = table_set_number(t, ln, i, r->limit);
+			if (r->has_limit) {
+				snprintf(use, sizeof(use), "%llu", r->limit);
+				ret = table_set(t, ln, i, use);
+			}
 			break;
 		case LIMITS_USED:
 			if (r->has_used)
 				ret = table_set_number(t, ln, i, r->used);
 			break;
 		default:
-			if (!r->has_limit || !r->has_used || r->limit <= 0)
+			if (!r->has_limit || !r->has_used || r->limit == 0)
 				break;
 			snprintf(use, sizeof(use), "%.2f%%",
 				 (double)r->used * 100 / r->limit);
@@ -256,12 +392,14 @@ static int limits_row(struct table *t, const struct limits_row *r)
  */
 int limits_collect(const char *mnt, struct limits_row *rows)
 {
-	static const char *const roots[] = { "queues", "channels" };
+	static const char *const roots[] = { "queues", "channels", "sysv/msg",
+					     "sysv/shm", "sysv/sem" };
 	struct tree tree = {
 		.roots = roots,
-		.nroots = 2,
+		.nroots = sizeof(roots) / sizeof(roots[0]),
 		.want = TREE_ATTR(TREE_MAXMSG) | TREE_ATTR(TREE_MSGSIZE) |
-			TREE_ATTR(TREE_CAPACITY),
+			TREE_ATTR(TREE_CAPACITY) | TREE_ATTR(TREE_SIZE) |
+			TREE_ATTR(TREE_NSEMS),
 	};
 	int ret;
 
@@ -313,5 +451,17 @@ void limits_help(FILE *out)
 		"               the tree's queues that are yours\n"
 		"      CHANMEM  -o chan_max_total, the capacity of the channels\n"
 		"     TOPICMEM  -o topic_max_total; USED unknown (the bytes topics\n"
-		"               hold are in no file); no row without topics/\n");
+		"               hold are in no file); no row without topics/\n"
+		"System V (kernel/msg*, shm*, sem; rows only where the mount has the\n"
+		"kind; USED: of the objects sysv/ shows):\n"
+		"       MSGMNI  queues of the system (kernel/msgmni), how many\n"
+		"       MSGMAX  message size (kernel/msgmax)\n"
+		"       MSGMNB  a new queue's qbytes (kernel/msgmnb), the largest CAPACITY\n"
+		"       SHMMAX  segment size (kernel/shmmax), the largest SIZE\n"
+		"       SHMALL  pages of all segments (kernel/shmall), their pages\n"
+		"       SHMMNI  segments of the system (kernel/shmmni), how many\n"
+		"       SEMMSL  semaphores per set (kernel/sem), the largest set\n"
+		"       SEMMNS  semaphores of the system (kernel/sem), how many\n"
+		"       SEMOPM  operations per semop call (kernel/sem)\n"
+		"       SEMMNI  sets of the system (kernel/sem), how many\n");
 }

@@ -45,17 +45,20 @@ static const struct table_column ls_columns[] = {
 	LS_STRING("OWNER", LS_OWNER, "its owner's name (or number)"),
 	LS_STRING("GROUP", LS_GROUP, "its group's name (or number)"),
 	LS_STRING("PERMS", LS_PERMS, "its permissions, as rw-r-----"),
+	LS_NUMBER("ID", TREE_ID, "a System V object's kernel id (id)"),
 	LS_NUMBER("MSGS", TREE_COUNT, "messages in a queue (count)"),
 	LS_NUMBER("MAXMSG", TREE_MAXMSG, "messages a queue holds (maxmsg)"),
 	LS_NUMBER("MSGSIZE", TREE_MSGSIZE,
 		  "largest message of a queue (msgsize)"),
-	LS_NUMBER("BYTES", TREE_BYTES, "bytes in a channel (bytes)"),
+	LS_NUMBER("BYTES", TREE_BYTES,
+		  "bytes in a channel or a System V queue (bytes)"),
 	LS_NUMBER("CAPACITY", TREE_CAPACITY,
-		  "bytes a channel holds (capacity)"),
+		  "bytes a channel or System V queue holds (capacity, qbytes)"),
 	LS_NUMBER("READERS", TREE_READERS, "a channel's readers (readers)"),
 	LS_NUMBER("WRITERS", TREE_WRITERS, "a channel's writers (writers)"),
 	LS_NUMBER("SIZE", TREE_SIZE, "a segment's size (size)"),
-	LS_NUMBER("VALUE", TREE_VALUE, "a semaphore's value (value)"),
+	LS_NUMBER("VALUE", TREE_VALUE,
+		  "a semaphore's value (value; of a set, semaphore 0's)"),
 	LS_NUMBER("SUBSCRIBERS", TREE_SUBSCRIBERS,
 		  "a topic's readers of data (subscribers)"),
 	LS_NUMBER("PUBLISHED", TREE_PUBLISHED,
@@ -79,13 +82,20 @@ static const struct table_column ls_columns[] = {
 	"KIND,NAME,OWNER,PERMS,MSGS,BYTES,SIZE,VALUE,SUBSCRIBERS,WAITERS,"     \
 	"HOLDERS"
 
-/* -Q -C -M -S -T: the directories under the root they keep. */
+/*
+ * -Q -C -M -S -T: the kinds they keep, POSIX and System V alike (at most
+ * LS_KINDS_MAX each).
+ */
+#define LS_KINDS_MAX 2
 static const struct {
 	int opt;
-	const char *dir;
+	const char *kinds[LS_KINDS_MAX];
 } ls_only[] = {
-	{ 'Q', "queues" }, { 'C', "channels" }, { 'M', "shm" },
-	{ 'S', "sem" },	   { 'T', "topics" },
+	{ 'Q', { "queues", "sysv/msg" } },
+	{ 'C', { "channels" } },
+	{ 'M', { "shm", "sysv/shm" } },
+	{ 'S', { "sem", "sysv/sem" } },
+	{ 'T', { "topics" } },
 };
 
 #define LS_NONLY (sizeof(ls_only) / sizeof(ls_only[0]))
@@ -252,8 +262,9 @@ static int ls_find_mount(char **mnt)
 static int ls_run(int argc, char **argv)
 {
 	struct table_opts o = { 0 };
-	const char *only[LS_NONLY];
-	size_t nonly = 0, i;
+	const char *only[LS_NONLY * LS_KINDS_MAX];
+	size_t nonly = 0, i, k;
+	unsigned int chosen = 0;
 	bool global = false;
 	char *found = NULL;
 	const char *mnt;
@@ -281,8 +292,12 @@ static int ls_run(int argc, char **argv)
 		case 'T':
 			for (i = 0; ls_only[i].opt != opt; i++)
 				;
-			if (nonly < LS_NONLY)
-				only[nonly++] = ls_only[i].dir;
+			/* -Q -Q is -Q: each kind once */
+			for (k = 0; !(chosen & 1u << i) && k < LS_KINDS_MAX &&
+				    ls_only[i].kinds[k];
+			     k++)
+				only[nonly++] = ls_only[i].kinds[k];
+			chosen |= 1u << i;
 			break;
 		case 'g':
 			global = true;
@@ -338,10 +353,11 @@ const struct ipcctl_verb ls_verb = {
 		"  -n, --noheadings    no line of headings\n"
 		"  -o, --output LIST   these columns, comma-separated, in this order;\n"
 		"                      +LIST: the default ones, then these\n"
-		"  -Q, --queues        only queues (-Q -C -M -S -T add up)\n"
+		"  -Q, --queues        only queues, POSIX and System V (-Q -C -M -S\n"
+		"                      -T add up)\n"
 		"  -C, --channels      only channels\n"
-		"  -M, --shmems        only shared memory segments\n"
-		"  -S, --semaphores    only semaphores\n"
+		"  -M, --shmems        only shared memory segments, POSIX and System V\n"
+		"  -S, --semaphores    only semaphores and System V semaphore sets\n"
 		"  -T, --topics        only topics\n"
 		"  -g, --global        the limits, and how much of each is used\n"
 		"  -h, --help          this text\n",

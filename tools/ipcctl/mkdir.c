@@ -278,7 +278,7 @@ static void mkdir_hint_queues(int err, const struct mkdir_opts *o,
 		fprintf(stderr,
 			"ipcctl: hint: fs.mqueue.queues_max is used up: the queues the system may have");
 		if (q->has_limit && q->has_used)
-			fprintf(stderr, " (%lld, %lld exist)", q->limit,
+			fprintf(stderr, " (%llu, %lld exist)", q->limit,
 				q->used);
 		fprintf(stderr,
 			".\nipcctl: hint: remove queues, or raise it as root: sysctl fs.mqueue.queues_max=N\n"
@@ -289,7 +289,7 @@ static void mkdir_hint_queues(int err, const struct mkdir_opts *o,
 			"ipcctl: hint: reserve (made through the tree: the smaller of yours and the\n"
 			"ipcctl: hint: daemon's");
 		if (b->has_limit)
-			fprintf(stderr, ", %lld", b->limit);
+			fprintf(stderr, ", %llu", b->limit);
 		fprintf(stderr, ")");
 		if (b->has_used)
 			fprintf(stderr, "; your queues here reserve %lld",
@@ -307,11 +307,11 @@ static void mkdir_hint_queues(int err, const struct mkdir_opts *o,
 	} else if (err == EINVAL) {
 		v = maxmsg;
 		for (i = 0; i < 2; i++, v = msgsize) {
-			if (!r[rows[i]].has_limit || !v ||
-			    v <= r[rows[i]].limit)
+			if (!r[rows[i]].has_limit || v <= 0 ||
+			    (unsigned long long)v <= r[rows[i]].limit)
 				continue;
 			fprintf(stderr,
-				"ipcctl: hint: %s %lld is more than fs.mqueue.%s (%lld).\n"
+				"ipcctl: hint: %s %lld is more than fs.mqueue.%s (%llu).\n"
 				"ipcctl: hint: ask for less, or raise it as root: sysctl fs.mqueue.%s=N\n",
 				i ? "msgsize" : "maxmsg", v, sysctl[i],
 				r[rows[i]].limit, sysctl[i]);
@@ -327,7 +327,7 @@ static void mkdir_hint_channels(const struct limits_row *r)
 		"ipcctl: hint: chan_max_total is used up: the bytes the channels of this mount\n"
 		"ipcctl: hint: may buffer in all");
 	if (c->has_limit && c->has_used)
-		fprintf(stderr, " (%lld, %lld reserved)", c->limit, c->used);
+		fprintf(stderr, " (%llu, %lld reserved)", c->limit, c->used);
 	fprintf(stderr,
 		".\nipcctl: hint: remove channels, make smaller ones (--capacity N), or mount\n"
 		"ipcctl: hint: with a larger -o chan_max_total=N\n");

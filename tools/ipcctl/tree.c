@@ -10,7 +10,7 @@
  * others have the same files, and are reached by O_PATH (one LOOKUP), their
  * attribute files then opened and read once each.
  *
- * Of an object's files only those of tree_attrs[] are ever opened, and only
+ * Of an object's files only those of tree_files[] are ever opened, and only
  * the ones the caller wants: never data, stream, framed, wait, hold, post
  * or any file a later kind adds, which may consume or wait (a topic's data
  * does both, and an open of it for reading is a subscriber). Objects come and go
@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
@@ -36,29 +37,69 @@
 /* A number file holds "VALUE\n". */
 #define TREE_NUMBER_MAX 64
 
-/* The allow-list: the only files ipcctl opens in an object directory. */
-static const char *const tree_attrs[TREE_NATTRS] = {
-	[TREE_COUNT] = "count",		[TREE_MAXMSG] = "maxmsg",
-	[TREE_MSGSIZE] = "msgsize",	[TREE_BYTES] = "bytes",
-	[TREE_CAPACITY] = "capacity",	[TREE_READERS] = "readers",
-	[TREE_WRITERS] = "writers",	[TREE_SIZE] = "size",
-	[TREE_VALUE] = "value",		[TREE_WAITERS] = "waiters",
-	[TREE_HOLDERS] = "holders",	[TREE_SUBSCRIBERS] = "subscribers",
-	[TREE_PUBLISHED] = "published", [TREE_DROPPED] = "dropped",
-	[TREE_BACKLOG] = "backlog",
+/* How a file's text becomes its attribute's value. */
+enum tree_form {
+	TREE_NUMBER, /* "VALUE\n" */
+	TREE_LINES,  /* one line per entry: how many lines */
+	TREE_FIRST,  /* "VALUE VALUE ...\n": the first */
 };
 
-/* Files of one line per entry: their value is how many lines they have. */
-#define TREE_LINES (TREE_ATTR(TREE_WAITERS) | TREE_ATTR(TREE_HOLDERS))
+/*
+ * The allow-list: the only files ipcctl opens in an object directory, and
+ * the attribute each gives. Kinds name alike things differently (a
+ * channel's capacity is a System V queue's qbytes; a set of semaphores has
+ * values, not a value): an object has one file of an attribute at most.
+ */
+static const struct tree_file {
+	const char *name;
+	enum tree_attr attr;
+	enum tree_form form;
+} tree_files[] = {
+	{ "count", TREE_COUNT, TREE_NUMBER },
+	{ "maxmsg", TREE_MAXMSG, TREE_NUMBER },
+	{ "msgsize", TREE_MSGSIZE, TREE_NUMBER },
+	{ "bytes", TREE_BYTES, TREE_NUMBER },
+	{ "capacity", TREE_CAPACITY, TREE_NUMBER },
+	{ "qbytes", TREE_CAPACITY, TREE_NUMBER }, /* sysv/msg */
+	{ "readers", TREE_READERS, TREE_NUMBER },
+	{ "writers", TREE_WRITERS, TREE_NUMBER },
+	{ "size", TREE_SIZE, TREE_NUMBER },
+	{ "value", TREE_VALUE, TREE_NUMBER },
+	{ "values", TREE_VALUE, TREE_FIRST }, /* sysv/sem: semaphore 0's */
+	{ "waiters", TREE_WAITERS, TREE_LINES },
+	{ "holders", TREE_HOLDERS, TREE_LINES },
+	{ "subscribers", TREE_SUBSCRIBERS, TREE_NUMBER },
+	{ "published", TREE_PUBLISHED, TREE_NUMBER },
+	{ "dropped", TREE_DROPPED, TREE_NUMBER },
+	{ "backlog", TREE_BACKLOG, TREE_NUMBER },
+	{ "id", TREE_ID, TREE_NUMBER },	      /* the System V kinds */
+	{ "nsems", TREE_NSEMS, TREE_NUMBER }, /* sysv/sem */
+};
 
-static int tree_attr_of(const char *name)
+#define TREE_NFILES (sizeof(tree_files) / sizeof(tree_files[0]))
+/* A set of tree_files[] indexes: an object's allow-listed files. */
+#define TREE_FILE(f) (1u << (f))
+
+static int tree_file_of(const char *name)
 {
-	int a;
+	size_t f;
 
-	for (a = 0; a < TREE_NATTRS; a++)
-		if (strcmp(name, tree_attrs[a]) == 0)
-			return a;
+	for (f = 0; f < TREE_NFILES; f++)
+		if (strcmp(name, tree_files[f].name) == 0)
+			return f;
 	return -1;
+}
+
+/* Of the files in FILES (TREE_FILE()s), those that give attributes WANT. */
+static unsigned int tree_files_wanted(unsigned int files, unsigned int want)
+{
+	unsigned int keep = 0;
+	size_t f;
+
+	for (f = 0; f < TREE_NFILES; f++)
+		if (want & TREE_ATTR(tree_files[f].attr))
+			keep |= TREE_FILE(f);
+	return files & keep;
 }
 
 /* The object went while we looked: it is left out, silently. */
@@ -141,19 +182,20 @@ static void tree_warn(struct tree *t, const char *kind, const char *name,
 }
 
 /*
- * Read attribute file A of the object open at DFD into *VAL: its number, or
- * how many lines it has. The files are regular: a read shorter than asked
- * is their end, which spares the daemon the request that would find it.
+ * Read allow-listed file F of the object open at DFD into *VAL: a number,
+ * the first of a list of numbers, or how many lines it has. The files are
+ * regular: a read shorter than asked is their end, which spares the daemon
+ * the request that would find it.
  */
-static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
+static int tree_read_file(int dfd, const struct tree_file *f, long long *val)
 {
-	bool lines = TREE_ATTR(a) & TREE_LINES;
+	bool lines = f->form == TREE_LINES;
 	char buf[4096], last = '\n';
 	size_t len = 0, max = lines ? sizeof(buf) : TREE_NUMBER_MAX, ask, i;
 	ssize_t n;
 	int fd, ret = 0;
 
-	fd = openat(dfd, tree_attrs[a],
+	fd = openat(dfd, f->name,
 		    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
@@ -179,6 +221,8 @@ static int tree_read_attr(int dfd, enum tree_attr a, long long *val)
 		*val += last != '\n'; /* a last line without its newline */
 	} else {
 		buf[len] = '\0';
+		if (f->form == TREE_FIRST)
+			buf[strcspn(buf, " ")] = '\0';
 		ret = ipcctl_parse_number(buf, val);
 	}
 	close(fd);
@@ -209,14 +253,14 @@ static int tree_kind(struct tree *t, const char *kind, size_t *k)
 struct tree_listing {
 	bool files;
 	bool dirs;
-	unsigned int attrs; /* TREE_ATTR()s of the allow-listed files */
+	unsigned int allowed; /* TREE_FILE()s: the allow-listed files */
 };
 
 static int tree_list(DIR *d, struct tree_listing *l)
 {
 	struct dirent *de;
 	struct stat st;
-	int a;
+	int f;
 
 	for (errno = 0; (de = readdir(d)); errno = 0) {
 		if (de->d_type == DT_UNKNOWN &&
@@ -225,9 +269,9 @@ static int tree_list(DIR *d, struct tree_listing *l)
 			de->d_type = IFTODT(st.st_mode);
 		if (de->d_type == DT_REG) {
 			l->files = true;
-			a = tree_attr_of(de->d_name);
-			if (a >= 0)
-				l->attrs |= TREE_ATTR(a);
+			f = tree_file_of(de->d_name);
+			if (f >= 0)
+				l->allowed |= TREE_FILE(f);
 		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") &&
 			   strcmp(de->d_name, "..")) {
 			l->dirs = true;
@@ -239,9 +283,9 @@ static int tree_list(DIR *d, struct tree_listing *l)
 /*
  * Only the first object of a kind directory is listed (tree_dir): another
  * that lacks a file of the first reads as ENOENT, as if it were gone. List
- * the object open at DFD to tell: does it lack file A?
+ * the object open at DFD to tell: does it lack file F (tree_files[])?
  */
-static bool tree_lacks(int dfd, enum tree_attr a)
+static bool tree_lacks(int dfd, size_t f)
 {
 	struct tree_listing l = { 0 };
 	bool lacks = false;
@@ -256,15 +300,15 @@ static bool tree_lacks(int dfd, enum tree_attr a)
 		close(fd);
 		return false;
 	}
-	lacks = tree_list(d, &l) == 0 && !(l.attrs & TREE_ATTR(a));
+	lacks = tree_list(d, &l) == 0 && !(l.allowed & TREE_FILE(f));
 	closedir(d);
 	return lacks;
 }
 
 /*
  * Object NAME of kind KIND, its directory open at DFD, and those of its
- * attribute files in FILES (TREE_ATTR()s): read them and keep the object,
- * unless it vanishes meanwhile. Returns 0 or -ENOMEM.
+ * allow-listed files in FILES (TREE_FILE()s): read them and keep the
+ * object, unless it vanishes meanwhile. Returns 0 or -ENOMEM.
  */
 static int tree_object(struct tree *t, int dfd, const char *kind,
 		       const char *name, const struct stat *st,
@@ -272,21 +316,23 @@ static int tree_object(struct tree *t, int dfd, const char *kind,
 {
 	struct tree_object o = { .st = *st }, *nobjs;
 	enum tree_attr a;
+	size_t f;
 	int ret;
 
-	for (a = 0; a < TREE_NATTRS; a++) {
-		if (!(files & TREE_ATTR(a)))
+	for (f = 0; f < TREE_NFILES; f++) {
+		if (!(files & TREE_FILE(f)))
 			continue;
-		ret = tree_read_attr(dfd, a, &o.val[a]);
+		a = tree_files[f].attr;
+		ret = tree_read_file(dfd, &tree_files[f], &o.val[a]);
 		if (ret == 0) {
 			o.has |= TREE_ATTR(a);
-		} else if (ret == -ENOENT && tree_lacks(dfd, a)) {
+		} else if (ret == -ENOENT && tree_lacks(dfd, f)) {
 			continue; /* this one has no such file */
 		} else if (tree_vanished(-ret)) {
 			ret = 0; /* it is left out, silently */
 			goto out;
 		} else if (ret != -EACCES && ret != -EPERM && ret != -EINVAL) {
-			tree_warn(t, kind, name, tree_attrs[a], -ret);
+			tree_warn(t, kind, name, tree_files[f].name, -ret);
 		}
 	}
 	ret = tree_kind(t, kind, &o.kind_seq);
@@ -320,7 +366,7 @@ out:
  */
 struct tree_entries {
 	enum { TREE_UNKNOWN, TREE_OBJECTS, TREE_DIRS } are;
-	unsigned int attrs;
+	unsigned int files; /* TREE_FILE()s */
 };
 
 static int tree_dir(struct tree *t, DIR *d, const char *path, int depth);
@@ -374,8 +420,9 @@ static int tree_entry_list(struct tree *t, int pfd, const char *path,
 	if (ret == 0 && fstat(fd, &st) < 0)
 		ret = -errno;
 	if (ret == 0 && l.files) {
-		*e = (struct tree_entries){ TREE_OBJECTS, l.attrs };
-		ret = tree_object(t, fd, path, name, &st, l.attrs & t->want);
+		*e = (struct tree_entries){ TREE_OBJECTS, l.allowed };
+		ret = tree_object(t, fd, path, name, &st,
+				  tree_files_wanted(l.allowed, t->want));
 	} else if (ret == 0 && l.dirs) {
 		e->are = TREE_DIRS;
 		if (depth < TREE_DEPTH_MAX)
@@ -403,7 +450,8 @@ static int tree_entry_object(struct tree *t, int pfd, const char *path,
 	if (fstat(fd, &st) < 0)
 		ret = -errno;
 	else
-		ret = tree_object(t, fd, path, name, &st, e->attrs & t->want);
+		ret = tree_object(t, fd, path, name, &st,
+				  tree_files_wanted(e->files, t->want));
 	close(fd);
 	return ret;
 }
@@ -427,14 +475,30 @@ static int tree_entry(struct tree *t, int pfd, const char *path,
 	return ret == -ENOMEM ? ret : 0;
 }
 
-static bool tree_root_wanted(const struct tree *t, const char *name)
+/*
+ * Whether entry NAME of directory PATH is walked: with t->roots, only the
+ * roots ("sysv/msg"), the directories above them (sysv/) and what is below
+ * them (its objects).
+ */
+static bool tree_wanted(const struct tree *t, const char *path,
+			const char *name)
 {
-	size_t i;
+	char full[PATH_MAX];
+	size_t i, n, r;
 
-	for (i = 0; i < t->nroots; i++)
-		if (strcmp(name, t->roots[i]) == 0)
+	if (t->nroots == 0)
+		return true;
+	n = snprintf(full, sizeof(full), "%s%s%s", path, *path ? "/" : "",
+		     name);
+	for (i = 0; i < t->nroots && n < sizeof(full); i++) {
+		r = strlen(t->roots[i]);
+		if (strncmp(full, t->roots[i], n < r ? n : r) != 0)
+			continue;
+		if (n == r || (n > r && full[r] == '/') ||
+		    (n < r && t->roots[i][n] == '/'))
 			return true;
-	return t->nroots == 0;
+	}
+	return false;
 }
 
 /* Every directory in directory PATH (under the root), open as D. */
@@ -449,7 +513,7 @@ static int tree_dir(struct tree *t, DIR *d, const char *path, int depth)
 		    strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (depth == 0 && !tree_root_wanted(t, de->d_name))
+		if (!tree_wanted(t, path, de->d_name))
 			continue;
 		ret = tree_entry(t, dirfd(d), path, de->d_name, depth, &e);
 	}
@@ -491,7 +555,7 @@ static int tree_root(struct tree *t, int fd)
 }
 
 /*
- * Every object under mount point MNT (in t->roots only, if any), with the
+ * Every object under mount point MNT (of t->roots only, if any), with the
  * attribute files of t->want, sorted. Returns 0, or -1 (told) when MNT is
  * no ipcfs mount, its root cannot be read or memory runs out. Other errors
  * are told, set t->failed, and leave out what they hid.
