@@ -402,9 +402,10 @@ def test_lspid_lrpid(t):
 
 def test_waiters_lists_parked_readers(t):
     name, qid = mkq(t)
-    ps = [t.py(READER, path(t, name, f)) for f in ("data", "stream")]
-    for p in ps:
-        t.wait_blocked(p, "read")
+    ps = []
+    for f in ("data", "stream"):        # one after the other: their order
+        ps.append(t.py(READER, path(t, name, f)))
+        t.wait_blocked(ps[-1], "read")
     t.eq(attr(t, name, "waiters"), b"".join(b"%d %s\n" % (p.pid, f) for p, f
                                           in zip(ps, (b"data", b"stream"))),
          "waiters")
