@@ -276,8 +276,10 @@ static unsigned int sysv_msg_events(struct sysv_msgq *q)
 	       (ds.msg_cbytes < ds.msg_qbytes ? POLLOUT : 0);
 }
 
-/* Room for any message the queue holds or takes: msgmax, or more if
- * kernel.msgmax was lowered after longer ones were sent. */
+/*
+ * Room for any message the queue holds or takes: msgmax, or more if
+ * kernel.msgmax was lowered after longer ones were sent.
+ */
 static size_t sysv_msg_room(struct sysv_msgq *q)
 {
 	struct msqid_ds ds;
@@ -502,6 +504,8 @@ static int sysv_msg_claim(struct sysv_msgq *q, size_t cap, struct sysv_msg **mp)
 	if (!ipc_helper_claim(q->in))
 		return 0;
 	m = sysv_msg_unbank(q);
+	if (!m)
+		return 0; /* not reached: the bank holds what the count says */
 	if (m->len > cap) {
 		/* Another reader took the front between the looks. */
 		sysv_msg_give_back(q, m);
