@@ -375,7 +375,7 @@ class Mount:
         """The files of an object of KIND: those of a fresh one, made and
         removed for the purpose once (then remembered)."""
         if kind not in self._files:
-            probe = os.path.join(self.mnt, kind, "probe-files")
+            probe = os.path.join(self.mnt, kind, self.probe_name(kind))
             with self.within(5, "ls a fresh %s object" % kind):
                 os.mkdir(probe, 0o600)
                 try:
@@ -383,6 +383,14 @@ class Mount:
                 finally:
                     os.rmdir(probe)
         return self._files[kind]
+
+    def probe_name(self, kind):
+        """A name mkdir KIND/NAME takes: System V kinds take keys only,
+        and then one of the test's range (harness.py's sysv.Keys)."""
+        keys = getattr(self, "keys", None)
+        if kind.startswith("sysv/") and keys is not None:
+            return "0x%08x" % keys.new()
+        return "probe-files"
 
     def ours(self, kind, name):
         """May the teardown remove KIND/NAME? Everything under the tree's
