@@ -151,13 +151,17 @@ class Waitable:
     def __str__(self):
         return "%s-%s" % (self.kind, self.file)
 
-    def dirname(self, t, name):
-        """The directory of the test's object NAME ("int", "k9"): NAME,
-        but where names are keys (sysv/)."""
+    def dir(self, t, name):
+        """The directory of the test's object NAME (System V kinds name
+        theirs by key)."""
         return name
 
-    def path(self, t, name):
-        return t.path(self.kind, self.dirname(t, name), self.file)
+    def path(self, t, name, file=None):
+        return t.path(self.kind, self.dir(t, name), file or self.file)
+
+    def remove(self, t, name):
+        """rmdir object NAME through the tree."""
+        t.rmobj(self.kind, self.dir(t, name))
 
     def argv(self, t, name):
         """A command that waits on the file, and prints what it takes."""
@@ -171,14 +175,15 @@ class Waitable:
 
     def gone(self, t, name, what):
         """Object NAME is gone: not listed, and nothing natively either."""
-        name = self.dirname(t, name)
         with t.within(5, "ls %s" % self.kind):
-            t.true(name not in os.listdir(t.path(self.kind, "")),
-                   "%s: %s/%s not listed" % (what, self.kind, name))
+            t.true(self.dir(t, name) not in os.listdir(t.path(self.kind,
+                                                              "")),
+                   "%s: %s/%s not listed" % (what, self.kind,
+                                             self.dir(t, name)))
 
     def make(self, t, name):
         """Make object NAME, with nothing in it: the wait waits."""
-        t.mkobj(self.kind, self.dirname(t, name))
+        t.mkobj(self.kind, self.dir(t, name))
 
     def give(self, t, name):
         """Give the object one unit, from outside the wait."""
@@ -195,7 +200,7 @@ class Waitable:
         """After a give that followed a wait that ended without a unit,
         the unit is there, stays there, and is exactly what was given."""
         t.settle(lambda: self.level(t, name), 1, what)
-        rc, out, err = t.run(["cat", t.path(self.kind, name, "data")])
+        rc, out, err = t.run(["cat", self.path(t, name, "data")])
         t.eq((rc, out), (0, b"after"), "%s: what a next cat data takes" %
              what)
         t.eq(self.level(t, name), 0, "%s: nothing left" % what)
@@ -310,16 +315,63 @@ class SemWait(Waitable):
             t.eq(value(), 1, "%s (300 ms later)" % what)
         else:
             t.eq(value(), 1, what)
-        rc, out, err = t.run(["cat", t.path(self.kind, self.dirname(t, name),
+        rc, out, err = t.run(["cat", t.path(self.kind, self.dir(t, name),
                                             "wait")])
         t.eq((rc, out), (0, b""), "%s: a next cat wait" % what)
         t.eq(value(), 0, "%s: the next cat wait took the unit" % what)
 
 
+class SysvKeyed:
+    """A System V kind: objects are named by keys, not by the names the
+    scenarios use; each name gets a fresh key of the test's range when its
+    object is made (t.keys), so the teardown removes it."""
+
+    def dir(self, t, name):
+        return self.keys[name]
+
+    def mkdir(self, t, name):
+        """mkdir the object for NAME under a new key: its id."""
+        if "keys" not in self.__dict__:
+            self.keys = {}
+        key = t.keys.new()
+        self.keys[name] = sysv.keyname(key)
+        t.mkobj(self.kind, self.keys[name])
+        return sysv.msgget(key)
+
+
+class SysvMsgWait(SysvKeyed, Waitable):
+    """sysv/msg: data, stream and framed wait for a message of any type;
+    the one given here is of type 7."""
+
+    kind = "sysv/msg"
+    wake_bound = 1.0            # the helper's msgrcv is woken at once
+
+    @property
+    def took(self):
+        return b"7\tafter" if self.file == "framed" else b"after"
+
+    def gone(self, t, name, what):
+        super().gone(t, name, what)
+        key = int(self.dir(t, name), 16)
+        t.true(key not in sysv.listed("msg"), "%s: native queue gone" % what)
+
+    def make(self, t, name):
+        self.mkdir(t, name)
+
+    def qid(self, t, name):
+        return sysv.msgget(int(self.dir(t, name), 16))
+
+    def give(self, t, name):
+        sysv.msgsnd(self.qid(t, name), b"after", 7)
+
+    def level(self, t, name):
+        return sysv.msg_stat(self.qid(t, name))["count"]
+
+
 class SysvSemWait(SemWait):
     """A System V set of one semaphore at value 0, made natively under a
     key of the test's range: `wait` and `hold` on semaphore 0. The test's
-    names ("int", "k9") stand for a fresh key each (dirname)."""
+    names ("int", "k9") stand for a fresh key each (dir)."""
 
     kind = "sysv/sem"
 
@@ -327,7 +379,7 @@ class SysvSemWait(SemWait):
         super().__init__(file, call)
         self.keys = {}              # the test's name -> its key
 
-    def dirname(self, t, name):
+    def dir(self, t, name):
         return sysv.keyname(self.keys[name])
 
     def gone(self, t, name, what):
@@ -347,7 +399,9 @@ class SysvSemWait(SemWait):
 
 
 WAITABLES = [QueueWait("data"), QueueWait("stream"),
-             QueueFramedWait("framed"), ChannelWait("data"), SemWait("wait"),
+             QueueFramedWait("framed"), SysvMsgWait("data"),
+             SysvMsgWait("stream"), SysvMsgWait("framed"),
+             ChannelWait("data"), SemWait("wait"),
              SemWait("hold", "openat"), SysvSemWait("wait"),
              SysvSemWait("hold", "openat")]
 
@@ -362,8 +416,15 @@ class Parkable:
     def __str__(self):
         return self.kind
 
+    def dir(self, t, name):
+        """The directory of the test's object NAME (as Waitable.dir)."""
+        return name
+
     def data(self, t, name):
-        return t.path(self.kind, name, "data")
+        return t.path(self.kind, self.dir(t, name), "data")
+
+    def remove(self, t, name):
+        t.rmobj(self.kind, self.dir(t, name))
 
     def fill(self, t, name):
         """Make object NAME and fill it: what is in it, as take() says."""
@@ -464,4 +525,49 @@ class ChannelPark(Parkable):
         return pre + self.msg
 
 
-PARKABLES = [QueuePark(), ChannelPark()]
+class SysvMsgPark(SysvKeyed, Parkable):
+    """A System V queue of qbytes 6, filled with m1, m2, m3: a write of one
+    byte more waits. Room a native reader makes is seen within a period of
+    the writers' helper (100 ms)."""
+
+    kind = "sysv/msg"
+    full = 3
+    at_rmdir = b"EIDRM\n"
+
+    def qid(self, t, name):
+        return sysv.msgget(int(self.dir(t, name), 16))
+
+    def fill(self, t, name):
+        qid = self.mkdir(t, name)
+        t.write_file(t.path(self.kind, self.dir(t, name), "qbytes"), b"6")
+        for m in (b"m1", b"m2", b"m3"):
+            sysv.msgsnd(qid, m)
+        t.eq(self.level(t, name), 3, "queue full")
+        return [b"m1", b"m2", b"m3"]
+
+    def level(self, t, name):
+        n = sysv.msg_stat(self.qid(t, name))["count"]
+        t.eq(t.read_file(t.path(self.kind, self.dir(t, name), "count")),
+             b"%d\n" % n, "count file = msg_qnum")
+        return n
+
+    def take(self, t, name, writer=None):
+        qid, got = self.qid(t, name), []
+        if writer is not None:
+            got.append(sysv.msgrcv(qid)[1])
+            rc, out, err = t.finish(writer, 2)
+            t.eq((rc, out), (0, b"wrote %d\n" % len(self.msg)),
+                 "the parked writer (status, out)")
+        while True:
+            try:
+                got.append(sysv.msgrcv(qid, nowait=True)[1])
+            except OSError as e:
+                if e.errno != errno.ENOMSG:
+                    raise
+                return got
+
+    def with_msg(self, pre):
+        return pre + [self.msg]
+
+
+PARKABLES = [QueuePark(), SysvMsgPark(), ChannelPark()]

@@ -99,7 +99,7 @@ def test_rmdir_ends_blocked_reader(t, w):
     w.make(t, "rm")
     p = w.waiter(t, "rm")
     t0 = time.monotonic()
-    t.rmobj(w.kind, w.dirname(t, "rm"))
+    w.remove(t, "rm")
     rc, out, err = t.finish(p, 3)
     el = time.monotonic() - t0
     t.eq((rc, out, err), w.at_rmdir + (b"",), "%s: the blocked waiter "
@@ -186,7 +186,7 @@ def test_rmdir_ends_parked_writer(t, k):
     served(t, k.kind)
     pre, p = park_writer(t, k, "rmw", b"blocked")
     t0 = time.monotonic()
-    t.rmobj(k.kind, "rmw")
+    k.remove(t, "rmw")
     rc, out, err = t.finish(p, 3)
     el = time.monotonic() - t0
     t.eq(out, k.at_rmdir, "%s: errno of the parked writer after rmdir" % k)
