@@ -8,9 +8,11 @@
  * stream: each read(2) receives the next message, forever; a write sends
  * one, as data's. framed: data, with the type in the bytes "TYPE\tMESSAGE"
  * both ways, TYPE 1 to LONG_MAX in decimal (msgsnd's types); a bad head is
- * EINVAL, nothing sent. A read buffer smaller than the message is E2BIG,
- * nothing taken (msgrcv's rule without MSG_NOERROR), a write longer than
- * kernel.msgmax EINVAL (msgsnd's). count, bytes, qbytes, lspid, lrpid:
+ * EINVAL, nothing sent. data and framed serve their message by offset, so
+ * any buffer reads it (`read -r` reads 128 bytes at a time); a read of
+ * stream is one msgrcv(), and a buffer smaller than the next message is
+ * E2BIG, nothing taken (msgrcv's rule without MSG_NOERROR). A write longer
+ * than kernel.msgmax is EINVAL (msgsnd's). count, bytes, qbytes, lspid, lrpid:
  * IPC_STAT's msg_qnum, msg_cbytes, msg_qbytes, msg_lspid, msg_lrpid; qbytes
  * is written with IPC_SET, in the writer's shoes (past kernel.msgmnb takes
  * CAP_SYS_RESOURCE). id: the kernel's id, for msgsnd(2) and ipcs(1).
@@ -110,18 +112,28 @@ static void sysv_msg_free_list(struct sysv_msg *m)
 	}
 }
 
+/* kernel.msgmax as last read: what a receive for data allocates first. */
+static _Atomic size_t sysv_msg_msgmax = 8192; /* the kernel's default */
+
 /* kernel.msgmax: the longest message msgsnd() takes now. */
 static size_t sysv_msg_max(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/msgmax", "re");
-	long val = 8192; /* the kernel's default */
+	long val = 8192;
 
 	if (f) {
 		if (fscanf(f, "%ld", &val) != 1 || val <= 0)
 			val = 8192;
 		fclose(f);
 	}
+	sysv_msg_msgmax = (size_t)val;
 	return (size_t)val;
+}
+
+static int sysv_msg_init(void)
+{
+	sysv_msg_max();
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -574,12 +586,30 @@ static ssize_t sysv_msg_copy(struct sysv_msg_handle *h, char *buf, size_t size,
 	return (ssize_t)n;
 }
 
-/* Take the next message into the handle: as sysv_msg_take(). */
+/*
+ * The next message, whatever its length (data, framed: served by offset):
+ * as sysv_msg_take(), received into msgmax bytes, or into what the queue
+ * says the longest could be if kernel.msgmax has changed (E2BIG).
+ */
+static int sysv_msg_take_any(struct sysv_msgq *q, struct sysv_msg **mp,
+			     struct ipc_wait *w)
+{
+	int ret = sysv_msg_take(q, sysv_msg_msgmax, mp, w);
+
+	return ret == -E2BIG ? sysv_msg_take(q, sysv_msg_room(q), mp, w) : ret;
+}
+
+/*
+ * Take the next message into the handle: as sysv_msg_take(), of at most cap
+ * bytes, or SYSV_MSG_ANY length (sysv_msg_take_any()).
+ */
+#define SYSV_MSG_ANY 0
 static int sysv_msg_take_handle(struct sysv_msg_handle *h, size_t cap,
 				struct ipc_wait *w)
 {
 	struct sysv_msg *m = NULL;
-	int ret = sysv_msg_take(h->q, cap, &m, w);
+	int ret = cap ? sysv_msg_take(h->q, cap, &m, w)
+		      : sysv_msg_take_any(h->q, &m, w);
 
 	if (ret > 0) {
 		free(h->m);
@@ -591,10 +621,10 @@ static int sysv_msg_take_handle(struct sysv_msg_handle *h, size_t cap,
 }
 
 /*
- * data, framed: offsets count within the message this file received (a
- * frame's head too: a buffer the message fits but its head does not reads
- * on). Before it has one, an offset past 0 would take a message and show
- * none of it: EINVAL.
+ * data, framed: offsets count within the message this file received, its
+ * frame's head too, so a buffer of any size reads it, in as many reads as
+ * it takes. Before it has one, an offset past 0 would take a message and
+ * show none of it: EINVAL.
  */
 static ssize_t sysv_msg_data_read(struct sysv_msg_handle *h, char *buf,
 				  size_t size, off_t off, struct ipc_wait *w)
@@ -604,7 +634,7 @@ static ssize_t sysv_msg_data_read(struct sysv_msg_handle *h, char *buf,
 	if (!h->m && off > 0)
 		return -EINVAL;
 	if (!h->m) {
-		ret = sysv_msg_take_handle(h, size, w);
+		ret = sysv_msg_take_handle(h, SYSV_MSG_ANY, w);
 		if (ret <= 0)
 			return ret;
 	}
@@ -916,6 +946,7 @@ const struct ipc_kind sysv_msg_kind = {
 	.name_in = sysv_name_in,
 	.name_out = sysv_name_out,
 	.prefixed = false,
+	.init = sysv_msg_init,
 	.fini = sysv_msg_fini,
 	.list = sysv_msg_list,
 	.create = sysv_msg_create,

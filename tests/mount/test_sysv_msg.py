@@ -239,14 +239,33 @@ def test_one_message_per_open(t):
 # What the kernel refuses, and what waits
 
 
-def test_e2big_takes_nothing(t):
+def test_stream_e2big_takes_nothing(t):
+    """A read of stream is one msgrcv(): a buffer shorter than the message
+    is E2BIG, and the message stays."""
     name, qid = mkq(t)
     sysv.msgsnd(qid, b"0123456789", 3)
-    for f in ("data", "stream", "framed"):
-        fd = t.open(path(t, name, f), RD_NB)
-        t.raises(errno.E2BIG, os.read, fd, 9, what="read(9) of %s" % f)
-        t.close(fd)
+    fd = t.open(path(t, name, "stream"), RD_NB)
+    t.raises(errno.E2BIG, os.read, fd, 9, what="read(9) of stream")
+    t.close(fd)
     t.eq(drain(qid), [(3, b"0123456789")], "nothing taken")
+
+
+def test_small_reads_of_data_and_framed(t):
+    """data and framed serve their message by offset: any buffer reads
+    it, as read -r's 128-byte reads do."""
+    name, qid = mkq(t)
+    for f, want in (("data", b"0123456789"), ("framed", b"3\t0123456789")):
+        sysv.msgsnd(qid, b"0123456789", 3)
+        fd = t.open(path(t, name, f), RD_NB)
+        got = b"".join(iter(lambda: os.read(fd, 4), b""))
+        t.close(fd)
+        t.eq(got, want, "%s read 4 bytes at a time" % f)
+    t.eq(sysv.msg_stat(qid)["count"], 0, "both taken")
+    long_line = b"y" * 300
+    sysv.msgsnd(qid, long_line + b"\n", 1)
+    rc, out, err = t.run(["bash", "-c", 'read -r x < "$1"; echo "${#x}"',
+                          "bash", path(t, name, "data")])
+    t.eq((rc, out), (0, b"300\n"), "read -r of a 300-byte line")
 
 
 def test_write_past_msgmax_einval(t):

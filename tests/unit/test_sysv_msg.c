@@ -490,8 +490,9 @@ static void test_msg_framed_bad(void **state)
 }
 
 /*
- * Oversize, as the kernel says: a write past msgmax is EINVAL; a read
- * buffer shorter than the message E2BIG, nothing taken.
+ * Oversize, as the kernel says: a write past msgmax is EINVAL; a stream
+ * buffer shorter than the message E2BIG, nothing taken. data serves its
+ * message by offset: a short buffer reads the start.
  */
 static void test_msg_oversize(void **state)
 {
@@ -499,9 +500,9 @@ static void test_msg_oversize(void **state)
 	int id = test_msg_native(key, 0600);
 	char name[16], *big;
 	struct ipc_wait w;
+	void *fh, *sfh;
 	size_t max;
 	FILE *f;
-	void *fh;
 
 	f = fopen("/proc/sys/kernel/msgmax", "r");
 	assert_non_null(f);
@@ -514,11 +515,14 @@ static void test_msg_oversize(void **state)
 	assert_int_equal(test_msg_ds(id).msg_qnum, 0);
 
 	test_msg_send(id, 9, "0123456789", 10);
-	assert_int_equal(test_msg_read("data", fh, big, 9, 0, &w), -E2BIG);
-	assert_int_equal(test_msg_read("stream", fh, big, 9, 0, &w), -E2BIG);
+	sfh = test_msg_open("stream", name);
+	assert_int_equal(test_msg_read("stream", sfh, big, 9, 0, &w), -E2BIG);
 	assert_int_equal(test_msg_ds(id).msg_qnum, 1);
-	assert_int_equal(test_msg_read("data", fh, big, 10, 0, &w), 10);
-	assert_memory_equal(big, "0123456789", 10);
+	assert_int_equal(test_msg_read("data", fh, big, 9, 0, &w), 9);
+	assert_memory_equal(big, "012345678", 9);
+	assert_int_equal(test_msg_read("data", fh, big, 9, 9, &w), 1);
+	assert_memory_equal(big, "9", 1);
+	assert_int_equal(test_msg_ds(id).msg_qnum, 0);
 	free(big);
 }
 
@@ -641,7 +645,10 @@ static void test_msg_helper(void **state)
 	test_msg_expect(id, 7, "queued", 6);
 }
 
-/* The helper's banked message is longer than a reader's buffer: E2BIG. */
+/*
+ * The helper's banked message is longer than a stream reader's buffer:
+ * E2BIG, and it stays banked for a buffer it fits.
+ */
 static void test_msg_helper_e2big(void **state)
 {
 	key_t key = test_msg_key();
@@ -650,14 +657,14 @@ static void test_msg_helper_e2big(void **state)
 	struct ipc_wait w;
 	void *fh;
 
-	fh = test_msg_open("data", test_msg_name(key, name, sizeof(name)));
-	assert_int_equal(test_msg_read("data", fh, buf, sizeof(buf), 0, &w),
+	fh = test_msg_open("stream", test_msg_name(key, name, sizeof(name)));
+	assert_int_equal(test_msg_read("stream", fh, buf, sizeof(buf), 0, &w),
 			 -EAGAIN);
 	test_msg_fake_waiter(w.wq, true);
 	test_msg_send(id, 6, "longer", 6);
 	assert_int_equal(test_msg_qnum_settle(id, 0, 1000), 0);
-	assert_int_equal(test_msg_read("data", fh, buf, 5, 0, &w), -E2BIG);
-	assert_int_equal(test_msg_read("data", fh, buf, 6, 0, &w), 6);
+	assert_int_equal(test_msg_read("stream", fh, buf, 5, 0, &w), -E2BIG);
+	assert_int_equal(test_msg_read("stream", fh, buf, 6, 0, &w), 6);
 	assert_memory_equal(buf, "longer", 6);
 }
 
