@@ -71,6 +71,43 @@ int sysv_remove(const struct sysv_type *t, struct ipc_registry *reg,
 		const char *name);
 
 /*
+ * What every System V kind's table holds alike, as pg.h does for the
+ * PostgreSQL kinds: SYSV_KIND_COMMON(pfx, type, reg) defines pfx_list,
+ * _remove, _stat, _chmod and _chown on sysv.c's functions for type (reg:
+ * the kind's registry, or NULL); SYSV_KIND_OPS(pfx) puts them, the names
+ * and the rest of what every System V kind says in the kind's table.
+ */
+#define SYSV_KIND_COMMON(pfx, type, reg)                                       \
+	static int pfx##_list(int (*fill)(void *ctx, const char *name),        \
+			      void *ctx)                                       \
+	{                                                                      \
+		return sysv_list(&type, fill, ctx);                            \
+	}                                                                      \
+	static int pfx##_remove(const char *name)                              \
+	{                                                                      \
+		return sysv_remove(&type, reg, name);                          \
+	}                                                                      \
+	static int pfx##_stat(const char *name, struct stat *st)               \
+	{                                                                      \
+		return sysv_stat(&type, name, st);                             \
+	}                                                                      \
+	static int pfx##_chmod(const char *name, mode_t mode)                  \
+	{                                                                      \
+		return sysv_chmod(&type, name, mode);                          \
+	}                                                                      \
+	static int pfx##_chown(const char *name, uid_t uid, gid_t gid)         \
+	{                                                                      \
+		return sysv_chown(&type, name, uid, gid);                      \
+	}
+
+/* Keys are global to the IPC namespace: no -o prefix= for them. */
+#define SYSV_KIND_OPS(pfx)                                                     \
+	.name_max = SYSV_NAME_MAX, .name_in = sysv_name_in,                    \
+	.name_out = sysv_name_out, .prefixed = false, .list = pfx##_list,      \
+	.remove = pfx##_remove, .stat = pfx##_stat, .chmod = pfx##_chmod,      \
+	.chown = pfx##_chown
+
+/*
  * mkdir: make(key, IPC_CREAT | IPC_EXCL | mode, arg) as the caller, so the
  * kernel owns and checks it as theirs. "id.N" and key 0 are -EINVAL.
  */

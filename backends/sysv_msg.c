@@ -150,30 +150,7 @@ static int sysv_msg_create(const char *name, mode_t mode,
 	return sysv_create(name, mode, caller, sysv_msg_make, NULL);
 }
 
-static int sysv_msg_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return sysv_list(&sysv_msg, fill, ctx);
-}
-
-static int sysv_msg_remove(const char *name)
-{
-	return sysv_remove(&sysv_msg, &sysv_msgqs, name);
-}
-
-static int sysv_msg_stat(const char *name, struct stat *st)
-{
-	return sysv_stat(&sysv_msg, name, st);
-}
-
-static int sysv_msg_chmod(const char *name, mode_t mode)
-{
-	return sysv_chmod(&sysv_msg, name, mode);
-}
-
-static int sysv_msg_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return sysv_chown(&sysv_msg, name, uid, gid);
-}
+SYSV_KIND_COMMON(sysv_msg, sysv_msg, &sysv_msgqs)
 
 static void sysv_msg_fini(void)
 {
@@ -942,17 +919,9 @@ static const struct ipc_file sysv_msg_files[] = {
 const struct ipc_kind sysv_msg_kind = {
 	.name = "msg",
 	.path = "sysv/msg",
-	.name_max = SYSV_NAME_MAX,
-	.name_in = sysv_name_in,
-	.name_out = sysv_name_out,
-	.prefixed = false,
+	SYSV_KIND_OPS(sysv_msg),
 	.init = sysv_msg_init,
 	.fini = sysv_msg_fini,
-	.list = sysv_msg_list,
 	.create = sysv_msg_create,
-	.remove = sysv_msg_remove,
-	.stat = sysv_msg_stat,
-	.chmod = sysv_msg_chmod,
-	.chown = sysv_msg_chown,
 	.files = sysv_msg_files,
 };

@@ -229,11 +229,6 @@ static void sysv_sem_fini(void)
 	ipc_obj_clear(&sysv_sems);
 }
 
-static int sysv_sem_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return sysv_list(&sysv_sem, fill, ctx);
-}
-
 /*
  * In the caller's shoes (sysv_create): a set of one semaphore of value
  * sem_value, or none. SETVAL needs alter permission, which the mode may
@@ -266,25 +261,7 @@ static int sysv_sem_create(const char *name, mode_t mode,
 	return sysv_create(name, mode, caller, sysv_sem_make, NULL);
 }
 
-static int sysv_sem_remove(const char *name)
-{
-	return sysv_remove(&sysv_sem, &sysv_sems, name);
-}
-
-static int sysv_sem_stat(const char *name, struct stat *st)
-{
-	return sysv_stat(&sysv_sem, name, st);
-}
-
-static int sysv_sem_chmod(const char *name, mode_t mode)
-{
-	return sysv_chmod(&sysv_sem, name, mode);
-}
-
-static int sysv_sem_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return sysv_chown(&sysv_sem, name, uid, gid);
-}
+SYSV_KIND_COMMON(sysv_sem, sysv_sem, &sysv_sems)
 
 /*
  * Take one unit now: a banked one, or straight from the set. A hold (keep)
@@ -531,17 +508,9 @@ static const struct ipc_option sysv_sem_options[] = {
 const struct ipc_kind sysv_sem_kind = {
 	.name = "sem",
 	.path = "sysv/sem",
-	.name_max = SYSV_NAME_MAX,
-	.name_in = sysv_name_in,
-	.name_out = sysv_name_out,
+	SYSV_KIND_OPS(sysv_sem),
 	.fini = sysv_sem_fini,
-	.list = sysv_sem_list,
 	.create = sysv_sem_create,
-	.remove = sysv_sem_remove,
-	.stat = sysv_sem_stat,
-	.chmod = sysv_sem_chmod,
-	.chown = sysv_sem_chown,
 	.files = sysv_sem_files,
 	.options = sysv_sem_options,
-	.prefixed = false,
 };

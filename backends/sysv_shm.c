@@ -49,11 +49,6 @@ static int sysv_shm_ds(const char *name, struct shmid_ds *ds)
 	return shmctl(id, IPC_STAT, ds) < 0 ? -ENOENT : id;
 }
 
-static int sysv_shm_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	return sysv_list(&sysv_shm, fill, ctx);
-}
-
 /* In the caller's shoes (sysv_create): one system call. */
 static int sysv_shm_make(key_t key, int flags, void *arg)
 {
@@ -66,25 +61,7 @@ static int sysv_shm_create(const char *name, mode_t mode,
 	return sysv_create(name, mode, caller, sysv_shm_make, NULL);
 }
 
-static int sysv_shm_remove(const char *name)
-{
-	return sysv_remove(&sysv_shm, NULL, name);
-}
-
-static int sysv_shm_stat(const char *name, struct stat *st)
-{
-	return sysv_stat(&sysv_shm, name, st);
-}
-
-static int sysv_shm_chmod(const char *name, mode_t mode)
-{
-	return sysv_chmod(&sysv_shm, name, mode);
-}
-
-static int sysv_shm_chown(const char *name, uid_t uid, gid_t gid)
-{
-	return sysv_chown(&sysv_shm, name, uid, gid);
-}
+SYSV_KIND_COMMON(sysv_shm, sysv_shm, NULL)
 
 /*
  * Read-only for a reader: the caller's rights were checked against the
@@ -223,16 +200,8 @@ static const struct ipc_option sysv_shm_options[] = {
 const struct ipc_kind sysv_shm_kind = {
 	.name = "shm",
 	.path = "sysv/shm",
-	.name_max = SYSV_NAME_MAX,
-	.name_in = sysv_name_in,
-	.name_out = sysv_name_out,
-	.list = sysv_shm_list,
+	SYSV_KIND_OPS(sysv_shm),
 	.create = sysv_shm_create,
-	.remove = sysv_shm_remove,
-	.stat = sysv_shm_stat,
-	.chmod = sysv_shm_chmod,
-	.chown = sysv_shm_chown,
 	.files = sysv_shm_files,
 	.options = sysv_shm_options,
-	.prefixed = false,
 };
