@@ -32,6 +32,7 @@
 #include "devshm.h"
 #include "holds.h"
 #include "ipc.h"
+#include "units.h"
 
 struct semaphore {
 	struct ipc_obj obj;
@@ -40,13 +41,6 @@ struct semaphore {
 	int hslot; /* its slot in the journal of kept units, or -1 */
 	struct ipc_helper *helper;
 	bool broken; /* its file was cut short under our mapping (devshm.c) */
-};
-
-struct semaphore_handle {
-	struct semaphore *s;
-	pthread_mutex_t lock; /* threads may share an open file: one unit */
-	bool taken;	      /* holds a unit (hold) / took its unit (wait) */
-	bool fresh;	      /* wait: the last read took the unit */
 };
 
 static long semaphore_opt_value = 1;
@@ -350,8 +344,9 @@ static struct semaphore *semaphore_get(const char *name, int *err)
  * to the semaphore if the daemon dies: a banked one already is. A hold
  * (keep) keeps it there until its release; a wait consumes it.
  */
-static int semaphore_take(struct semaphore *s, struct ipc_wait *w, bool keep)
+static int semaphore_take(struct ipc_obj *o, struct ipc_wait *w, bool keep)
 {
+	struct semaphore *s = semaphore_of(o);
 	int ret;
 
 	if (ipc_obj_removed(&s->obj))
@@ -374,97 +369,47 @@ static int semaphore_take(struct semaphore *s, struct ipc_wait *w, bool keep)
 	return ret;
 }
 
-static int semaphore_open_handle(const char *name, int flags, void **fh)
+/* A hold's unit back to the semaphore, out of the journal. */
+static void semaphore_give(struct ipc_obj *o)
 {
-	struct semaphore_handle *h = calloc(1, sizeof(*h));
-	int ret = 0;
-
-	if (!h)
-		return -ENOMEM;
-	h->s = semaphore_get(name, &ret);
-	if (!h->s) {
-		free(h);
-		return ret;
-	}
-	pthread_mutex_init(&h->lock, NULL);
-	*fh = h;
-	return 0;
-}
-
-/* A hold gives its unit back when the open file goes, however it goes. */
-static void semaphore_release(void *fh)
-{
-	struct semaphore_handle *h = fh;
+	struct semaphore *s = semaphore_of(o);
 	int ret;
 
-	if (h->taken)
-		holds_add(h->s->hslot, -1);
-	if (h->taken && (ret = semaphore_post(h->s)) < 0)
-		ipc_log("%s: cannot give a held unit back: %s", h->s->obj.name,
+	holds_add(s->hslot, -1);
+	ret = semaphore_post(s);
+	if (ret < 0)
+		ipc_log("%s: cannot give a held unit back: %s", o->name,
 			strerror(-ret));
-	ipc_obj_put(&h->s->obj);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
 }
 
-static int semaphore_hold_acquire(void *fh, struct ipc_wait *w)
+/* A wait's unit, which its reader never learnt of, back. */
+static void semaphore_untake(struct ipc_obj *o)
 {
-	struct semaphore_handle *h = fh;
-	int ret = semaphore_take(h->s, w, true);
-
-	h->taken = ret == 0;
-	return ret;
+	semaphore_post(semaphore_of(o));
 }
 
-/* A wait file keeps nothing: its unit is consumed ("P"). */
-static void semaphore_wait_release(void *fh)
+static bool semaphore_ready(struct ipc_obj *o)
 {
-	struct semaphore_handle *h = fh;
+	struct semaphore *s = semaphore_of(o);
 
-	h->taken = false;
-	semaphore_release(h);
-}
-
-static ssize_t semaphore_wait_read(void *fh, char *buf, size_t size, off_t off,
-				   struct ipc_wait *w)
-{
-	struct semaphore_handle *h = fh;
-	int ret = 0;
-
-	pthread_mutex_lock(&h->lock);
-	h->fresh = false;
-	if (!h->taken)
-		ret = semaphore_take(h->s, w, false);
-	if (!h->taken && ret == 0)
-		h->taken = h->fresh = true;
-	pthread_mutex_unlock(&h->lock);
-	return ret;
-}
-
-/* The reader never learnt it took the unit: post it back. */
-static void semaphore_wait_unread(void *fh, const char *buf, size_t len)
-{
-	struct semaphore_handle *h = fh;
-
-	pthread_mutex_lock(&h->lock);
-	if (h->fresh) {
-		semaphore_post(h->s);
-		h->taken = h->fresh = false;
-	}
-	pthread_mutex_unlock(&h->lock);
-}
-
-static unsigned int semaphore_wait_poll(void *fh, struct ipc_waitq **wq)
-{
-	struct semaphore_handle *h = fh;
-	struct semaphore *s = h->s;
-
-	*wq = s->obj.wq;
-	if (h->taken || ipc_helper_banked(s->helper) ||
-	    ipc_obj_removed(&s->obj) || s->broken || semaphore_value(s) > 0)
-		return POLLIN;
+	if (ipc_helper_banked(s->helper) || ipc_obj_removed(o) || s->broken ||
+	    semaphore_value(s) > 0)
+		return true;
 	ipc_helper_start(s->helper); /* it re-checks for the pollers */
-	return 0;
+	return false;
+}
+
+static const struct ipc_units semaphore_units = {
+	.reg = &semaphores,
+	.take = semaphore_take,
+	.give = semaphore_give,
+	.untake = semaphore_untake,
+	.ready = semaphore_ready,
+};
+
+static int semaphore_open_handle(const char *name, int flags, void **fh)
+{
+	return ipc_units_open(&semaphore_units, name, fh);
 }
 
 static int semaphore_value_get(const char *name, size_t arg, char *buf,
@@ -511,17 +456,17 @@ static int semaphore_post_set(const char *name, const char *buf, size_t len,
 
 static const struct ipc_stream_ops semaphore_wait_ops = {
 	.open = semaphore_open_handle,
-	.release = semaphore_wait_release,
-	.read = semaphore_wait_read,
-	.unread = semaphore_wait_unread,
-	.poll = semaphore_wait_poll,
+	.release = ipc_units_wait_release,
+	.read = ipc_units_wait_read,
+	.unread = ipc_units_wait_unread,
+	.poll = ipc_units_wait_poll,
 	.flags = IPC_READ_TAKES,
 };
 
 static const struct ipc_stream_ops semaphore_hold_ops = {
 	.open = semaphore_open_handle,
-	.acquire = semaphore_hold_acquire,
-	.release = semaphore_release,
+	.acquire = ipc_units_hold_acquire,
+	.release = ipc_units_hold_release,
 };
 
 static const struct ipc_file semaphore_files[] = {

@@ -33,19 +33,13 @@
 #include <time.h>
 
 #include "sysv.h"
+#include "units.h"
 
 #define SYSV_SEM_VMX 32767 /* SEMVMX: the kernel's largest value */
 
 struct sysv_sem {
 	struct sysv_obj sys;
 	struct ipc_helper *helper;
-};
-
-struct sysv_sem_handle {
-	struct sysv_sem *s;
-	pthread_mutex_t lock; /* threads may share an open file: one unit */
-	bool taken;	      /* holds a unit (hold) / took its unit (wait) */
-	bool fresh;	      /* wait: the last read took the unit */
 };
 
 /*
@@ -267,8 +261,9 @@ SYSV_KIND_COMMON(sysv_sem, sysv_sem, &sysv_sems)
  * Take one unit now: a banked one, or straight from the set. A hold (keep)
  * keeps it with undo until its release; a wait consumes it.
  */
-static int sysv_sem_take(struct sysv_sem *s, struct ipc_wait *w, bool keep)
+static int sysv_sem_take(struct ipc_obj *o, struct ipc_wait *w, bool keep)
 {
+	struct sysv_sem *s = sysv_sem_of(o);
 	int ret;
 
 	if (ipc_obj_removed(&s->sys.obj))
@@ -284,93 +279,39 @@ static int sysv_sem_take(struct sysv_sem *s, struct ipc_wait *w, bool keep)
 	return ret;
 }
 
+static void sysv_sem_give(struct ipc_obj *o)
+{
+	sysv_sem_give_back(sysv_sem_of(o));
+}
+
+/* A wait's unit, which its reader never learnt of, back (no undo). */
+static void sysv_sem_untake(struct ipc_obj *o)
+{
+	sysv_sem_op(sysv_sem_of(o), sysv_sem_wait_undo, 1);
+}
+
+static bool sysv_sem_ready(struct ipc_obj *o)
+{
+	struct sysv_sem *s = sysv_sem_of(o);
+
+	if (ipc_helper_banked(s->helper) || ipc_obj_removed(o) ||
+	    sysv_sem_value(s) != 0)
+		return true;
+	ipc_helper_start(s->helper); /* it re-checks for the pollers */
+	return false;
+}
+
+static const struct ipc_units sysv_sem_units = {
+	.reg = &sysv_sems,
+	.take = sysv_sem_take,
+	.give = sysv_sem_give,
+	.untake = sysv_sem_untake,
+	.ready = sysv_sem_ready,
+};
+
 static int sysv_sem_open_handle(const char *name, int flags, void **fh)
 {
-	struct sysv_sem_handle *h = calloc(1, sizeof(*h));
-	int ret = 0;
-
-	if (!h)
-		return -ENOMEM;
-	h->s = sysv_sem_get(name, &ret);
-	if (!h->s) {
-		free(h);
-		return ret;
-	}
-	pthread_mutex_init(&h->lock, NULL);
-	*fh = h;
-	return 0;
-}
-
-/* A hold gives its unit back when the open file goes, however it goes. */
-static void sysv_sem_release(void *fh)
-{
-	struct sysv_sem_handle *h = fh;
-
-	if (h->taken)
-		sysv_sem_give_back(h->s);
-	ipc_obj_put(&h->s->sys.obj);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
-}
-
-static int sysv_sem_hold_acquire(void *fh, struct ipc_wait *w)
-{
-	struct sysv_sem_handle *h = fh;
-	int ret = sysv_sem_take(h->s, w, true);
-
-	h->taken = ret == 0;
-	return ret;
-}
-
-/* A wait file keeps nothing: its unit is consumed ("P"). */
-static void sysv_sem_wait_release(void *fh)
-{
-	struct sysv_sem_handle *h = fh;
-
-	h->taken = false;
-	sysv_sem_release(h);
-}
-
-static ssize_t sysv_sem_wait_read(void *fh, char *buf, size_t size, off_t off,
-				  struct ipc_wait *w)
-{
-	struct sysv_sem_handle *h = fh;
-	int ret = 0;
-
-	pthread_mutex_lock(&h->lock);
-	h->fresh = false;
-	if (!h->taken)
-		ret = sysv_sem_take(h->s, w, false);
-	if (!h->taken && ret == 0)
-		h->taken = h->fresh = true;
-	pthread_mutex_unlock(&h->lock);
-	return ret;
-}
-
-/* The reader never learnt it took the unit: post it back. */
-static void sysv_sem_wait_unread(void *fh, const char *buf, size_t len)
-{
-	struct sysv_sem_handle *h = fh;
-
-	pthread_mutex_lock(&h->lock);
-	if (h->fresh) {
-		sysv_sem_op(h->s, sysv_sem_wait_undo, 1);
-		h->taken = h->fresh = false;
-	}
-	pthread_mutex_unlock(&h->lock);
-}
-
-static unsigned int sysv_sem_wait_poll(void *fh, struct ipc_waitq **wq)
-{
-	struct sysv_sem_handle *h = fh;
-	struct sysv_sem *s = h->s;
-
-	*wq = s->sys.obj.wq;
-	if (h->taken || ipc_helper_banked(s->helper) ||
-	    ipc_obj_removed(&s->sys.obj) || sysv_sem_value(s) != 0)
-		return POLLIN;
-	ipc_helper_start(s->helper); /* it re-checks for the pollers */
-	return 0;
+	return ipc_units_open(&sysv_sem_units, name, fh);
 }
 
 /* NAME's IPC_STAT into *ds: its id, or -ENOENT. */
@@ -463,17 +404,17 @@ static int sysv_sem_post_set(const char *name, const char *buf, size_t len,
 
 static const struct ipc_stream_ops sysv_sem_wait_ops = {
 	.open = sysv_sem_open_handle,
-	.release = sysv_sem_wait_release,
-	.read = sysv_sem_wait_read,
-	.unread = sysv_sem_wait_unread,
-	.poll = sysv_sem_wait_poll,
+	.release = ipc_units_wait_release,
+	.read = ipc_units_wait_read,
+	.unread = ipc_units_wait_unread,
+	.poll = ipc_units_wait_poll,
 	.flags = IPC_READ_TAKES,
 };
 
 static const struct ipc_stream_ops sysv_sem_hold_ops = {
 	.open = sysv_sem_open_handle,
-	.acquire = sysv_sem_hold_acquire,
-	.release = sysv_sem_release,
+	.acquire = ipc_units_hold_acquire,
+	.release = ipc_units_hold_release,
 };
 
 #define SYSV_SEM_ATTR(name_, field)                                            \
