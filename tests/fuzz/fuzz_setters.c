@@ -8,12 +8,15 @@
  * are called directly, and fs/park.c's event loop is never started.
  *
  * At start every kind is initialised and one object made per kind, named
- * /fz<pid>_<kind>; an atexit handler removes them and finalises the kinds,
- * and the next run removes what a crashed one (whose pid is gone) left.
+ * /fz<pid>_<kind>, or, for a kind that names its objects by key (sysv/),
+ * 0x1cd<pid><kind>; an atexit handler removes them and finalises the
+ * kinds, and the next run removes what a crashed one (whose pid is gone)
+ * left of the named ones.
  * The first byte of an input picks the (kind, file) pair; the rest is the
  * buffer of one write, passed as it is (not NUL-terminated). Checked: the
  * setter returns 0 or one of the errno values a write may give (EINVAL,
- * EOVERFLOW, ENOSPC, EBUSY, EFBIG, ENOMEM, ENOENT, EPERM, EACCES); the
+ * EOVERFLOW, ERANGE, ENOSPC, EBUSY, EFBIG, ENOMEM, ENOENT, EPERM, EACCES);
+ * the
  * object is still there after it; and a file that reads back what it sets
  * (one with a get op too) shows the number just written. A violation
  * aborts.
@@ -122,6 +125,24 @@ static void fuzz_setters_sweep(const struct ipc_kind *kind)
 		kind->remove(st.names[i]);
 }
 
+/*
+ * Object o's name: the POSIX rule's, or a key's where the kind maps names
+ * its own way (name_in: sysv/'s keys), from our pid and the kind's index.
+ */
+static void fuzz_setters_name(struct fuzz_setters_obj *o, int i)
+{
+	char name[NAME_MAX + 1];
+
+	snprintf(o->pname, sizeof(o->pname), "/fz%ld_%s", (long)getpid(),
+		 o->kind->name);
+	if (!o->kind->name_in)
+		return;
+	snprintf(name, sizeof(name), "0x1cd%05x",
+		 (unsigned int)((getpid() & 0xffff) << 4 | (i & 0xf)));
+	if (o->kind->name_in(name, o->pname, sizeof(o->pname)) < 0)
+		abort();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const struct ipc_kind *kind;
@@ -139,8 +160,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			abort();
 		o = &fuzz_setters_objs[fuzz_setters_nobjs++];
 		o->kind = kind;
-		snprintf(o->pname, sizeof(o->pname), "/fz%ld_%s",
-			 (long)getpid(), kind->name);
+		fuzz_setters_name(o, i);
 		for (f = kind->files; f->name; f++) {
 			if (!f->set)
 				continue;
@@ -221,6 +241,7 @@ static bool fuzz_setters_errno_ok(int ret)
 	switch (-ret) {
 	case EINVAL:
 	case EOVERFLOW:
+	case ERANGE: /* semop()'s, past a System V semaphore's SEMVMX */
 	case ENOSPC:
 	case EBUSY:
 	case EFBIG:
