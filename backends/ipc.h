@@ -44,6 +44,12 @@ void ipc_waitq_free(struct ipc_waitq *wq);
  * when nobody waits: it then does nothing.
  */
 void ipc_wake(struct ipc_waitq *wq, unsigned int events);
+/*
+ * Retry every waiter for `events`, whether those before it still block:
+ * for waiters that are not alike (writers of messages of different
+ * lengths: room for a short one is none for a long one ahead of it).
+ */
+void ipc_wake_every(struct ipc_waitq *wq, unsigned int events);
 /* Retry every waiter: the state changed for all of them (removed, EOF). */
 void ipc_wake_all(struct ipc_waitq *wq);
 
@@ -105,6 +111,8 @@ bool ipc_in_loop(void);
  */
 #define IPC_HELPER_PERIOD_MS 100
 #define IPC_HELPER_UNTIMED 0x1
+/* Its waiters are not alike: a peek's wake retries each (ipc_wake_every). */
+#define IPC_HELPER_UNALIKE 0x2
 struct ipc_obj;
 struct ipc_registry;
 struct ipc_helper_ops {
@@ -358,6 +366,12 @@ void ipc_obj_put(struct ipc_obj *o);
 bool ipc_obj_removed(struct ipc_obj *o);
 /* NAME was removed (by rmdir or anybody): retire its object if stale. */
 void ipc_obj_gone(struct ipc_registry *r, const char *name);
+/*
+ * Retire every object stale says is no longer its name's: for kinds that
+ * learn of no removal (System V's), else their registry keeps what was
+ * removed natively until somebody opens the name again.
+ */
+void ipc_obj_prune(struct ipc_registry *r);
 /* Retire o whatever stale says; -ENOENT if it was already. */
 int ipc_obj_remove(struct ipc_obj *o);
 int ipc_obj_list(struct ipc_registry *r,

@@ -187,6 +187,26 @@ bool ipc_obj_removed(struct ipc_obj *o)
 	return removed;
 }
 
+void ipc_obj_prune(struct ipc_registry *r)
+{
+	struct ipc_obj *o, *next, *gone = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	for (o = r->objs; o; o = next) {
+		next = o->next;
+		if (r->stale && r->stale(o)) {
+			obj_retire(o);
+			o->next = gone; /* out of the registry: ours to link */
+			gone = o;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (o = gone; o; o = next) {
+		next = o->next;
+		obj_end(o);
+	}
+}
+
 void ipc_obj_gone(struct ipc_registry *r, const char *name)
 {
 	struct ipc_obj *o;

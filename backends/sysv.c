@@ -242,13 +242,16 @@ int sysv_id(const struct sysv_type *t, const char *name)
 }
 
 /* The name of the object of /proc/sysvipc's line: key and id come first. */
-int sysv_list(const struct sysv_type *t,
+int sysv_list(const struct sysv_type *t, struct ipc_registry *reg,
 	      int (*fill)(void *ctx, const char *name), void *ctx)
 {
 	char line[512], name[SYSV_NAME_MAX + 1];
 	int key, id, ret = 0;
-	FILE *f = fopen(t->proc, "re");
+	FILE *f;
 
+	if (reg)
+		ipc_obj_prune(reg);
+	f = fopen(t->proc, "re");
 	if (!f)
 		return -errno;
 	if (!fgets(line, sizeof(line), f)) /* the header */

@@ -56,8 +56,11 @@ bool sysv_key_of(const char *name, key_t *key);
 /* The id of object NAME now, or -ENOENT (-EINVAL for a malformed name). */
 int sysv_id(const struct sysv_type *t, const char *name);
 
-/* The kinds' list, stat, chmod, chown and remove, given their type. */
-int sysv_list(const struct sysv_type *t,
+/*
+ * The kinds' list, stat, chmod, chown and remove, given their type. A list
+ * also retires from reg (if any) the objects removed natively meanwhile.
+ */
+int sysv_list(const struct sysv_type *t, struct ipc_registry *reg,
 	      int (*fill)(void *ctx, const char *name), void *ctx);
 int sysv_stat(const struct sysv_type *t, const char *name, struct stat *st);
 int sysv_chmod(const struct sysv_type *t, const char *name, mode_t mode);
@@ -81,7 +84,7 @@ int sysv_remove(const struct sysv_type *t, struct ipc_registry *reg,
 	static int pfx##_list(int (*fill)(void *ctx, const char *name),        \
 			      void *ctx)                                       \
 	{                                                                      \
-		return sysv_list(&type, fill, ctx);                            \
+		return sysv_list(&type, reg, fill, ctx);                       \
 	}                                                                      \
 	static int pfx##_remove(const char *name)                              \
 	{                                                                      \

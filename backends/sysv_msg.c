@@ -39,6 +39,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,17 @@ struct sysv_msgq {
 	struct ipc_waitq *wq_out; /* writers waiting for room */
 	struct ipc_helper *in;	  /* receives for the readers of obj.wq */
 	struct ipc_helper *out;	  /* looks for room for wq_out's writers */
-	pthread_mutex_t lock;	  /* banked, back */
+	pthread_mutex_t lock;	  /* banked, back, need */
 	struct sysv_msg *banked;  /* received by `in`, oldest first */
 	struct sysv_msg **banked_tail;
 	struct sysv_msg *back; /* given back, waiting for room */
+	/*
+	 * The least room a writer (or a give-back) that found none waits for,
+	 * since `out` last woke them (SIZE_MAX: none): what `out` looks for.
+	 * Room for less would wake them to find none again, every period or
+	 * faster: a message longer than qbytes would spin the loop forever.
+	 */
+	size_t need;
 };
 
 /* Which file an open file is of. */
@@ -201,6 +209,8 @@ static int sysv_msg_resend(void *arg, bool stopping)
 	while ((m = q->back)) {
 		err = sysv_msg_resend_one(q, m, stopping);
 		if (err == -EAGAIN && !stopping) {
+			if (m->len < q->need)
+				q->need = m->len; /* sysv_msg_needs() */
 			ret = -EAGAIN;
 			break;
 		}
@@ -241,6 +251,8 @@ static void sysv_msg_give_back(struct sysv_msgq *q, struct sysv_msg *m)
 	for (pp = &q->back; *pp; pp = &(*pp)->next)
 		;
 	*pp = m;
+	if (first && m->len < q->need)
+		q->need = m->len; /* sysv_msg_needs() */
 	pthread_mutex_unlock(&q->lock);
 	if (!first)
 		return;
@@ -254,7 +266,20 @@ static void sysv_msg_give_back(struct sysv_msgq *q, struct sysv_msg *m)
 /* ---------------------------------------------------------------------- */
 /* The helpers: readers' msgrcv(), writers' look for room. */
 
-/* POLLIN: a message is there; POLLOUT: there may be room; gone: both. */
+/*
+ * Would a message of len bytes fit now? msgsnd() counts the messages
+ * against qbytes too, one byte each.
+ */
+static bool sysv_msg_fits(const struct msqid_ds *ds, size_t len)
+{
+	return ds->msg_cbytes + len <= ds->msg_qbytes &&
+	       ds->msg_qnum + 1 <= ds->msg_qbytes;
+}
+
+/*
+ * POLLIN: a message is there; POLLOUT: a message of one byte would fit
+ * (poll cannot know a writer's length); gone: both.
+ */
 static unsigned int sysv_msg_events(struct sysv_msgq *q)
 {
 	struct msqid_ds ds;
@@ -262,7 +287,16 @@ static unsigned int sysv_msg_events(struct sysv_msgq *q)
 	if (msgctl(q->sys.id, IPC_STAT, &ds) < 0)
 		return POLLIN | POLLOUT | POLLHUP;
 	return (ds.msg_qnum ? POLLIN : 0) |
-	       (ds.msg_cbytes < ds.msg_qbytes ? POLLOUT : 0);
+	       (sysv_msg_fits(&ds, 1) ? POLLOUT : 0);
+}
+
+/* A writer (or a give-back) of len bytes found no room: `out` looks. */
+static void sysv_msg_needs(struct sysv_msgq *q, size_t len)
+{
+	pthread_mutex_lock(&q->lock);
+	if (len < q->need)
+		q->need = len;
+	pthread_mutex_unlock(&q->lock);
 }
 
 /*
@@ -301,7 +335,7 @@ static int sysv_msg_receive(struct sysv_msgq *q, size_t cap, int flags,
 	m->len = (size_t)n;
 	*mp = m;
 	/* Room was made: writers go on, pollers look. */
-	ipc_wake(q->wq_out, POLLOUT);
+	ipc_wake_every(q->wq_out, POLLOUT); /* short ones behind long ones */
 	ipc_wake(q->sys.obj.wq, POLLOUT);
 	return 0;
 }
@@ -362,9 +396,25 @@ static unsigned int sysv_msg_helper_peek(void *arg)
 	return sysv_msg_events(arg) & (POLLIN | POLLOUT);
 }
 
+/*
+ * The writers' helper: POLLOUT once the least that one of them needs fits
+ * (or the queue is gone), and then forget it: writers that still find no
+ * room say again what they need.
+ */
 static unsigned int sysv_msg_helper_room(void *arg)
 {
-	return sysv_msg_events(arg) & POLLOUT;
+	struct sysv_msgq *q = arg;
+	struct msqid_ds ds;
+	bool fits;
+
+	if (msgctl(q->sys.id, IPC_STAT, &ds) < 0)
+		return POLLOUT;
+	pthread_mutex_lock(&q->lock);
+	fits = q->need != SIZE_MAX && sysv_msg_fits(&ds, q->need);
+	if (fits)
+		q->need = SIZE_MAX;
+	pthread_mutex_unlock(&q->lock);
+	return fits ? POLLOUT : 0;
 }
 
 static const struct ipc_helper_ops sysv_msg_in_ops = {
@@ -377,6 +427,7 @@ static const struct ipc_helper_ops sysv_msg_in_ops = {
 /* Nothing to block on, nothing banked: it only peeks for room. */
 static const struct ipc_helper_ops sysv_msg_out_ops = {
 	.peek = sysv_msg_helper_room,
+	.flags = IPC_HELPER_UNALIKE,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -397,6 +448,7 @@ static int sysv_msg_open(const char *name, struct ipc_obj **o)
 	}
 	pthread_mutex_init(&q->lock, NULL);
 	q->banked_tail = &q->banked;
+	q->need = SIZE_MAX;
 	q->wq_out = ipc_waitq_new(-1);
 	if (q->wq_out)
 		q->in = ipc_helper_new(&q->sys.obj, q->sys.obj.wq,
@@ -712,6 +764,8 @@ static int sysv_msg_send(struct sysv_msgq *q, long type, const char *buf,
 	if (msgsnd(q->sys.id, &m->type, len, IPC_NOWAIT) < 0)
 		ret = -errno;
 	free(m);
+	if (ret == -EAGAIN)
+		sysv_msg_needs(q, len);
 	if (ret == -EAGAIN && ipc_helper_start(q->out) == 0) {
 		w->wq = q->wq_out;
 		w->events = POLLOUT;

@@ -182,7 +182,11 @@ static const struct ipc_stream_ops sysv_shm_data_ops = {
 	}
 
 static const struct ipc_file sysv_shm_files[] = {
-	{ .name = "data", .mode = 0666, .ops = &sysv_shm_data_ops },
+	/* shmat() attaches for reading, or reading and writing: never W only. */
+	{ .name = "data",
+	  .mode = 0666,
+	  .need = R_OK,
+	  .ops = &sysv_shm_data_ops },
 	SYSV_SHM_ATTR("size", SYSV_SHM_SIZE),
 	SYSV_SHM_ATTR("nattch", SYSV_SHM_NATTCH),
 	SYSV_SHM_ATTR("cpid", SYSV_SHM_CPID),

@@ -38,6 +38,7 @@ struct ipc_helper {
 	bool blocking;	      /* it is in ops->block */
 	pthread_t thread;
 	timer_t timer; /* IPC_HELPER_UNTIMED: the thread's deadline */
+	bool timed;    /* the thread has it (else it only peeks) */
 };
 
 static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
@@ -127,26 +128,44 @@ static void helper_pause(struct ipc_helper *h)
  * which sends HELPER_SIGNAL to this thread at the deadline: a signal of
  * helper_idle() that lands just before the call is then late, never lost.
  */
-static int helper_timer_new(struct ipc_helper *h)
+static void helper_timer_new(struct ipc_helper *h)
 {
+	static bool told;
 	struct sigevent sev = {
 		.sigev_notify = SIGEV_THREAD_ID,
 		.sigev_signo = HELPER_SIGNAL,
 	};
 
-	if (!(h->ops->flags & IPC_HELPER_UNTIMED))
-		return 0;
+	h->timed = !(h->ops->flags & IPC_HELPER_UNTIMED);
+	if (h->timed)
+		return;
 	/* glibc before 2.36 names the field only through its union. */
 	sev._sigev_un._tid = gettid();
-	return timer_create(CLOCK_MONOTONIC, &sev, &h->timer) < 0 ? -errno : 0;
+	h->timed = timer_create(CLOCK_MONOTONIC, &sev, &h->timer) == 0;
+	/* Without one its waiters are served by peeks, a period apart. */
+	if (!h->timed && !told)
+		ipc_log("%s: no timer for a waiter thread (%s): its waiters are looked after every %d ms",
+			h->obj->name, strerror(errno), IPC_HELPER_PERIOD_MS);
+	told = told || !h->timed;
 }
 
+/*
+ * From the deadline on, every period until disarmed: the call may begin
+ * after the first signal (the thread was slow to get there), and must
+ * still end.
+ */
 static void helper_timer_set(struct ipc_helper *h, const struct timespec *ts)
 {
-	struct itimerspec its = { .it_value = *ts };
+	struct itimerspec its = {
+		.it_value = *ts,
+		.it_interval.tv_nsec = IPC_HELPER_PERIOD_MS * 1000000L,
+	};
 
-	if (h->ops->flags & IPC_HELPER_UNTIMED)
+	if (h->ops->flags & IPC_HELPER_UNTIMED) {
+		if (!ts->tv_sec && !ts->tv_nsec)
+			its.it_interval.tv_nsec = 0; /* disarmed */
 		timer_settime(h->timer, TIMER_ABSTIME, &its, NULL);
+	}
 }
 
 /* Block once for an item, h->lock dropped meanwhile: false to end. */
@@ -180,7 +199,9 @@ static void helper_peek(struct ipc_helper *h)
 {
 	unsigned int events = h->banked ? 0 : h->ops->peek(h->arg);
 
-	if (events)
+	if (events && (h->ops->flags & IPC_HELPER_UNALIKE))
+		ipc_wake_every(h->wq, events);
+	else if (events)
 		ipc_wake(h->wq, events);
 }
 
@@ -195,12 +216,7 @@ static void *helper_main(void *arg)
 	sigaddset(&set, HELPER_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	pthread_mutex_lock(&h->lock);
-	if (helper_timer_new(h) < 0) {
-		ipc_log("%s: cannot make a timer for its waiter thread: %s",
-			h->obj->name, strerror(errno));
-		ipc_wake_all(h->wq); /* they try again, and start another */
-		goto out;
-	}
+	helper_timer_new(h);
 	for (;;) {
 		if (ipc_obj_removed(h->obj)) {
 			/* Removal woke obj's waiters, but maybe not wq's. */
@@ -218,7 +234,8 @@ static void *helper_main(void *arg)
 			continue;
 		}
 		quiet = false;
-		if (!(active & FS_WQ_PARKED) || h->banked || !h->ops->block) {
+		if (!(active & FS_WQ_PARKED) || h->banked || !h->ops->block ||
+		    !h->timed) {
 			/* Pollers only, an item awaits its taker, or no call. */
 			helper_peek(h);
 			helper_pause(h);
@@ -227,9 +244,8 @@ static void *helper_main(void *arg)
 		if (!helper_block(h))
 			break;
 	}
-	if (h->ops->flags & IPC_HELPER_UNTIMED)
+	if ((h->ops->flags & IPC_HELPER_UNTIMED) && h->timed)
 		timer_delete(h->timer);
-out:
 	h->running = false;
 	pthread_mutex_unlock(&h->lock);
 	ipc_obj_put(h->obj);

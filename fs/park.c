@@ -148,6 +148,16 @@ void ipc_wake(struct ipc_waitq *wq, unsigned int events)
 	pthread_mutex_unlock(&park_lock);
 }
 
+void ipc_wake_every(struct ipc_waitq *wq, unsigned int events)
+{
+	pthread_mutex_lock(&park_lock);
+	if (((events & POLLIN) && wq->parked[0]) ||
+	    ((events & POLLOUT) && wq->parked[1]) || (events & wq->retrying) ||
+	    wq->pollers)
+		park_mark_pending(wq, events & (POLLIN | POLLOUT), true);
+	pthread_mutex_unlock(&park_lock);
+}
+
 void ipc_wake_all(struct ipc_waitq *wq)
 {
 	pthread_mutex_lock(&park_lock);
@@ -381,6 +391,13 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	 * taking units for nobody (it would keep the next one posted).
 	 */
 	idle = list && park_empty(wq);
+	/*
+	 * A job of the round may have dropped the last reference to wq's
+	 * object, and the object its idle hook's owner (a helper) with it:
+	 * wq itself is freed after the round, its hook must not run.
+	 */
+	if (wq->freed)
+		idle = false;
 	pthread_mutex_unlock(&park_lock);
 
 	park_idle(wq, idle);

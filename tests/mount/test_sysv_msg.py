@@ -308,6 +308,39 @@ def test_parked_writer_goes_when_a_native_reader_makes_room(t):
     t.eq(drain(qid), [(1, b"next")], "its message")
 
 
+def daemon_ticks(t):
+    """CPU ticks (user + system) the daemon has used so far."""
+    with open("/proc/%d/stat" % t.daemon.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_parked_writers_cost_no_cpu_while_room_is_short(t):
+    """A writer waits for room for its own message: room for less (a
+    queue not quite full), or a message longer than qbytes, which can never
+    fit, must not wake it again and again. The daemon sleeps meanwhile;
+    and the one that never fits, parked first, does not keep the other
+    from going when room comes."""
+    name, qid = mkq(t)
+    t.write_file(path(t, name, "qbytes"), b"100")
+    sysv.msgsnd(qid, b"x" * 60, 3)
+    never = t.py(WRITER, path(t, name, "stream"), "z" * 101)
+    t.wait_blocked(never, "write")
+    short = t.py(WRITER, path(t, name, "data"), "y" * 60)
+    t.wait_blocked(short, "write")
+    t0 = daemon_ticks(t)
+    time.sleep(2)
+    used = daemon_ticks(t) - t0
+    t.true(used <= 20, "the daemon idles while they wait",
+           "%d ticks in 2 s" % used)
+    t.eq(sysv.msgrcv(qid), (3, b"x" * 60), "native msgrcv makes room")
+    rc, out, err = t.finish(short, 3)
+    t.eq((rc, out), (0, b"wrote 60\n"), "the writer that now fits")
+    t.true(never.poll() is None, "the one longer than qbytes still waits")
+    t.kill9(never, "the writer that can never fit")
+    t.eq(drain(qid), [(1, b"y" * 60)], "only the one that fit")
+
+
 def test_parked_writer_goes_when_the_tree_reads(t):
     name, qid = mkq(t)
     t.write_file(path(t, name, "qbytes"), b"4")
