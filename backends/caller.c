@@ -84,6 +84,11 @@ int ipc_as_caller(const struct ipc_caller *c, int (*fn)(void *arg), void *arg)
 		return ret;
 	}
 	if (pid == 0) {
+		/*
+		 * System calls only, here and in fn and the atfork handlers:
+		 * the allocator's locks may be held by threads the child
+		 * does not have.
+		 */
 		close(fds[0]);
 		ret = caller_become(c, &rl);
 		if (ret == 0)

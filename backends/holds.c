@@ -300,11 +300,18 @@ static int holds_map(size_t nslots)
 /*
  * In the child of a fork: the journal is the parent's. Forgotten here, so
  * that holds_open() need not ask getpid() at every note (a system call in
- * the moment between taking a unit and counting it).
+ * the moment between taking a unit and counting it). System calls only, no
+ * free(): the child of a threaded daemon (ipc_as_caller) may find the
+ * allocator locked by a thread it does not have. ASan's is, now and then,
+ * and the child spun for ever with a mkdir waiting on it.
  */
 static void holds_forked(void)
 {
-	holds_unmap();
+	if (holds_t)
+		munmap(holds_t, holds_size(HOLDS_SLOTS_MAX));
+	holds_t = NULL;
+	holds_pins = NULL; /* the parent's memory, gone at _exit() */
+	holds_nslots = 0;
 	if (holds_fd >= 0)
 		close(holds_fd);
 	holds_fd = -1;
