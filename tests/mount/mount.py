@@ -85,7 +85,30 @@ def quiet_run(args, timeout):
 
 
 def _is_dir(path):
-    return stat.S_ISDIR(os.lstat(path).st_mode)
+    """True, False, or None for what is gone: sysv/ shows the machine's
+    objects, which other programs (other tests' trees) remove while we
+    walk."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _entries(path):
+    """{name: is a directory} of PATH, None if PATH is gone (see _is_dir).
+    A listing whose entries all went meanwhile is taken again: that was
+    an object just removed (gone at the next try) or a kind whose objects
+    all were."""
+    for _ in range(10):
+        try:
+            names = os.listdir(path)
+        except FileNotFoundError:
+            return None
+        there = {e: _is_dir(os.path.join(path, e)) for e in names}
+        there = {e: d for e, d in there.items() if d is not None}
+        if there or not names:
+            break
+    return there
 
 
 class Mount:
@@ -341,15 +364,19 @@ class Mount:
     # -- what the tree shows -------------------------------------------------
 
     def _walk(self, d, rel, kinds, objects):
-        entries = sorted(os.listdir(d))
-        subs = [e for e in entries if _is_dir(os.path.join(d, e))]
-        objs = []
-        for e in subs:
-            inner = os.listdir(os.path.join(d, e))
-            if inner and not any(_is_dir(os.path.join(d, e, i))
-                                 for i in inner):
+        entries = _entries(d)
+        if entries is None:
+            return  # gone meanwhile
+        objs, subs = [], []
+        for e in sorted(e for e in entries if entries[e]):
+            inner = _entries(os.path.join(d, e))
+            if inner is None:
+                continue  # gone meanwhile
+            subs.append(e)
+            if inner and not any(inner.values()):
                 objs.append(e)
-        if rel and (not entries or objs):
+        files = [e for e in entries if not entries[e]]
+        if rel and (not (subs or files) or objs):
             kinds.append(rel)
             objects += [(rel, e) for e in objs]
             return

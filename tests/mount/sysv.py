@@ -303,6 +303,13 @@ def listed(kind):
             for line in lines if line.strip()}
 
 
+def count(kind):
+    """How many objects of KIND the kernel has (private ones share key 0,
+    so listed() cannot tell)."""
+    with open(PROC[kind]) as f:
+        return sum(1 for line in f.read().splitlines()[1:] if line.strip())
+
+
 def private_ids(kind):
     """Ids of KIND's objects made with IPC_PRIVATE."""
     with open(PROC[kind]) as f:
