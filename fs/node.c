@@ -293,6 +293,9 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 		if (n) {
 			n->own = own;
 			n->hnext = *bucket;
+			n->hprev = bucket;
+			if (*bucket)
+				(*bucket)->hprev = &n->hnext;
 			*bucket = n;
 		}
 	}
@@ -342,17 +345,14 @@ void fs_node_ref(struct fs_node *n)
 
 void fs_node_forget(struct fs_node *n, uint64_t nlookup)
 {
-	struct fs_node **pp;
-
 	if (!n->kind || !*n->name)
 		return; /* a fixed directory */
 	pthread_mutex_lock(&node_lock);
 	n->nlookup -= nlookup;
 	if (n->nlookup == 0) {
-		pp = &node_table[n->ino % NODE_BUCKETS];
-		while (*pp != n)
-			pp = &(*pp)->hnext;
-		*pp = n->hnext;
+		*n->hprev = n->hnext;
+		if (n->hnext)
+			n->hnext->hprev = n->hprev;
 		free(n);
 	}
 	pthread_mutex_unlock(&node_lock);
