@@ -46,7 +46,12 @@ void fs_options_free(void);
 
 /* node.c */
 struct fs_node {
-	struct fs_node *hnext;
+	/*
+	 * Its bucket's list. Nodes of their own share their path's bucket
+	 * (one per open data file, thousands with as many waiters): a
+	 * FORGET unlinks in constant time.
+	 */
+	struct fs_node *hnext, **hprev;
 	uint64_t nlookup;
 	uint64_t ino; /* st_ino: the same for every node of a path */
 	const struct ipc_kind *kind; /* NULL: the root, or above kinds */
@@ -113,6 +118,7 @@ struct fs_shown {
 	ino_t id;		      /* holders: the object's own, or 0 */
 	const char *file;	      /* "data", "wait", ... */
 	pid_t pid;		      /* the thread FUSE names */
+	pid_t process;		      /* its process, once looked up */
 	bool listed;		      /* only its owner looks */
 };
 
