@@ -200,8 +200,28 @@ static void park_unlink(struct fs_park *p) /* under park_lock */
 	park_unlist(p);
 }
 
+/* Into its wait queue at pos, and the list of every parked request. */
+static void park_insert(struct fs_park *p, struct fs_park **pos)
+{
+	struct ipc_waitq *wq = p->wait.wq;
+
+	p->next = *pos;
+	p->pprev = pos;
+	if (*pos)
+		(*pos)->pprev = &p->next;
+	else
+		wq->tail[park_dir(p->wait.events)] = &p->next;
+	*pos = p;
+	p->all_next = park_all;
+	p->all_pprev = &park_all;
+	if (park_all)
+		park_all->all_pprev = &p->all_next;
+	park_all = p;
+	p->state = PARK_PARKED;
+}
+
 /* Into its wait queue: jobs ahead of requests, each in arrival order. */
-static void park_queue(struct fs_park *p) /* under park_lock */
+static void park_link(struct fs_park *p) /* under park_lock */
 {
 	struct ipc_waitq *wq = p->wait.wq;
 	int dir = park_dir(p->wait.events);
@@ -210,24 +230,7 @@ static void park_queue(struct fs_park *p) /* under park_lock */
 	if (!p->req)
 		for (pos = &wq->parked[dir]; *pos && !(*pos)->req;)
 			pos = &(*pos)->next;
-	p->next = *pos;
-	p->pprev = pos;
-	if (*pos)
-		(*pos)->pprev = &p->next;
-	else
-		wq->tail[dir] = &p->next;
-	*pos = p;
-}
-
-static void park_link(struct fs_park *p) /* under park_lock */
-{
-	park_queue(p);
-	p->all_next = park_all;
-	p->all_pprev = &park_all;
-	if (park_all)
-		park_all->all_pprev = &p->all_next;
-	park_all = p;
-	p->state = PARK_PARKED;
+	park_insert(p, pos);
 }
 
 static bool park_empty(const struct ipc_waitq *wq) /* under park_lock */
@@ -325,31 +328,34 @@ void fs_park_submit(struct fs_park *p)
 }
 
 /*
- * Retry the requests parked on wq for one direction. Unless `all`, stop at
- * the first that still blocks: the rest wait for the same thing. Those that
- * still block go back to the head of the queue, in their order.
+ * Retry the requests parked on wq for one direction, oldest first. Unless
+ * `all`, stop at the first that still blocks: the rest wait for the same
+ * thing. Each is taken out of the queue only for its attempt, so a wake
+ * that finds the first still blocked costs one attempt, however many wait
+ * (a park wakes its queue once: with 10000 parked, moving them all out and
+ * back at every park was 10000 steps each). Those that still block go back
+ * to the head of the queue, in their order.
  */
 static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 {
-	struct fs_park *list, *p, *next, *kept = NULL, **kept_tail = &kept;
-	struct fs_park *cancel = NULL, *rest;
-	bool stop = false, idle;
+	unsigned int bit = dir ? POLLOUT : POLLIN;
+	struct fs_park *p, *next, *kept = NULL, **kept_tail = &kept;
+	struct fs_park *cancel = NULL, **pos;
+	bool stop = false, took = false, idle;
 
-	pthread_mutex_lock(&park_lock);
-	list = wq->parked[dir];
-	for (p = list; p; p = p->next) {
-		p->state = PARK_RUNNING;
-		park_unlist(p);
-	}
-	wq->parked[dir] = NULL;
-	wq->tail[dir] = &wq->parked[dir];
-	if (list)
-		wq->retrying |= dir ? POLLOUT : POLLIN;
-	pthread_mutex_unlock(&park_lock);
-
-	for (p = list; p; p = next) {
-		next = p->next;
-		if (!stop && !p->interrupted) {
+	for (;;) {
+		pthread_mutex_lock(&park_lock);
+		p = stop ? NULL : wq->parked[dir];
+		if (p) {
+			park_unlink(p);
+			p->state = PARK_RUNNING;
+			wq->retrying |= bit;
+			took = true;
+		}
+		pthread_mutex_unlock(&park_lock);
+		if (!p)
+			break;
+		if (!p->interrupted) {
 			if (p->attempt(p) != -EAGAIN)
 				continue;
 			stop = !all;
@@ -365,32 +371,29 @@ static void park_retry(struct ipc_waitq *wq, int dir, bool all)
 	*kept_tail = NULL;
 
 	pthread_mutex_lock(&park_lock);
-	wq->retrying &= ~(dir ? POLLOUT : POLLIN);
-	/* Put the survivors back in front of those parked meanwhile. */
-	rest = wq->parked[dir];
-	wq->parked[dir] = NULL;
-	wq->tail[dir] = &wq->parked[dir];
+	wq->retrying &= ~bit;
+	/* The survivors go back in front of the rest, jobs first. */
+	pos = &wq->parked[dir];
 	for (p = kept; p; p = next) {
 		next = p->next;
 		if (p->interrupted || (park_stopping && p->req)) {
 			p->state = PARK_DONE;
 			p->next = cancel;
 			cancel = p;
-		} else {
-			park_link(p);
+			continue;
 		}
-	}
-	/* Those parked meanwhile stay parked (in park_all): queue them again. */
-	for (p = rest; p; p = next) {
-		next = p->next;
-		park_queue(p);
+		if (p->req)
+			while (*pos && !(*pos)->req)
+				pos = &(*pos)->next;
+		park_insert(p, pos);
+		pos = &p->next;
 	}
 	park_arm(wq);
 	/*
 	 * Served or cancelled, the last waiter has left: a helper must stop
 	 * taking units for nobody (it would keep the next one posted).
 	 */
-	idle = list && park_empty(wq);
+	idle = took && park_empty(wq);
 	/*
 	 * A job of the round may have dropped the last reference to wq's
 	 * object, and the object its idle hook's owner (a helper) with it:
