@@ -44,6 +44,11 @@ int fs_options_parse(struct fuse_args *args);
 void fs_options_help(const char *progname);
 void fs_options_free(void);
 
+/* notify.c */
+int fs_notify_start(struct fuse_session *se);
+void fs_notify_stop(void);
+void fs_notify_forget_name(fuse_ino_t parent, const char *name);
+
 /* node.c */
 struct fs_node {
 	/*
@@ -68,6 +73,7 @@ int fs_node_init(void);
 void fs_node_fini(void);
 struct fs_node *fs_node_get(fuse_ino_t id);
 fuse_ino_t fs_node_id(const struct fs_node *n);
+fuse_ino_t fs_node_dir_id(const struct ipc_kind *kind, const char *pname);
 struct fs_node *fs_node_kind(const struct ipc_kind *kind);
 /* The files of kind's objects: its table and fs/'s own (show.c). */
 const struct ipc_file *fs_node_files(const struct ipc_kind *kind);

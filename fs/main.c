@@ -251,7 +251,10 @@ int main(int argc, char *argv[])
 		ret = 1;
 		goto out_unmount;
 	}
+	if (fs_notify_start(se) < 0)
+		ipc_log("cannot start the notifier thread: every open of a data file costs a LOOKUP more");
 	ret = main_loop(se, &opts) != 0;
+	fs_notify_stop();
 	fs_park_stop_loop();
 	/* Pollers go with their files: then no helper has anybody to serve. */
 	fs_files_release_all();

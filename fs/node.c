@@ -221,6 +221,28 @@ fuse_ino_t fs_node_id(const struct fs_node *n)
 	return (fuse_ino_t)(uintptr_t)n;
 }
 
+/*
+ * The node id of object PNAME's directory as the kernel knows it, or 0
+ * if it has none now. Only an id, not a lookup: by the time it is used,
+ * the kernel may have forgotten it (then it says so).
+ */
+fuse_ino_t fs_node_dir_id(const struct ipc_kind *kind, const char *pname)
+{
+	uint64_t ino = fs_node_ino(kind, pname, NULL);
+	struct fs_node *n;
+	fuse_ino_t id = 0;
+
+	pthread_mutex_lock(&node_lock);
+	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
+		if (!n->own && n->kind == kind && !n->file &&
+		    strcmp(n->name, pname) == 0)
+			break;
+	if (n)
+		id = fs_node_id(n);
+	pthread_mutex_unlock(&node_lock);
+	return id;
+}
+
 struct fs_node *fs_node_kind(const struct ipc_kind *kind)
 {
 	size_t i;

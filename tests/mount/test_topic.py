@@ -551,8 +551,9 @@ def test_thousand_parked_readers(t):
     after = sum(waits_after.values())
     t.note("daemon threads: %d before, %d with %d parked readers" % (
         before, after, n))
-    t.check("daemon thread count bounded (<= 12) with %d parked readers" % n,
-            after <= 12, "%d before, %d after; where they wait: before %s, "
+    # 10 FUSE workers, the main thread, the event loop, the notifier.
+    t.check("daemon thread count bounded (<= 13) with %d parked readers" % n,
+            after <= 13, "%d before, %d after; where they wait: before %s, "
             "after %s" % (before, after, waits_before, waits_after))
     idle = "fuse_dev_do_read"
     busy_before = {k: v for k, v in waits_before.items() if k != idle}
