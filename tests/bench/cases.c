@@ -963,6 +963,9 @@ const struct bench_case bench_cases[] = {
 	{
 		.row = { "echo > data, 64 B", "cat data, 64 B" },
 		.len = 64,
+		/* The shell's idioms (issue 14): not met yet. */
+		.target = { 0.7, 0.7 },
+		.vs = BENCH_NULL,
 		.impl = { &cases_queue_file, &cases_null_file, &cases_mq_open },
 	},
 	{
@@ -986,7 +989,8 @@ const struct bench_case bench_cases[] = {
 		.scale = 50,
 		.stream = true,
 		.bandwidth = true,
-		.target = { 0.5, 0.5 },
+		/* A kernel pipe's speed (issue 14): not met yet. */
+		.target = { 0.8, 0.8 },
 		.vs = BENCH_NATIVE,
 		.note = "one thread writes 1 MiB at a time while another reads "
 			"(1 MiB asked) and checks every byte; each row is "
