@@ -355,6 +355,46 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 	return ret;
 }
 
+/* Read by peek and take (ipc.h): up to size bytes, ch->lock held. */
+static ssize_t channel_peek(void *fh, size_t size, struct iovec iov[2],
+			    int *niov, struct ipc_wait *w)
+{
+	struct channel_handle *h = fh;
+	struct channel *ch = h->ch;
+	size_t n, first;
+
+	pthread_mutex_lock(&ch->lock);
+	if (ch->len == 0 && !channel_at_end(h)) {
+		pthread_mutex_unlock(&ch->lock);
+		w->wq = ch->obj.wq;
+		w->events = POLLIN;
+		return -EAGAIN;
+	}
+	n = ch->len < size ? ch->len : size;
+	first = ch->size - ch->head < n ? ch->size - ch->head : n;
+	iov[0] = (struct iovec){ ch->buf + ch->head, first };
+	iov[1] = (struct iovec){ ch->buf, n - first };
+	*niov = n - first ? 2 : 1;
+	return n;
+}
+
+static void channel_take(void *fh, size_t n)
+{
+	struct channel *ch = ((struct channel_handle *)fh)->ch;
+
+	if (n > 0) {
+		ch->head = (ch->head + n) % ch->size;
+		ch->len -= n;
+		ipc_meta_touch(&ch->meta.atime);
+		/* Back to its capacity once an unread's surplus is read. */
+		if (ch->size > ch->cap && ch->len <= ch->cap)
+			channel_ring_resize(ch, ch->cap);
+	}
+	pthread_mutex_unlock(&ch->lock);
+	if (n > 0)
+		ipc_wake(ch->obj.wq, POLLOUT);
+}
+
 /*
  * Push bytes a reader never got back to the front. Writers may have used
  * the room meanwhile: then the ring grows past its capacity for a while
@@ -549,6 +589,8 @@ static const struct ipc_stream_ops channel_data_ops = {
 	.release = channel_release,
 	.read = channel_read,
 	.unread = channel_unread,
+	.peek = channel_peek,
+	.take = channel_take,
 	.write = channel_write,
 	.poll = channel_poll,
 	.flags = IPC_OWN_INODE | IPC_STREAM | IPC_READ_TAKES,

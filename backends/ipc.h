@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 struct ipc_waitq;  /* fs/park.c's */
@@ -187,6 +188,15 @@ pid_t ipc_opener_pid(void);
  *   truncate       success, nothing changes: a stream has no size to set,
  *                  and `echo x > data` truncates before it writes.
  *   size           st_size 0.
+ *   peek, take     read copies into fs/'s buffer, which the reply copies
+ *                  again. With them, the reply goes out of the object's
+ *                  own memory, and nothing is taken before it went out:
+ *                  peek returns how many bytes iov (at most two) points
+ *                  at, holding the handle's object locked (when it
+ *                  returns >= 0), or -errno (-EAGAIN with *w, as read);
+ *                  take(fh, n) takes the first n (0: the reply could not
+ *                  go out) and unlocks. Both or neither; read and unread
+ *                  stay required for IPC_READ_TAKES (fs/ uses peek).
  */
 struct ipc_stream_ops {
 	int (*open)(const char *name, int flags, void **fh);
@@ -195,6 +205,9 @@ struct ipc_stream_ops {
 	ssize_t (*read)(void *fh, char *buf, size_t size, off_t off,
 			struct ipc_wait *w);
 	void (*unread)(void *fh, const char *buf, size_t len);
+	ssize_t (*peek)(void *fh, size_t size, struct iovec iov[2], int *niov,
+			struct ipc_wait *w);
+	void (*take)(void *fh, size_t n);
 	ssize_t (*write)(void *fh, const char *buf, size_t size, off_t off,
 			 struct ipc_wait *w);
 	unsigned int (*poll)(void *fh, struct ipc_waitq **wq);

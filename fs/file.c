@@ -429,12 +429,54 @@ static void file_unread(struct file_io *io, const char *buf, size_t n)
 		ops->unread(io->f->fh, buf, n);
 }
 
+/* Reads of at least this much go by peek and take, where a kind has them. */
+#define FILE_PEEK_MIN (64 * 1024)
+
+/* A read by peek and take (ipc.h): the reply straight from the object. */
+static int file_peek_attempt(struct fs_park *p)
+{
+	struct file_io *io = (struct file_io *)p;
+	const struct ipc_stream_ops *ops = file_ops(io->f);
+	struct iovec iov[2];
+	bool sent = false, interrupted = false;
+	int niov = 0;
+	ssize_t n;
+
+	p->wait.wq = NULL;
+	n = ops->peek(io->f->fh, io->size, iov, &niov, &p->wait);
+	if (n == -EAGAIN && file_may_park(io)) {
+		file_waits(io);
+		return -EAGAIN;
+	}
+	if (n >= 0) {
+		/* The object is locked until take: no more than a reply. */
+		interrupted = fs_park_settle(p);
+		if (!interrupted)
+			sent = (n ? fuse_reply_iov(p->req, iov, niov)
+				  : fuse_reply_buf(p->req, NULL, 0)) == 0;
+		ops->take(io->f->fh, sent ? n : 0);
+	}
+	if (n < 0 || interrupted)
+		fuse_reply_err(p->req, n < 0 ? -n : EINTR);
+	file_io_free(io);
+	return 0;
+}
+
 static int file_read_attempt(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
 	const struct ipc_stream_ops *ops = file_ops(io->f);
-	char *buf = fs_buf(io->size);
+	char *buf;
 	ssize_t n;
+
+	/*
+	 * Small reads copy little: they go by read, and leave the object
+	 * unlocked during their reply (readers of one channel at once
+	 * would queue on its lock: 64 B reads went 12% slower).
+	 */
+	if (ops->peek && io->size >= FILE_PEEK_MIN)
+		return file_peek_attempt(p);
+	buf = fs_buf(io->size);
 
 	p->wait.wq = NULL;
 	n = buf ? ops->read(io->f->fh, buf, io->size, io->off, &p->wait)
@@ -635,6 +677,8 @@ static const char *file_check(const struct ipc_file *file)
 		return "reads that take, without read and unread";
 	if (ops->read && !ops->unread && (ops->flags & IPC_STREAM))
 		return "a stream whose reads take nothing (IPC_READ_TAKES?)";
+	if (!ops->peek != !ops->take)
+		return "peek without take, or take without peek";
 	return NULL;
 }
 

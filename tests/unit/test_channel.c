@@ -658,6 +658,57 @@ static void test_channel_wrap(void **state)
 	assert_int_equal(test_channel_attr(name, "bytes"), 0);
 }
 
+/*
+ * peek points at what a read would return, across the ring's end in two
+ * pieces, and takes nothing; take takes that many; peek on an empty one
+ * waits (POLLIN) without holding the lock, at the end returns 0.
+ */
+static void test_channel_peek_take(void **state)
+{
+	const struct ipc_stream_ops *ops = test_channel_ops();
+	const char *name = test_channel_make_cap(4096);
+	void *w = test_channel_open(name, O_WRONLY);
+	void *r = test_channel_open(name, O_RDONLY);
+	char *a = test_channel_in, *b = test_channel_in + 3000;
+	struct ipc_wait wt = { 0 };
+	struct iovec iov[2];
+	int niov = 0;
+
+	test_channel_pattern(a, 3000, 1);
+	test_channel_pattern(b, 3000, 2);
+	test_channel_write(w, a, 3000);
+	test_channel_expect(r, a, 2000);
+	test_channel_write(w, b, 3000); /* 1096 to the end, 1904 from 0 */
+
+	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), 4000);
+	assert_int_equal(niov, 2);
+	assert_int_equal(iov[0].iov_len + iov[1].iov_len, 4000);
+	assert_memory_equal(iov[0].iov_base, a + 2000, 1000);
+	assert_memory_equal(iov[0].iov_base + 1000, b, iov[0].iov_len - 1000);
+	assert_memory_equal(iov[1].iov_base, b + iov[0].iov_len - 1000,
+			    iov[1].iov_len);
+	ops->take(r, 0); /* the reply could not go out */
+	assert_int_equal(test_channel_attr(name, "bytes"), 4000);
+
+	assert_int_equal(ops->peek(r, 1500, iov, &niov, &wt), 1500);
+	assert_int_equal(niov, 1);
+	ops->take(r, 1500);
+	assert_int_equal(test_channel_attr(name, "bytes"), 2500);
+	test_channel_expect(r, b + 500, 2500); /* a's 1000, b's first 500 */
+	assert_null(wt.wq);
+
+	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), -EAGAIN);
+	test_channel_assert_wait(r, &wt, POLLIN);
+	/* The lock is not held: a write goes in. */
+	test_channel_write(w, "x", 1);
+	test_channel_release(w);
+	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), 1);
+	ops->take(r, 1);
+	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), 0);
+	ops->take(r, 0);
+	test_channel_release(r);
+}
+
 /* A write of at most 4096 bytes goes in whole or waits (POLLOUT) whole. */
 static void test_channel_write_atomic(void **state)
 {
@@ -1378,6 +1429,7 @@ int main(void)
 		TEST_CHANNEL_CASE(test_channel_counts),
 		TEST_CHANNEL_CASE(test_channel_read_partial),
 		TEST_CHANNEL_CASE(test_channel_wrap),
+		TEST_CHANNEL_CASE(test_channel_peek_take),
 		TEST_CHANNEL_CASE(test_channel_write_atomic),
 		TEST_CHANNEL_CASE(test_channel_write_large),
 		TEST_CHANNEL_CASE(test_channel_write_empty),
