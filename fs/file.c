@@ -238,8 +238,7 @@ static void file_forget_name(const struct fs_file *f)
 {
 	fuse_ino_t dir;
 
-	if (!f->node->own || !f->file->ops ||
-	    !(f->file->ops->flags & IPC_OWN_INODE))
+	if (!(file_ops(f)->flags & IPC_OWN_INODE))
 		return;
 	dir = fs_node_dir_id(f->node->kind, f->node->name);
 	if (dir)

@@ -221,28 +221,6 @@ fuse_ino_t fs_node_id(const struct fs_node *n)
 	return (fuse_ino_t)(uintptr_t)n;
 }
 
-/*
- * The node id of object PNAME's directory as the kernel knows it, or 0
- * if it has none now. Only an id, not a lookup: by the time it is used,
- * the kernel may have forgotten it (then it says so).
- */
-fuse_ino_t fs_node_dir_id(const struct ipc_kind *kind, const char *pname)
-{
-	uint64_t ino = fs_node_ino(kind, pname, NULL);
-	struct fs_node *n;
-	fuse_ino_t id = 0;
-
-	pthread_mutex_lock(&node_lock);
-	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
-		if (!n->own && n->kind == kind && !n->file &&
-		    strcmp(n->name, pname) == 0)
-			break;
-	if (n)
-		id = fs_node_id(n);
-	pthread_mutex_unlock(&node_lock);
-	return id;
-}
-
 struct fs_node *fs_node_kind(const struct ipc_kind *kind)
 {
 	size_t i;
@@ -291,6 +269,37 @@ int fs_node_children(const struct fs_node *dir,
 	return ret;
 }
 
+/* The interned node of (kind, pname, file), or NULL (under node_lock). */
+static struct fs_node *node_find(const struct ipc_kind *kind, const char *pname,
+				 const struct ipc_file *file)
+{
+	uint64_t ino = fs_node_ino(kind, pname, file);
+	struct fs_node *n;
+
+	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
+		if (!n->own && n->kind == kind && n->file == file &&
+		    strcmp(n->name, pname) == 0)
+			break;
+	return n;
+}
+
+/*
+ * The node id of object PNAME's directory as the kernel knows it, or 0
+ * if it has none now. Only an id, not a lookup: by the time it is used,
+ * the kernel may have forgotten it (then it says so).
+ */
+fuse_ino_t fs_node_dir_id(const struct ipc_kind *kind, const char *pname)
+{
+	struct fs_node *n;
+	fuse_ino_t id;
+
+	pthread_mutex_lock(&node_lock);
+	n = node_find(kind, pname, NULL);
+	id = n ? fs_node_id(n) : 0;
+	pthread_mutex_unlock(&node_lock);
+	return id;
+}
+
 /*
  * One more lookup of the node for (kind, pname, file): the interned one, or
  * a new one of its own for IPC_OWN_INODE files. Kind directories are static.
@@ -306,10 +315,8 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 		return fs_node_kind(kind);
 	pthread_mutex_lock(&node_lock);
 	/* Nodes of their own are in the table only to be freed at exit. */
-	for (n = own ? NULL : *bucket; n; n = n->hnext)
-		if (!n->own && n->kind == kind && n->file == file &&
-		    strcmp(n->name, pname) == 0)
-			break;
+	if (!own)
+		n = node_find(kind, pname, file);
 	if (!n) {
 		n = node_new(kind, pname, file);
 		if (n) {
