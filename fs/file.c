@@ -176,6 +176,8 @@ static void file_free(void *arg)
 		file_ops(f)->release(f->fh);
 	fs_show_done(&f->held); /* a holder until its unit is back */
 	file_uncharge(f);
+	if (f->node)
+		fs_node_close(f->node);
 	free(f->val);
 	free(f);
 }
@@ -227,24 +229,6 @@ static void file_waits(struct file_io *io)
 			fuse_req_ctx(io->park.req)->pid);
 }
 
-/*
- * Opened (the reply is about to go: once it is gone, f may be released at
- * any moment), a file whose node is its own needs its name no more: the
- * kernel may forget it, and ask once at the next open instead of twice
- * (notify.c). Forgotten before the reply reaches the opener, the name
- * still serves it: it holds the entry.
- */
-static void file_forget_name(const struct fs_file *f)
-{
-	fuse_ino_t dir;
-
-	if (!(file_ops(f)->flags & IPC_OWN_INODE))
-		return;
-	dir = fs_node_dir_id(f->node->kind, f->node->name);
-	if (dir)
-		fs_notify_forget_name(dir, f->file->name);
-}
-
 static int file_open_attempt(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
@@ -267,7 +251,6 @@ static int file_open_attempt(struct fs_park *p)
 		file_track(f);
 		fs_show_holding(&f->held, f->node, f->file,
 				fuse_req_ctx(p->req)->pid);
-		file_forget_name(f);
 		if (fuse_reply_open(p->req, &io->fi) != 0)
 			file_discard(f); /* gives the unit back */
 	}
@@ -305,7 +288,6 @@ static int file_open_data(fuse_req_t req, struct fs_file *f,
 		fi->nonseekable = 1;
 	if (!ops->acquire) {
 		file_track(f);
-		file_forget_name(f);
 		if (fuse_reply_open(req, fi) != 0)
 			file_discard(f);
 		return 0;
@@ -400,6 +382,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	f->node = n;
+	fs_node_open(n);
 	f->file = file;
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;

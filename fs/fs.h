@@ -61,7 +61,15 @@ struct fs_node {
 	uint64_t ino; /* st_ino: the same for every node of a path */
 	const struct ipc_kind *kind; /* NULL: the root, or above kinds */
 	const struct ipc_file *file; /* NULL: a directory */
-	bool own; /* not findable: an inode of its own, or retired by rmdir */
+	/*
+	 * An IPC_OWN_INODE file's node is one open file's (DESIGN §3): it is
+	 * found again only when idle, neither open nor handed out by a
+	 * lookup that no open has followed yet.
+	 */
+	bool own;
+	bool handed;	    /* own: looked up, not opened since */
+	unsigned int opens; /* own: files open on it */
+	bool retired;	    /* not findable: its object was removed by rmdir */
 	/*
 	 * The object's name; "" for the root and kind directories; the path
 	 * of a directory above kinds ("sysv").
@@ -73,7 +81,6 @@ int fs_node_init(void);
 void fs_node_fini(void);
 struct fs_node *fs_node_get(fuse_ino_t id);
 fuse_ino_t fs_node_id(const struct fs_node *n);
-fuse_ino_t fs_node_dir_id(const struct ipc_kind *kind, const char *pname);
 struct fs_node *fs_node_kind(const struct ipc_kind *kind);
 /* The files of kind's objects: its table and fs/'s own (show.c). */
 const struct ipc_file *fs_node_files(const struct ipc_kind *kind);
@@ -88,6 +95,9 @@ void fs_node_forget(struct fs_node *n, uint64_t nlookup);
 /* One more lookup of n, ours: fs_node_forget(n, 1) drops it. */
 void fs_node_ref(struct fs_node *n);
 void fs_node_retire(const struct ipc_kind *kind, const char *pname);
+/* A file opens on n, or is gone: an own node is idle with none. */
+void fs_node_open(struct fs_node *n);
+void fs_node_close(struct fs_node *n);
 uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 		     const struct ipc_file *file);
 int fs_node_stat(const struct fs_node *n, struct stat *st);

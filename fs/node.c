@@ -5,9 +5,15 @@
  * A node id is the address of a struct fs_node (FUSE_ROOT_ID is the root),
  * as in libfuse's passthrough_ll.c. Directories and attribute files are
  * interned in a hash table, so a path keeps its id while the kernel
- * remembers it (a shell's cwd must survive revalidation). Files flagged
- * IPC_OWN_INODE get a new node at every lookup; all nodes of one path show
- * the same st_ino. A node lives until the kernel forgets every lookup of it.
+ * remembers it (a shell's cwd must survive revalidation). A file flagged
+ * IPC_OWN_INODE gets a node per open file (DESIGN §3): a lookup is
+ * answered with an idle node of its path (none open, none handed out to a
+ * lookup not yet followed by its open), else a new one. The kernel looks
+ * such a file up again at every open (entry timeout 0), so opens one after
+ * the other share one node and one inode, and each is looked up once;
+ * opens at the same time get nodes, and inodes, of their own. All nodes of
+ * one path show the same st_ino. A node lives until the kernel forgets
+ * every lookup of it.
  *
  * The directories above objects are fixed at start, from the chosen
  * engine's kinds: the root, one per kind, and those a kind's path puts in
@@ -269,7 +275,13 @@ int fs_node_children(const struct fs_node *dir,
 	return ret;
 }
 
-/* The interned node of (kind, pname, file), or NULL (under node_lock). */
+/* A node a lookup of its path may answer with (under node_lock). */
+static bool node_findable(const struct fs_node *n)
+{
+	return !n->retired && (!n->own || (!n->opens && !n->handed));
+}
+
+/* The findable node of (kind, pname, file), or NULL (under node_lock). */
 static struct fs_node *node_find(const struct ipc_kind *kind, const char *pname,
 				 const struct ipc_file *file)
 {
@@ -277,50 +289,32 @@ static struct fs_node *node_find(const struct ipc_kind *kind, const char *pname,
 	struct fs_node *n;
 
 	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
-		if (!n->own && n->kind == kind && n->file == file &&
+		if (n->kind == kind && n->file == file && node_findable(n) &&
 		    strcmp(n->name, pname) == 0)
 			break;
 	return n;
 }
 
 /*
- * The node id of object PNAME's directory as the kernel knows it, or 0
- * if it has none now. Only an id, not a lookup: by the time it is used,
- * the kernel may have forgotten it (then it says so).
- */
-fuse_ino_t fs_node_dir_id(const struct ipc_kind *kind, const char *pname)
-{
-	struct fs_node *n;
-	fuse_ino_t id;
-
-	pthread_mutex_lock(&node_lock);
-	n = node_find(kind, pname, NULL);
-	id = n ? fs_node_id(n) : 0;
-	pthread_mutex_unlock(&node_lock);
-	return id;
-}
-
-/*
- * One more lookup of the node for (kind, pname, file): the interned one, or
- * a new one of its own for IPC_OWN_INODE files. Kind directories are static.
+ * One more lookup of the node for (kind, pname, file): the interned one,
+ * for IPC_OWN_INODE files an idle one, else a new one. Kind directories are
+ * static.
  */
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 			     const struct ipc_file *file)
 {
-	bool own = file && file->ops && (file->ops->flags & IPC_OWN_INODE);
 	uint64_t ino = fs_node_ino(kind, pname, file);
-	struct fs_node *n = NULL, **bucket = &node_table[ino % NODE_BUCKETS];
+	struct fs_node *n, **bucket = &node_table[ino % NODE_BUCKETS];
 
 	if (!*pname)
 		return fs_node_kind(kind);
 	pthread_mutex_lock(&node_lock);
-	/* Nodes of their own are in the table only to be freed at exit. */
-	if (!own)
-		n = node_find(kind, pname, file);
+	n = node_find(kind, pname, file);
 	if (!n) {
 		n = node_new(kind, pname, file);
 		if (n) {
-			n->own = own;
+			n->own = file && file->ops &&
+				 (file->ops->flags & IPC_OWN_INODE);
 			n->hnext = *bucket;
 			n->hprev = bucket;
 			if (*bucket)
@@ -328,8 +322,10 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 			*bucket = n;
 		}
 	}
-	if (n)
+	if (n) {
 		n->nlookup++;
+		n->handed = n->own;
+	}
 	pthread_mutex_unlock(&node_lock);
 	return n;
 }
@@ -349,7 +345,7 @@ static void node_retire(const struct ipc_kind *kind, const char *pname,
 	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
 		if (n->kind == kind && n->file == file &&
 		    strcmp(n->name, pname) == 0)
-			n->own = true;
+			n->retired = true;
 }
 
 void fs_node_retire(const struct ipc_kind *kind, const char *pname)
@@ -361,6 +357,33 @@ void fs_node_retire(const struct ipc_kind *kind, const char *pname)
 	for (f = fs_node_files(kind); f->name; f++)
 		node_retire(kind, pname, f);
 	pthread_mutex_unlock(&node_lock);
+}
+
+/*
+ * Whatever lookup handed an own node out, an open of it ends the handing:
+ * a lookup that raced it gave a new node; one after it sees the node open.
+ * The open file keeps a lookup of its own: its release may be done after
+ * the kernel forgot the node.
+ */
+void fs_node_open(struct fs_node *n)
+{
+	if (!n->own)
+		return;
+	pthread_mutex_lock(&node_lock);
+	n->opens++;
+	n->nlookup++;
+	n->handed = false;
+	pthread_mutex_unlock(&node_lock);
+}
+
+void fs_node_close(struct fs_node *n)
+{
+	if (!n->own)
+		return;
+	pthread_mutex_lock(&node_lock);
+	n->opens--;
+	pthread_mutex_unlock(&node_lock);
+	fs_node_forget(n, 1);
 }
 
 void fs_node_ref(struct fs_node *n)
