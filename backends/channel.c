@@ -635,4 +635,5 @@ const struct ipc_kind channel_kind = {
 	.files = channel_files,
 	.options = channel_options,
 	.prefixed = true,
+	.watched = ipc_daemon_owned,
 };

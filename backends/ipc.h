@@ -305,7 +305,23 @@ struct ipc_kind {
 	int (*chown)(const char *name, uid_t uid, gid_t gid);
 	const struct ipc_file *files;	  /* ends with a NULL name */
 	const struct ipc_option *options; /* ends with a NULL name */
+	/*
+	 * True while no object can go unnoticed: any other program's removal
+	 * reaches ipc_object_removed() (a watch), or none can remove one (a
+	 * daemon's own). The kernel may then keep the entries of the
+	 * objects' directories: a path through one costs no lookup of the
+	 * object. Without it (NULL, false) every path asks afresh.
+	 */
+	bool (*watched)(void);
 };
+
+/*
+ * Another program removed KIND's object NAME (a watch saw it): the kernel
+ * forgets the entry of its directory now. For kinds with `watched`.
+ */
+void ipc_object_removed(const struct ipc_kind *kind, const char *name);
+/* kind->watched of kinds whose objects are the daemon's: only rmdir removes. */
+bool ipc_daemon_owned(void);
 
 /*
  * Where the objects live: a table of kinds and what the whole table needs

@@ -89,6 +89,7 @@ struct mqueue_handle {
 static long mqueue_opt_maxmsg;
 static long mqueue_opt_msgsize;
 static int mqueue_dirfd = -1;
+extern const struct ipc_kind mqueue_kind;
 static struct ipc_watch *mqueue_watch; /* unlinks in the mqueue fs */
 
 static int mqueue_open(const char *name, struct ipc_obj **o);
@@ -144,7 +145,7 @@ static void mqueue_raise_rlimit(void)
 	}
 }
 
-static void mqueue_gone(const char *name);
+static void mqueue_unlinked(const char *name);
 
 /* Find the mqueue filesystem of our IPC namespace, or mount a private one. */
 static void mqueue_find_fs(void)
@@ -186,7 +187,7 @@ static int mqueue_init(void)
 	mqueue_raise_rlimit();
 	mqueue_find_fs();
 	if (mqueue_dirfd >= 0)
-		mqueue_watch = ipc_watch_unlinks(mqueue_dirfd, mqueue_gone);
+		mqueue_watch = ipc_watch_unlinks(mqueue_dirfd, mqueue_unlinked);
 	return 0;
 }
 
@@ -362,6 +363,18 @@ static bool mqueue_stale(struct ipc_obj *o)
 static void mqueue_gone(const char *name)
 {
 	ipc_obj_gone(&mqueues, name);
+}
+
+/* The watch: NAME was unlinked, by us or by another program. */
+static void mqueue_unlinked(const char *name)
+{
+	ipc_object_removed(&mqueue_kind, name);
+	mqueue_gone(name);
+}
+
+static bool mqueue_watched(void)
+{
+	return mqueue_watch;
 }
 
 static int mqueue_remove(const char *name)
@@ -1212,4 +1225,5 @@ const struct ipc_kind mqueue_kind = {
 	.files = mqueue_files,
 	.options = mqueue_options,
 	.prefixed = true,
+	.watched = mqueue_watched,
 };

@@ -44,6 +44,7 @@ struct semaphore {
 };
 
 static long semaphore_opt_value = 1;
+extern const struct ipc_kind semaphore_kind;
 static struct ipc_watch *semaphore_watch; /* unlinks in /dev/shm */
 
 static int semaphore_open(const char *name, struct ipc_obj **o);
@@ -71,7 +72,13 @@ static void semaphore_gone_file(const char *file)
 	if (!devshm_is_sem(file + 1))
 		return;
 	snprintf(name, sizeof(name), "/%s", file + 1 + strlen(DEVSHM_SEM));
+	ipc_object_removed(&semaphore_kind, name);
 	ipc_obj_gone(&semaphores, name);
+}
+
+static bool semaphore_watched(void)
+{
+	return semaphore_watch;
 }
 
 static int semaphore_init(void)
@@ -507,4 +514,5 @@ const struct ipc_kind semaphore_kind = {
 	.files = semaphore_files,
 	.options = semaphore_options,
 	.prefixed = true,
+	.watched = semaphore_watched,
 };

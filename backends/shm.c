@@ -35,21 +35,40 @@ struct segment_handle {
 	int fd;
 };
 
-static int segment_init(void)
-{
-	devshm_init();
-	return 0;
-}
-
-static void segment_fini(void)
-{
-	devshm_fini();
-}
+extern const struct ipc_kind segment_kind;
+/* What removes segments behind our back: only so is their entry cached. */
+static struct ipc_watch *segment_watch;
 
 /* "/sem.NAME" is glibc's semaphore /NAME, not a segment. */
 static bool segment_is_sem(const char *name)
 {
 	return devshm_is_sem(name + 1);
+}
+
+static void segment_unlinked(const char *name)
+{
+	if (!segment_is_sem(name))
+		ipc_object_removed(&segment_kind, name);
+}
+
+static bool segment_watched(void)
+{
+	return segment_watch;
+}
+
+static int segment_init(void)
+{
+	devshm_init();
+	if (devshm_fd() >= 0)
+		segment_watch = ipc_watch_unlinks(devshm_fd(), segment_unlinked);
+	return 0;
+}
+
+static void segment_fini(void)
+{
+	ipc_unwatch(segment_watch);
+	segment_watch = NULL;
+	devshm_fini();
 }
 
 /* The segment NAME's file, if it is one (no link, no semaphore). */
@@ -285,4 +304,5 @@ const struct ipc_kind segment_kind = {
 	.chown = segment_chown,
 	.files = segment_files,
 	.prefixed = true,
+	.watched = segment_watched,
 };

@@ -677,4 +677,5 @@ const struct ipc_kind topic_kind = {
 	.files = topic_files,
 	.options = topic_options,
 	.prefixed = true,
+	.watched = ipc_daemon_owned,
 };

@@ -6,20 +6,19 @@
  * the kernel, which a lookup in that directory holds while it waits for
  * our answer: sent from a thread that answers requests, it can deadlock
  * (DESIGN §3). So requests only queue names here, and this thread, which
- * answers nothing, sends them. A name forgotten late costs a LOOKUP, never
- * a wrong answer, so the queue is bounded and what does not fit is
- * dropped.
+ * answers nothing, sends them. The queue is bounded: a name that does not
+ * fit is forgotten at its entry's timeout instead.
  *
- * What it is for: a `data` file that blocks writers gets a node of its own
- * at every LOOKUP (DESIGN §3). The kernel keeps the name's entry after the
- * file is closed, even with an entry timeout of 0, and asks again at the
- * next open: a LOOKUP whose fresh node does not match, then a second one.
- * Forgetting the name once the file is open saves that round trip (and
- * thousands of openers at once no longer make each other's entries stale
- * over and over).
+ * What it is for: the entries of objects' directories are cached for the
+ * kinds that hear of every removal (kind->watched); when another program
+ * removes an object, its watch says so here, and the kernel forgets the
+ * directory at once rather than at the entry's timeout.
+ *
+ *   $ ls -d queues/jobs; rm /dev/mqueue/jobs; ls -d queues/jobs   # ENOENT
  */
 #include <errno.h>
 #include <pthread.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,4 +136,13 @@ void fs_notify_forget_name(fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_unlock(&notify_lock);
 	free(q);
+}
+
+void ipc_object_removed(const struct ipc_kind *kind, const char *pname)
+{
+	char buf[NAME_MAX + 1];
+	const char *name = fs_display_name(kind, pname, buf, sizeof(buf));
+
+	if (name)
+		fs_notify_forget_name(fs_node_id(fs_node_kind(kind)), name);
 }

@@ -24,9 +24,10 @@
 #define OPS_XATTR_NAME "user.ipcfs.name"
 
 /*
- * Attributes may be cached a little. Entries of object directories are not
- * cached, so an object removed natively is gone at once; files with an
- * inode of their own must be looked up at every open (DESIGN §3).
+ * Attributes and names may be cached a little. Entries of object
+ * directories only where no removal goes unnoticed (kind->watched), so an
+ * object removed natively is gone at once; files with an inode of their
+ * own must be looked up at every open (DESIGN §3).
  */
 #define OPS_TIMEOUT 1.0
 
@@ -56,6 +57,17 @@ static double ops_attr_timeout(const struct fs_node *n)
 	return n->file && n->file->ops && n->file->ops->size ? 0 : OPS_TIMEOUT;
 }
 
+static double ops_entry_timeout(const struct fs_node *n)
+{
+	const struct ipc_kind *kind = n->kind;
+
+	if (n->own)
+		return 0;
+	if (kind && *n->name && !n->file)
+		return kind->watched && kind->watched() ? OPS_TIMEOUT : 0;
+	return OPS_TIMEOUT;
+}
+
 static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 {
 	int ret;
@@ -66,8 +78,7 @@ static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 		return ret;
 	e->ino = fs_node_id(n);
 	e->attr_timeout = ops_attr_timeout(n);
-	e->entry_timeout =
-		(n->own || (n->kind && *n->name && !n->file)) ? 0 : OPS_TIMEOUT;
+	e->entry_timeout = ops_entry_timeout(n);
 	return 0;
 }
 

@@ -60,7 +60,7 @@ struct ipc_watch *ipc_watch_unlinks(int dirfd, void (*gone)(const char *name))
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	/* The directory may be a detached mount: reach it through our fd. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
-	if (fd < 0 || inotify_add_watch(fd, path, IN_DELETE) < 0) {
+	if (fd < 0 || inotify_add_watch(fd, path, IN_DELETE | IN_MOVED_FROM) < 0) {
 		ipc_log("cannot watch for removals (%s): a waiter on an object another program removes keeps waiting",
 			strerror(errno));
 		if (fd >= 0)
@@ -83,6 +83,11 @@ void ipc_unwatch(struct ipc_watch *w)
 	fs_loop_forget(&w->src);
 	close(w->src.fd);
 	free(w);
+}
+
+bool ipc_daemon_owned(void)
+{
+	return true;
 }
 
 /* A kind's or an engine's own descriptor as a wake source (ipc.h). */

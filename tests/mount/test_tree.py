@@ -7,11 +7,13 @@ import errno
 import os
 import re
 import stat
+import time
 
 import pytest
 
 from harness import Harness
 from native import SHM_DIR, mq_close, mq_getattr, mq_open, mq_send, mq_unlink
+from procs import wait_until
 
 H = Harness("tree", mq_maxmsg=4, mq_msgsize=256)
 
@@ -196,8 +198,37 @@ def test_native_queue_appears_and_disappears(t):
         t.true("nat" not in os.listdir(t.qpath("")),
                "native mq_unlink: no longer listed")
     with t.within(5, "stat"):
-        t.raises(errno.ENOENT, os.stat, t.qpath("nat"),
-                 what="stat after native mq_unlink")
+        t.check("stat after native mq_unlink: ENOENT within 0.5 s",
+                wait_until(lambda: not os.path.exists(t.qpath("nat")), 0.5))
+
+
+@pytest.mark.parametrize("kind", ["queues", "shm", "sem"])
+def test_native_removal_forgets_a_cached_directory(t, kind):
+    """An object's directory entry is cached (no lookup per path through
+    it) for kinds the daemon watches; removed by another program, it is
+    gone for a path at once through its files, and for the directory
+    itself within a moment (the watch tells the kernel), far sooner than
+    the entry's 1 s timeout."""
+    name = "cached" + kind
+    d = t.path(kind, name)
+    with t.within(5, "mkdir %s" % d):
+        os.mkdir(d, 0o600)
+    t.made[kind].add(name)
+    with t.within(5, "stat %s" % d):
+        t.true(stat.S_ISDIR(os.stat(d).st_mode), "a directory")
+        for f in t.kind_files(kind):
+            os.stat(os.path.join(d, f))
+    start = time.monotonic()
+    unlink_any(kind, t.prefix + name)
+    t.made[kind].discard(name)
+    for f in t.kind_files(kind):
+        with t.within(5, "open %s/%s" % (d, f)):
+            t.raises(errno.ENOENT, os.open, os.path.join(d, f), os.O_RDONLY,
+                     what="open %s right after the native removal" % f)
+    with t.within(5, "stat %s" % d):
+        gone = wait_until(lambda: not os.path.exists(d), 0.5)
+    t.check("%s/%s gone within 0.5 s of its native removal" % (kind, name),
+            gone, "still there after %.3f s" % (time.monotonic() - start))
 
 
 def test_native_queue_appears_after_failed_lookup(t):
