@@ -67,7 +67,7 @@ struct fs_node {
 	 * lookup that no open has followed yet.
 	 */
 	bool own;
-	bool handed;	    /* own: looked up, not opened since */
+	pid_t handed_to;    /* own: the thread it went to, unopened; 0: none */
 	unsigned int opens; /* own: files open on it */
 	bool retired;	    /* not findable: its object was removed by rmdir */
 	/*
@@ -90,7 +90,7 @@ int fs_node_children(const struct fs_node *dir,
 				 const struct fs_node *n),
 		     void *ctx);
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
-			     const struct ipc_file *file);
+			     const struct ipc_file *file, pid_t who);
 void fs_node_forget(struct fs_node *n, uint64_t nlookup);
 /* One more lookup of n, ours: fs_node_forget(n, 1) drops it. */
 void fs_node_ref(struct fs_node *n);

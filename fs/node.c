@@ -11,9 +11,10 @@
  * lookup not yet followed by its open), else a new one. The kernel looks
  * such a file up again at every open (entry timeout 0), so opens one after
  * the other share one node and one inode, and each is looked up once;
- * opens at the same time get nodes, and inodes, of their own. All nodes of
- * one path show the same st_ino. A node lives until the kernel forgets
- * every lookup of it.
+ * opens at the same time get nodes, and inodes, of their own. A node
+ * handed out to a thread that never opened it (stat) is idle again once
+ * that thread's system call is over. All nodes of one path show the same
+ * st_ino. A node lives until the kernel forgets every lookup of it.
  *
  * The directories above objects are fixed at start, from the chosen
  * engine's kinds: the root, one per kind, and those a kind's path puts in
@@ -21,6 +22,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,33 +277,50 @@ int fs_node_children(const struct fs_node *dir,
 	return ret;
 }
 
-/* A node a lookup of its path may answer with (under node_lock). */
-static bool node_findable(const struct fs_node *n)
+/*
+ * Has the thread a node was handed to ended its call? Yes if it asks again
+ * (a thread makes one call at a time), or if it is gone (`stat data` is a
+ * process of its own). -1 is a thread the kernel could not name.
+ */
+static bool node_call_over(pid_t handed_to, pid_t who)
 {
-	return !n->retired && (!n->own || (!n->opens && !n->handed));
+	return handed_to == who ||
+	       (handed_to > 0 && kill(handed_to, 0) < 0 && errno == ESRCH);
+}
+
+/* A node a lookup of its path for thread WHO may answer with. */
+static bool node_findable(const struct fs_node *n, pid_t who)
+{
+	if (n->retired)
+		return false;
+	if (!n->own)
+		return true;
+	/* Idle: not open, and handed out to nobody, or to a call now over. */
+	return !n->opens &&
+	       (!n->handed_to || node_call_over(n->handed_to, who));
 }
 
 /* The findable node of (kind, pname, file), or NULL (under node_lock). */
 static struct fs_node *node_find(const struct ipc_kind *kind, const char *pname,
-				 const struct ipc_file *file)
+				 const struct ipc_file *file, pid_t who)
 {
 	uint64_t ino = fs_node_ino(kind, pname, file);
 	struct fs_node *n;
 
 	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
-		if (n->kind == kind && n->file == file && node_findable(n) &&
-		    strcmp(n->name, pname) == 0)
+		if (n->kind == kind && n->file == file &&
+		    node_findable(n, who) && strcmp(n->name, pname) == 0)
 			break;
 	return n;
 }
 
 /*
- * One more lookup of the node for (kind, pname, file): the interned one,
- * for IPC_OWN_INODE files an idle one, else a new one. Kind directories are
- * static.
+ * One more lookup of the node for (kind, pname, file), by thread WHO: the
+ * interned one, for IPC_OWN_INODE files an idle one, else a new one. Kind
+ * directories are static.
  */
 struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
-			     const struct ipc_file *file)
+			     const struct ipc_file *file, pid_t who)
 {
 	uint64_t ino = fs_node_ino(kind, pname, file);
 	struct fs_node *n, **bucket = &node_table[ino % NODE_BUCKETS];
@@ -309,7 +328,7 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	if (!*pname)
 		return fs_node_kind(kind);
 	pthread_mutex_lock(&node_lock);
-	n = node_find(kind, pname, file);
+	n = node_find(kind, pname, file, who);
 	if (!n) {
 		n = node_new(kind, pname, file);
 		if (n) {
@@ -324,7 +343,8 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	}
 	if (n) {
 		n->nlookup++;
-		n->handed = n->own;
+		if (n->own)
+			n->handed_to = who ? who : -1; /* -1: a thread unknown */
 	}
 	pthread_mutex_unlock(&node_lock);
 	return n;
@@ -372,7 +392,7 @@ void fs_node_open(struct fs_node *n)
 	pthread_mutex_lock(&node_lock);
 	n->opens++;
 	n->nlookup++;
-	n->handed = false;
+	n->handed_to = 0;
 	pthread_mutex_unlock(&node_lock);
 }
 

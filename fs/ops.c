@@ -83,7 +83,8 @@ static int ops_entry(struct fs_node *n, struct fuse_entry_param *e)
 }
 
 /* Find (and count a lookup of) the node NAME in directory node P. */
-static int ops_find(struct fs_node *p, const char *name, struct fs_node **np)
+static int ops_find(struct fs_node *p, const char *name, pid_t who,
+		    struct fs_node **np)
 {
 	const struct ipc_kind *kind = p->kind;
 	const struct ipc_file *file;
@@ -107,14 +108,14 @@ static int ops_find(struct fs_node *p, const char *name, struct fs_node **np)
 			return ret;
 		ret = kind->stat(pname, &st);
 		if (ret == 0)
-			*np = fs_node_hold(kind, pname, NULL);
+			*np = fs_node_hold(kind, pname, NULL, who);
 		free(pname);
 		return ret < 0 ? ret : *np ? 0 : -ENOMEM;
 	}
 	file = ops_file_named(kind, name);
 	if (!file)
 		return -ENOENT;
-	*np = fs_node_hold(kind, p->name, file);
+	*np = fs_node_hold(kind, p->name, file, who);
 	return *np ? 0 : -ENOMEM;
 }
 
@@ -138,7 +139,7 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_node *n;
 	int ret;
 
-	ret = ops_find(fs_node_get(parent), name, &n);
+	ret = ops_find(fs_node_get(parent), name, fuse_req_ctx(req)->pid, &n);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -255,7 +256,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_caller_free(&caller);
 	}
 	if (ret == 0) {
-		n = fs_node_hold(p->kind, pname, NULL);
+		n = fs_node_hold(p->kind, pname, NULL, 0);
 		ret = n ? 0 : -ENOMEM;
 	}
 	free(pname);

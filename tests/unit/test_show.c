@@ -38,7 +38,7 @@ static struct fs_node *test_show_node(const struct ipc_kind *kind,
 				      const char *name,
 				      const struct ipc_file *file)
 {
-	struct fs_node *n = fs_node_hold(kind, name, file);
+	struct fs_node *n = fs_node_hold(kind, name, file, 0);
 
 	assert_non_null(n);
 	return n;
