@@ -330,8 +330,8 @@ static bool channel_at_end(const struct channel_handle *h)
 }
 
 /* Read by peek and take (ipc.h): up to size bytes, ch->lock held. */
-static ssize_t channel_peek(void *fh, size_t size, struct iovec iov[2],
-			    int *niov, struct ipc_wait *w)
+static ssize_t channel_peek(void *fh, size_t size, off_t off,
+			    struct iovec iov[2], int *niov, struct ipc_wait *w)
 {
 	struct channel_handle *h = fh;
 	struct channel *ch = h->ch;
@@ -375,7 +375,7 @@ static ssize_t channel_read(void *fh, char *buf, size_t size, off_t off,
 {
 	struct iovec iov[2];
 	int i, niov = 0;
-	ssize_t n = channel_peek(fh, size, iov, &niov, w);
+	ssize_t n = channel_peek(fh, size, off, iov, &niov, w);
 	char *p = buf;
 
 	if (n < 0)

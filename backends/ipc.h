@@ -191,11 +191,12 @@ pid_t ipc_opener_pid(void);
  *   peek, take     read copies into fs/'s buffer, which the reply copies
  *                  again. With them, the reply goes out of the object's
  *                  own memory, and nothing is taken before it went out:
- *                  peek returns how many bytes iov (at most two) points
- *                  at, holding the handle's object locked (when it
- *                  returns >= 0), or -errno (-EAGAIN with *w, as read);
- *                  take(fh, n) takes the first n (0: the reply could not
- *                  go out) and unlocks. Both or neither; read and unread
+ *                  peek returns how many bytes (at off, as read) iov (at
+ *                  most two) points at, holding the handle's object locked
+ *                  (when it returns >= 0), or -errno (-EAGAIN with *w, as
+ *                  read); take(fh, n) takes the first n (0: the reply could
+ *                  not go out; a kind whose reads take nothing takes
+ *                  nothing) and unlocks. Both or neither; read and unread
  *                  stay required for IPC_READ_TAKES (fs/ uses peek).
  */
 struct ipc_stream_ops {
@@ -205,8 +206,8 @@ struct ipc_stream_ops {
 	ssize_t (*read)(void *fh, char *buf, size_t size, off_t off,
 			struct ipc_wait *w);
 	void (*unread)(void *fh, const char *buf, size_t len);
-	ssize_t (*peek)(void *fh, size_t size, struct iovec iov[2], int *niov,
-			struct ipc_wait *w);
+	ssize_t (*peek)(void *fh, size_t size, off_t off, struct iovec iov[2],
+			int *niov, struct ipc_wait *w);
 	void (*take)(void *fh, size_t n);
 	ssize_t (*write)(void *fh, const char *buf, size_t size, off_t off,
 			 struct ipc_wait *w);

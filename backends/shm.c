@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,16 @@
 
 struct segment_handle {
 	int fd;
+	/*
+	 * Large reads (peek) are answered out of the segment mapped: one copy,
+	 * where a pread into a buffer and the reply made two. The mapping
+	 * follows the segment as it grows; lock is held from peek to take,
+	 * so no reply reads a mapping being replaced (large reads of one
+	 * open file take turns).
+	 */
+	pthread_mutex_t lock;
+	void *map;
+	size_t map_len;
 };
 
 extern const struct ipc_kind segment_kind;
@@ -150,9 +161,10 @@ static int segment_data_open(const char *name, int flags, void **fh)
 
 	if (segment_is_sem(name))
 		return -ENOENT;
-	h = malloc(sizeof(*h));
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	pthread_mutex_init(&h->lock, NULL);
 	h->fd = shm_open(name, O_RDWR | append, 0);
 	if (h->fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_RDONLY)
 		h->fd = shm_open(name, O_RDONLY, 0);
@@ -178,6 +190,9 @@ static void segment_data_release(void *fh)
 {
 	struct segment_handle *h = fh;
 
+	if (h->map)
+		munmap(h->map, h->map_len);
+	pthread_mutex_destroy(&h->lock);
 	close(h->fd);
 	free(h);
 }
@@ -192,6 +207,58 @@ static ssize_t segment_data_read(void *fh, char *buf, size_t size, off_t off,
 	if (ret < 0)
 		ret = -errno;
 	return ret;
+}
+
+/* Map the whole segment, len bytes, in place of the old mapping. */
+static int segment_map(struct segment_handle *h, size_t len)
+{
+	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, h->fd, 0);
+
+	if (map == MAP_FAILED)
+		return -errno;
+	if (h->map)
+		munmap(h->map, h->map_len);
+	h->map = map;
+	h->map_len = len;
+	return 0;
+}
+
+/*
+ * A read by peek and take (ipc.h): iov points into the mapping, h->lock
+ * held. A segment that shrinks under the reply (another program's
+ * ftruncate) makes the kernel fail that read with EIO: it cannot copy
+ * from pages that are gone, and nothing here touches them.
+ */
+static ssize_t segment_data_peek(void *fh, size_t size, off_t off,
+				 struct iovec iov[2], int *niov,
+				 struct ipc_wait *w)
+{
+	struct segment_handle *h = fh;
+	struct stat st;
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (fstat(h->fd, &st) < 0)
+		ret = -errno;
+	else if (off >= st.st_size)
+		size = 0;
+	else if (size > (size_t)(st.st_size - off))
+		size = st.st_size - off;
+	if (ret == 0 && size && off + size > h->map_len)
+		ret = segment_map(h, st.st_size);
+	if (ret < 0) {
+		pthread_mutex_unlock(&h->lock);
+		return ret;
+	}
+	iov[0] = (struct iovec){ size ? (char *)h->map + off : NULL, size };
+	*niov = 1;
+	return size;
+}
+
+/* Reads take nothing from a segment: only the lock is given back. */
+static void segment_data_take(void *fh, size_t n)
+{
+	pthread_mutex_unlock(&((struct segment_handle *)fh)->lock);
 }
 
 /*
@@ -277,6 +344,8 @@ static const struct ipc_stream_ops segment_data_ops = {
 	.open = segment_data_open,
 	.release = segment_data_release,
 	.read = segment_data_read,
+	.peek = segment_data_peek,
+	.take = segment_data_take,
 	.write = segment_data_write,
 	.truncate = segment_truncate,
 	.size = segment_size,

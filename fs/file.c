@@ -425,7 +425,7 @@ static int file_peek_attempt(struct fs_park *p)
 	ssize_t n;
 
 	p->wait.wq = NULL;
-	n = ops->peek(io->f->fh, io->size, iov, &niov, &p->wait);
+	n = ops->peek(io->f->fh, io->size, io->off, iov, &niov, &p->wait);
 	if (n == -EAGAIN && file_may_park(io)) {
 		file_waits(io);
 		return -EAGAIN;

@@ -264,6 +264,37 @@ def test_coherent_with_native_mmap(t):
              "a second store, read through data")
 
 
+def test_large_reads_follow_the_segment(t):
+    """Reads of 64 KiB and more are answered out of the segment mapped
+    (one copy less): exact bytes at any offset, cut at the end, and the
+    segment's changes seen at once, as it grows, as another program stores
+    into it and as it shrinks."""
+    t.mkshm("big")
+    data = t.spath("big", "data")
+    pattern = bytes(range(251)) * 1200  # 301200 bytes, no period of 4096
+    with open(t.devshm("big"), "r+b") as f:
+        f.write(pattern)
+    with t.opened(data, os.O_RDONLY, what="pread") as fd:
+        for off in (0, 1, 4095, 100000, 301200 - 70000):
+            t.eq(os.pread(fd, 1 << 20, off), pattern[off:],
+                 "pread of 1 MiB at %d: the rest of the segment" % off)
+        t.eq(os.pread(fd, 65536, 5), pattern[5:65541], "pread of 64 KiB")
+        with open(t.devshm("big"), "r+b") as f:
+            f.seek(400000)
+            f.write(b"grown")
+            f.seek(3)
+            f.write(b"stored")
+        t.eq(os.pread(fd, 1 << 20, 399998), b"\0\0grown",
+             "the grown end, through a new mapping")
+        t.eq(os.pread(fd, 65536, 0)[:9], pattern[:3] + b"stored",
+             "a native store, seen at once")
+        os.truncate(t.devshm("big"), 70000)
+        t.eq(os.pread(fd, 1 << 20, 0), (pattern[:3] + b"stored" +
+                                         pattern[9:70000]),
+             "shrunk: cut at the new end")
+        t.eq(os.pread(fd, 1 << 20, 70000), b"", "at the end: nothing")
+
+
 def test_shared_memory_module_listed(t):
     name = t.prefix + "pyshm"
     p = t.py(SHARED_MEMORY, name, "12345", stdin=subprocess.PIPE)

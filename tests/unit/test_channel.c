@@ -680,7 +680,7 @@ static void test_channel_peek_take(void **state)
 	test_channel_expect(r, a, 2000);
 	test_channel_write(w, b, 3000); /* 1096 to the end, 1904 from 0 */
 
-	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), 4000);
+	assert_int_equal(ops->peek(r, 65536, 0, iov, &niov, &wt), 4000);
 	assert_int_equal(niov, 2);
 	assert_int_equal(iov[0].iov_len + iov[1].iov_len, 4000);
 	assert_memory_equal(iov[0].iov_base, a + 2000, 1000);
@@ -690,21 +690,21 @@ static void test_channel_peek_take(void **state)
 	ops->take(r, 0); /* the reply could not go out */
 	assert_int_equal(test_channel_attr(name, "bytes"), 4000);
 
-	assert_int_equal(ops->peek(r, 1500, iov, &niov, &wt), 1500);
+	assert_int_equal(ops->peek(r, 1500, 0, iov, &niov, &wt), 1500);
 	assert_int_equal(niov, 1);
 	ops->take(r, 1500);
 	assert_int_equal(test_channel_attr(name, "bytes"), 2500);
 	test_channel_expect(r, b + 500, 2500); /* a's 1000, b's first 500 */
 	assert_null(wt.wq);
 
-	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), -EAGAIN);
+	assert_int_equal(ops->peek(r, 65536, 0, iov, &niov, &wt), -EAGAIN);
 	test_channel_assert_wait(r, &wt, POLLIN);
 	/* The lock is not held: a write goes in. */
 	test_channel_write(w, "x", 1);
 	test_channel_release(w);
-	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), 1);
+	assert_int_equal(ops->peek(r, 65536, 0, iov, &niov, &wt), 1);
 	ops->take(r, 1);
-	assert_int_equal(ops->peek(r, 65536, iov, &niov, &wt), 0);
+	assert_int_equal(ops->peek(r, 65536, 0, iov, &niov, &wt), 0);
 	ops->take(r, 0);
 	test_channel_release(r);
 }

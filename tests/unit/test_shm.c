@@ -10,7 +10,7 @@
  * anyone wait, so no operation may answer -EAGAIN.
  *
  *   $ ninja -C build && build/tests/test_shm
- *   [==========] 20 test(s) run.
+ *   [==========] 21 test(s) run.
  *
  * Every name a test makes is /ut<pid>_shm_<n>; the teardown removes it
  * whatever the test did: as a segment, a semaphore, or a directory or
@@ -643,6 +643,40 @@ static void test_shm_unread(void **state)
 }
 
 /*
+ * A large read by peek and take points into the segment itself, at the
+ * offset asked, cut at the end; the segment grown, peek sees the new
+ * bytes (a new mapping); past the end, nothing. Take gives the handle
+ * back: a second peek does not deadlock.
+ */
+static void test_shm_peek(void **state)
+{
+	const char *name = test_shm_name();
+	int fd = test_shm_native(name, 0600, 0);
+	const struct ipc_stream_ops *ops = test_shm_ops();
+	void *fh = test_shm_open(name, O_RDONLY);
+	struct ipc_wait w = { 0 };
+	struct iovec iov[2];
+	int niov = 0;
+
+	assert_non_null(ops->peek);
+	assert_int_equal(pwrite(fd, "0123456789", 10, 0), 10);
+	assert_int_equal(ops->peek(fh, 65536, 4, iov, &niov, &w), 6);
+	assert_int_equal(niov, 1);
+	assert_int_equal(iov[0].iov_len, 6);
+	assert_memory_equal(iov[0].iov_base, "456789", 6);
+	ops->take(fh, 6);
+	assert_int_equal(pwrite(fd, "grown", 5, 70000), 5);
+	assert_int_equal(ops->peek(fh, 65536, 69998, iov, &niov, &w), 7);
+	assert_memory_equal(iov[0].iov_base, "\0\0grown", 7);
+	ops->take(fh, 7);
+	assert_int_equal(ops->peek(fh, 65536, 70005, iov, &niov, &w), 0);
+	ops->take(fh, 0);
+	assert_int_equal(ops->peek(fh, 3, 0, iov, &niov, &w), 3);
+	assert_memory_equal(iov[0].iov_base, "012", 3);
+	ops->take(fh, 3);
+}
+
+/*
  * data never parks: no poll (fs/ answers POLLIN|POLLOUT), no inode of its
  * own, seekable; st_size comes from the size op.
  */
@@ -753,6 +787,7 @@ int main(void)
 		TEST_SHM_CASE(test_shm_size_attr),
 		TEST_SHM_CASE(test_shm_coherent_mmap),
 		TEST_SHM_CASE(test_shm_unread),
+		TEST_SHM_CASE(test_shm_peek),
 		TEST_SHM_CASE(test_shm_table),
 		TEST_SHM_CASE(test_shm_perm),
 #undef TEST_SHM_CASE
