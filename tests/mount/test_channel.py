@@ -724,6 +724,60 @@ def test_dd_32MiB_through_a_channel(t):
         shutil.rmtree(d, ignore_errors=True)
 
 
+READ_UPTO = r'''
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+want, got = int(sys.argv[2]), b""
+while len(got) < want:
+    b = os.read(fd, want - len(got))
+    if not b:
+        break
+    got += b
+with open(sys.argv[3], "wb") as out:
+    out.write(got)
+'''
+
+
+def test_large_write_to_parked_readers_in_order(t):
+    """A 1 MiB write to an empty channel that two readers wait on: the
+    first parked reader gets the first 300000 bytes it asked for, the next
+    the rest of the write, in order (in as many reads as the kernel cut the
+    write into: a buffer not on a page boundary comes in two requests); a
+    third, small, reader then gets the next write. Exact bytes everywhere,
+    nothing left."""
+    t.mkch("ho")
+    data = t.cpath("ho", "data")
+    t.set_cattr("ho", "capacity", str(1 << 20))
+    pattern = bytes(range(251)) * 4178  # 1048678 bytes: cut to 1 MiB
+    pattern = pattern[:1 << 20]
+    d = make_tmpdir(t)
+    try:
+        outs = [os.path.join(d, "r%d" % i) for i in range(3)]
+        first = t.py(READ_UPTO, data, "300000", outs[0])
+        t.wait_blocked(first, "read")
+        second = t.py(READ_UPTO, data, str((1 << 20) - 300000), outs[1])
+        t.wait_blocked(second, "read")
+        with t.opened(data, os.O_WRONLY, what="write 1 MiB") as fd:
+            t.eq(os.write(fd, pattern), 1 << 20, "the write, whole")
+            for p in (first, second):
+                rc, _, err = t.finish(p, 10)
+                t.eq(rc, 0, "reader status (stderr %r)" % err[-300:])
+            with open(outs[0], "rb") as f:
+                t.eq(f.read(), pattern[:300000], "the first reader's bytes")
+            with open(outs[1], "rb") as f:
+                t.eq(f.read(), pattern[300000:], "the second reader's bytes")
+            t.eq(t.cattr("ho", "bytes"), "0\n", "bytes after both")
+            third = t.py(READ_UPTO, data, "5", outs[2])
+            t.wait_blocked(third, "read")
+            t.eq(os.write(fd, b"after"), 5, "a small write")
+            rc, _, err = t.finish(third, 10)
+            t.eq(rc, 0, "small reader status (stderr %r)" % err[-300:])
+            with open(outs[2], "rb") as f:
+                t.eq(f.read(), b"after", "the small reader's bytes")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.mark.deadline(120)
 def test_parked_writer_never_misses_its_wake(t):
     """1 MiB writes into a 64 KiB channel park the writer again and again;
