@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,13 @@ struct fs_file {
 	struct fs_shown held; /* in holders while its open holds a unit */
 	char *val;	      /* attribute files: value at open */
 	int len;
+	/*
+	 * The open's reference, and one per reply under way whose request
+	 * still uses the file after it went out (a read's take, or its
+	 * unread): the kernel may release the file the moment the reader has
+	 * its bytes. The last one frees it.
+	 */
+	atomic_uint refs;
 };
 
 struct file_io {
@@ -183,13 +191,21 @@ static void file_free(void *arg)
 }
 
 /* The loop thread must not free wait queues mid-round: defer it there. */
-static void file_discard(struct fs_file *f)
+static void file_put(struct fs_file *f)
 {
-	fs_links_del(&file_open, &f->link);
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return;
 	if (fs_loop_in_thread())
 		fs_loop_defer(file_free, f);
 	else
 		file_free(f);
+}
+
+/* Released (or never opened after all): freed once no reply uses it. */
+static void file_discard(struct fs_file *f)
+{
+	fs_links_del(&file_open, &f->link);
+	file_put(f);
 }
 
 /* A request that may park: attempt and cancel say what it is. */
@@ -381,6 +397,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(f);
 		return;
 	}
+	atomic_init(&f->refs, 1);
 	f->node = n;
 	fs_node_open(n);
 	f->file = file;
@@ -418,14 +435,15 @@ static void file_unread(struct file_io *io, const char *buf, size_t n)
 static int file_peek_attempt(struct fs_park *p)
 {
 	struct file_io *io = (struct file_io *)p;
-	const struct ipc_stream_ops *ops = file_ops(io->f);
+	struct fs_file *f = io->f;
+	const struct ipc_stream_ops *ops = file_ops(f);
 	struct iovec iov[2];
 	bool sent = false, interrupted = false;
 	int niov = 0;
 	ssize_t n;
 
 	p->wait.wq = NULL;
-	n = ops->peek(io->f->fh, io->size, io->off, iov, &niov, &p->wait);
+	n = ops->peek(f->fh, io->size, io->off, iov, &niov, &p->wait);
 	if (n == -EAGAIN && file_may_park(io)) {
 		file_waits(io);
 		return -EAGAIN;
@@ -433,10 +451,12 @@ static int file_peek_attempt(struct fs_park *p)
 	if (n >= 0) {
 		/* The object is locked until take: no more than a reply. */
 		interrupted = fs_park_settle(p);
+		atomic_fetch_add(&f->refs, 1);
 		if (!interrupted)
 			sent = (n ? fuse_reply_iov(p->req, iov, niov)
 				  : fuse_reply_buf(p->req, NULL, 0)) == 0;
-		ops->take(io->f->fh, sent ? n : 0);
+		ops->take(f->fh, sent ? n : 0);
+		file_put(f);
 	}
 	if (n < 0 || interrupted)
 		fuse_reply_err(p->req, n < 0 ? -n : EINTR);
@@ -475,10 +495,14 @@ static int file_read_attempt(struct fs_park *p)
 		file_unread(io, buf, n);
 		n = -EINTR;
 	}
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(p->req, -n);
-	else if (fuse_reply_buf(p->req, buf, n) != 0)
-		file_unread(io, buf, n); /* interrupted meanwhile */
+	} else {
+		atomic_fetch_add(&io->f->refs, 1);
+		if (fuse_reply_buf(p->req, buf, n) != 0)
+			file_unread(io, buf, n); /* interrupted meanwhile */
+		file_put(io->f);
+	}
 	file_io_free(io);
 	return 0;
 }

@@ -95,7 +95,7 @@ void fs_node_forget(struct fs_node *n, uint64_t nlookup);
 /* One more lookup of n, ours: fs_node_forget(n, 1) drops it. */
 void fs_node_ref(struct fs_node *n);
 void fs_node_retire(const struct ipc_kind *kind, const char *pname);
-/* A file opens on n, or is gone: an own node is idle with none. */
+/* A file opens on n (keeping a lookup of it), or is gone. */
 void fs_node_open(struct fs_node *n);
 void fs_node_close(struct fs_node *n);
 uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,

@@ -380,28 +380,27 @@ void fs_node_retire(const struct ipc_kind *kind, const char *pname)
 }
 
 /*
- * Whatever lookup handed an own node out, an open of it ends the handing:
- * a lookup that raced it gave a new node; one after it sees the node open.
- * The open file keeps a lookup of its own: its release may be done after
- * the kernel forgot the node.
+ * An open file keeps a lookup of its node, which its release may need after
+ * the kernel forgot the node. Whatever lookup handed an own node out, an
+ * open of it ends the handing: a lookup that raced it gave a new node; one
+ * after it sees the node open.
  */
 void fs_node_open(struct fs_node *n)
 {
-	if (!n->own)
-		return;
 	pthread_mutex_lock(&node_lock);
-	n->opens++;
 	n->nlookup++;
-	n->handed_to = 0;
+	if (n->own) {
+		n->opens++;
+		n->handed_to = 0;
+	}
 	pthread_mutex_unlock(&node_lock);
 }
 
 void fs_node_close(struct fs_node *n)
 {
-	if (!n->own)
-		return;
 	pthread_mutex_lock(&node_lock);
-	n->opens--;
+	if (n->own)
+		n->opens--;
 	pthread_mutex_unlock(&node_lock);
 	fs_node_forget(n, 1);
 }
