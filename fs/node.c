@@ -288,11 +288,9 @@ static bool node_call_over(pid_t handed_to, pid_t who)
 	       (handed_to > 0 && kill(handed_to, 0) < 0 && errno == ESRCH);
 }
 
-/* A node a lookup of its path for thread WHO may answer with. */
+/* A node of its path, not retired, a lookup for thread WHO may answer with. */
 static bool node_findable(const struct fs_node *n, pid_t who)
 {
-	if (n->retired)
-		return false;
 	if (!n->own)
 		return true;
 	/* Idle: not open, and handed out to nobody, or to a call now over. */
@@ -300,18 +298,48 @@ static bool node_findable(const struct fs_node *n, pid_t who)
 	       (!n->handed_to || node_call_over(n->handed_to, who));
 }
 
+/*
+ * How many nodes of its own path a lookup looks at for an idle one. A node
+ * that goes idle moves to the front of its bucket, new ones are put there,
+ * so an idle one is among the first; behind them are the busy ones, which
+ * may be thousands (as many as parked readers): never walked.
+ */
+#define NODE_IDLE_LOOKS 4
+
 /* The findable node of (kind, pname, file), or NULL (under node_lock). */
 static struct fs_node *node_find(const struct ipc_kind *kind, const char *pname,
 				 const struct ipc_file *file, pid_t who)
 {
 	uint64_t ino = fs_node_ino(kind, pname, file);
 	struct fs_node *n;
+	int looks = 0;
 
-	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext)
-		if (n->kind == kind && n->file == file &&
-		    node_findable(n, who) && strcmp(n->name, pname) == 0)
+	for (n = node_table[ino % NODE_BUCKETS]; n; n = n->hnext) {
+		if (n->kind != kind || n->file != file || n->retired ||
+		    strcmp(n->name, pname) != 0)
+			continue;
+		if (node_findable(n, who))
 			break;
+		if (n->own && ++looks == NODE_IDLE_LOOKS)
+			return NULL;
+	}
 	return n;
+}
+
+/* Put n first in its bucket (under node_lock). */
+static void node_to_front(struct fs_node *n)
+{
+	struct fs_node **bucket = &node_table[n->ino % NODE_BUCKETS];
+
+	if (*bucket == n)
+		return;
+	*n->hprev = n->hnext;
+	if (n->hnext)
+		n->hnext->hprev = n->hprev;
+	n->hnext = *bucket;
+	n->hprev = bucket;
+	(*bucket)->hprev = &n->hnext;
+	*bucket = n;
 }
 
 /*
@@ -399,8 +427,8 @@ void fs_node_open(struct fs_node *n)
 void fs_node_close(struct fs_node *n)
 {
 	pthread_mutex_lock(&node_lock);
-	if (n->own)
-		n->opens--;
+	if (n->own && --n->opens == 0 && !n->retired)
+		node_to_front(n);
 	pthread_mutex_unlock(&node_lock);
 	fs_node_forget(n, 1);
 }
