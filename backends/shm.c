@@ -71,7 +71,8 @@ static int segment_init(void)
 {
 	devshm_init();
 	if (devshm_fd() >= 0)
-		segment_watch = ipc_watch_unlinks(devshm_fd(), segment_unlinked);
+		segment_watch =
+			ipc_watch_unlinks(devshm_fd(), segment_unlinked);
 	return 0;
 }
 

@@ -371,8 +371,9 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	}
 	if (n) {
 		n->nlookup++;
+		/* -1: a thread the kernel could not name (0) */
 		if (n->own)
-			n->handed_to = who ? who : -1; /* -1: a thread unknown */
+			n->handed_to = who ? who : -1;
 	}
 	pthread_mutex_unlock(&node_lock);
 	return n;

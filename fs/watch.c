@@ -60,7 +60,8 @@ struct ipc_watch *ipc_watch_unlinks(int dirfd, void (*gone)(const char *name))
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	/* The directory may be a detached mount: reach it through our fd. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
-	if (fd < 0 || inotify_add_watch(fd, path, IN_DELETE | IN_MOVED_FROM) < 0) {
+	if (fd < 0 ||
+	    inotify_add_watch(fd, path, IN_DELETE | IN_MOVED_FROM) < 0) {
 		ipc_log("cannot watch for removals (%s): a waiter on an object another program removes keeps waiting",
 			strerror(errno));
 		if (fd >= 0)
