@@ -184,8 +184,7 @@ static void file_free(void *arg)
 		file_ops(f)->release(f->fh);
 	fs_show_done(&f->held); /* a holder until its unit is back */
 	file_uncharge(f);
-	if (f->node)
-		fs_node_close(f->node);
+	fs_node_close(f->node);
 	free(f->val);
 	free(f);
 }

@@ -17,8 +17,8 @@
  *   $ ls -d queues/jobs; rm /dev/mqueue/jobs; ls -d queues/jobs   # ENOENT
  */
 #include <errno.h>
-#include <pthread.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
