@@ -25,6 +25,7 @@ struct fs_file {
 	struct fs_link link;	     /* in file_open, for shutdown: first */
 	struct file_user *user;	     /* whose open file it is */
 	struct fs_node *node;	     /* pinned by the kernel only while open */
+	bool writer;		     /* opened for writing (or O_TRUNC) */
 	const struct ipc_file *file; /* the kind's table entry: static */
 	void *fh;		     /* data files: the kind's handle */
 	struct fs_pollh poll;
@@ -164,6 +165,16 @@ static int file_copy(struct file_io *io)
 	return 0;
 }
 
+/* A write parks for the first time: keep its bytes, clear its path. */
+static int file_first_park(struct file_io *io)
+{
+	int ret = file_copy(io);
+
+	if (ret == 0 && io->f->node->own)
+		fs_node_parked(io->f->node);
+	return ret;
+}
+
 /* Before the reply: once it is sent, the file (and its user) may go. */
 static void file_uncopy(struct file_io *io)
 {
@@ -184,7 +195,7 @@ static void file_free(void *arg)
 		file_ops(f)->release(f->fh);
 	fs_show_done(&f->held); /* a holder until its unit is back */
 	file_uncharge(f);
-	fs_node_close(f->node);
+	fs_node_close(f->node, f->writer);
 	free(f->val);
 	free(f);
 }
@@ -383,22 +394,29 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_node *n = fs_node_get(ino);
 	const struct ipc_file *file = n->file;
+	bool writer =
+		(fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
 	struct fs_file *f = NULL;
 	int ret;
 
 	ret = file ? file_may_open(req, n, fi->flags) : -EISDIR;
-	if (ret == 0) {
-		f = calloc(1, sizeof(*f));
-		ret = f ? file_charge(f, fuse_req_ctx(req)->uid) : -ENOMEM;
-	}
+	if (ret == 0)
+		ret = fs_node_open(n, fuse_req_ctx(req)->pid, writer);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	ret = f ? file_charge(f, fuse_req_ctx(req)->uid) : -ENOMEM;
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		fs_node_close(n, writer);
 		free(f);
 		return;
 	}
 	atomic_init(&f->refs, 1);
 	f->node = n;
-	fs_node_open(n);
+	f->writer = writer;
 	f->file = file;
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1;
@@ -567,7 +585,7 @@ static int file_write_attempt(struct fs_park *p)
 		n = -EAGAIN; /* the rest would block */
 	if (n == -EAGAIN && file_may_park(io)) {
 		/* libfuse reuses its buffer once we return. */
-		n = io->copy ? 0 : file_copy(io);
+		n = io->copy ? 0 : file_first_park(io);
 		if (n == 0) {
 			file_waits(io);
 			return -EAGAIN;

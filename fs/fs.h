@@ -62,14 +62,16 @@ struct fs_node {
 	const struct ipc_kind *kind; /* NULL: the root, or above kinds */
 	const struct ipc_file *file; /* NULL: a directory */
 	/*
-	 * An IPC_OWN_INODE file's node is one open file's (DESIGN §3): it is
-	 * found again only when idle, neither open nor handed out by a
-	 * lookup that no open has followed yet.
+	 * An IPC_OWN_INODE file's node has one open file at most that may
+	 * write (DESIGN §3; readers may share it): a lookup finds it again
+	 * only when idle, neither open nor handed out by a lookup that no
+	 * open has followed yet.
 	 */
 	bool own;
 	pid_t handed_to;    /* own: the thread it went to, unopened; 0: none */
 	unsigned int opens; /* own: files open on it */
-	bool retired;	    /* not findable: its object was removed by rmdir */
+	unsigned int writers; /* own: of which for writing */
+	bool retired; /* not findable: its object was removed by rmdir */
 	/*
 	 * The object's name; "" for the root and kind directories; the path
 	 * of a directory above kinds ("sysv").
@@ -96,8 +98,9 @@ void fs_node_forget(struct fs_node *n, uint64_t nlookup);
 void fs_node_ref(struct fs_node *n);
 void fs_node_retire(const struct ipc_kind *kind, const char *pname);
 /* A file opens on n (keeping a lookup of it), or is gone. */
-void fs_node_open(struct fs_node *n);
-void fs_node_close(struct fs_node *n);
+int fs_node_open(struct fs_node *n, pid_t who, bool writing);
+void fs_node_close(struct fs_node *n, bool writing);
+void fs_node_parked(const struct fs_node *n);
 uint64_t fs_node_ino(const struct ipc_kind *kind, const char *pname,
 		     const struct ipc_file *file);
 int fs_node_stat(const struct fs_node *n, struct stat *st);

@@ -8,12 +8,13 @@
  * remembers it (a shell's cwd must survive revalidation). A file flagged
  * IPC_OWN_INODE gets a node per open file (DESIGN §3): a lookup is
  * answered with an idle node of its path (none open, none handed out to a
- * lookup not yet followed by its open), else a new one. The kernel looks
- * such a file up again at every open (entry timeout 0), so opens one after
- * the other share one node and one inode, and each is looked up once;
- * opens at the same time get nodes, and inodes, of their own. A node
- * handed out to a thread that never opened it (stat) is idle again once
- * that thread's system call is over. All nodes of one path show the same
+ * lookup not yet followed by its open), else a new one. The kernel keeps
+ * the entry, so opens one after the other share one node and one inode,
+ * and look nothing up; an open that would share a node with another
+ * (two at the same time) fails with ESTALE, on which the kernel looks the
+ * path up again and gets a node, and an inode, of its own. A node handed
+ * out to a thread that never opened it (stat) is idle again once that
+ * thread's system call is over. All nodes of one path show the same
  * st_ino. A node lives until the kernel forgets every lookup of it.
  *
  * The directories above objects are fixed at start, from the chosen
@@ -288,6 +289,32 @@ static bool node_call_over(pid_t handed_to, pid_t who)
 	       (handed_to > 0 && kill(handed_to, 0) < 0 && errno == ESRCH);
 }
 
+/*
+ * The last open each thread was refused (by its id, modulo): one more open
+ * of that node that comes next from that thread, with no lookup between,
+ * is the kernel's retry of a link to an open file (under node_lock).
+ */
+#define NODE_REFUSALS 256
+struct node_refusal {
+	pid_t who;
+	const struct fs_node *n;
+};
+static struct node_refusal node_refusals[NODE_REFUSALS];
+
+static struct node_refusal *node_refusal(pid_t who)
+{
+	return &node_refusals[(unsigned int)who % NODE_REFUSALS];
+}
+
+/* A lookup by WHO came between: its next open retries no refused one. */
+static void node_looked_up(pid_t who)
+{
+	struct node_refusal *r = node_refusal(who);
+
+	if (r->who == who)
+		r->n = NULL;
+}
+
 /* A node of its path, not retired, a lookup for thread WHO may answer with. */
 static bool node_findable(const struct fs_node *n, pid_t who)
 {
@@ -356,6 +383,7 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	if (!*pname)
 		return fs_node_kind(kind);
 	pthread_mutex_lock(&node_lock);
+	node_looked_up(who ? who : -1);
 	n = node_find(kind, pname, file, who);
 	if (!n) {
 		n = node_new(kind, pname, file);
@@ -409,29 +437,84 @@ void fs_node_retire(const struct ipc_kind *kind, const char *pname)
 }
 
 /*
- * An open file keeps a lookup of its node, which its release may need after
- * the kernel forgot the node. Whatever lookup handed an own node out, an
- * open of it ends the handing: a lookup that raced it gave a new node; one
- * after it sees the node open.
+ * Would an open for writing by thread WHO share node N's inode with a
+ * writer that may park, holding the inode's lock (DESIGN §3)? Yes if a
+ * file is open on it for writing, or a lookup handed it to another thread,
+ * whose open comes next (under node_lock).
  */
-void fs_node_open(struct fs_node *n)
+static bool node_write_shared(const struct fs_node *n, pid_t who)
 {
-	pthread_mutex_lock(&node_lock);
-	n->nlookup++;
-	if (n->own) {
-		n->opens++;
-		n->handed_to = 0;
-	}
-	pthread_mutex_unlock(&node_lock);
+	return n->writers ||
+	       (n->handed_to && !node_call_over(n->handed_to, who));
 }
 
-void fs_node_close(struct fs_node *n)
+/*
+ * An open of node N by thread WHO. A writer must not share an own node's
+ * inode with another: the open fails with ESTALE, and the kernel walks the
+ * path once more, looking every component up (LOOKUP_REVAL), which gives
+ * it an idle node, handed to it. A retry that comes back to the same node
+ * looked nothing up: the path was a link to an open file (/dev/stdout,
+ * /proc/self/fd/N), whose inode it must share; so it may. Readers take no
+ * lock: they share. An open file keeps a lookup of its node, which its
+ * release may need after the kernel forgot the node.
+ */
+int fs_node_open(struct fs_node *n, pid_t who, bool writing)
+{
+	struct node_refusal *r;
+	int ret = 0;
+
+	who = who ? who : -1; /* a thread the kernel could not name */
+	pthread_mutex_lock(&node_lock);
+	r = node_refusal(who);
+	if (n->own && writing && node_write_shared(n, who) &&
+	    !(r->who == who && r->n == n)) {
+		*r = (struct node_refusal){ who, n };
+		ret = -ESTALE;
+	} else {
+		n->nlookup++;
+		if (n->own) {
+			n->opens++;
+			n->writers += writing;
+			if (node_call_over(n->handed_to, who))
+				n->handed_to = 0;
+		}
+		if (r->who == who)
+			*r = (struct node_refusal){ 0, NULL };
+	}
+	pthread_mutex_unlock(&node_lock);
+	return ret;
+}
+
+void fs_node_close(struct fs_node *n, bool writing)
 {
 	pthread_mutex_lock(&node_lock);
-	if (n->own && --n->opens == 0 && !n->retired)
-		node_to_front(n);
+	if (n->own) {
+		n->writers -= writing;
+		if (--n->opens == 0 && !n->retired)
+			node_to_front(n);
+	}
 	pthread_mutex_unlock(&node_lock);
 	fs_node_forget(n, 1);
+}
+
+/*
+ * A write parked on own node N and holds its inode's lock in the kernel:
+ * have the kernel forget the entry that leads there, so that whoever uses
+ * the path next (an open, touch, truncate) looks it up and gets a node of
+ * its own instead of an inode whose lock it would wait for, unkillable.
+ */
+void fs_node_parked(const struct fs_node *n)
+{
+	struct fs_node *dir;
+	fuse_ino_t id = 0;
+
+	pthread_mutex_lock(&node_lock);
+	dir = node_find(n->kind, n->name, NULL, 0);
+	if (dir)
+		id = fs_node_id(dir);
+	pthread_mutex_unlock(&node_lock);
+	if (id)
+		fs_notify_forget_name(id, n->file->name);
 }
 
 void fs_node_ref(struct fs_node *n)

@@ -61,8 +61,6 @@ static double ops_entry_timeout(const struct fs_node *n)
 {
 	const struct ipc_kind *kind = n->kind;
 
-	if (n->own)
-		return 0;
 	if (kind && *n->name && !n->file)
 		return kind->watched && kind->watched() ? OPS_TIMEOUT : 0;
 	return OPS_TIMEOUT;

@@ -26,7 +26,7 @@ import pytest
 
 from harness import Harness
 from kinds import PARKABLES, WAITABLES
-from procs import WRITER
+from procs import WRITER, proc_state
 
 # mq_maxmsg=3: a queue is full with three messages.
 H = Harness("waits", mq_maxmsg=3, mq_msgsize=256)
@@ -191,6 +191,39 @@ def test_rmdir_ends_parked_writer(t, k):
     el = time.monotonic() - t0
     t.eq(out, k.at_rmdir, "%s: errno of the parked writer after rmdir" % k)
     t.true(el < 2, "%s: ended in < 2 s" % k, "%.2fs" % el)
+
+
+@parkables
+def test_parked_writer_leaves_the_path_free(t, k):
+    # The kernel keeps `data`'s entry, and a parked write holds its inode's
+    # lock: a change of attributes by path (touch, truncate) takes that
+    # lock first. The daemon has the kernel forget the entry when a write
+    # parks, so they look the path up and get an inode of their own.
+    served(t, k.kind)
+    pre, a = park_writer(t, k, "pf", k.msg)
+    data = k.data(t, "pf")
+    # Calls on the path itself: touch and truncate(1) open the file first.
+    for call in ("os.utime(p)", "os.truncate(p, 0)", "os.chmod(p, 0o600)"):
+        p = t.py("import os, sys\np = sys.argv[1]\ntry:\n    %s\n"
+                 "except OSError:\n    pass" % call, data)
+        t.true(t.wait_exit(p, 2) is not None,
+               "%s ends at once behind a parked writer" % call,
+               "(state, syscall) %s" % (proc_state(p.pid),))
+        t.finish(p, 1)
+    t.true(a.poll() is None, "the first writer is still parked")
+    t.eq(k.take(t, "pf", a), k.with_msg(pre), "%s: contents" % k)
+
+
+def test_reopened_standard_output_shares_the_open_file(t):
+    # A program told to write to /dev/stdout, whose standard output is a
+    # queue's `data`, opens the inode standard output has open (the link
+    # leads there, with no lookup): it is let in, as on any file.
+    t.mkq("so")
+    rc, out, err = t.sh('exec >"$1"; printf a >/dev/stdout && '
+                        'printf b >/proc/self/fd/1 && '
+                        'sh -c "printf c >/dev/stdout"', t.qpath("so", "data"))
+    t.eq((rc, err), (0, b""), "writes through /dev/stdout")
+    t.eq([m for m, _ in t.drain("so")], [b"a", b"b", b"c"], "messages")
 
 
 # Last: if the daemon gets this wrong, the killed writers hang in D state

@@ -8,8 +8,9 @@
  * a queue's `data` and its `count` beside it.
  *
  *   $ ninja -C build && build/tests/test_node
- *   [==========] 6 test(s) run.
+ *   [==========] 7 test(s) run.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,10 +54,10 @@ static void test_node_attr_interned(void **state)
 	struct fs_node *a = test_node_lookup("count", T1);
 	struct fs_node *b;
 
-	fs_node_open(a);
+	assert_int_equal(fs_node_open(a, T1, false), 0);
 	b = test_node_lookup("count", T2);
 	assert_ptr_equal(a, b);
-	fs_node_close(a);
+	fs_node_close(a, false);
 	fs_node_forget(a, 2);
 }
 
@@ -67,8 +68,8 @@ static void test_node_reused_once_closed(void **state)
 	struct fs_node *b;
 
 	assert_true(a->own);
-	fs_node_open(a);
-	fs_node_close(a);
+	assert_int_equal(fs_node_open(a, T1, true), 0);
+	fs_node_close(a, true);
 	b = test_node_lookup("data", T2);
 	assert_ptr_equal(a, b);
 	assert_int_equal(a->nlookup, 2);
@@ -81,16 +82,16 @@ static void test_node_open_is_its_own(void **state)
 	struct fs_node *a = test_node_lookup("data", T1);
 	struct fs_node *b, *c;
 
-	fs_node_open(a);
+	assert_int_equal(fs_node_open(a, T1, true), 0);
 	b = test_node_lookup("data", T2);
 	assert_ptr_not_equal(a, b);
 	assert_int_equal(a->ino, b->ino); /* the same st_ino shown */
-	fs_node_open(b);
+	assert_int_equal(fs_node_open(b, T2, true), 0);
 	c = test_node_lookup("data", T1);
 	assert_ptr_not_equal(c, a);
 	assert_ptr_not_equal(c, b);
-	fs_node_close(a);
-	fs_node_close(b);
+	fs_node_close(a, true);
+	fs_node_close(b, true);
 	fs_node_forget(a, 1);
 	fs_node_forget(b, 1);
 	fs_node_forget(c, 1);
@@ -146,11 +147,54 @@ static void test_node_outlives_forget(void **state)
 {
 	struct fs_node *a = test_node_lookup("data", T1);
 
-	fs_node_open(a);
+	assert_int_equal(fs_node_open(a, T1, true), 0);
 	fs_node_forget(a, 1);
 	assert_int_equal(a->opens, 1);
 	assert_int_equal(a->nlookup, 1);
-	fs_node_close(a); /* frees it: ASan and valgrind see the rest */
+	fs_node_close(a, true); /* frees it: ASan and valgrind see the rest */
+}
+
+/*
+ * The kernel keeps a data entry, so an open may come with no lookup before
+ * it: of an idle node, by anyone. A writer that would share an inode with
+ * another fails with ESTALE (the kernel then looks the path up again): a
+ * node open for writing already, or handed out to another thread's lookup,
+ * whose open comes next. Readers share.
+ */
+static void test_node_writers_share_no_inode(void **state)
+{
+	struct fs_node *a = test_node_lookup("data", T1);
+	struct fs_node *b;
+
+	assert_int_equal(fs_node_open(a, T2, true), -ESTALE); /* went to T1 */
+	assert_int_equal(fs_node_open(a, T1, true), 0);
+	assert_int_equal(fs_node_open(a, T2, false), 0); /* a reader shares */
+	assert_int_equal(fs_node_open(a, T2, true), -ESTALE); /* a writer's */
+	/* The kernel's retry looks the path up: T2 gets b, handed to it. */
+	b = test_node_lookup("data", T2);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(fs_node_open(b, T1, true), -ESTALE);
+	assert_int_equal(fs_node_open(b, T2, true), 0);
+	fs_node_close(b, true);
+	fs_node_forget(b, 1);
+	fs_node_close(a, false);
+	fs_node_close(a, true);
+	assert_int_equal(fs_node_open(a, T2, true), 0); /* idle: entry kept */
+	/*
+	 * A retry back at the node it was refused, with no lookup between,
+	 * came through a link to an open file (/dev/stdout): it shares.
+	 */
+	assert_int_equal(fs_node_open(a, T1, true), -ESTALE);
+	assert_int_equal(fs_node_open(a, T1, true), 0);
+	assert_int_equal(a->writers, 2);
+	fs_node_close(a, true);
+	fs_node_close(a, true);
+	fs_node_forget(a, 1);
+	/* A thread the kernel could not name (0) may open what went to one. */
+	a = test_node_lookup("data", 0);
+	assert_int_equal(fs_node_open(a, 0, true), 0);
+	fs_node_close(a, true);
+	fs_node_forget(a, 1);
 }
 
 int main(void)
@@ -162,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_node_handed_out),
 		cmocka_unit_test(test_node_handed_to_the_gone),
 		cmocka_unit_test(test_node_outlives_forget),
+		cmocka_unit_test(test_node_writers_share_no_inode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
