@@ -6,16 +6,17 @@
  * as in libfuse's passthrough_ll.c. Directories and attribute files are
  * interned in a hash table, so a path keeps its id while the kernel
  * remembers it (a shell's cwd must survive revalidation). A file flagged
- * IPC_OWN_INODE gets a node per open file (DESIGN §3): a lookup is
- * answered with an idle node of its path (none open, none handed out to a
- * lookup not yet followed by its open), else a new one. The kernel keeps
- * the entry, so opens one after the other share one node and one inode,
- * and look nothing up; an open that would share a node with another
- * (two at the same time) fails with ESTALE, on which the kernel looks the
- * path up again and gets a node, and an inode, of its own. A node handed
- * out to a thread that never opened it (stat) is idle again once that
- * thread's system call is over. All nodes of one path show the same
- * st_ino. A node lives until the kernel forgets every lookup of it.
+ * IPC_OWN_INODE gets a node per writing open file (DESIGN §3): a lookup
+ * is answered with an idle node of its path (none open, none handed out
+ * to a lookup not yet followed by its open), else a new one. The kernel
+ * keeps the entry, so opens one after the other share one node and one
+ * inode, and look nothing up; an open for writing that would share a node
+ * with another writer fails with ESTALE, on which the kernel looks the
+ * path up again and gets a node, and an inode, of its own (readers share:
+ * they take no inode lock). A node handed out to a thread that never
+ * opened it (stat) is idle again once that thread's system call is over.
+ * All nodes of one path show the same st_ino. A node lives until the
+ * kernel forgets every lookup of it.
  *
  * The directories above objects are fixed at start, from the chosen
  * engine's kinds: the root, one per kind, and those a kind's path puts in
