@@ -252,7 +252,7 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	}
 	if (fs_notify_start(se) < 0)
-		ipc_log("cannot start the notifier thread: every open of a data file costs a LOOKUP more");
+		ipc_log("cannot start the notifier thread: an object removed natively stays listed up to 1 s, and a chmod or truncate of a data file's path may wait for a writer parked on it");
 	ret = main_loop(se, &opts) != 0;
 	fs_notify_stop();
 	fs_park_stop_loop();

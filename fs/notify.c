@@ -12,7 +12,9 @@
  * What it is for: the entries of objects' directories are cached for the
  * kinds that hear of every removal (kind->watched); when another program
  * removes an object, its watch says so here, and the kernel forgets the
- * directory at once rather than at the entry's timeout.
+ * directory at once rather than at the entry's timeout. And a write that
+ * parks has the kernel forget its `data` entry (node.c), so that the next
+ * user of the path gets an inode whose lock the parked write does not hold.
  *
  *   $ ls -d queues/jobs; rm /dev/mqueue/jobs; ls -d queues/jobs   # ENOENT
  */

@@ -13,7 +13,10 @@ wait, give it a unit, and see what it holds).
   * poll on a file that waits is truthful: no POLLIN while there is
     nothing, a poll asleep is woken by a unit, and polling takes nothing;
   * a writer parked on a full object does not trap other writers: they
-    die of kill -9 at once.
+    die of kill -9 at once; nor calls on its path (utime, truncate,
+    chmod), which end at once;
+  * a program writing to /dev/stdout, which is a queue's `data`, shares
+    the open file's inode, as on any file.
 """
 
 import os
