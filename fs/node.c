@@ -280,6 +280,15 @@ int fs_node_children(const struct fs_node *dir,
 }
 
 /*
+ * A thread's id for hand-outs and refusals: -1 for one the kernel could not
+ * name (0: in another pid namespace).
+ */
+static pid_t node_tid(pid_t who)
+{
+	return who ? who : -1;
+}
+
+/*
  * Has the thread a node was handed to ended its call? Yes if it asks again
  * (a thread makes one call at a time), or if it is gone (`stat data` is a
  * process of its own). -1 is a thread the kernel could not name.
@@ -384,7 +393,7 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	if (!*pname)
 		return fs_node_kind(kind);
 	pthread_mutex_lock(&node_lock);
-	node_looked_up(who ? who : -1);
+	node_looked_up(node_tid(who));
 	n = node_find(kind, pname, file, who);
 	if (!n) {
 		n = node_new(kind, pname, file);
@@ -400,9 +409,8 @@ struct fs_node *fs_node_hold(const struct ipc_kind *kind, const char *pname,
 	}
 	if (n) {
 		n->nlookup++;
-		/* -1: a thread the kernel could not name (0) */
 		if (n->own)
-			n->handed_to = who ? who : -1;
+			n->handed_to = node_tid(who);
 	}
 	pthread_mutex_unlock(&node_lock);
 	return n;
@@ -464,7 +472,7 @@ int fs_node_open(struct fs_node *n, pid_t who, bool writing)
 	struct node_refusal *r;
 	int ret = 0;
 
-	who = who ? who : -1; /* a thread the kernel could not name */
+	who = node_tid(who);
 	pthread_mutex_lock(&node_lock);
 	r = node_refusal(who);
 	if (n->own && writing && node_write_shared(n, who) &&
